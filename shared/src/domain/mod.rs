@@ -1,0 +1,22 @@
+//! The domain model: entities, typed ids, validated values and state machines. No I/O here;
+//! everything is plain data with serde in the API's snake_case shape.
+
+mod destination;
+mod ids;
+mod interaction;
+mod report;
+mod run;
+mod schedule;
+mod token;
+mod values;
+mod workspace;
+
+pub use destination::*;
+pub use ids::*;
+pub use interaction::*;
+pub use report::*;
+pub use run::*;
+pub use schedule::*;
+pub use token::*;
+pub use values::*;
+pub use workspace::*;

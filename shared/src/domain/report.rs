@@ -1,0 +1,556 @@
+//! Reports (templates): typed parameters, data sources (shared or the one repeating source),
+//! sections, output formats, narrative and deliveries. `Report::validate` reports every
+//! problem with a field path so the API can answer with all of them at once.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{
+    Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: ReportId,
+    pub workspace_id: WorkspaceId,
+    pub code: Code,
+    pub name: Name,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub parameters: Vec<Parameter>,
+    #[serde(default)]
+    pub sources: Vec<SourceSpec>,
+    #[serde(default)]
+    pub sections: Vec<Section>,
+    pub formats: Vec<Format>,
+    #[serde(default)]
+    pub narrative: Narrative,
+    #[serde(default)]
+    pub deliveries: Vec<DeliverySpec>,
+    /// Entries wait in `PendingReview` for approval before any delivery fires.
+    #[serde(default)]
+    pub hold_for_review: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Report {
+    /// The repeating source, if one is marked.
+    pub fn repeating_source(&self) -> Option<&SourceSpec> {
+        self.sources
+            .iter()
+            .find(|s| s.role == SourceRole::Repeating)
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        if self.formats.is_empty() {
+            errors.push(FieldError::new(
+                "formats",
+                "pick at least one of pdf, csv, markdown, html",
+            ));
+        }
+        if self.formats.iter().collect::<BTreeSet<_>>().len() != self.formats.len() {
+            errors.push(FieldError::new("formats", "must not repeat a format"));
+        }
+        if self.description.as_ref().is_some_and(|d| d.len() > 2_000) {
+            errors.push(FieldError::new(
+                "description",
+                "must be at most 2000 characters",
+            ));
+        }
+
+        unique_names(
+            self.parameters.iter().map(|p| &p.name),
+            "parameters",
+            &mut errors,
+        );
+        for (i, p) in self.parameters.iter().enumerate() {
+            if let Some(default) = &p.default
+                && let Err(message) = p.kind.check(default)
+            {
+                errors.push(FieldError::new(format!("parameters[{i}].default"), message));
+            }
+        }
+
+        unique_names(self.sources.iter().map(|s| &s.name), "sources", &mut errors);
+        let repeating = self
+            .sources
+            .iter()
+            .filter(|s| s.role == SourceRole::Repeating)
+            .count();
+        if repeating > 1 {
+            errors.push(FieldError::new(
+                "sources",
+                "at most one source may be repeating",
+            ));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            s.kind.check(&format!("sources[{i}]"), &mut errors);
+        }
+
+        let source_names: BTreeSet<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+        for (i, section) in self.sections.iter().enumerate() {
+            if let Some(source) = section.kind.source()
+                && !source_names.contains(source.as_str())
+            {
+                errors.push(FieldError::new(
+                    format!("sections[{i}].source"),
+                    format!("no source is named `{source}`"),
+                ));
+            }
+        }
+
+        if self.prompt_addendum_len() > 2_000 {
+            errors.push(FieldError::new(
+                "narrative.prompt_addendum",
+                "must be at most 2000 characters",
+            ));
+        }
+        for (i, d) in self.deliveries.iter().enumerate() {
+            if d.subject.as_ref().is_some_and(|s| s.trim().is_empty()) {
+                errors.push(FieldError::new(
+                    format!("deliveries[{i}].subject"),
+                    "must not be blank",
+                ));
+            }
+        }
+        ValidationErrors::into_result(errors)
+    }
+
+    fn prompt_addendum_len(&self) -> usize {
+        self.narrative
+            .prompt_addendum
+            .as_deref()
+            .map_or(0, str::len)
+    }
+}
+
+fn unique_names<'a>(
+    names: impl Iterator<Item = &'a Ident>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) {
+    let mut seen = BTreeSet::new();
+    for (i, name) in names.enumerate() {
+        if !seen.insert(name.as_str()) {
+            errors.push(FieldError::new(
+                format!("{field}[{i}].name"),
+                format!("`{name}` is used twice"),
+            ));
+        }
+    }
+}
+
+/// A typed input of a report (seed `003`, step 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parameter {
+    pub name: Ident,
+    #[serde(rename = "type")]
+    pub kind: ParamType,
+    #[serde(default)]
+    pub default: Option<Value>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    String,
+    Number,
+    /// `YYYY-MM-DD`.
+    Date,
+    Boolean,
+}
+
+impl ParamType {
+    /// Checks that `value` has this type.
+    pub fn check(self, value: &Value) -> Result<(), String> {
+        let ok = match self {
+            ParamType::String => value.is_string(),
+            ParamType::Number => value.is_number(),
+            ParamType::Boolean => value.is_boolean(),
+            ParamType::Date => value
+                .as_str()
+                .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(match self {
+                ParamType::String => "must be a string".into(),
+                ParamType::Number => "must be a number".into(),
+                ParamType::Boolean => "must be true or false".into(),
+                ParamType::Date => "must be a date (YYYY-MM-DD)".into(),
+            })
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceRole {
+    /// Same rows for every entry of the run.
+    #[default]
+    Shared,
+    /// One entry per row.
+    Repeating,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSpec {
+    /// The key the rows are bound to in templates and conditions (`{customers.email}`).
+    pub name: Ident,
+    #[serde(default)]
+    pub role: SourceRole,
+    #[serde(flatten)]
+    pub kind: SourceKind,
+}
+
+/// The analytics period of the interaction sources (seeds `000`/`001`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Period {
+    #[serde(rename = "today")]
+    Today,
+    #[default]
+    #[serde(rename = "7d")]
+    Days7,
+    #[serde(rename = "14d")]
+    Days14,
+    #[serde(rename = "30d")]
+    Days30,
+    #[serde(rename = "90d")]
+    Days90,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceKind {
+    OfferPerformance {
+        #[serde(default)]
+        period: Period,
+    },
+    ChannelEffectiveness {
+        #[serde(default)]
+        period: Period,
+    },
+    /// Rows the workspace uploaded.
+    Dataset { dataset: Code },
+    /// A JSON endpoint; `{param}` placeholders in the URL are filled from parameters.
+    Http {
+        url: String,
+        #[serde(default)]
+        header_name: Option<String>,
+        #[serde(default)]
+        header_secret: Option<super::Secret>,
+        #[serde(default = "default_http_timeout_ms")]
+        timeout_ms: u32,
+        #[serde(default = "default_http_max_bytes")]
+        max_bytes: u32,
+    },
+    /// Rows written in the report itself.
+    Inline { rows: Vec<Map<String, Value>> },
+}
+
+fn default_http_timeout_ms() -> u32 {
+    10_000
+}
+
+fn default_http_max_bytes() -> u32 {
+    5 * 1024 * 1024
+}
+
+impl SourceKind {
+    fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
+        match self {
+            SourceKind::Http {
+                url,
+                timeout_ms,
+                max_bytes,
+                ..
+            } => {
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    errors.push(FieldError::new(
+                        format!("{field}.url"),
+                        "must be an http(s) URL",
+                    ));
+                }
+                if !(100..=60_000).contains(timeout_ms) {
+                    errors.push(FieldError::new(
+                        format!("{field}.timeout_ms"),
+                        "must be between 100 and 60000",
+                    ));
+                }
+                if !(1..=50 * 1024 * 1024).contains(max_bytes) {
+                    errors.push(FieldError::new(
+                        format!("{field}.max_bytes"),
+                        "must be between 1 byte and 50 MiB",
+                    ));
+                }
+            }
+            SourceKind::Inline { rows } if rows.len() > 10_000 => {
+                errors.push(FieldError::new(
+                    format!("{field}.rows"),
+                    "at most 10000 inline rows",
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(flatten)]
+    pub kind: SectionKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SectionKind {
+    Kpi {
+        source: Ident,
+        tiles: Vec<KpiTile>,
+    },
+    Table {
+        source: Ident,
+        #[serde(default)]
+        columns: Vec<Column>,
+        #[serde(default)]
+        sort: Option<SortSpec>,
+        #[serde(default)]
+        totals: bool,
+    },
+    Chart {
+        source: Ident,
+        chart: ChartKind,
+        x: String,
+        y: Vec<String>,
+    },
+    Text {
+        markdown: String,
+    },
+}
+
+impl SectionKind {
+    pub fn source(&self) -> Option<&Ident> {
+        match self {
+            SectionKind::Kpi { source, .. }
+            | SectionKind::Table { source, .. }
+            | SectionKind::Chart { source, .. } => Some(source),
+            SectionKind::Text { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KpiTile {
+    pub label: String,
+    pub column: String,
+    #[serde(default)]
+    pub aggregate: Aggregate,
+    #[serde(default)]
+    pub format: ValueFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    #[default]
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    First,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub key: String,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub format: ValueFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ValueFormat {
+    #[default]
+    Text,
+    Number {
+        #[serde(default)]
+        decimals: u8,
+    },
+    Currency {
+        code: String,
+    },
+    Percent {
+        #[serde(default = "one")]
+        decimals: u8,
+    },
+    Date,
+}
+
+fn one() -> u8 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortSpec {
+    pub column: String,
+    #[serde(default)]
+    pub descending: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    Bar,
+    Line,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Pdf,
+    Csv,
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Narrative {
+    pub enabled: bool,
+    pub prompt_addendum: Option<String>,
+}
+
+impl Default for Narrative {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            prompt_addendum: None,
+        }
+    }
+}
+
+/// One delivery of a report: a destination plus the fields templated from the row, and an
+/// optional condition (`{row.email} != null && {row.email} != ""`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliverySpec {
+    pub destination_id: DestinationId,
+    #[serde(default)]
+    pub to: Vec<String>,
+    #[serde(default)]
+    pub cc: Vec<String>,
+    #[serde(default)]
+    pub bcc: Vec<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    /// File name pattern for S3 (and attachment names), e.g. `{customers.id}-{run.date}.pdf`.
+    #[serde(default)]
+    pub naming_pattern: Option<String>,
+    /// Empty or absent means always deliver.
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn report(json: Value) -> Report {
+        let mut base = json!({
+            "id": "01JD0000000000000000000000",
+            "workspace_id": "01JD0000000000000000000001",
+            "code": "weekly-digest",
+            "name": "Weekly digest",
+            "formats": ["pdf", "csv"],
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-01T00:00:00Z"
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(json.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn the_weekly_digest_of_seed_000_is_valid() {
+        let r = report(json!({
+            "sources": [
+                {"name": "offers", "type": "offer_performance", "period": "7d"},
+                {"name": "channels", "type": "channel_effectiveness"}
+            ],
+            "sections": [
+                {"type": "table", "source": "offers", "title": "Offer performance"},
+                {"type": "chart", "source": "channels", "chart": "bar", "x": "channel", "y": ["completions"]}
+            ],
+            "narrative": {"enabled": true, "prompt_addendum": "Flag any offer with >15% week-over-week drop."}
+        }));
+        r.validate().unwrap();
+        assert!(r.repeating_source().is_none());
+        assert_eq!(
+            r.narrative.prompt_addendum.as_deref(),
+            Some("Flag any offer with >15% week-over-week drop.")
+        );
+    }
+
+    #[test]
+    fn every_structural_problem_is_reported_with_its_path() {
+        let r = report(json!({
+            "formats": [],
+            "parameters": [
+                {"name": "period", "type": "date", "default": "yesterday"},
+                {"name": "period", "type": "string"}
+            ],
+            "sources": [
+                {"name": "customers", "role": "repeating", "type": "dataset", "dataset": "customers"},
+                {"name": "others", "role": "repeating", "type": "inline", "rows": []}
+            ],
+            "sections": [{"type": "table", "source": "missing"}]
+        }));
+        let errors = r.validate().unwrap_err().0;
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "formats",
+                "parameters[1].name",
+                "parameters[0].default",
+                "sources",
+                "sections[0].source"
+            ]
+        );
+    }
+
+    #[test]
+    fn parameter_types_check_their_values() {
+        assert!(ParamType::Date.check(&json!("2026-05-01")).is_ok());
+        assert!(ParamType::Date.check(&json!("2026-13-01")).is_err());
+        assert!(ParamType::Number.check(&json!(3.5)).is_ok());
+        assert!(ParamType::Boolean.check(&json!("true")).is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! Schedules: when a report runs. A rule is a 5-field cron expression or a structured
+//! recurrence rule (seed `003`), evaluated in an IANA timezone; the store keeps the next fire
+//! time in UTC so the tick finds due schedules by index.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+
+use super::{DestinationId, FieldError, Name, ReportId, ScheduleId, ValidationErrors, WorkspaceId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub id: ScheduleId,
+    pub workspace_id: WorkspaceId,
+    pub report_id: ReportId,
+    pub name: Name,
+    pub rule: ScheduleRule,
+    /// IANA timezone the rule is evaluated in.
+    pub timezone: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub overlap: OverlapPolicy,
+    /// A missed slot younger than this still fires once (never a burst).
+    #[serde(default = "default_catch_up_minutes")]
+    pub catch_up_minutes: u32,
+    /// Destinations this schedule delivers to; empty means the report's own deliveries.
+    #[serde(default)]
+    pub destinations: Vec<DestinationId>,
+    pub next_run_at: Option<DateTime<Utc>>,
+    pub last_run_at: Option<DateTime<Utc>>,
+    pub last_status: Option<SlotStatus>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn default_catch_up_minutes() -> u32 {
+    60
+}
+
+impl Schedule {
+    /// Checks what can be checked without evaluating the rule (the scheduler evaluates it).
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            errors.push(FieldError::new(
+                "timezone",
+                format!("`{}` is not an IANA timezone", self.timezone),
+            ));
+        }
+        if self.catch_up_minutes > 7 * 24 * 60 {
+            errors.push(FieldError::new(
+                "catch_up_minutes",
+                "must be at most 10080 (one week)",
+            ));
+        }
+        match &self.rule {
+            ScheduleRule::Cron { expression } if expression.trim().is_empty() => {
+                errors.push(FieldError::new("rule.expression", "must not be blank"));
+            }
+            ScheduleRule::Recurrence(rule) => errors.extend(rule.check()),
+            ScheduleRule::Cron { .. } => {}
+        }
+        ValidationErrors::into_result(errors)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScheduleRule {
+    /// Strict 5-field cron (`0 8 * * 1`) or a nickname (`@daily`).
+    Cron {
+        expression: String,
+    },
+    Recurrence(RecurrenceRule),
+}
+
+/// The recurrence rule of seed `003`, step 5.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecurrenceRule {
+    pub trigger: Trigger,
+    #[serde(default = "one")]
+    pub every: u32,
+    /// Local wall-clock start; earlier slots are never back-filled.
+    pub start: NaiveDateTime,
+    /// Last day (inclusive) a slot may fall on; forever when absent.
+    #[serde(default)]
+    pub until: Option<NaiveDate>,
+    #[serde(default)]
+    pub allowed_days: Vec<Weekday>,
+    /// Month (1–12) a yearly rule anchors on.
+    #[serde(default)]
+    pub month: Option<u8>,
+    /// The Nth possible occurrence of an allowed weekday in the period.
+    #[serde(default)]
+    pub occurrence: Option<u8>,
+    /// "Start at the end and count backwards": occurrence 1 means the last.
+    #[serde(default)]
+    pub count_from_end: bool,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RecurrenceRule {
+    fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if !(1..=1000).contains(&self.every) {
+            errors.push(FieldError::new("rule.every", "must be between 1 and 1000"));
+        }
+        if self.month.is_some_and(|m| !(1..=12).contains(&m)) {
+            errors.push(FieldError::new("rule.month", "must be between 1 and 12"));
+        }
+        if self.occurrence.is_some_and(|n| !(1..=5).contains(&n)) {
+            errors.push(FieldError::new(
+                "rule.occurrence",
+                "must be between 1 and 5",
+            ));
+        }
+        if self.until.is_some_and(|until| until < self.start.date()) {
+            errors.push(FieldError::new(
+                "rule.until",
+                "must not be before the start date",
+            ));
+        }
+        errors
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Yearly,
+    Monthly,
+    Weekly,
+    Daily,
+    Hourly,
+    Once,
+}
+
+/// What happens to a slot whose time comes while the previous run is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapPolicy {
+    /// Start when the previous run finishes (at most one waiting).
+    #[default]
+    BufferOne,
+    Skip,
+    Allow,
+}
+
+/// The recorded outcome of one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotStatus {
+    Ran,
+    SkippedOverlap,
+    Missed,
+    Paused,
+    Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schedule(rule: serde_json::Value, timezone: &str) -> Schedule {
+        serde_json::from_value(json!({
+            "id": "01JD0000000000000000000000",
+            "workspace_id": "01JD0000000000000000000001",
+            "report_id": "01JD0000000000000000000002",
+            "name": "Daily 8am UTC",
+            "rule": rule,
+            "timezone": timezone,
+            "enabled": true,
+            "next_run_at": null, "last_run_at": null, "last_status": null, "last_error": null,
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-01T00:00:00Z"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cron_schedule_in_a_real_timezone_is_valid() {
+        let s = schedule(
+            json!({"type": "cron", "expression": "0 8 * * *"}),
+            "Europe/London",
+        );
+        s.validate().unwrap();
+        assert_eq!(s.overlap, OverlapPolicy::BufferOne);
+        assert_eq!(s.catch_up_minutes, 60);
+    }
+
+    #[test]
+    fn an_unknown_timezone_is_rejected_by_name() {
+        let s = schedule(
+            json!({"type": "cron", "expression": "0 8 * * *"}),
+            "Mars/Olympus",
+        );
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.0[0].message, "`Mars/Olympus` is not an IANA timezone");
+    }
+
+    #[test]
+    fn the_seed_003_monthly_rule_deserializes_with_defaults() {
+        let s = schedule(
+            json!({"type": "recurrence", "trigger": "monthly", "start": "2026-12-01T07:00:00",
+                   "allowed_days": ["Mon"], "occurrence": 1}),
+            "America/New_York",
+        );
+        s.validate().unwrap();
+        let ScheduleRule::Recurrence(rule) = s.rule else {
+            panic!("recurrence expected")
+        };
+        assert_eq!(rule.every, 1);
+        assert_eq!(rule.allowed_days, [Weekday::Mon]);
+    }
+
+    #[test]
+    fn recurrence_fields_out_of_range_are_each_reported() {
+        let s = schedule(
+            json!({"type": "recurrence", "trigger": "yearly", "every": 0, "start": "2026-12-01T07:00:00",
+                   "until": "2026-01-01", "month": 13, "occurrence": 6}),
+            "UTC",
+        );
+        assert_eq!(s.validate().unwrap_err().0.len(), 4);
+    }
+}

@@ -1,0 +1,252 @@
+//! Workspaces (tenants) and their settings: retention per data kind, legal hold, SMTP, AI.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Code, FieldError, Name, Secret, ValidationErrors, WorkspaceId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub code: Code,
+    pub name: Name,
+    /// Inactive workspaces are skipped by the tick and maintenance tasks.
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[serde(default)]
+    pub settings: WorkspaceSettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Optimistic-concurrency version, bumped by every write.
+    #[serde(default)]
+    pub version: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct WorkspaceSettings {
+    pub retention: Retention,
+    /// Under legal hold nothing of the workspace is purged by retention cleanup.
+    pub legal_hold: bool,
+    pub smtp: Option<SmtpSettings>,
+    pub ai: AiSettings,
+}
+
+impl WorkspaceSettings {
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = self.retention.check();
+        if let Some(smtp) = &self.smtp {
+            errors.extend(smtp.check());
+        }
+        ValidationErrors::into_result(errors)
+    }
+}
+
+/// How long each kind of data is kept, in days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Retention {
+    /// Raw interaction history.
+    pub history_days: u32,
+    /// Daily/weekly/monthly/all-time interaction summaries.
+    pub summary_days: u32,
+    /// Runs, entries, deliveries and their artifacts.
+    pub run_days: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            history_days: 365,
+            summary_days: 730,
+            run_days: 365,
+        }
+    }
+}
+
+impl Retention {
+    fn check(&self) -> Vec<FieldError> {
+        [
+            ("history_days", self.history_days),
+            ("summary_days", self.summary_days),
+            ("run_days", self.run_days),
+        ]
+        .into_iter()
+        .filter(|(_, days)| !(1..=36_500).contains(days))
+        .map(|(field, _)| {
+            FieldError::new(
+                format!("settings.retention.{field}"),
+                "must be between 1 and 36500 days",
+            )
+        })
+        .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption; only for a relay on a trusted network.
+    None,
+}
+
+/// The workspace's SMTP server (seed `003`, "SMTP settings").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    pub from: String,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+impl SmtpSettings {
+    fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.host.trim().is_empty() {
+            errors.push(FieldError::new("settings.smtp.host", "must not be blank"));
+        }
+        if self.port == 0 {
+            errors.push(FieldError::new(
+                "settings.smtp.port",
+                "must be a port number",
+            ));
+        }
+        if !looks_like_email(&self.from) {
+            errors.push(FieldError::new(
+                "settings.smtp.from",
+                "must be an email address",
+            ));
+        }
+        if self
+            .reply_to
+            .as_deref()
+            .is_some_and(|r| !looks_like_email(r))
+        {
+            errors.push(FieldError::new(
+                "settings.smtp.reply_to",
+                "must be an email address",
+            ));
+        }
+        errors
+    }
+}
+
+/// A light structural check (`local@domain.tld`); the mail server has the final word.
+pub fn looks_like_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NarratorKind {
+    /// Deterministic narrator built into Herald (no external calls).
+    #[default]
+    Builtin,
+    /// Amazon Bedrock (Converse API).
+    Bedrock,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AiSettings {
+    pub enabled: bool,
+    pub narrator: NarratorKind,
+    /// Bedrock model id; the deployment's default when absent.
+    pub model_id: Option<String>,
+}
+
+impl Default for AiSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            narrator: NarratorKind::Builtin,
+            model_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_settings_are_valid() {
+        assert!(WorkspaceSettings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn every_settings_problem_is_reported_at_once() {
+        let settings = WorkspaceSettings {
+            retention: Retention {
+                history_days: 0,
+                summary_days: 10,
+                run_days: 0,
+            },
+            smtp: Some(SmtpSettings {
+                host: " ".into(),
+                port: 0,
+                security: SmtpSecurity::Starttls,
+                username: None,
+                password: None,
+                from: "nobody".into(),
+                reply_to: None,
+            }),
+            ..Default::default()
+        };
+        let fields: Vec<_> = settings
+            .validate()
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.retention.history_days",
+                "settings.retention.run_days",
+                "settings.smtp.host",
+                "settings.smtp.port",
+                "settings.smtp.from"
+            ]
+        );
+    }
+
+    #[test]
+    fn email_check_accepts_addresses_and_rejects_obvious_garbage() {
+        assert!(looks_like_email("ops@example.com"));
+        for bad in [
+            "",
+            "ops",
+            "ops@",
+            "@example.com",
+            "ops@example",
+            "o ps@example.com",
+        ] {
+            assert!(!looks_like_email(bad), "{bad:?}");
+        }
+    }
+}
