@@ -12,9 +12,5 @@ pub async fn load_sdk_config() -> SdkConfig {
 /// because `bucket.localhost` does not resolve.
 pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
     let path_style = config.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(path_style)
-            .build(),
-    )
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build())
 }

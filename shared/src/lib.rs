@@ -4,7 +4,11 @@
 pub mod aws;
 pub mod blob;
 pub mod clock;
+pub mod config;
+pub mod context;
 pub mod domain;
+pub mod http;
 pub mod queue;
+pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -26,9 +26,155 @@ pub async fn emulator() -> Option<SdkConfig> {
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Valid entities for tests, with every field filled.
+pub mod fixtures {
+    use chrono::{DateTime, Utc};
+    use serde_json::{Map, Value, json};
+
+    use crate::domain::*;
+
+    pub fn workspace(code: &str, now: DateTime<Utc>) -> Workspace {
+        Workspace {
+            id: WorkspaceId::generate(now),
+            code: Code::parse(code).expect("valid code"),
+            name: Name::parse(format!("Workspace {code}")).expect("valid name"),
+            active: true,
+            settings: WorkspaceSettings::default(),
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// A token and its secret.
+    pub fn token(ws: &Workspace, role: Role, now: DateTime<Utc>) -> (ApiToken, String) {
+        let secret = NewSecret::generate();
+        let token = ApiToken {
+            id: TokenId::generate(now),
+            workspace_id: ws.id,
+            name: Name::parse("test token").expect("valid name"),
+            hint: secret.hint,
+            hash: secret.hash,
+            role,
+            scopes: role.default_scopes(),
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+            created_by: None,
+        };
+        (token, secret.secret)
+    }
+
+    pub fn report(ws: &Workspace, code: &str, now: DateTime<Utc>) -> Report {
+        Report {
+            id: ReportId::generate(now),
+            workspace_id: ws.id,
+            code: Code::parse(code).expect("valid code"),
+            name: Name::parse(format!("Report {code}")).expect("valid name"),
+            description: None,
+            enabled: true,
+            parameters: vec![],
+            sources: vec![],
+            sections: vec![],
+            formats: vec![Format::Pdf],
+            narrative: Narrative::default(),
+            deliveries: vec![],
+            hold_for_review: false,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    pub fn schedule(report: &Report, next_run_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Schedule {
+        Schedule {
+            id: ScheduleId::generate(now),
+            workspace_id: report.workspace_id,
+            report_id: report.id,
+            name: Name::parse("Daily 8am UTC").expect("valid name"),
+            rule: ScheduleRule::Cron { expression: "0 8 * * *".into() },
+            timezone: "UTC".into(),
+            enabled: true,
+            overlap: OverlapPolicy::BufferOne,
+            catch_up_minutes: 60,
+            destinations: vec![],
+            next_run_at,
+            last_run_at: None,
+            last_status: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    pub fn run(report: &Report, now: DateTime<Utc>) -> Run {
+        Run {
+            id: RunId::generate(now),
+            workspace_id: report.workspace_id,
+            report_id: report.id,
+            schedule_id: None,
+            scheduled_for: None,
+            trigger: RunTrigger::Manual,
+            status: RunStatus::Running,
+            inputs: RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null },
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            narrative: None,
+            counts: EntryCounts::default(),
+            error: None,
+            idempotency_key: None,
+            version: 0,
+        }
+    }
+
+    /// `count` queued entries of `run`, one per row `{"id": i, "email": "c{i}@example.com"}`.
+    pub fn entries(run: &Run, count: usize, now: DateTime<Utc>) -> Vec<Entry> {
+        EntryId::sequence(now, count)
+            .into_iter()
+            .enumerate()
+            .map(|(seq, id)| Entry {
+                id,
+                run_id: run.id,
+                workspace_id: run.workspace_id,
+                seq: seq as u32,
+                status: EntryStatus::Queued,
+                row: json!({"id": seq, "email": format!("c{seq}@example.com")}).as_object().cloned(),
+                parameters: Map::new(),
+                artifacts: vec![],
+                error: None,
+                review: None,
+                attempts: 0,
+                lease_until: Some(now + chrono::Duration::minutes(15)),
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            })
+            .collect()
+    }
+
+    pub fn delivery(entry: &Entry, index: u32, now: DateTime<Utc>) -> Delivery {
+        Delivery {
+            id: DeliveryId::generate(now),
+            run_id: entry.run_id,
+            entry_id: entry.id,
+            workspace_id: entry.workspace_id,
+            destination_id: DestinationId::generate(now),
+            index,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            provider_message_id: None,
+            error: None,
+            next_attempt_at: None,
+            sent_at: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
 }

@@ -4,9 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{
-    DestinationId, FieldError, Name, Secret, ValidationErrors, WorkspaceId, looks_like_email,
-};
+use super::{DestinationId, FieldError, Name, Secret, ValidationErrors, WorkspaceId, looks_like_email};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Destination {
@@ -79,50 +77,32 @@ impl DestinationConfig {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         let mut url = |field: &str, value: &str| {
-            if !(value.starts_with("https://") || value.starts_with("http://")) || value.len() < 10
-            {
-                errors.push(FieldError::new(
-                    format!("config.{field}"),
-                    "must be an http(s) URL",
-                ));
+            if !(value.starts_with("https://") || value.starts_with("http://")) || value.len() < 10 {
+                errors.push(FieldError::new(format!("config.{field}"), "must be an http(s) URL"));
             }
         };
         match self {
             DestinationConfig::Email { from, reply_to, .. } => {
                 for (field, value) in [("from", from), ("reply_to", reply_to)] {
                     if value.as_deref().is_some_and(|v| !looks_like_email(v)) {
-                        errors.push(FieldError::new(
-                            format!("config.{field}"),
-                            "must be an email address",
-                        ));
+                        errors.push(FieldError::new(format!("config.{field}"), "must be an email address"));
                     }
                 }
             }
             DestinationConfig::Slack { webhook_url } | DestinationConfig::Teams { webhook_url } => {
                 url("webhook_url", webhook_url.expose())
             }
-            DestinationConfig::Webhook {
-                url: target,
-                signing_secret,
-            } => {
+            DestinationConfig::Webhook { url: target, signing_secret } => {
                 url("url", target);
                 if signing_secret.expose().len() < 16 {
-                    errors.push(FieldError::new(
-                        "config.signing_secret",
-                        "must be at least 16 characters",
-                    ));
+                    errors.push(FieldError::new("config.signing_secret", "must be at least 16 characters"));
                 }
             }
             DestinationConfig::S3 { bucket, prefix } => {
                 let valid = (3..=63).contains(&bucket.len())
-                    && bucket.chars().all(|c| {
-                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'
-                    });
+                    && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
                 if !valid {
-                    errors.push(FieldError::new(
-                        "config.bucket",
-                        "must be a valid S3 bucket name",
-                    ));
+                    errors.push(FieldError::new("config.bucket", "must be a valid S3 bucket name"));
                 }
                 if prefix.starts_with('/') {
                     errors.push(FieldError::new("config.prefix", "must not start with '/'"));
@@ -139,10 +119,8 @@ mod tests {
 
     #[test]
     fn destinations_deserialize_from_their_tagged_api_shape() {
-        let d: DestinationConfig = serde_json::from_str(
-            r#"{"type":"slack","webhook_url":"https://hooks.slack.test/T0/B0/x"}"#,
-        )
-        .unwrap();
+        let d: DestinationConfig =
+            serde_json::from_str(r#"{"type":"slack","webhook_url":"https://hooks.slack.test/T0/B0/x"}"#).unwrap();
         assert_eq!(d.kind(), "slack");
         assert!(d.validate().is_ok());
         let e: DestinationConfig = serde_json::from_str(r#"{"type":"email"}"#).unwrap();
@@ -159,22 +137,10 @@ mod tests {
 
     #[test]
     fn invalid_destinations_report_each_bad_field() {
-        let d = DestinationConfig::Webhook {
-            url: "ftp://x".into(),
-            signing_secret: Secret::new("short"),
-        };
-        let fields: Vec<_> = d
-            .validate()
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let d = DestinationConfig::Webhook { url: "ftp://x".into(), signing_secret: Secret::new("short") };
+        let fields: Vec<_> = d.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["config.url", "config.signing_secret"]);
-        let s3 = DestinationConfig::S3 {
-            bucket: "Bad_Bucket".into(),
-            prefix: "/x".into(),
-        };
+        let s3 = DestinationConfig::S3 { bucket: "Bad_Bucket".into(), prefix: "/x".into() };
         assert_eq!(s3.validate().unwrap_err().0.len(), 2);
     }
 }

@@ -76,6 +76,16 @@ ulid_id! {
     InteractionId;
 }
 
+impl EntryId {
+    /// `count` ids with one time part whose order is the order of the entries (seq).
+    pub fn sequence(now: DateTime<Utc>, count: usize) -> Vec<Self> {
+        let ms = now.timestamp_millis().max(0) as u64;
+        // Leave room above the random base so adding `count` never overflows 80 bits.
+        let base = rand::random::<u64>() as u128 >> 1;
+        (0..count as u128).map(|i| Self(Ulid::from_parts(ms, base + i))).collect()
+    }
+}
+
 impl RunId {
     /// The id of the run a schedule creates for one occurrence. Deterministic, so every tick
     /// that sees the same slot derives the same id and the store's uniqueness check turns the
@@ -87,10 +97,7 @@ impl RunId {
         let digest = hash.finalize();
         let mut random = [0u8; 16];
         random[6..].copy_from_slice(&digest[..10]);
-        Self(Ulid::from_parts(
-            scheduled_for.timestamp_millis().max(0) as u64,
-            u128::from_be_bytes(random),
-        ))
+        Self(Ulid::from_parts(scheduled_for.timestamp_millis().max(0) as u64, u128::from_be_bytes(random)))
     }
 }
 
@@ -120,14 +127,21 @@ mod tests {
     }
 
     #[test]
+    fn entry_ids_of_one_run_sort_in_sequence_order() {
+        let ids = EntryId::sequence(Utc::now(), 1000);
+        let strings: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let mut sorted = strings.clone();
+        sorted.sort();
+        assert_eq!(strings, sorted);
+        assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 1000);
+    }
+
+    #[test]
     fn a_slot_always_derives_the_same_run_id_and_other_slots_differ() {
         let schedule = ScheduleId::generate(Utc::now());
         let at = Utc.with_ymd_and_hms(2026, 3, 1, 8, 0, 0).unwrap();
         assert_eq!(RunId::for_slot(schedule, at), RunId::for_slot(schedule, at));
-        assert_ne!(
-            RunId::for_slot(schedule, at),
-            RunId::for_slot(schedule, at + chrono::Duration::minutes(1))
-        );
+        assert_ne!(RunId::for_slot(schedule, at), RunId::for_slot(schedule, at + chrono::Duration::minutes(1)));
         let other = ScheduleId::generate(Utc::now());
         assert_ne!(RunId::for_slot(schedule, at), RunId::for_slot(other, at));
     }

@@ -53,18 +53,13 @@ impl Interaction {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         if self.customer_id.trim().is_empty() || self.customer_id.len() > 128 {
-            errors.push(FieldError::new(
-                "customer_id",
-                "must be 1 to 128 characters",
-            ));
+            errors.push(FieldError::new("customer_id", "must be 1 to 128 characters"));
         }
         if self.amount.is_some_and(|a| !a.is_finite() || a < 0.0) {
             errors.push(FieldError::new("amount", "must be a non-negative number"));
         }
-        let offer_event = matches!(
-            self.kind,
-            InteractionKind::Received | InteractionKind::Viewed | InteractionKind::Completed
-        );
+        let offer_event =
+            matches!(self.kind, InteractionKind::Received | InteractionKind::Viewed | InteractionKind::Completed);
         if offer_event && self.offer_id.is_none() {
             errors.push(FieldError::new("offer_id", "is required for offer events"));
         }

@@ -8,9 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{
-    Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId,
-};
+use super::{Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -49,34 +47,22 @@ fn yes() -> bool {
 impl Report {
     /// The repeating source, if one is marked.
     pub fn repeating_source(&self) -> Option<&SourceSpec> {
-        self.sources
-            .iter()
-            .find(|s| s.role == SourceRole::Repeating)
+        self.sources.iter().find(|s| s.role == SourceRole::Repeating)
     }
 
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         if self.formats.is_empty() {
-            errors.push(FieldError::new(
-                "formats",
-                "pick at least one of pdf, csv, markdown, html",
-            ));
+            errors.push(FieldError::new("formats", "pick at least one of pdf, csv, markdown, html"));
         }
         if self.formats.iter().collect::<BTreeSet<_>>().len() != self.formats.len() {
             errors.push(FieldError::new("formats", "must not repeat a format"));
         }
         if self.description.as_ref().is_some_and(|d| d.len() > 2_000) {
-            errors.push(FieldError::new(
-                "description",
-                "must be at most 2000 characters",
-            ));
+            errors.push(FieldError::new("description", "must be at most 2000 characters"));
         }
 
-        unique_names(
-            self.parameters.iter().map(|p| &p.name),
-            "parameters",
-            &mut errors,
-        );
+        unique_names(self.parameters.iter().map(|p| &p.name), "parameters", &mut errors);
         for (i, p) in self.parameters.iter().enumerate() {
             if let Some(default) = &p.default
                 && let Err(message) = p.kind.check(default)
@@ -86,16 +72,9 @@ impl Report {
         }
 
         unique_names(self.sources.iter().map(|s| &s.name), "sources", &mut errors);
-        let repeating = self
-            .sources
-            .iter()
-            .filter(|s| s.role == SourceRole::Repeating)
-            .count();
+        let repeating = self.sources.iter().filter(|s| s.role == SourceRole::Repeating).count();
         if repeating > 1 {
-            errors.push(FieldError::new(
-                "sources",
-                "at most one source may be repeating",
-            ));
+            errors.push(FieldError::new("sources", "at most one source may be repeating"));
         }
         for (i, s) in self.sources.iter().enumerate() {
             s.kind.check(&format!("sources[{i}]"), &mut errors);
@@ -106,50 +85,31 @@ impl Report {
             if let Some(source) = section.kind.source()
                 && !source_names.contains(source.as_str())
             {
-                errors.push(FieldError::new(
-                    format!("sections[{i}].source"),
-                    format!("no source is named `{source}`"),
-                ));
+                errors.push(FieldError::new(format!("sections[{i}].source"), format!("no source is named `{source}`")));
             }
         }
 
         if self.prompt_addendum_len() > 2_000 {
-            errors.push(FieldError::new(
-                "narrative.prompt_addendum",
-                "must be at most 2000 characters",
-            ));
+            errors.push(FieldError::new("narrative.prompt_addendum", "must be at most 2000 characters"));
         }
         for (i, d) in self.deliveries.iter().enumerate() {
             if d.subject.as_ref().is_some_and(|s| s.trim().is_empty()) {
-                errors.push(FieldError::new(
-                    format!("deliveries[{i}].subject"),
-                    "must not be blank",
-                ));
+                errors.push(FieldError::new(format!("deliveries[{i}].subject"), "must not be blank"));
             }
         }
         ValidationErrors::into_result(errors)
     }
 
     fn prompt_addendum_len(&self) -> usize {
-        self.narrative
-            .prompt_addendum
-            .as_deref()
-            .map_or(0, str::len)
+        self.narrative.prompt_addendum.as_deref().map_or(0, str::len)
     }
 }
 
-fn unique_names<'a>(
-    names: impl Iterator<Item = &'a Ident>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) {
+fn unique_names<'a>(names: impl Iterator<Item = &'a Ident>, field: &str, errors: &mut Vec<FieldError>) {
     let mut seen = BTreeSet::new();
     for (i, name) in names.enumerate() {
         if !seen.insert(name.as_str()) {
-            errors.push(FieldError::new(
-                format!("{field}[{i}].name"),
-                format!("`{name}` is used twice"),
-            ));
+            errors.push(FieldError::new(format!("{field}[{i}].name"), format!("`{name}` is used twice")));
         }
     }
 }
@@ -185,9 +145,7 @@ impl ParamType {
             ParamType::String => value.is_string(),
             ParamType::Number => value.is_number(),
             ParamType::Boolean => value.is_boolean(),
-            ParamType::Date => value
-                .as_str()
-                .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            ParamType::Date => value.as_str().is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
         };
         if ok {
             Ok(())
@@ -278,36 +236,19 @@ fn default_http_max_bytes() -> u32 {
 impl SourceKind {
     fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
         match self {
-            SourceKind::Http {
-                url,
-                timeout_ms,
-                max_bytes,
-                ..
-            } => {
+            SourceKind::Http { url, timeout_ms, max_bytes, .. } => {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    errors.push(FieldError::new(
-                        format!("{field}.url"),
-                        "must be an http(s) URL",
-                    ));
+                    errors.push(FieldError::new(format!("{field}.url"), "must be an http(s) URL"));
                 }
                 if !(100..=60_000).contains(timeout_ms) {
-                    errors.push(FieldError::new(
-                        format!("{field}.timeout_ms"),
-                        "must be between 100 and 60000",
-                    ));
+                    errors.push(FieldError::new(format!("{field}.timeout_ms"), "must be between 100 and 60000"));
                 }
                 if !(1..=50 * 1024 * 1024).contains(max_bytes) {
-                    errors.push(FieldError::new(
-                        format!("{field}.max_bytes"),
-                        "must be between 1 byte and 50 MiB",
-                    ));
+                    errors.push(FieldError::new(format!("{field}.max_bytes"), "must be between 1 byte and 50 MiB"));
                 }
             }
             SourceKind::Inline { rows } if rows.len() > 10_000 => {
-                errors.push(FieldError::new(
-                    format!("{field}.rows"),
-                    "at most 10000 inline rows",
-                ));
+                errors.push(FieldError::new(format!("{field}.rows"), "at most 10000 inline rows"));
             }
             _ => {}
         }
@@ -352,9 +293,9 @@ pub enum SectionKind {
 impl SectionKind {
     pub fn source(&self) -> Option<&Ident> {
         match self {
-            SectionKind::Kpi { source, .. }
-            | SectionKind::Table { source, .. }
-            | SectionKind::Chart { source, .. } => Some(source),
+            SectionKind::Kpi { source, .. } | SectionKind::Table { source, .. } | SectionKind::Chart { source, .. } => {
+                Some(source)
+            }
             SectionKind::Text { .. } => None,
         }
     }
@@ -446,10 +387,7 @@ pub struct Narrative {
 
 impl Default for Narrative {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            prompt_addendum: None,
-        }
+        Self { enabled: true, prompt_addendum: None }
     }
 }
 
@@ -491,9 +429,7 @@ mod tests {
             "created_at": "2026-11-01T00:00:00Z",
             "updated_at": "2026-11-01T00:00:00Z"
         });
-        base.as_object_mut()
-            .unwrap()
-            .extend(json.as_object().unwrap().clone());
+        base.as_object_mut().unwrap().extend(json.as_object().unwrap().clone());
         serde_json::from_value(base).unwrap()
     }
 
@@ -512,10 +448,7 @@ mod tests {
         }));
         r.validate().unwrap();
         assert!(r.repeating_source().is_none());
-        assert_eq!(
-            r.narrative.prompt_addendum.as_deref(),
-            Some("Flag any offer with >15% week-over-week drop.")
-        );
+        assert_eq!(r.narrative.prompt_addendum.as_deref(), Some("Flag any offer with >15% week-over-week drop."));
     }
 
     #[test]
@@ -534,16 +467,7 @@ mod tests {
         }));
         let errors = r.validate().unwrap_err().0;
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "formats",
-                "parameters[1].name",
-                "parameters[0].default",
-                "sources",
-                "sections[0].source"
-            ]
-        );
+        assert_eq!(fields, ["formats", "parameters[1].name", "parameters[0].default", "sources", "sections[0].source"]);
     }
 
     #[test]

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{
-    DeliveryId, DestinationId, EntryId, Format, Report, ReportId, RunId, ScheduleId, WorkspaceId,
-};
+use super::{DeliveryId, DestinationId, EntryId, Format, Report, ReportId, RunId, ScheduleId, WorkspaceId};
 
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,13 +174,7 @@ pub enum Bucket {
 }
 
 impl Bucket {
-    pub const ALL: [Bucket; 5] = [
-        Bucket::Queued,
-        Bucket::Completed,
-        Bucket::Errors,
-        Bucket::Review,
-        Bucket::Cancelled,
-    ];
+    pub const ALL: [Bucket; 5] = [Bucket::Queued, Bucket::Completed, Bucket::Errors, Bucket::Review, Bucket::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -257,9 +249,7 @@ impl EntryStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        !EntryStatus::ALL
-            .iter()
-            .any(|&next| self.can_transition_to(next))
+        !EntryStatus::ALL.iter().any(|&next| self.can_transition_to(next))
     }
 }
 
@@ -358,12 +348,7 @@ impl DeliveryStatus {
 
     /// Whether the delivery will not change again without someone asking.
     pub fn is_settled(self) -> bool {
-        matches!(
-            self,
-            DeliveryStatus::Sent
-                | DeliveryStatus::SkippedCondition
-                | DeliveryStatus::FailedPermanent
-        )
+        matches!(self, DeliveryStatus::Sent | DeliveryStatus::SkippedCondition | DeliveryStatus::FailedPermanent)
     }
 }
 
@@ -416,22 +401,10 @@ mod tests {
     #[test]
     fn the_happy_path_and_the_review_path_are_allowed() {
         let happy = [ParametersPrepared, Queued, InProgress, Completed];
-        let held = [
-            ParametersPrepared,
-            Queued,
-            InProgress,
-            PendingReview,
-            InProgress,
-            Completed,
-        ];
+        let held = [ParametersPrepared, Queued, InProgress, PendingReview, InProgress, Completed];
         for path in [&happy[..], &held[..]] {
             for pair in path.windows(2) {
-                assert!(
-                    pair[0].can_transition_to(pair[1]),
-                    "{:?} -> {:?}",
-                    pair[0],
-                    pair[1]
-                );
+                assert!(pair[0].can_transition_to(pair[1]), "{:?} -> {:?}", pair[0], pair[1]);
             }
         }
     }
@@ -449,12 +422,7 @@ mod tests {
 
     #[test]
     fn a_run_is_finished_only_when_nothing_is_queued() {
-        let mut counts = EntryCounts {
-            total: 2,
-            queued: 1,
-            completed: 1,
-            ..Default::default()
-        };
+        let mut counts = EntryCounts { total: 2, queued: 1, completed: 1, ..Default::default() };
         assert_eq!(counts.get(Bucket::Queued), 1);
         counts.set(Bucket::Queued, 0);
         assert_eq!(counts.queued, 0);
@@ -470,8 +438,6 @@ mod tests {
         assert!(FailedTransient.can_transition_to(Sent));
         assert!(FailedPermanent.can_transition_to(Pending));
         assert!(!FailedPermanent.can_transition_to(Sent));
-        assert!(
-            Sent.is_settled() && SkippedCondition.is_settled() && !FailedTransient.is_settled()
-        );
+        assert!(Sent.is_settled() && SkippedCondition.is_settled() && !FailedTransient.is_settled());
     }
 }

@@ -44,16 +44,10 @@ impl Schedule {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
-            errors.push(FieldError::new(
-                "timezone",
-                format!("`{}` is not an IANA timezone", self.timezone),
-            ));
+            errors.push(FieldError::new("timezone", format!("`{}` is not an IANA timezone", self.timezone)));
         }
         if self.catch_up_minutes > 7 * 24 * 60 {
-            errors.push(FieldError::new(
-                "catch_up_minutes",
-                "must be at most 10080 (one week)",
-            ));
+            errors.push(FieldError::new("catch_up_minutes", "must be at most 10080 (one week)"));
         }
         match &self.rule {
             ScheduleRule::Cron { expression } if expression.trim().is_empty() => {
@@ -114,16 +108,10 @@ impl RecurrenceRule {
             errors.push(FieldError::new("rule.month", "must be between 1 and 12"));
         }
         if self.occurrence.is_some_and(|n| !(1..=5).contains(&n)) {
-            errors.push(FieldError::new(
-                "rule.occurrence",
-                "must be between 1 and 5",
-            ));
+            errors.push(FieldError::new("rule.occurrence", "must be between 1 and 5"));
         }
         if self.until.is_some_and(|until| until < self.start.date()) {
-            errors.push(FieldError::new(
-                "rule.until",
-                "must not be before the start date",
-            ));
+            errors.push(FieldError::new("rule.until", "must not be before the start date"));
         }
         errors
     }
@@ -185,10 +173,7 @@ mod tests {
 
     #[test]
     fn a_cron_schedule_in_a_real_timezone_is_valid() {
-        let s = schedule(
-            json!({"type": "cron", "expression": "0 8 * * *"}),
-            "Europe/London",
-        );
+        let s = schedule(json!({"type": "cron", "expression": "0 8 * * *"}), "Europe/London");
         s.validate().unwrap();
         assert_eq!(s.overlap, OverlapPolicy::BufferOne);
         assert_eq!(s.catch_up_minutes, 60);
@@ -196,10 +181,7 @@ mod tests {
 
     #[test]
     fn an_unknown_timezone_is_rejected_by_name() {
-        let s = schedule(
-            json!({"type": "cron", "expression": "0 8 * * *"}),
-            "Mars/Olympus",
-        );
+        let s = schedule(json!({"type": "cron", "expression": "0 8 * * *"}), "Mars/Olympus");
         let err = s.validate().unwrap_err();
         assert_eq!(err.0[0].message, "`Mars/Olympus` is not an IANA timezone");
     }
@@ -212,9 +194,7 @@ mod tests {
             "America/New_York",
         );
         s.validate().unwrap();
-        let ScheduleRule::Recurrence(rule) = s.rule else {
-            panic!("recurrence expected")
-        };
+        let ScheduleRule::Recurrence(rule) = s.rule else { panic!("recurrence expected") };
         assert_eq!(rule.every, 1);
         assert_eq!(rule.allowed_days, [Weekday::Mon]);
     }

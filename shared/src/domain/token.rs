@@ -42,11 +42,7 @@ impl ApiToken {
     /// Whether the token grants `access` on `area`: its role must allow it and one of its
     /// scopes must cover it (write implies read).
     pub fn allows(&self, area: Area, access: Access) -> bool {
-        self.role.allows(area, access)
-            && self
-                .scopes
-                .iter()
-                .any(|s| s.area == area && s.access >= access)
+        self.role.allows(area, access) && self.scopes.iter().any(|s| s.area == area && s.access >= access)
     }
 }
 
@@ -63,11 +59,7 @@ impl NewSecret {
         rand::rng().fill_bytes(&mut bytes);
         let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
         let hint = secret[..TOKEN_PREFIX.len() + 4].to_string();
-        Self {
-            hash: TokenHash::of(&secret),
-            secret,
-            hint,
-        }
+        Self { hash: TokenHash::of(&secret), secret, hint }
     }
 }
 
@@ -108,21 +100,10 @@ impl Role {
 
     /// The scopes a token of this role gets when none are asked for.
     pub fn default_scopes(self) -> Vec<Scope> {
-        let access = if self == Role::Viewer {
-            Access::Read
-        } else {
-            Access::Write
-        };
+        let access = if self == Role::Viewer { Access::Read } else { Access::Write };
         Area::ALL
             .iter()
-            .map(|&area| Scope {
-                area,
-                access: if self.allows(area, access) {
-                    access
-                } else {
-                    Access::Read
-                },
-            })
+            .map(|&area| Scope { area, access: if self.allows(area, access) { access } else { Access::Read } })
             .collect()
     }
 }
@@ -184,11 +165,7 @@ pub struct Scope {
 
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let access = if self.access == Access::Read {
-            "read"
-        } else {
-            "write"
-        };
+        let access = if self.access == Access::Read { "read" } else { "write" };
         write!(f, "{}:{access}", self.area.as_str())
     }
 }
@@ -196,20 +173,15 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (area, access) = s
-            .split_once(':')
-            .ok_or_else(|| format!("scope `{s}` must be `area:read` or `area:write`"))?;
-        let area = Area::ALL
-            .into_iter()
-            .find(|a| a.as_str() == area)
-            .ok_or_else(|| format!("unknown scope area `{area}`"))?;
+        let (area, access) =
+            s.split_once(':').ok_or_else(|| format!("scope `{s}` must be `area:read` or `area:write`"))?;
+        let area =
+            Area::ALL.into_iter().find(|a| a.as_str() == area).ok_or_else(|| format!("unknown scope area `{area}`"))?;
         let access = match access {
             "read" => Access::Read,
             "write" => Access::Write,
             other => {
-                return Err(format!(
-                    "scope access must be `read` or `write`, not `{other}`"
-                ));
+                return Err(format!("scope access must be `read` or `write`, not `{other}`"));
             }
         };
         Ok(Scope { area, access })
@@ -224,9 +196,7 @@ impl Serialize for Scope {
 
 impl<'de> Deserialize<'de> for Scope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -283,10 +253,7 @@ mod tests {
     #[test]
     fn default_scopes_follow_the_role() {
         let editor = token(Role::Editor, &[]);
-        let editor = ApiToken {
-            scopes: Role::Editor.default_scopes(),
-            ..editor
-        };
+        let editor = ApiToken { scopes: Role::Editor.default_scopes(), ..editor };
         assert!(editor.allows(Area::Reports, Access::Write));
         assert!(editor.allows(Area::Settings, Access::Read));
         assert!(!editor.allows(Area::Settings, Access::Write));
@@ -309,12 +276,7 @@ mod tests {
         let s: Scope = "destinations:read".parse().unwrap();
         assert_eq!(s.to_string(), "destinations:read");
         assert!("reports".parse::<Scope>().is_err());
-        assert!(
-            "nope:read"
-                .parse::<Scope>()
-                .unwrap_err()
-                .contains("unknown scope area")
-        );
+        assert!("nope:read".parse::<Scope>().unwrap_err().contains("unknown scope area"));
         assert!("reports:admin".parse::<Scope>().is_err());
     }
 }

@@ -15,10 +15,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -28,21 +25,13 @@ impl FieldError {
 pub struct ValidationErrors(pub Vec<FieldError>);
 
 fn summary(errors: &[FieldError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
 }
 
 impl ValidationErrors {
     /// `Ok(())` when no problem was collected.
     pub fn into_result(errors: Vec<FieldError>) -> Result<(), ValidationErrors> {
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationErrors(errors))
-        }
+        if errors.is_empty() { Ok(()) } else { Err(ValidationErrors(errors)) }
     }
 }
 
@@ -180,22 +169,11 @@ mod tests {
 
     #[test]
     fn codes_reject_what_cannot_be_a_stable_path_segment() {
-        for bad in [
-            "",
-            "Acme",
-            "-lead",
-            "a b",
-            "a/b",
-            &"x".repeat(65),
-            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
-        ] {
+        for bad in ["", "Acme", "-lead", "a b", "a/b", &"x".repeat(65), "01ARZ3NDEKTSV4RRFFQ69G5FAV"] {
             assert!(Code::parse(bad).is_err(), "{bad:?}");
         }
         let lower_ulid = "01arz3ndektsv4rrffq69g5fav";
-        assert_eq!(
-            Code::parse(lower_ulid).unwrap_err(),
-            "must not look like an id"
-        );
+        assert_eq!(Code::parse(lower_ulid).unwrap_err(), "must not look like an id");
     }
 
     #[test]

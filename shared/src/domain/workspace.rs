@@ -60,30 +60,19 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Self {
-            history_days: 365,
-            summary_days: 730,
-            run_days: 365,
-        }
+        Self { history_days: 365, summary_days: 730, run_days: 365 }
     }
 }
 
 impl Retention {
     fn check(&self) -> Vec<FieldError> {
-        [
-            ("history_days", self.history_days),
-            ("summary_days", self.summary_days),
-            ("run_days", self.run_days),
-        ]
-        .into_iter()
-        .filter(|(_, days)| !(1..=36_500).contains(days))
-        .map(|(field, _)| {
-            FieldError::new(
-                format!("settings.retention.{field}"),
-                "must be between 1 and 36500 days",
-            )
-        })
-        .collect()
+        [("history_days", self.history_days), ("summary_days", self.summary_days), ("run_days", self.run_days)]
+            .into_iter()
+            .filter(|(_, days)| !(1..=36_500).contains(days))
+            .map(|(field, _)| {
+                FieldError::new(format!("settings.retention.{field}"), "must be between 1 and 36500 days")
+            })
+            .collect()
     }
 }
 
@@ -122,26 +111,13 @@ impl SmtpSettings {
             errors.push(FieldError::new("settings.smtp.host", "must not be blank"));
         }
         if self.port == 0 {
-            errors.push(FieldError::new(
-                "settings.smtp.port",
-                "must be a port number",
-            ));
+            errors.push(FieldError::new("settings.smtp.port", "must be a port number"));
         }
         if !looks_like_email(&self.from) {
-            errors.push(FieldError::new(
-                "settings.smtp.from",
-                "must be an email address",
-            ));
+            errors.push(FieldError::new("settings.smtp.from", "must be an email address"));
         }
-        if self
-            .reply_to
-            .as_deref()
-            .is_some_and(|r| !looks_like_email(r))
-        {
-            errors.push(FieldError::new(
-                "settings.smtp.reply_to",
-                "must be an email address",
-            ));
+        if self.reply_to.as_deref().is_some_and(|r| !looks_like_email(r)) {
+            errors.push(FieldError::new("settings.smtp.reply_to", "must be an email address"));
         }
         errors
     }
@@ -180,11 +156,7 @@ pub struct AiSettings {
 
 impl Default for AiSettings {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            narrator: NarratorKind::Builtin,
-            model_id: None,
-        }
+        Self { enabled: true, narrator: NarratorKind::Builtin, model_id: None }
     }
 }
 
@@ -200,11 +172,7 @@ mod tests {
     #[test]
     fn every_settings_problem_is_reported_at_once() {
         let settings = WorkspaceSettings {
-            retention: Retention {
-                history_days: 0,
-                summary_days: 10,
-                run_days: 0,
-            },
+            retention: Retention { history_days: 0, summary_days: 10, run_days: 0 },
             smtp: Some(SmtpSettings {
                 host: " ".into(),
                 port: 0,
@@ -216,13 +184,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let fields: Vec<_> = settings
-            .validate()
-            .unwrap_err()
-            .0
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
+        let fields: Vec<_> = settings.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             [
@@ -238,14 +200,7 @@ mod tests {
     #[test]
     fn email_check_accepts_addresses_and_rejects_obvious_garbage() {
         assert!(looks_like_email("ops@example.com"));
-        for bad in [
-            "",
-            "ops",
-            "ops@",
-            "@example.com",
-            "ops@example",
-            "o ps@example.com",
-        ] {
+        for bad in ["", "ops", "ops@", "@example.com", "ops@example", "o ps@example.com"] {
             assert!(!looks_like_email(bad), "{bad:?}");
         }
     }

@@ -1,5 +1,17 @@
 //! Work queue port: messages carry ids only (the store is the source of truth), so a lost
 //! or repeated message is harmless. Adapters: in-process (local server) and SQS.
+//!
+//! Both adapters pass one contract suite (`contract.rs`), run per adapter as
+//! `queue::tests::memory::…` and `queue::tests::sqs::…`.
+
+pub mod memory;
+pub mod sqs;
+
+#[cfg(test)]
+mod contract;
+
+pub use memory::MemoryQueue;
+pub use sqs::SqsQueue;
 
 use std::time::Duration;
 
@@ -13,11 +25,7 @@ use crate::domain::{DeliveryId, EntryId, RunId, WorkspaceId};
 #[serde(tag = "job", rename_all = "snake_case")]
 pub enum Job {
     /// Render one entry's reports.
-    Render {
-        workspace_id: WorkspaceId,
-        run_id: RunId,
-        entry_id: EntryId,
-    },
+    Render { workspace_id: WorkspaceId, run_id: RunId, entry_id: EntryId },
     /// Deliver one entry (all its deliveries, or one when `delivery_id` is set).
     Deliver {
         workspace_id: WorkspaceId,
@@ -46,6 +54,21 @@ pub enum QueueError {
     Backend(String),
 }
 
+/// Parses a queue message body (the JSON of a [`Job`]), as sent by the adapters and as found in
+/// the records of an SQS event given to a Lambda function.
+pub fn parse_body(body: &str) -> Result<Job, QueueError> {
+    serde_json::from_str(body).map_err(|err| {
+        let excerpt: String = body.chars().take(80).collect();
+        let ellipsis = if body.chars().nth(80).is_some() { "…" } else { "" };
+        QueueError::Malformed(format!("{err} (body: `{excerpt}{ellipsis}`)"))
+    })
+}
+
+/// The message body for a job: its JSON. [`parse_body`] is the inverse.
+pub fn job_body(job: &Job) -> Result<String, QueueError> {
+    serde_json::to_string(job).map_err(|err| QueueError::Malformed(err.to_string()))
+}
+
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Enqueues jobs (batched by the adapter).
@@ -57,4 +80,107 @@ pub trait Queue: Send + Sync {
     async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
     /// Makes a received job visible again after `delay`.
     async fn retry_later(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+}
+
+#[cfg(test)]
+mod tests {
+    //! The contract suite, instantiated once per adapter.
+
+    use super::*;
+    use chrono::Utc;
+
+    /// Defines one test per contract case; `$fixture` is an async fn returning
+    /// `Option<(impl Queue, Duration)>` (the queue and its visibility timeout; `None` skips).
+    macro_rules! queue_contract_tests {
+        ($fixture:path => $($case:ident),+ $(,)?) => {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some((queue, visibility_timeout)) = $fixture().await else {
+                    return;
+                };
+                $crate::queue::contract::$case(&queue, visibility_timeout).await;
+            }
+        )+};
+    }
+
+    macro_rules! all_queue_contract_tests {
+        ($fixture:path) => {
+            queue_contract_tests!($fixture =>
+                sent_jobs_are_received_with_their_exact_contents,
+                acked_jobs_are_not_received_again,
+                unacked_jobs_reappear_after_the_visibility_timeout,
+                retried_jobs_become_visible_again_after_the_delay,
+                receiving_from_an_empty_queue_returns_nothing_after_the_wait,
+                a_waiting_receiver_gets_a_job_sent_during_the_wait,
+                more_jobs_than_one_batch_are_each_delivered_exactly_once,
+                concurrent_receivers_never_get_the_same_job,
+                unknown_receipts_are_rejected,
+            );
+        };
+    }
+
+    mod memory {
+        use super::*;
+
+        async fn fixture() -> Option<(MemoryQueue, Duration)> {
+            let visibility_timeout = Duration::from_millis(300);
+            Some((MemoryQueue::new(visibility_timeout), visibility_timeout))
+        }
+
+        all_queue_contract_tests!(fixture);
+    }
+
+    mod sqs {
+        async fn fixture() -> Option<(super::SqsQueue, super::Duration)> {
+            crate::queue::sqs::test_support::fixture().await
+        }
+
+        all_queue_contract_tests!(fixture);
+    }
+
+    fn some_job() -> Job {
+        let now = Utc::now();
+        Job::Render {
+            workspace_id: WorkspaceId::generate(now),
+            run_id: RunId::generate(now),
+            entry_id: EntryId::generate(now),
+        }
+    }
+
+    #[test]
+    fn a_job_body_parses_back_to_the_same_job() {
+        let job = some_job();
+        assert_eq!(parse_body(&job_body(&job).unwrap()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_job_is_malformed() {
+        for body in ["", "not json", "{}", r#"{"job":"render"}"#, r#"{"job":"explode"}"#] {
+            let err = parse_body(body).unwrap_err();
+            assert!(matches!(err, QueueError::Malformed(_)), "{body}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_error_quotes_only_the_start_of_a_long_body() {
+        let body = "x".repeat(10_000);
+        let QueueError::Malformed(message) = parse_body(&body).unwrap_err() else {
+            panic!("expected Malformed");
+        };
+        assert!(message.len() < 300, "{message}");
+    }
+
+    #[test]
+    fn the_wire_format_of_a_deliver_job_is_tagged_snake_case() {
+        let now = Utc::now();
+        let job = Job::Deliver {
+            workspace_id: WorkspaceId::generate(now),
+            run_id: RunId::generate(now),
+            entry_id: EntryId::generate(now),
+            delivery_id: None,
+        };
+        let body: serde_json::Value = serde_json::from_str(&job_body(&job).unwrap()).unwrap();
+        assert_eq!(body["job"], "deliver");
+        assert!(body.get("delivery_id").is_none());
+    }
 }

@@ -1,0 +1,67 @@
+# Herald - developer entry points. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV       ?= .tools/venv
+SAM        := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/sam
+CONFIG_ENV ?= default
+# Extra flags for `sam deploy`, e.g. make deploy SAM_ARGS='--parameter-overrides Stage=prod'
+SAM_ARGS   ?=
+# Extra flags for `herald serve`, e.g. make run ARGS='--port 8080'
+ARGS       ?=
+LAMBDA_PKGS := -p herald-api -p herald-tick -p herald-render -p herald-deliver
+
+.PHONY: help run test bench lint fmt clippy tools validate emulators build-lambda package deploy clean-tools
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+run: ## build the CLI (release) and start the local all-in-one server with demo data
+	cargo build --release -p herald-cli
+	./target/release/herald serve --demo $(ARGS)
+
+test: ## everything CI runs: pinned tools, moto + SMTP sink, cfn-lint, sam validate, fmt, clippy, tests
+	bash infra/test.sh
+
+bench: ## cargo benchmarks
+	cargo bench --workspace
+
+lint: ## rustfmt check + clippy (warnings are errors)
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+clippy: ## clippy only
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+
+fmt: ## format the workspace
+	cargo fmt --all
+
+tools: ## create/refresh .tools/venv (moto, aiosmtpd, sam, cfn-lint; pinned)
+	bash infra/tools.sh
+
+validate: tools ## lint the SAM template (cfn-lint + sam validate --lint), offline
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+emulators: ## start moto + SMTP sink on free loopback ports and print the exports (Ctrl-C stops)
+	bash infra/test.sh --emulators-only
+
+build-lambda: ## cargo lambda build --release --arm64 of the four functions (target/lambda/*/bootstrap)
+	bash infra/tools.sh --lambda
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(LAMBDA_PKGS)
+
+package: ## sam build (cargo-lambda, arm64) into .aws-sam/
+	bash infra/tools.sh --lambda
+	$(SAM) build --config-env $(CONFIG_ENV)
+
+deploy: package ## sam deploy (--guided the first time: no deploy section in samconfig.toml yet)
+	@if grep -qs '^\[$(CONFIG_ENV)\.deploy\.parameters\]' samconfig.toml; then \
+		$(SAM) deploy --config-env $(CONFIG_ENV) $(SAM_ARGS); \
+	else \
+		echo "no [$(CONFIG_ENV).deploy.parameters] in samconfig.toml: running sam deploy --guided"; \
+		$(SAM) deploy --guided --config-env $(CONFIG_ENV) $(SAM_ARGS); \
+	fi
+
+clean-tools: ## remove the tool venv (.tools/)
+	rm -rf .tools

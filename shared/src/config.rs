@@ -1,0 +1,241 @@
+//! Typed configuration, read from the environment once at start. Every problem is collected
+//! and reported together. Variable names match `template.yaml`.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `HERALD_STORE` | `sqlite:PATH` or `dynamodb:TABLE` | `sqlite:./data/herald.db` |
+//! | `HERALD_BLOBS` | `fs:DIR` or `s3:BUCKET` | `fs:./data/blobs` |
+//! | `HERALD_QUEUE` | `local` (in-process) or `sqs` | `local` |
+//! | `HERALD_RENDER_QUEUE_URL`, `HERALD_DELIVER_QUEUE_URL` | SQS queue URLs (with `sqs`) | |
+//! | `HERALD_PUBLIC_URL` | base URL of the API, for links in messages | taken from each request when unset |
+//! | `HERALD_SIGNING_KEY` | key for signed download links of the `fs` blob store | generated in the data folder |
+//! | `HERALD_BODY_LIMIT_BYTES` | largest request body accepted | 6 MiB |
+//! | `HERALD_EMAIL_SENDER` | sender address for SES email | |
+//! | `HERALD_BEDROCK_MODEL_ID` | Bedrock model for narration | |
+//! | `HERALD_LOG_FORMAT` | `json` or `text` | `text` |
+//! | `CRON_TOKEN` | secret for `POST /api/cron/tick` (falls back to `CRON_SECRET`) | unset: endpoint refuses all |
+//! | `CRON_SECRET` | secret for `/api/v1/cron/*` maintenance endpoints | unset: endpoints refuse all |
+//! | `APPROVAL_MAX_AGE_HOURS` | age at which pending approvals expire; invalid values fall back | 168 |
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::domain::Secret;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Sqlite(PathBuf),
+    DynamoDb { table: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobConfig {
+    Fs(PathBuf),
+    S3 { bucket: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueConfig {
+    Local,
+    Sqs { render_url: String, deliver_url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: StoreConfig,
+    pub blobs: BlobConfig,
+    pub queue: QueueConfig,
+    /// Base URL of the API; when unset, links are built from the request's host.
+    pub public_url: Option<String>,
+    pub signing_key: Option<Secret>,
+    pub body_limit_bytes: usize,
+    pub email_sender: Option<String>,
+    pub bedrock_model_id: Option<String>,
+    pub log_format: LogFormat,
+    pub cron_token: Option<Secret>,
+    pub cron_secret: Option<Secret>,
+    pub approval_max_age_hours: u32,
+}
+
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+pub const DEFAULT_APPROVAL_MAX_AGE_HOURS: u32 = 168;
+
+/// Every problem found in the environment.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0.join("; "))
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let mut problems = Vec::new();
+
+        let store = match var("HERALD_STORE").as_deref().unwrap_or("sqlite:./data/herald.db").split_once(':') {
+            Some(("sqlite", path)) if !path.is_empty() => Some(StoreConfig::Sqlite(PathBuf::from(path))),
+            Some(("dynamodb", table)) if !table.is_empty() => Some(StoreConfig::DynamoDb { table: table.into() }),
+            _ => {
+                problems.push("HERALD_STORE must be `sqlite:PATH` or `dynamodb:TABLE`".to_string());
+                None
+            }
+        };
+        let blobs = match var("HERALD_BLOBS").as_deref().unwrap_or("fs:./data/blobs").split_once(':') {
+            Some(("fs", dir)) if !dir.is_empty() => Some(BlobConfig::Fs(PathBuf::from(dir))),
+            Some(("s3", bucket)) if !bucket.is_empty() => Some(BlobConfig::S3 { bucket: bucket.into() }),
+            _ => {
+                problems.push("HERALD_BLOBS must be `fs:DIR` or `s3:BUCKET`".to_string());
+                None
+            }
+        };
+        let queue = match var("HERALD_QUEUE").as_deref().unwrap_or("local") {
+            "local" => Some(QueueConfig::Local),
+            "sqs" => {
+                let render = var("HERALD_RENDER_QUEUE_URL");
+                let deliver = var("HERALD_DELIVER_QUEUE_URL");
+                for (name, value) in [("HERALD_RENDER_QUEUE_URL", &render), ("HERALD_DELIVER_QUEUE_URL", &deliver)] {
+                    if value.is_none() {
+                        problems.push(format!("{name} is required when HERALD_QUEUE=sqs"));
+                    }
+                }
+                render.zip(deliver).map(|(render_url, deliver_url)| QueueConfig::Sqs { render_url, deliver_url })
+            }
+            other => {
+                problems.push(format!("HERALD_QUEUE must be `local` or `sqs`, not `{other}`"));
+                None
+            }
+        };
+        let public_url = var("HERALD_PUBLIC_URL").map(|url| url.trim_end_matches('/').to_string());
+        if public_url.as_ref().is_some_and(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
+            problems.push("HERALD_PUBLIC_URL must be an http(s) URL".to_string());
+        }
+        let signing_key = var("HERALD_SIGNING_KEY").map(Secret::new);
+        if signing_key.as_ref().is_some_and(|k| k.expose().len() < 32) {
+            problems.push("HERALD_SIGNING_KEY must be at least 32 characters".to_string());
+        }
+        let body_limit_bytes = match var("HERALD_BODY_LIMIT_BYTES").map(|v| v.parse::<usize>()) {
+            None => DEFAULT_BODY_LIMIT_BYTES,
+            Some(Ok(n)) if (1024..=64 * 1024 * 1024).contains(&n) => n,
+            Some(_) => {
+                problems
+                    .push("HERALD_BODY_LIMIT_BYTES must be a number of bytes between 1024 and 67108864".to_string());
+                DEFAULT_BODY_LIMIT_BYTES
+            }
+        };
+        let log_format = match var("HERALD_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("HERALD_LOG_FORMAT must be `text` or `json`, not `{other}`"));
+                LogFormat::Text
+            }
+        };
+        let cron_secret = var("CRON_SECRET").map(Secret::new);
+        let cron_token = var("CRON_TOKEN").map(Secret::new).or_else(|| cron_secret.clone());
+        // Seed 002: invalid values fall back to the default.
+        let approval_max_age_hours = var("APPROVAL_MAX_AGE_HOURS")
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|h| *h > 0)
+            .unwrap_or(DEFAULT_APPROVAL_MAX_AGE_HOURS);
+
+        match (store, blobs, queue) {
+            (Some(store), Some(blobs), Some(queue)) if problems.is_empty() => Ok(Config {
+                store,
+                blobs,
+                queue,
+                public_url,
+                signing_key,
+                body_limit_bytes,
+                email_sender: var("HERALD_EMAIL_SENDER"),
+                bedrock_model_id: var("HERALD_BEDROCK_MODEL_ID"),
+                log_format,
+                cron_token,
+                cron_secret,
+                approval_max_age_hours,
+            }),
+            _ => Err(ConfigError(problems)),
+        }
+    }
+
+    /// Whether any adapter talks to AWS (and so needs the SDK configuration).
+    pub fn uses_aws(&self) -> bool {
+        matches!(self.store, StoreConfig::DynamoDb { .. })
+            || matches!(self.blobs, BlobConfig::S3 { .. })
+            || matches!(self.queue, QueueConfig::Sqs { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_embedded_local_setup() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.store, StoreConfig::Sqlite("./data/herald.db".into()));
+        assert_eq!(c.blobs, BlobConfig::Fs("./data/blobs".into()));
+        assert_eq!(c.queue, QueueConfig::Local);
+        assert!(!c.uses_aws());
+        assert!(c.cron_token.is_none() && c.cron_secret.is_none());
+        assert_eq!(c.approval_max_age_hours, 168);
+    }
+
+    #[test]
+    fn the_aws_setup_of_the_template_is_understood() {
+        let c = config(&[
+            ("HERALD_STORE", "dynamodb:herald-prod"),
+            ("HERALD_BLOBS", "s3:herald-artifacts"),
+            ("HERALD_QUEUE", "sqs"),
+            ("HERALD_RENDER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/render"),
+            ("HERALD_DELIVER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/deliver"),
+            ("HERALD_LOG_FORMAT", "json"),
+            ("CRON_SECRET", "s3cret"),
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreConfig::DynamoDb { table: "herald-prod".into() });
+        assert!(c.uses_aws());
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.cron_token.as_ref().map(Secret::expose), Some("s3cret"), "CRON_TOKEN falls back to CRON_SECRET");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = config(&[
+            ("HERALD_STORE", "postgres://x"),
+            ("HERALD_BLOBS", "s3:"),
+            ("HERALD_QUEUE", "sqs"),
+            ("HERALD_BODY_LIMIT_BYTES", "lots"),
+            ("HERALD_LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.0.len(), 6, "{err}");
+        assert!(err.to_string().contains("HERALD_RENDER_QUEUE_URL is required"));
+    }
+
+    #[test]
+    fn an_invalid_approval_age_falls_back_to_the_default() {
+        assert_eq!(config(&[("APPROVAL_MAX_AGE_HOURS", "soon")]).unwrap().approval_max_age_hours, 168);
+        assert_eq!(config(&[("APPROVAL_MAX_AGE_HOURS", "24")]).unwrap().approval_max_age_hours, 24);
+    }
+}

@@ -1,0 +1,129 @@
+//! The context: every port, built once from the configuration and shared by the handlers of
+//! one process (a Lambda's lifetime, or `herald serve`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::blob::Blobs;
+use crate::blob::fs::FsBlobs;
+use crate::blob::s3::S3Blobs;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
+use crate::queue::Queue;
+use crate::queue::memory::MemoryQueue;
+use crate::queue::sqs::SqsQueue;
+use crate::store::dynamodb::DynamoTable;
+use crate::store::sqlite::SqliteTable;
+use crate::store::{Store, Table};
+
+/// Where the local server listens unless told otherwise.
+pub const LOCAL_URL: &str = "http://127.0.0.1:8080";
+
+/// How long a locally received job stays invisible before it is offered again.
+const LOCAL_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct Context {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub blobs: Arc<dyn Blobs>,
+    pub render_queue: Arc<dyn Queue>,
+    pub deliver_queue: Arc<dyn Queue>,
+    pub clock: Arc<dyn Clock>,
+    /// The filesystem blob store, when in use, to check its signed download links.
+    pub local_blobs: Option<Arc<FsBlobs>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] crate::store::TableError),
+    #[error("cannot prepare the signing key at {path}: {source}")]
+    SigningKey { path: String, source: std::io::Error },
+}
+
+impl Context {
+    /// Builds every adapter the configuration names.
+    pub async fn from_config(config: Config) -> Result<Self, ContextError> {
+        let aws = if config.uses_aws() { Some(crate::aws::load_sdk_config().await) } else { None };
+        let aws = || aws.as_ref().cloned().unwrap_or_else(|| aws_config::SdkConfig::builder().build());
+
+        let table: Arc<dyn Table> = match &config.store {
+            StoreConfig::Sqlite(path) => Arc::new(SqliteTable::open(path)?),
+            StoreConfig::DynamoDb { table } => {
+                Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&aws()), table.clone()))
+            }
+        };
+        let mut local_blobs = None;
+        let blobs: Arc<dyn Blobs> = match &config.blobs {
+            BlobConfig::Fs(root) => {
+                let key = match &config.signing_key {
+                    Some(key) => key.expose().as_bytes().to_vec(),
+                    None => local_signing_key(root)?,
+                };
+                let fs = Arc::new(FsBlobs::new(
+                    root.clone(),
+                    config.public_url.clone().unwrap_or_else(|| LOCAL_URL.into()),
+                    key,
+                ));
+                local_blobs = Some(fs.clone());
+                fs
+            }
+            BlobConfig::S3 { bucket } => Arc::new(S3Blobs::new(crate::aws::s3_client(&aws()), bucket.clone())),
+        };
+        let (render_queue, deliver_queue): (Arc<dyn Queue>, Arc<dyn Queue>) = match &config.queue {
+            QueueConfig::Local => (
+                Arc::new(MemoryQueue::new(LOCAL_VISIBILITY_TIMEOUT)),
+                Arc::new(MemoryQueue::new(LOCAL_VISIBILITY_TIMEOUT)),
+            ),
+            QueueConfig::Sqs { render_url, deliver_url } => {
+                let sqs = aws_sdk_sqs::Client::new(&aws());
+                (
+                    Arc::new(SqsQueue::new(sqs.clone(), render_url.clone())),
+                    Arc::new(SqsQueue::new(sqs, deliver_url.clone())),
+                )
+            }
+        };
+        Ok(Self {
+            config: Arc::new(config),
+            store: Store::new(table),
+            blobs,
+            render_queue,
+            deliver_queue,
+            clock: Arc::new(SystemClock),
+            local_blobs,
+        })
+    }
+}
+
+/// The signing key of a local blob store: kept in `signing.key` beside the blob folder,
+/// created (random, owner-readable only) on first use so links survive restarts.
+fn local_signing_key(blob_root: &Path) -> Result<Vec<u8>, ContextError> {
+    let path = blob_root.parent().unwrap_or(blob_root).join("signing.key");
+    let error = |source| ContextError::SigningKey { path: path.display().to_string(), source };
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => return Ok(key),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(error(e)),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    let key = hex::encode(rand::random::<[u8; 32]>()).into_bytes();
+    write_private(&path, &key).map_err(error)?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,148 @@
+//! The API's error envelope: an HTTP status plus
+//! `{"error": {"code", "message", "details"}, "request_id"}` with a stable code. Every failure
+//! of a handler or an extractor is turned into one; internal details are logged, not sent.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::domain::ValidationErrors;
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The id of the request being handled (echoed as `X-Correlation-ID`).
+    pub static REQUEST_ID: String;
+}
+
+/// The stable error codes of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationError,
+    BodyValidationError,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    RateLimitExceeded,
+    InternalError,
+    ServiceUnavailable,
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), details: None }
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, "Missing or invalid credentials")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
+    }
+
+    pub fn not_found(what: impl std::fmt::Display) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, ErrorCode::Conflict, message)
+    }
+
+    /// A bad query or path parameter.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, format!("{field}: {message}"))
+            .with_details(json!({"errors": [{"field": field, "message": message}]}))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "An unexpected error occurred")
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, "Request validation failed")
+            .with_details(json!({ "errors": errors.0 }))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { kind, id } => ApiError::not_found(format_args!("{kind} `{id}`")),
+            StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::InvalidTransition { .. } => ApiError::conflict(e.to_string()),
+            StoreError::InvalidCursor => ApiError::invalid("cursor", "is not a cursor of this listing"),
+            StoreError::Corrupt { .. } | StoreError::Backend(_) => {
+                tracing::error!(error = %e, "store failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceUnavailable,
+                    "Service temporarily unavailable, please retry",
+                )
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = match rejection {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, ErrorCode::BodyValidationError, "Request body did not match the expected schema")
+            .with_details(json!({ "reason": rejection.body_text() }))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, "Invalid query parameters")
+            .with_details(json!({ "reason": rejection.body_text() }))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "Resource not found")
+            .with_details(json!({ "reason": rejection.body_text() }))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let request_id = REQUEST_ID.try_with(Clone::clone).unwrap_or_default();
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(details) = self.details {
+            error["details"] = details;
+        }
+        let mut response =
+            (self.status, axum::Json(json!({ "error": error, "request_id": request_id }))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,70 @@
+//! Extractors whose rejections speak the API's error envelope, and the listing shape shared
+//! by every collection endpoint.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::store::{Listing, PageRequest};
+
+/// A JSON body; malformed or mistyped bodies are `body_validation_error`.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// Query parameters; bad ones are `validation_error`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `?cursor=…&limit=…` of a listing.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        if self.limit.is_some_and(|l| !(1..=200).contains(&l)) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+        }
+        Ok(PageRequest { cursor: self.cursor.clone().filter(|c| !c.is_empty()), limit: self.limit })
+    }
+}
+
+/// An API object: the value's fields plus `"object": kind`.
+pub fn object<T: Serialize>(kind: &str, value: &T) -> Value {
+    let mut v = serde_json::to_value(value).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut v {
+        map.insert("object".into(), Value::String(kind.into()));
+    }
+    v
+}
+
+/// `{"object": "list", "data": [...], "has_more", "next_cursor"}`.
+pub fn list<T>(listing: Listing<T>, view: impl Fn(&T) -> Value) -> Value {
+    json!({
+        "object": "list",
+        "data": listing.items.iter().map(view).collect::<Vec<_>>(),
+        "has_more": listing.cursor.is_some(),
+        "next_cursor": listing.cursor,
+    })
+}

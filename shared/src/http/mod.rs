@@ -1,0 +1,37 @@
+//! The HTTP API: one axum `Router` for the whole product, served by the API Lambda (through
+//! `lambda_http`) and by `herald serve`. Conventions: JSON with an `object` field, the error
+//! envelope of `error.rs`, `X-Correlation-ID` on every response, cursor pagination, a body size
+//! limit, and bearer personal access tokens scoped to one workspace.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get};
+
+use crate::context::Context;
+use routes::{blobs, runs, system, tokens, workspaces};
+
+/// The whole API.
+pub fn router(ctx: Arc<Context>) -> Router {
+    let body_limit = ctx.config.body_limit_bytes;
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/api/v1/ws/{workspace}", get(workspaces::get))
+        .route("/api/v1/ws/{workspace}/tokens", get(tokens::list_tokens).post(tokens::create_token))
+        .route("/api/v1/ws/{workspace}/tokens/{id}", delete(tokens::revoke_token))
+        .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
+        .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
+        .route("/blobs/{*key}", get(blobs::download))
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(middleware::correlation))
+        .with_state(ctx)
+}

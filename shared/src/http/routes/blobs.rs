@@ -1,0 +1,58 @@
+//! Downloads through signed links of the local (filesystem) blob store. S3 links go to S3.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::context::Context;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::ApiQuery;
+
+#[derive(Debug, Deserialize)]
+pub struct Signature {
+    pub expires: i64,
+    pub signature: String,
+}
+
+/// The content type for a file name.
+pub fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("pdf") => "application/pdf",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("html") => "text/html; charset=utf-8",
+        Some("json") => "application/json",
+        Some("ndjson") => "application/x-ndjson",
+        _ => "application/octet-stream",
+    }
+}
+
+pub async fn download(
+    State(ctx): State<Arc<Context>>,
+    Path(key): Path<String>,
+    ApiQuery(sig): ApiQuery<Signature>,
+) -> ApiResult<Response> {
+    let local = ctx.local_blobs.as_ref().ok_or_else(|| ApiError::not_found("file"))?;
+    if !local.verify(&key, sig.expires, &sig.signature, ctx.clock.now()) {
+        return Err(ApiError::not_found("file"));
+    }
+    let bytes = ctx.blobs.get(&key).await.map_err(|e| match e {
+        crate::blob::BlobError::NotFound(_) | crate::blob::BlobError::InvalidKey(_) => ApiError::not_found("file"),
+        other => {
+            tracing::error!(error = %other, "blob read failed");
+            ApiError::internal()
+        }
+    })?;
+    let name = key.rsplit('/').next().unwrap_or("download").replace('"', "");
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(&key).to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
+}

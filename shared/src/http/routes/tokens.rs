@@ -1,0 +1,125 @@
+//! Personal access tokens of a workspace: list, create (the secret is shown once), revoke.
+//! Admins see and revoke every token; others only their own and those they created. Nobody
+//! can mint a token with more power than their own.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::context::Context;
+use crate::domain::{Access, ApiToken, Area, FieldError, Name, NewSecret, Role, Scope, TokenId, ValidationErrors};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+
+pub fn view(token: &ApiToken) -> Value {
+    let mut v = object("api_token", token);
+    if let Value::Object(map) = &mut v {
+        map.remove("hash");
+    }
+    v
+}
+
+fn visible_to(caller: &Caller, token: &ApiToken) -> bool {
+    caller.token.role == Role::Admin || token.id == caller.token.id || token.created_by == Some(caller.token.id)
+}
+
+pub async fn list_tokens(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Tokens, Access::Read)?;
+    let mut listing = ctx.store.list_tokens(caller.workspace.id, &params.page()?).await?;
+    listing.items.retain(|t| visible_to(&caller, t));
+    Ok(Json(list(listing, view)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub name: Name,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub scopes: Option<Vec<Scope>>,
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Viewer => 0,
+        Role::Editor => 1,
+        Role::Admin => 2,
+    }
+}
+
+pub async fn create_token(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Tokens, Access::Write)?;
+    let now = ctx.clock.now();
+    let role = body.role.unwrap_or(caller.token.role);
+    let mut errors = Vec::new();
+    if rank(role) > rank(caller.token.role) {
+        errors.push(FieldError::new("role", "must not exceed your own role"));
+    }
+    let scopes = match body.scopes {
+        Some(scopes) => {
+            for (i, s) in scopes.iter().enumerate() {
+                if !caller.token.allows(s.area, s.access) {
+                    errors.push(FieldError::new(format!("scopes[{i}]"), format!("`{s}` exceeds your own permissions")));
+                }
+            }
+            scopes
+        }
+        None => role.default_scopes().into_iter().filter(|s| caller.token.allows(s.area, s.access)).collect(),
+    };
+    if body.expires_at.is_some_and(|at| at <= now) {
+        errors.push(FieldError::new("expires_at", "must be in the future"));
+    }
+    ValidationErrors::into_result(errors)?;
+
+    let secret = NewSecret::generate();
+    let token = ApiToken {
+        id: TokenId::generate(now),
+        workspace_id: caller.workspace.id,
+        name: body.name,
+        hint: secret.hint,
+        hash: secret.hash,
+        role,
+        scopes,
+        created_at: now,
+        expires_at: body.expires_at,
+        last_used_at: None,
+        revoked_at: None,
+        created_by: Some(caller.token.id),
+    };
+    let token = ctx.store.create_token(&token).await?;
+    let mut body = view(&token);
+    body["secret"] = json!(secret.secret);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn revoke_token(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Tokens, Access::Write)?;
+    let id: TokenId = id.parse().map_err(|_| ApiError::not_found(format_args!("token `{id}`")))?;
+    let token = ctx.store.get_token(caller.workspace.id, id).await?;
+    if !visible_to(&caller, &token) {
+        return Err(ApiError::not_found(format_args!("token `{id}`")));
+    }
+    let revoked = ctx.store.revoke_token(caller.workspace.id, id, ctx.clock.now()).await?;
+    Ok(Json(view(&revoked)))
+}

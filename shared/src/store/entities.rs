@@ -1,0 +1,198 @@
+//! How each entity maps onto the single table: its keys, the indexes it appears in, and the
+//! state writes are conditioned on. This file is the whole key design.
+//!
+//! | entity | pk | sk | gsi1 | gsi2 | gsi3 |
+//! |---|---|---|---|---|---|
+//! | workspace | `WS#{id}` | `WS` | | `WORKSPACES` / `{id}` | |
+//! | workspace code guard | `WSCODE#{code}` | `WSCODE` | | | |
+//! | token | `WS#{ws}` | `TOKEN#{id}` | `TOKENHASH#{sha256}` / `TOKEN` | | |
+//! | destination | `WS#{ws}` | `DEST#{id}` | | | |
+//! | report | `WS#{ws}` | `REPORT#{id}` | | | |
+//! | report code guard | `WS#{ws}` | `REPORTCODE#{code}` | | | |
+//! | schedule | `WS#{ws}` | `SCHED#{id}` | `DUE` / `{next_run_at}#{id}` (enabled only) | `REPORT#{report}` / `SCHED#{id}` | |
+//! | run | `RUN#{id}` | `RUN` | `WS#{ws}#RUNS` / `{id}` | `REPORT#{report}` / `RUN#{id}` | |
+//! | idempotency key | `WS#{ws}` | `IDEM#{key}` | | | |
+//! | entry | `RUN#{run}` | `E#{id}` | | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
+//! | delivery | `RUN#{run}` | `D#{entry}#{index}` | | | |
+//!
+//! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
+//! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
+//! by run (table partition), unfinished work by lease expiry (gsi3, 16 shards so one busy run
+//! does not make a hot partition).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::table::{INDEX_COUNT, Key};
+use crate::domain::{
+    ApiToken, Delivery, Destination, Entry, EntryStatus, Report, Run, Schedule, Workspace, WorkspaceId,
+};
+
+/// Number of shards of the work index.
+pub const WORK_SHARDS: u8 = 16;
+
+/// Sortable text form of an instant (fixed width, millisecond precision, UTC).
+pub fn time_key(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn workspace_pk(ws: WorkspaceId) -> String {
+    format!("WS#{ws}")
+}
+
+/// An entity stored as one item.
+pub trait Entity: Serialize + DeserializeOwned {
+    /// Name used in errors (`report`, `run`).
+    const KIND: &'static str;
+    fn key(&self) -> Key;
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        [None, None, None]
+    }
+    fn state(&self) -> Option<String> {
+        None
+    }
+    fn version(&self) -> u64;
+    fn set_version(&mut self, version: u64);
+}
+
+macro_rules! versioned {
+    () => {
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+    };
+}
+
+impl Entity for Workspace {
+    const KIND: &'static str = "workspace";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.id), "WS")
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        [None, Some(Key::new("WORKSPACES", self.id.to_string())), None]
+    }
+    versioned!();
+}
+
+pub fn workspace_code_key(code: &str) -> Key {
+    Key::new(format!("WSCODE#{code}"), "WSCODE")
+}
+
+/// Tokens carry no version of their own; the item's version guards their updates.
+impl Entity for ApiToken {
+    const KIND: &'static str = "token";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.workspace_id), format!("TOKEN#{}", self.id))
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        [Some(Key::new(format!("TOKENHASH#{}", self.hash.as_str()), "TOKEN")), None, None]
+    }
+    fn version(&self) -> u64 {
+        0
+    }
+    fn set_version(&mut self, _: u64) {}
+}
+
+impl Entity for Destination {
+    const KIND: &'static str = "destination";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.workspace_id), format!("DEST#{}", self.id))
+    }
+    versioned!();
+}
+
+impl Entity for Report {
+    const KIND: &'static str = "report";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.workspace_id), format!("REPORT#{}", self.id))
+    }
+    versioned!();
+}
+
+pub fn report_code_key(ws: WorkspaceId, code: &str) -> Key {
+    Key::new(workspace_pk(ws), format!("REPORTCODE#{code}"))
+}
+
+impl Entity for Schedule {
+    const KIND: &'static str = "schedule";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.workspace_id), format!("SCHED#{}", self.id))
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let due = self
+            .next_run_at
+            .filter(|_| self.enabled)
+            .map(|at| Key::new("DUE", format!("{}#{}", time_key(at), self.id)));
+        [due, Some(Key::new(format!("REPORT#{}", self.report_id), format!("SCHED#{}", self.id))), None]
+    }
+    versioned!();
+}
+
+impl Entity for Run {
+    const KIND: &'static str = "run";
+    fn key(&self) -> Key {
+        run_key(self.id)
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        [
+            Some(Key::new(format!("WS#{}#RUNS", self.workspace_id), self.id.to_string())),
+            Some(Key::new(format!("REPORT#{}", self.report_id), format!("RUN#{}", self.id))),
+            None,
+        ]
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.status.as_str().to_string())
+    }
+    versioned!();
+}
+
+pub fn run_key(run: crate::domain::RunId) -> Key {
+    Key::new(format!("RUN#{run}"), "RUN")
+}
+
+pub fn idempotency_key(ws: WorkspaceId, key: &str) -> Key {
+    Key::new(workspace_pk(ws), format!("IDEM#{key}"))
+}
+
+impl Entity for Entry {
+    const KIND: &'static str = "entry";
+    fn key(&self) -> Key {
+        entry_key(self.run_id, self.id)
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let working = matches!(self.status, EntryStatus::Queued | EntryStatus::InProgress);
+        let work = working.then(|| {
+            let shard = (self.id.ulid().random() % u128::from(WORK_SHARDS)) as u8;
+            let due = self.lease_until.unwrap_or(self.updated_at);
+            Key::new(format!("WORK#{shard}"), format!("{}#{}#{}", time_key(due), self.run_id, self.id))
+        });
+        [None, None, work]
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.status.as_str().to_string())
+    }
+    versioned!();
+}
+
+pub fn entry_key(run: crate::domain::RunId, entry: crate::domain::EntryId) -> Key {
+    Key::new(format!("RUN#{run}"), format!("E#{entry}"))
+}
+
+impl Entity for Delivery {
+    const KIND: &'static str = "delivery";
+    fn key(&self) -> Key {
+        delivery_key(self.run_id, self.entry_id, self.index)
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.status.as_str().to_string())
+    }
+    versioned!();
+}
+
+pub fn delivery_key(run: crate::domain::RunId, entry: crate::domain::EntryId, index: u32) -> Key {
+    Key::new(format!("RUN#{run}"), format!("D#{entry}#{index:04}"))
+}

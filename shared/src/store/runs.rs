@@ -1,0 +1,378 @@
+//! Runs, entries and deliveries in the store. A run and its entries are created together (in
+//! one transaction when they fit, else in chunks behind a `preparing` run that nothing works
+//! on until the last chunk lands, resumable after a crash). Every entry transition is
+//! guarded by the entry's current status and moves the run's bucket counters in the same
+//! transaction, so counts never drift from the entries.
+
+use chrono::{DateTime, Utc};
+
+use super::entities::{Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_key, run_key, time_key};
+use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
+use super::table::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, SkRange, TableError, Update, Write};
+use crate::domain::{
+    Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, ReportId, Run, RunId, RunStatus,
+    WorkspaceId,
+};
+
+/// How long an idempotency key keeps pointing at its run.
+const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// Outcome of creating a run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunCreation {
+    Created(Box<Run>),
+    /// The slot or idempotency key already has this run; nothing was written.
+    Existing(RunId),
+}
+
+fn counters(counts: &EntryCounts) -> Vec<(String, i64)> {
+    let mut list = vec![("total".to_string(), counts.total as i64)];
+    list.extend(Bucket::ALL.iter().map(|&b| (b.as_str().to_string(), counts.get(b) as i64)));
+    list
+}
+
+fn run_from_item(item: &Item) -> Result<Run, StoreError> {
+    let mut run: Run = from_item(item)?;
+    run.counts.total = item.counter("total").max(0) as u64;
+    for bucket in Bucket::ALL {
+        run.counts.set(bucket, item.counter(bucket.as_str()).max(0) as u64);
+    }
+    Ok(run)
+}
+
+impl Store {
+    /// Creates a run with its entries. The run's status should be `Running` (or `Finished`
+    /// for a run with no entries); counts are derived from the entries.
+    pub async fn create_run(
+        &self,
+        run: &Run,
+        entries: &[Entry],
+        now: DateTime<Utc>,
+    ) -> Result<RunCreation, StoreError> {
+        let mut counts = EntryCounts { total: entries.len() as u64, ..Default::default() };
+        for e in entries {
+            let b = e.status.bucket();
+            counts.set(b, counts.get(b) + 1);
+        }
+        let mut guards = Vec::new();
+        if let Some(key) = &run.idempotency_key {
+            let mut guard = Item::new(idempotency_key(run.workspace_id, key), run.id.to_string());
+            guard.ttl = Some((now + chrono::Duration::hours(IDEMPOTENCY_TTL_HOURS)).timestamp());
+            guards.push(Write::Put { item: guard, condition: Condition::NotExists });
+        }
+        let entry_puts = |condition: Condition| {
+            entries.iter().map(move |e| Ok(Write::Put { item: to_item(e)?, condition: condition.clone() }))
+        };
+
+        let single = 1 + guards.len() + entries.len() <= MAX_TRANSACTION_WRITES;
+        let mut head = to_item(run)?;
+        head.version = 1;
+        if single {
+            head.counters = counters(&counts).into_iter().collect();
+        } else {
+            let mut preparing = run.clone();
+            preparing.status = RunStatus::Preparing;
+            head = Item { counters: Default::default(), ..to_item(&preparing)? };
+            head.version = 1;
+        }
+        let mut writes = vec![Write::Put { item: head, condition: Condition::NotExists }];
+        writes.extend(guards.iter().cloned());
+        if single {
+            writes.extend(entry_puts(Condition::NotExists).collect::<Result<Vec<_>, StoreError>>()?);
+        }
+        match self.write(writes).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { index: 0 }) => {
+                // The slot's run exists. Finish creating it if a crash interrupted that.
+                let existing = self.get_run(run.id).await?;
+                if single || existing.status != RunStatus::Preparing {
+                    return Ok(RunCreation::Existing(run.id));
+                }
+            }
+            Err(TableError::ConditionFailed { index }) if index <= guards.len() => {
+                return self.existing_for_idempotency_key(run).await;
+            }
+            Err(TableError::ConditionFailed { .. }) => {
+                return Err(StoreError::Conflict(format!("entries of run {} already exist", run.id)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !single {
+            let puts = entry_puts(Condition::Always).collect::<Result<Vec<_>, StoreError>>()?;
+            for chunk in puts.chunks(MAX_TRANSACTION_WRITES) {
+                self.write(chunk.to_vec()).await?;
+            }
+            let update = Update { add: counters(&counts), ..rewrite(run)? };
+            let finish = Write::Update {
+                key: run_key(run.id),
+                condition: Condition::State(RunStatus::Preparing.as_str().into()),
+                update,
+            };
+            match self.write(vec![finish]).await {
+                // Another worker resuming the same creation finished first.
+                Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(RunCreation::Created(Box::new(self.get_run(run.id).await?)))
+    }
+
+    async fn existing_for_idempotency_key(&self, run: &Run) -> Result<RunCreation, StoreError> {
+        let key = run.idempotency_key.as_deref().unwrap_or_default();
+        let guard = self.table.get(&idempotency_key(run.workspace_id, key)).await?;
+        match guard.and_then(|g| g.data.parse::<RunId>().ok()) {
+            Some(id) => Ok(RunCreation::Existing(id)),
+            None => Err(StoreError::Conflict(format!("idempotency key `{key}` is in use"))),
+        }
+    }
+
+    pub async fn get_run(&self, id: RunId) -> Result<Run, StoreError> {
+        let item = self.table.get(&run_key(id)).await?.ok_or_else(|| StoreError::not_found("run", id))?;
+        run_from_item(&item)
+    }
+
+    /// A run of one workspace; another workspace's run is "not found".
+    pub async fn get_run_in(&self, ws: WorkspaceId, id: RunId) -> Result<Run, StoreError> {
+        match self.get_run(id).await {
+            Ok(run) if run.workspace_id == ws => Ok(run),
+            Ok(_) => Err(StoreError::not_found("run", id)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs of a workspace, or of one report, newest first.
+    pub async fn list_runs(
+        &self,
+        ws: WorkspaceId,
+        report: Option<ReportId>,
+        page: &PageRequest,
+    ) -> Result<Listing<Run>, StoreError> {
+        let query = match report {
+            Some(report) => Query::index(Index::Gsi2, format!("REPORT#{report}"), SkRange::Prefix("RUN#".into())),
+            None => Query::index(Index::Gsi1, format!("WS#{ws}#RUNS"), SkRange::All),
+        };
+        let result = self.table.query(&page.apply(query.descending())).await?;
+        let mut items = Vec::with_capacity(result.items.len());
+        for item in &result.items {
+            let run = run_from_item(item)?;
+            if run.workspace_id == ws {
+                items.push(run);
+            }
+        }
+        Ok(Listing { items, cursor: result.cursor })
+    }
+
+    /// Moves a run from `from` to `to` if it is still in `from`, applying `change`.
+    pub async fn transition_run(
+        &self,
+        id: RunId,
+        from: RunStatus,
+        to: RunStatus,
+        change: impl FnOnce(&mut Run),
+    ) -> Result<Run, StoreError> {
+        if !from.can_transition_to(to) {
+            return Err(StoreError::InvalidTransition {
+                kind: "run",
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            });
+        }
+        let mut run = self.get_run(id).await?;
+        if run.status != from {
+            return Err(StoreError::Conflict(format!("run {id} is {}, not {}", run.status.as_str(), from.as_str())));
+        }
+        change(&mut run);
+        run.status = to;
+        let write = Write::Update {
+            key: run_key(id),
+            condition: Condition::State(from.as_str().into()),
+            update: rewrite(&run)?,
+        };
+        match self.write(vec![write]).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { .. }) => {
+                return Err(StoreError::Conflict(format!("run {id} moved on concurrently")));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.get_run(id).await
+    }
+
+    /// Marks a running run finished once nothing is queued (safe to call from any worker).
+    async fn settle_run(&self, id: RunId, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let run = self.get_run(id).await?;
+        if run.status == RunStatus::Running && run.counts.queued == 0 {
+            let result =
+                self.transition_run(id, RunStatus::Running, RunStatus::Finished, |r| r.finished_at = Some(now)).await;
+            if let Err(e @ (StoreError::Backend(_) | StoreError::Corrupt { .. })) = result {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reopens a finished run whose entries are being worked on again (re-delivery).
+    async fn reopen_run(&self, id: RunId) -> Result<(), StoreError> {
+        let run = self.get_run(id).await?;
+        if run.status == RunStatus::Finished && run.counts.queued > 0 {
+            let result =
+                self.transition_run(id, RunStatus::Finished, RunStatus::Running, |r| r.finished_at = None).await;
+            if let Err(e @ (StoreError::Backend(_) | StoreError::Corrupt { .. })) = result {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get_entry(&self, run: RunId, id: EntryId) -> Result<Entry, StoreError> {
+        self.fetch_or_404(&entry_key(run, id), id).await
+    }
+
+    /// Entries of a run in sequence order.
+    pub async fn list_entries(&self, run: RunId, page: &PageRequest) -> Result<Listing<Entry>, StoreError> {
+        self.list(page.apply(Query::table(format!("RUN#{run}"), SkRange::Prefix("E#".into())))).await
+    }
+
+    /// Moves an entry from `from` to `to` if it is still in `from`, applying `change`, and moves
+    /// the run's counters with it. Exactly one of several concurrent callers wins; the others
+    /// get `Conflict`. Finishes the run when its last queued entry leaves the queued bucket.
+    pub async fn transition_entry(
+        &self,
+        run_id: RunId,
+        id: EntryId,
+        from: EntryStatus,
+        to: EntryStatus,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&mut Entry),
+    ) -> Result<Entry, StoreError> {
+        if !from.can_transition_to(to) {
+            return Err(StoreError::InvalidTransition {
+                kind: "entry",
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            });
+        }
+        let key = entry_key(run_id, id);
+        let item = self.table.get(&key).await?.ok_or_else(|| StoreError::not_found("entry", id))?;
+        let mut entry: Entry = from_item(&item)?;
+        if entry.status != from {
+            return Err(StoreError::Conflict(format!(
+                "entry {id} is {}, not {}",
+                entry.status.as_str(),
+                from.as_str()
+            )));
+        }
+        change(&mut entry);
+        entry.status = to;
+        entry.updated_at = now;
+        let mut writes =
+            vec![Write::Update { key, condition: Condition::State(from.as_str().into()), update: rewrite(&entry)? }];
+        let (was, becomes) = (from.bucket(), to.bucket());
+        if was != becomes {
+            let update =
+                Update { add: vec![(was.as_str().into(), -1), (becomes.as_str().into(), 1)], ..Default::default() };
+            writes.push(Write::Update { key: run_key(run_id), condition: Condition::Exists, update });
+        }
+        match self.write(writes).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { index: 0 }) => {
+                return Err(StoreError::Conflict(format!("entry {id} moved on concurrently")));
+            }
+            Err(TableError::ConditionFailed { .. }) => return Err(StoreError::not_found("run", run_id)),
+            Err(e) => return Err(e.into()),
+        }
+        entry.version = item.version + 1;
+        if was == Bucket::Queued && becomes != Bucket::Queued {
+            self.settle_run(run_id, now).await?;
+        } else if becomes == Bucket::Queued && was != Bucket::Queued {
+            self.reopen_run(run_id).await?;
+        }
+        Ok(entry)
+    }
+
+    /// Queued or in-progress entries whose lease ended at or before `now` (work a crashed
+    /// worker or a lost message left behind), at most `limit` per shard.
+    pub async fn stale_entries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut stale = Vec::new();
+        for shard in 0..WORK_SHARDS {
+            let query =
+                Query::index(Index::Gsi3, format!("WORK#{shard}"), SkRange::AtMost(format!("{}#~", time_key(now))));
+            stale.extend(self.list::<Entry>(query.limit(limit)).await?.items);
+        }
+        Ok(stale)
+    }
+
+    /// Creates delivery records; records that already exist are left as they are, so a
+    /// repeated call is harmless.
+    pub async fn create_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {
+        for chunk in deliveries.chunks(MAX_TRANSACTION_WRITES) {
+            let writes = chunk
+                .iter()
+                .map(|d| Ok(Write::Put { item: to_item(d)?, condition: Condition::NotExists }))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            match self.write(writes.clone()).await {
+                Ok(()) => {}
+                Err(TableError::ConditionFailed { .. }) => {
+                    for write in writes {
+                        match self.write(vec![write]).await {
+                            Ok(()) | Err(TableError::ConditionFailed { .. }) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get_delivery(&self, run: RunId, entry: EntryId, index: u32) -> Result<Delivery, StoreError> {
+        self.fetch_or_404(&delivery_key(run, entry, index), format!("{entry}/{index}")).await
+    }
+
+    /// Deliveries of one entry (in delivery order), or of the whole run.
+    pub async fn list_deliveries(
+        &self,
+        run: RunId,
+        entry: Option<EntryId>,
+        page: &PageRequest,
+    ) -> Result<Listing<Delivery>, StoreError> {
+        let prefix = entry.map_or_else(|| "D#".to_string(), |e| format!("D#{e}#"));
+        self.list(page.apply(Query::table(format!("RUN#{run}"), SkRange::Prefix(prefix)))).await
+    }
+
+    /// Moves a delivery from `from` to `to` if it is still in `from`, applying `change`.
+    pub async fn transition_delivery(
+        &self,
+        delivery: &Delivery,
+        from: DeliveryStatus,
+        to: DeliveryStatus,
+        now: DateTime<Utc>,
+        change: impl FnOnce(&mut Delivery),
+    ) -> Result<Delivery, StoreError> {
+        if !from.can_transition_to(to) {
+            return Err(StoreError::InvalidTransition {
+                kind: "delivery",
+                from: from.as_str().into(),
+                to: to.as_str().into(),
+            });
+        }
+        let mut next = delivery.clone();
+        change(&mut next);
+        next.status = to;
+        next.updated_at = now;
+        let write = Write::Update {
+            key: next.key(),
+            condition: Condition::State(from.as_str().into()),
+            update: rewrite(&next)?,
+        };
+        match self.write(vec![write]).await {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { .. }) => {
+                return Err(StoreError::Conflict(format!("delivery {} moved on concurrently", delivery.id)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.get_delivery(next.run_id, next.entry_id, next.index).await
+    }
+}

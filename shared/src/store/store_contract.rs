@@ -1,0 +1,436 @@
+//! The contract of the typed `Store`, run on every `Table` adapter: uniqueness, versions,
+//! run creation (single and chunked), counters, transitions with one winner, due schedules
+//! and slot claims, stale work, deliveries and newest-first listings.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::{PageRequest, RunCreation, Store, StoreError};
+use crate::domain::*;
+use crate::testing::fixtures;
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap()
+}
+
+async fn new_workspace(store: &Store, code: &str) -> Workspace {
+    store.create_workspace(&fixtures::workspace(code, now())).await.unwrap()
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>) -> bool {
+    matches!(r, Err(StoreError::Conflict(_)))
+}
+
+pub async fn workspaces_resolve_by_id_or_code_and_codes_are_unique(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    assert_eq!(ws.version, 1);
+    assert_eq!(store.resolve_workspace(&ws.id.to_string()).await.unwrap(), ws);
+    assert_eq!(store.resolve_workspace(code).await.unwrap(), ws);
+    assert!(matches!(store.resolve_workspace("no-such-ws").await, Err(StoreError::NotFound { .. })));
+    assert!(matches!(store.resolve_workspace("Not A Code!").await, Err(StoreError::NotFound { .. })));
+    let again = fixtures::workspace(code, now());
+    let err = store.create_workspace(&again).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("workspace code `{code}` is taken"));
+    assert!(matches!(store.get_workspace(again.id).await, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn a_stale_update_is_refused_and_a_fresh_one_bumps_the_version(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let mut fresh = ws.clone();
+    fresh.settings.legal_hold = true;
+    let saved = store.update_workspace(&fresh).await.unwrap();
+    assert_eq!(saved.version, 2);
+    let mut stale = ws.clone();
+    stale.settings.retention.history_days = 7;
+    assert!(is_conflict(store.update_workspace(&stale).await));
+    let stored = store.get_workspace(ws.id).await.unwrap();
+    assert!(stored.settings.legal_hold);
+    assert_eq!(stored.settings.retention.history_days, 365);
+}
+
+pub async fn report_codes_are_unique_per_workspace_and_follow_renames(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    let report = store.create_report(&fixtures::report(&ws, "digest", now())).await.unwrap();
+    assert!(is_conflict(store.create_report(&fixtures::report(&ws, "digest", now())).await));
+    store.create_report(&fixtures::report(&other, "digest", now())).await.unwrap();
+    assert_eq!(store.resolve_report(ws.id, "digest").await.unwrap().id, report.id);
+    assert_eq!(store.resolve_report(ws.id, &report.id.to_string()).await.unwrap().id, report.id);
+
+    let mut renamed = report.clone();
+    renamed.code = Code::parse("weekly-digest").unwrap();
+    let renamed = store.update_report(&renamed).await.unwrap();
+    assert_eq!(store.resolve_report(ws.id, "weekly-digest").await.unwrap().id, report.id);
+    assert!(matches!(store.resolve_report(ws.id, "digest").await, Err(StoreError::NotFound { .. })));
+    // The old code is free again; a taken one cannot be renamed onto.
+    let second = store.create_report(&fixtures::report(&ws, "digest", now())).await.unwrap();
+    let mut clash = second.clone();
+    clash.code = Code::parse("weekly-digest").unwrap();
+    assert_eq!(store.update_report(&clash).await.unwrap_err().to_string(), "report code `weekly-digest` is taken");
+
+    store.delete_report(ws.id, renamed.id).await.unwrap();
+    assert!(matches!(store.get_report(ws.id, renamed.id).await, Err(StoreError::NotFound { .. })));
+    store.create_report(&fixtures::report(&ws, "weekly-digest", now())).await.unwrap();
+    let listed = store.list_reports(ws.id, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(listed.items.len(), 2);
+}
+
+pub async fn tokens_are_found_by_hash_and_revocation_sticks(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let (token, secret) = fixtures::token(&ws, Role::Editor, now());
+    store.create_token(&token).await.unwrap();
+    let found = store.token_by_hash(&TokenHash::of(&secret)).await.unwrap().unwrap();
+    assert_eq!(found.id, token.id);
+    assert!(store.token_by_hash(&TokenHash::of("hrld_pat_wrong")).await.unwrap().is_none());
+    store.touch_token(&found, now()).await.unwrap();
+    let revoked = store.revoke_token(ws.id, token.id, now() + Duration::hours(1)).await.unwrap();
+    assert_eq!(revoked.last_used_at, Some(now()));
+    assert!(!revoked.is_usable(now() + Duration::hours(2)));
+    let again = store.revoke_token(ws.id, token.id, now() + Duration::hours(3)).await.unwrap();
+    assert_eq!(again.revoked_at, Some(now() + Duration::hours(1)));
+    assert_eq!(store.list_tokens(ws.id, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+}
+
+pub async fn only_enabled_schedules_that_are_due_are_found(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let due =
+        store.create_schedule(&fixtures::schedule(&report, Some(now() - Duration::minutes(1)), now())).await.unwrap();
+    let exactly_now = store.create_schedule(&fixtures::schedule(&report, Some(now()), now())).await.unwrap();
+    store.create_schedule(&fixtures::schedule(&report, Some(now() + Duration::minutes(1)), now())).await.unwrap();
+    let mut paused = fixtures::schedule(&report, Some(now() - Duration::hours(1)), now());
+    paused.enabled = false;
+    store.create_schedule(&paused).await.unwrap();
+
+    let found: Vec<ScheduleId> = store
+        .due_schedules(now(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.workspace_id == ws.id)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(found, [due.id, exactly_now.id]);
+    assert_eq!(store.schedules_of_report(report.id, &PageRequest::first(10)).await.unwrap().items.len(), 4);
+}
+
+pub async fn two_ticks_claiming_one_slot_let_exactly_one_win(store: Arc<Store>, code: &str) {
+    let ws = new_workspace(&store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let schedule = store.create_schedule(&fixtures::schedule(&report, Some(now()), now())).await.unwrap();
+    let claims: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            let mut next = schedule.clone();
+            next.next_run_at = Some(now() + Duration::days(1));
+            next.last_run_at = Some(now());
+            tokio::spawn(async move { store.claim_schedule_slot(&next).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for claim in claims {
+        wins += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    let stored = store.get_schedule(ws.id, schedule.id).await.unwrap();
+    assert_eq!(stored.next_run_at, Some(now() + Duration::days(1)));
+    assert!(store.due_schedules(now(), 100).await.unwrap().iter().all(|s| s.id != schedule.id));
+}
+
+pub async fn a_run_is_created_with_its_entries_and_counts(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 3, now());
+    let RunCreation::Created(created) = store.create_run(&run, &entries, now()).await.unwrap() else {
+        panic!("expected a new run")
+    };
+    assert_eq!(created.counts, EntryCounts { total: 3, queued: 3, ..Default::default() });
+    assert_eq!(created.status, RunStatus::Running);
+    assert!(!created.is_finished());
+    let listed = store.list_entries(run.id, &PageRequest::first(10)).await.unwrap();
+    assert_eq!(listed.items.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(store.get_entry(run.id, entries[1].id).await.unwrap().row, entries[1].row);
+    // The same run id again (a second tick on the same slot) changes nothing.
+    assert_eq!(store.create_run(&run, &entries, now()).await.unwrap(), RunCreation::Existing(run.id));
+}
+
+pub async fn a_large_run_is_created_in_chunks_and_listed_page_by_page(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 250, now());
+    let RunCreation::Created(created) = store.create_run(&run, &entries, now()).await.unwrap() else {
+        panic!("expected a new run")
+    };
+    assert_eq!((created.counts.total, created.counts.queued), (250, 250));
+    assert_eq!(created.status, RunStatus::Running);
+    let mut seqs = Vec::new();
+    let mut page = PageRequest::first(100);
+    loop {
+        let listing = store.list_entries(run.id, &page).await.unwrap();
+        seqs.extend(listing.items.iter().map(|e| e.seq));
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, (0..250).collect::<Vec<u32>>());
+    assert_eq!(store.create_run(&run, &entries, now()).await.unwrap(), RunCreation::Existing(run.id));
+}
+
+pub async fn an_idempotency_key_returns_the_first_run(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let mut first = fixtures::run(&report, now());
+    first.idempotency_key = Some("key-1".into());
+    store.create_run(&first, &fixtures::entries(&first, 1, now()), now()).await.unwrap();
+    let mut second = fixtures::run(&report, now());
+    second.idempotency_key = Some("key-1".into());
+    let outcome = store.create_run(&second, &fixtures::entries(&second, 1, now()), now()).await.unwrap();
+    assert_eq!(outcome, RunCreation::Existing(first.id));
+    assert!(matches!(store.get_run(second.id).await, Err(StoreError::NotFound { .. })));
+}
+
+pub async fn entry_transitions_move_the_counts_and_finish_the_run(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 2, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let later = now() + Duration::seconds(30);
+    for (entry, end) in entries.iter().zip([EntryStatus::Completed, EntryStatus::PendingReview]) {
+        let e = store
+            .transition_entry(run.id, entry.id, EntryStatus::Queued, EntryStatus::InProgress, now(), |e| {
+                e.attempts += 1
+            })
+            .await
+            .unwrap();
+        assert_eq!(e.attempts, 1);
+        store.transition_entry(run.id, entry.id, EntryStatus::InProgress, end, later, |_| {}).await.unwrap();
+    }
+    let done = store.get_run(run.id).await.unwrap();
+    assert_eq!(done.counts, EntryCounts { total: 2, completed: 1, review: 1, ..Default::default() });
+    assert_eq!(done.status, RunStatus::Finished);
+    assert_eq!(done.finished_at, Some(later));
+    assert!(done.is_finished());
+
+    // Approving the held entry reopens the run until its delivery is done.
+    store
+        .transition_entry(run.id, entries[1].id, EntryStatus::PendingReview, EntryStatus::InProgress, later, |_| {})
+        .await
+        .unwrap();
+    let reopened = store.get_run(run.id).await.unwrap();
+    assert_eq!((reopened.status, reopened.counts.queued, reopened.counts.review), (RunStatus::Running, 1, 0));
+    store
+        .transition_entry(run.id, entries[1].id, EntryStatus::InProgress, EntryStatus::Completed, later, |_| {})
+        .await
+        .unwrap();
+    let finished = store.get_run(run.id).await.unwrap();
+    assert_eq!((finished.status, finished.counts.completed), (RunStatus::Finished, 2));
+}
+
+pub async fn an_illegal_or_stale_transition_changes_nothing(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 1, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let id = entries[0].id;
+    let illegal = store.transition_entry(run.id, id, EntryStatus::Queued, EntryStatus::Completed, now(), |_| {}).await;
+    assert!(matches!(illegal, Err(StoreError::InvalidTransition { .. })));
+    let stale =
+        store.transition_entry(run.id, id, EntryStatus::InProgress, EntryStatus::Completed, now(), |_| {}).await;
+    assert!(is_conflict(stale));
+    let entry = store.get_entry(run.id, id).await.unwrap();
+    assert_eq!((entry.status, entry.version), (EntryStatus::Queued, 1));
+    assert_eq!(store.get_run(run.id).await.unwrap().counts.queued, 1);
+    let missing = store
+        .transition_entry(run.id, EntryId::generate(now()), EntryStatus::Queued, EntryStatus::InProgress, now(), |_| {})
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+}
+
+/// The foundation's promise: two workers racing to take the same entry, one wins.
+pub async fn two_concurrent_transitions_of_one_entry_let_exactly_one_win(store: Arc<Store>, code: &str) {
+    let ws = new_workspace(&store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 1, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    for round in 0..3 {
+        let (from, to) = match round {
+            0 => (EntryStatus::Queued, EntryStatus::InProgress),
+            1 => (EntryStatus::InProgress, EntryStatus::Completed),
+            _ => (EntryStatus::Completed, EntryStatus::InProgress),
+        };
+        let racers: Vec<_> = (0..2)
+            .map(|worker| {
+                let store = store.clone();
+                let (run_id, id) = (run.id, entries[0].id);
+                tokio::spawn(async move {
+                    store
+                        .transition_entry(run_id, id, from, to, now(), |e| e.error = Some(format!("worker {worker}")))
+                        .await
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.unwrap());
+        }
+        let winners: Vec<&Entry> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        assert!(outcomes.iter().any(|o| matches!(o, Err(StoreError::Conflict(_)))));
+        let stored = store.get_entry(run.id, entries[0].id).await.unwrap();
+        assert_eq!(stored.status, to);
+        assert_eq!(stored.error, winners[0].error);
+    }
+    let counts = store.get_run(run.id).await.unwrap().counts;
+    assert_eq!(counts, EntryCounts { total: 1, queued: 1, ..Default::default() }, "counted once per real move");
+}
+
+pub async fn entries_whose_lease_ran_out_are_found_as_stale_work(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 3, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let lease_end = now() + Duration::minutes(5);
+    store
+        .transition_entry(run.id, entries[0].id, EntryStatus::Queued, EntryStatus::InProgress, now(), |e| {
+            e.lease_until = Some(lease_end)
+        })
+        .await
+        .unwrap();
+    store
+        .transition_entry(run.id, entries[1].id, EntryStatus::Queued, EntryStatus::Cancelled, now(), |_| {})
+        .await
+        .unwrap();
+    let mine = |found: Vec<Entry>| -> Vec<EntryId> {
+        let mut ids: Vec<EntryId> = found.into_iter().filter(|e| e.run_id == run.id).map(|e| e.id).collect();
+        ids.sort();
+        ids
+    };
+    assert!(mine(store.stale_entries(now(), 100).await.unwrap()).is_empty());
+    assert_eq!(mine(store.stale_entries(lease_end, 100).await.unwrap()), [entries[0].id]);
+    // Queued entries are stale once their pickup deadline (15 minutes) has passed; cancelled never.
+    assert_eq!(
+        mine(store.stale_entries(now() + Duration::minutes(15), 100).await.unwrap()),
+        [entries[0].id, entries[2].id]
+    );
+}
+
+pub async fn deliveries_are_created_once_and_move_by_status(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 2, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let deliveries: Vec<Delivery> =
+        entries.iter().flat_map(|e| (0..2).map(|i| fixtures::delivery(e, i, now()))).collect();
+    store.create_deliveries(&deliveries).await.unwrap();
+    let sent = store
+        .transition_delivery(&deliveries[0], DeliveryStatus::Pending, DeliveryStatus::Sent, now(), |d| {
+            d.provider_message_id = Some("msg-1".into());
+            d.attempts = 1;
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.provider_message_id.as_deref(), Some("msg-1"));
+    // Creating again leaves the sent one alone.
+    store.create_deliveries(&deliveries).await.unwrap();
+    assert_eq!(store.get_delivery(run.id, entries[0].id, 0).await.unwrap().status, DeliveryStatus::Sent);
+    let again =
+        store.transition_delivery(&deliveries[0], DeliveryStatus::Pending, DeliveryStatus::Sent, now(), |_| {}).await;
+    assert!(is_conflict(again));
+    let of_entry = store.list_deliveries(run.id, Some(entries[1].id), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(of_entry.items.iter().map(|d| d.index).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(store.list_deliveries(run.id, None, &PageRequest::first(10)).await.unwrap().items.len(), 4);
+}
+
+pub async fn runs_are_listed_newest_first_and_stay_in_their_workspace(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let second_report = store.create_report(&fixtures::report(&ws, "s", now())).await.unwrap();
+    let mut ids = Vec::new();
+    for minute in 0..5 {
+        let at = now() + Duration::minutes(minute);
+        let run = fixtures::run(if minute == 2 { &second_report } else { &report }, at);
+        store.create_run(&run, &fixtures::entries(&run, 1, at), at).await.unwrap();
+        ids.push(run.id);
+    }
+    let mut listed = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let listing = store.list_runs(ws.id, None, &page).await.unwrap();
+        listed.extend(listing.items.iter().map(|r| r.id));
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(listed, ids.iter().rev().copied().collect::<Vec<_>>());
+    let of_report = store.list_runs(ws.id, Some(report.id), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(of_report.items.len(), 4);
+    assert!(matches!(store.get_run_in(other.id, ids[0]).await, Err(StoreError::NotFound { .. })));
+    assert!(store.list_runs(other.id, None, &PageRequest::first(10)).await.unwrap().items.is_empty());
+}
+
+/// Instantiates the store contract on one table adapter; `$make` is an async block returning
+/// `Option<Arc<dyn Table>>`.
+macro_rules! store_contract {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use std::sync::Arc;
+
+            use super::super::Store;
+            use super::super::store_contract as contract;
+
+            async fn store() -> Option<Arc<Store>> {
+                let table: Option<Arc<dyn crate::store::Table>> = $make.await;
+                table.map(|t| Arc::new(Store::new(t)))
+            }
+
+            fn code() -> String {
+                crate::testing::unique_name("ws").replace('_', "-")
+            }
+
+            macro_rules! case {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        let Some(store) = store().await else { return };
+                        contract::$name(&store, &code()).await;
+                    }
+                };
+                (shared $name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        let Some(store) = store().await else { return };
+                        contract::$name(store, &code()).await;
+                    }
+                };
+            }
+
+            case!(workspaces_resolve_by_id_or_code_and_codes_are_unique);
+            case!(a_stale_update_is_refused_and_a_fresh_one_bumps_the_version);
+            case!(report_codes_are_unique_per_workspace_and_follow_renames);
+            case!(tokens_are_found_by_hash_and_revocation_sticks);
+            case!(only_enabled_schedules_that_are_due_are_found);
+            case!(shared two_ticks_claiming_one_slot_let_exactly_one_win);
+            case!(a_run_is_created_with_its_entries_and_counts);
+            case!(a_large_run_is_created_in_chunks_and_listed_page_by_page);
+            case!(an_idempotency_key_returns_the_first_run);
+            case!(entry_transitions_move_the_counts_and_finish_the_run);
+            case!(an_illegal_or_stale_transition_changes_nothing);
+            case!(shared two_concurrent_transitions_of_one_entry_let_exactly_one_win);
+            case!(entries_whose_lease_ran_out_are_found_as_stale_work);
+            case!(deliveries_are_created_once_and_move_by_status);
+            case!(runs_are_listed_newest_first_and_stay_in_their_workspace);
+        }
+    };
+}
+pub(crate) use store_contract;
