@@ -8,7 +8,7 @@ SAM        := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/
 CONFIG_ENV ?= default
 # Extra flags for `sam deploy`, e.g. make deploy SAM_ARGS='--parameter-overrides Stage=prod'
 SAM_ARGS   ?=
-# Extra flags for `herald serve`, e.g. make run ARGS='--port 8080'
+# Extra flags for `herald serve`, e.g. make run ARGS='--bind 127.0.0.1:9090'
 ARGS       ?=
 LAMBDA_PKGS := -p herald-api -p herald-tick -p herald-render -p herald-deliver
 

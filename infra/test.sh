@@ -116,7 +116,7 @@ banner "emulators: moto server + SMTP sink on loopback"
 # A port found free can be taken before the server binds it: retry with a new one.
 for attempt in 1 2 3; do
     MOTO_PORT="$(free_port)"
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" > "$WORK/moto.log" 2>&1 &
+    "$VENV/bin/python" "$ROOT/infra/moto_server.py" -H 127.0.0.1 -p "$MOTO_PORT" > "$WORK/moto.log" 2>&1 &
     MOTO_PID=$!
     if wait_ready "$MOTO_PID" http_ok "http://127.0.0.1:$MOTO_PORT/moto-api/"; then
         break

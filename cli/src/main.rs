@@ -1,1 +1,156 @@
-fn main() {}
+//! `herald`: the local all-in-one server and the operator's commands. Errors print one line
+//! and exit non-zero.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use herald_core::config::{Config, QueueConfig};
+use herald_core::context::Context;
+use herald_core::pipeline::{admin, recovery, tick};
+
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about = "Scheduled, narrated reports, delivered.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API (and the work it starts) in one local process.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Folder for the embedded store and artifacts (unless HERALD_STORE/HERALD_BLOBS say otherwise).
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// Create the demo workspace if needed and print a fresh admin token for it.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run one tick now (the recovery sweep).
+    Tick {
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Bootstrap and operations.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum Admin {
+    /// Create a workspace and print its first admin token (shown once).
+    CreateWorkspace {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Create the DynamoDB table (same layout as template.yaml) for a deployment without SAM.
+    CreateTable {
+        #[arg(long)]
+        table: String,
+    },
+}
+
+/// Configuration from the environment, with the data folder as the default location of the
+/// embedded store and blobs.
+fn config(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Config> {
+    let defaults = |name: &str| match name {
+        "HERALD_STORE" => Some(format!("sqlite:{}", data_dir.join("herald.db").display())),
+        "HERALD_BLOBS" => Some(format!("fs:{}", data_dir.join("blobs").display())),
+        "HERALD_PUBLIC_URL" => public_url.clone(),
+        _ => None,
+    };
+    let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| defaults(name));
+    Ok(Config::from_lookup(lookup)?)
+}
+
+async fn context(config: Config) -> anyhow::Result<Arc<Context>> {
+    herald_core::telemetry::init(config.log_format);
+    Ok(Arc::new(Context::from_config(config).await?))
+}
+
+async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let ctx = context(config(data_dir, Some(url.clone()))?).await?;
+
+    if ctx.config.queue == QueueConfig::Local {
+        // The in-process queue starts empty: hand out all unfinished work again.
+        let far_future = ctx.clock.now() + chrono::Duration::days(36_500);
+        let report = recovery::recover_stale_work(&ctx, far_future).await?;
+        tracing::info!(?report, "start-up recovery");
+    }
+    println!("Herald is running at {url}");
+    if demo {
+        let access = admin::demo_access(&ctx).await?;
+        println!("Demo workspace: {} ({})", access.workspace.code, access.workspace.id);
+        println!("Demo admin token (shown once): {}", access.secret);
+        println!("Try: curl -H 'Authorization: Bearer {}' {url}/api/v1/ws/demo", access.secret);
+    }
+    axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
+    println!("Herald stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = terminate => {} }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { bind, data_dir, demo } => serve(bind, &data_dir, demo).await,
+        Command::Tick { data_dir } => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);
+            Ok(())
+        }
+        Command::Admin(Admin::CreateWorkspace { code, name, data_dir }) => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            let access = admin::create_workspace(&ctx, &code, &name).await?;
+            println!("Workspace {} created (id {}).", access.workspace.code, access.workspace.id);
+            println!("Admin token (shown once, store it safely): {}", access.secret);
+            Ok(())
+        }
+        Command::Admin(Admin::CreateTable { table }) => {
+            let sdk = herald_core::aws::load_sdk_config().await;
+            herald_core::store::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;
+            println!("Table {table} is ready.");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("herald: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -8,7 +8,10 @@ pub mod config;
 pub mod context;
 pub mod domain;
 pub mod http;
+pub mod lambda;
+pub mod pipeline;
 pub mod queue;
 pub mod store;
+pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -35,18 +35,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// `?cursor=…&limit=…` of a listing.
+/// (Kept as text: query strings inside flattened structs arrive as strings.)
 #[derive(Debug, Default, Deserialize)]
 pub struct PageParams {
     pub cursor: Option<String>,
-    pub limit: Option<usize>,
+    pub limit: Option<String>,
 }
 
 impl PageParams {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
-        if self.limit.is_some_and(|l| !(1..=200).contains(&l)) {
-            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
-        }
-        Ok(PageRequest { cursor: self.cursor.clone().filter(|c| !c.is_empty()), limit: self.limit })
+        let limit = match self.limit.as_deref() {
+            None | Some("") => None,
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(limit) if (1..=200).contains(&limit) => Some(limit),
+                _ => return Err(ApiError::invalid("limit", "must be a whole number between 1 and 200")),
+            },
+        };
+        Ok(PageRequest { cursor: self.cursor.clone().filter(|c| !c.is_empty()), limit })
     }
 }
 

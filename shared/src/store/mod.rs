@@ -16,7 +16,7 @@ pub use table::{Condition, Index, Item, Key, Page, Query, SkRange, Table, TableE
 #[cfg(test)]
 mod contract;
 #[cfg(test)]
-mod store_contract;
+pub(crate) mod store_contract;
 
 #[cfg(test)]
 mod table_tests {

@@ -290,6 +290,29 @@ impl Store {
         Ok(entry)
     }
 
+    /// Moves the lease of an entry that is still in `status` to `until` (the work index
+    /// follows), without changing anything else.
+    pub async fn extend_entry_lease(
+        &self,
+        run: RunId,
+        id: EntryId,
+        status: EntryStatus,
+        until: DateTime<Utc>,
+    ) -> Result<Entry, StoreError> {
+        self.modify(&entry_key(run, id), id, |e: &mut Entry| {
+            if e.status != status {
+                return Err(StoreError::Conflict(format!(
+                    "entry {id} is {}, not {}",
+                    e.status.as_str(),
+                    status.as_str()
+                )));
+            }
+            e.lease_until = Some(until);
+            Ok(())
+        })
+        .await
+    }
+
     /// Queued or in-progress entries whose lease ended at or before `now` (work a crashed
     /// worker or a lost message left behind), at most `limit` per shard.
     pub async fn stale_entries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Entry>, StoreError> {

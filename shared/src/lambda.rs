@@ -1,0 +1,120 @@
+//! Lambda handlers for the event-driven functions, kept here so `herald invoke` and the tests
+//! run exactly what AWS runs. Event shapes match `template.yaml`: EventBridge Scheduler
+//! delivers the schedule's `Input` as is (`{"task": "tick"}`), and SQS batches report their
+//! failed records so only those are retried.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::pipeline::{PipelineError, tick};
+use crate::queue::{Job, parse_body};
+
+/// What a scheduled invocation of the tick function asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    Tick,
+    ExportInteractions,
+    Cleanup,
+    ApprovalsExpire,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickEvent {
+    pub task: Task,
+}
+
+/// The tick function: runs the task and returns its report.
+pub async fn handle_tick(ctx: &Context, event: TickEvent) -> Result<Value, PipelineError> {
+    let report = match event.task {
+        Task::Tick => serde_json::to_value(tick::tick(ctx).await?),
+        Task::ExportInteractions => return Err(PipelineError::NotAvailable("the interaction export")),
+        Task::Cleanup => return Err(PipelineError::NotAvailable("retention cleanup")),
+        Task::ApprovalsExpire => return Err(PipelineError::NotAvailable("approval expiry")),
+    };
+    Ok(report.unwrap_or(Value::Null))
+}
+
+/// Which queue a function consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    Render,
+    Deliver,
+}
+
+/// Runs one job of a worker.
+pub async fn run_job(_ctx: &Context, worker: Worker, job: &Job) -> Result<(), PipelineError> {
+    match (worker, job) {
+        (Worker::Render, Job::Render { .. }) => Err(PipelineError::NotAvailable("rendering")),
+        (Worker::Deliver, Job::Deliver { .. }) => Err(PipelineError::NotAvailable("delivery")),
+        _ => Err(PipelineError::Queue(crate::queue::QueueError::Malformed(format!(
+            "a {worker:?} worker cannot run {job:?}"
+        )))),
+    }
+}
+
+/// The render and deliver functions: every record is a job; records that fail (including
+/// malformed ones, which then reach the dead-letter queue) are reported for retry.
+pub async fn handle_sqs(ctx: &Context, worker: Worker, event: SqsEvent) -> SqsBatchResponse {
+    let mut failures = Vec::new();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let outcome = match parse_body(record.body.as_deref().unwrap_or_default()) {
+            Ok(job) => run_job(ctx, worker, &job).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(error) = outcome {
+            tracing::error!(message_id = %id, %error, "job failed");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failures.push(failure);
+        }
+    }
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn event(name: &str) -> String {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn every_scheduler_event_in_events_names_a_task() {
+        for (file, task) in [
+            ("tick.json", Task::Tick),
+            ("maintenance-export-interactions.json", Task::ExportInteractions),
+            ("maintenance-cleanup.json", Task::Cleanup),
+            ("maintenance-approvals-expire.json", Task::ApprovalsExpire),
+        ] {
+            let parsed: TickEvent = serde_json::from_str(&event(file)).unwrap();
+            assert_eq!(parsed.task, task, "{file}");
+        }
+    }
+
+    #[test]
+    fn the_sample_sqs_batches_carry_jobs_for_their_worker() {
+        for (file, render) in [("sqs-render.json", true), ("sqs-deliver.json", false)] {
+            let batch: SqsEvent = serde_json::from_str(&event(file)).unwrap();
+            assert!(!batch.records.is_empty());
+            for record in batch.records {
+                let job = parse_body(record.body.as_deref().unwrap()).unwrap();
+                assert_eq!(matches!(job, Job::Render { .. }), render, "{file}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_task_is_refused_when_the_event_is_read() {
+        assert!(serde_json::from_str::<TickEvent>(r#"{"task":"reboot"}"#).is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Use-cases that move work along: the tick and the recovery sweep (rendering, delivery and
+//! maintenance tasks join here as they are built). Each step is idempotent and guarded by a
+//! conditional transition in the store, so a repeated message or a second worker does nothing.
+
+pub mod admin;
+pub mod recovery;
+pub mod tick;
+
+use crate::queue::QueueError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Invalid(#[from] crate::domain::ValidationErrors),
+    /// The capability this job needs is not part of this build yet.
+    #[error("{0} is not available in this version of Herald")]
+    NotAvailable(&'static str),
+}

@@ -1,0 +1,171 @@
+//! The recovery sweep: finds entries whose lease ran out (a worker crashed, a message was
+//! lost, or the local server restarted with jobs in its in-process queue) and hands them to
+//! the queue again. The store decides what is unfinished; the queue only carries ids.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use super::PipelineError;
+use crate::context::Context;
+use crate::domain::{Entry, EntryStatus};
+use crate::queue::Job;
+use crate::store::StoreError;
+
+/// How long a queued entry may wait for a worker before the sweep enqueues it again.
+pub const PICKUP_DEADLINE: Duration = Duration::minutes(15);
+
+/// Most stale entries handled per work-index shard in one sweep.
+const SWEEP_BATCH: usize = 500;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// Entries sent to the render queue again.
+    pub rendering: usize,
+    /// Entries whose deliveries were sent to the deliver queue again.
+    pub delivering: usize,
+    /// Entries another worker moved on while the sweep looked at them.
+    pub skipped: usize,
+    pub errors: Vec<String>,
+}
+
+/// Re-enqueues every entry whose lease ended at or before `cutoff`. The local server passes
+/// a cutoff far in the future at start-up: its in-process queue is empty then, so all
+/// unfinished work must be handed out again.
+pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<RecoveryReport, PipelineError> {
+    let now = ctx.clock.now();
+    let mut report = RecoveryReport::default();
+    for entry in ctx.store.stale_entries(cutoff, SWEEP_BATCH).await? {
+        match requeue(ctx, &entry, now).await {
+            Ok(Some(job @ Job::Render { .. })) => {
+                ctx.render_queue.send(&[job]).await?;
+                report.rendering += 1;
+            }
+            Ok(Some(job @ Job::Deliver { .. })) => {
+                ctx.deliver_queue.send(&[job]).await?;
+                report.delivering += 1;
+            }
+            Ok(None) => report.skipped += 1,
+            Err(e) => report.errors.push(format!("entry {} of run {}: {e}", entry.id, entry.run_id)),
+        }
+    }
+    if report != RecoveryReport::default() {
+        tracing::info!(?report, "recovered stale work");
+    }
+    Ok(report)
+}
+
+/// Records the new lease first (the store is the source of truth), then says which job to
+/// send. `None` when the entry moved on in the meantime.
+async fn requeue(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
+    let lease = now + PICKUP_DEADLINE;
+    let (run, id) = (entry.run_id, entry.id);
+    let rendered = !entry.artifacts.is_empty();
+    let outcome = match entry.status {
+        EntryStatus::Queued => ctx.store.extend_entry_lease(run, id, EntryStatus::Queued, lease).await,
+        // Delivering: the artifacts exist, so only the deliveries are picked up again.
+        EntryStatus::InProgress if rendered => {
+            ctx.store.extend_entry_lease(run, id, EntryStatus::InProgress, lease).await
+        }
+        EntryStatus::InProgress => {
+            ctx.store
+                .transition_entry(run, id, EntryStatus::InProgress, EntryStatus::Queued, now, |e| {
+                    e.lease_until = Some(lease)
+                })
+                .await
+        }
+        _ => return Ok(None),
+    };
+    let job = if rendered && entry.status == EntryStatus::InProgress {
+        Job::Deliver { workspace_id: entry.workspace_id, run_id: run, entry_id: id, delivery_id: None }
+    } else {
+        Job::Render { workspace_id: entry.workspace_id, run_id: run, entry_id: id }
+    };
+    match outcome {
+        Ok(_) => Ok(Some(job)),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration as StdDuration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::domain::Artifact;
+    use crate::queue::MemoryQueue;
+    use crate::store::Store;
+    use crate::store::sqlite::SqliteTable;
+    use crate::testing::fixtures;
+
+    async fn context(now: DateTime<Utc>) -> Context {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config::from_lookup(|_| None).unwrap();
+        config.blobs = crate::config::BlobConfig::Fs(dir.keep());
+        let mut ctx = Context::from_config(config).await.unwrap();
+        ctx.store = Store::new(Arc::new(SqliteTable::in_memory().unwrap()));
+        ctx.render_queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(60)));
+        ctx.deliver_queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(60)));
+        ctx.clock = Arc::new(ManualClock::new(now));
+        ctx
+    }
+
+    #[tokio::test]
+    async fn a_restart_hands_every_unfinished_entry_to_the_queue_again() {
+        let now = crate::store::store_contract::now();
+        let ctx = context(now).await;
+        let ws = ctx.store.create_workspace(&fixtures::workspace("recovery", now)).await.unwrap();
+        let report = ctx.store.create_report(&fixtures::report(&ws, "r", now)).await.unwrap();
+        let run = fixtures::run(&report, now);
+        let entries = fixtures::entries(&run, 4, now);
+        ctx.store.create_run(&run, &entries, now).await.unwrap();
+        let store = &ctx.store;
+        // 0: still queued. 1: a worker was rendering. 2: a worker was delivering. 3: done.
+        store
+            .transition_entry(run.id, entries[1].id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {})
+            .await
+            .unwrap();
+        store
+            .transition_entry(run.id, entries[2].id, EntryStatus::Queued, EntryStatus::InProgress, now, |e| {
+                e.artifacts.push(Artifact {
+                    report_id: report.id,
+                    format: crate::domain::Format::Pdf,
+                    key: "k.pdf".into(),
+                    file_name: "k.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    size: 1,
+                    sha256: "00".into(),
+                })
+            })
+            .await
+            .unwrap();
+        store
+            .transition_entry(run.id, entries[3].id, EntryStatus::Queued, EntryStatus::Cancelled, now, |_| {})
+            .await
+            .unwrap();
+
+        let far_future = now + Duration::days(36_500);
+        let outcome = recover_stale_work(&ctx, far_future).await.unwrap();
+        assert_eq!((outcome.rendering, outcome.delivering, outcome.skipped), (2, 1, 0), "{outcome:?}");
+        assert!(outcome.errors.is_empty());
+
+        let rendered: Vec<_> = ctx.render_queue.receive(10, StdDuration::ZERO).await.unwrap();
+        let mut ids: Vec<_> = rendered
+            .iter()
+            .map(|r| match r.job {
+                Job::Render { entry_id, .. } => entry_id,
+                _ => panic!("render job expected"),
+            })
+            .collect();
+        ids.sort();
+        assert_eq!(ids, [entries[0].id, entries[1].id]);
+        let delivering = ctx.deliver_queue.receive(10, StdDuration::ZERO).await.unwrap();
+        assert_eq!(delivering.len(), 1);
+        assert_eq!(store.get_entry(run.id, entries[1].id).await.unwrap().status, EntryStatus::Queued);
+        // Leases moved forward: an immediate second sweep at the real time finds nothing.
+        let again = recover_stale_work(&ctx, now).await.unwrap();
+        assert_eq!(again, RecoveryReport::default());
+    }
+}

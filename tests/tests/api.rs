@@ -1,0 +1,246 @@
+//! The HTTP API seen from outside: conventions (envelope, correlation id, body limit,
+//! pagination), authentication and workspace scoping, tokens, runs and signed downloads.
+//! Every test runs against a real server on the embedded store and on DynamoDB.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use herald_core::domain::Role;
+use herald_core::pipeline::admin;
+use herald_core::testing::fixtures;
+use herald_tests::TestServer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn body(response: reqwest::Response) -> Value {
+    response.json().await.expect("JSON body")
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or_default()
+}
+
+async fn health_answers_with_a_fresh_or_echoed_correlation_id(s: TestServer) {
+    let r = s.client.get(format!("{}/health", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let generated = r.headers()["x-correlation-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 26);
+    assert_eq!(body(r).await["status"], "ok");
+    let r = s.client.get(format!("{}/health", s.url)).header("X-Correlation-ID", "trace-42").send().await.unwrap();
+    assert_eq!(r.headers()["x-correlation-id"], "trace-42");
+}
+
+async fn unknown_paths_get_the_error_envelope_with_the_request_id(s: TestServer) {
+    let r = s.client.get(format!("{}/api/v1/nope", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let id = r.headers()["x-correlation-id"].to_str().unwrap().to_string();
+    let v = body(r).await;
+    assert_eq!(code(&v), "not_found");
+    assert_eq!(v["request_id"], id.as_str());
+    let r = s.client.delete(format!("{}/health", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body(r).await["request_id"].is_string());
+}
+
+async fn requests_without_a_valid_token_are_unauthorized(s: TestServer) {
+    let url = s.ws("");
+    for auth in [None, Some("Bearer hrld_pat_nope"), Some("Basic dXNlcjpwYXNz"), Some("Bearer ")] {
+        let mut request = s.client.get(&url);
+        if let Some(value) = auth {
+            request = request.header("Authorization", value);
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        assert_eq!(code(&body(r).await), "unauthorized");
+    }
+}
+
+async fn a_workspace_resolves_by_id_and_by_code(s: TestServer) {
+    let ws = &s.access.workspace;
+    for key in [ws.id.to_string(), ws.code.to_string()] {
+        let r = s.get(&format!("{}/api/v1/ws/{key}", s.url)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let v = body(r).await;
+        assert_eq!((v["object"].as_str(), v["id"].as_str()), (Some("workspace"), Some(ws.id.to_string().as_str())));
+    }
+}
+
+async fn another_workspaces_token_sees_not_found_like_a_missing_workspace(s: TestServer) {
+    let code_b = herald_core::testing::unique_name("beta").replace('_', "-");
+    let other = admin::create_workspace(&s.ctx, &code_b, "Beta").await.unwrap();
+    let foreign = s.get(&format!("{}/api/v1/ws/{code_b}", s.url)).send().await.unwrap();
+    let missing = s.get(&format!("{}/api/v1/ws/no-such-workspace", s.url)).send().await.unwrap();
+    assert_eq!((foreign.status(), missing.status()), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND));
+    assert_eq!(code(&body(foreign).await), "not_found");
+    // Their own token works there.
+    let own = s.client.get(format!("{}/api/v1/ws/{}", s.url, other.workspace.id)).bearer_auth(&other.secret);
+    assert_eq!(own.send().await.unwrap().status(), StatusCode::OK);
+}
+
+async fn tokens_are_shown_once_listed_without_hashes_and_revocable(s: TestServer) {
+    let r = s.post(&s.ws("/tokens")).json(&json!({"name": "ci", "role": "editor"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created = body(r).await;
+    let secret = created["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("hrld_pat_"));
+    assert_eq!(created["role"], "editor");
+    assert!(created.get("hash").is_none());
+
+    let as_new = s.client.get(s.ws("")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(as_new.status(), StatusCode::OK);
+    let listed = body(s.get(&s.ws("/tokens")).send().await.unwrap()).await;
+    assert_eq!(listed["object"], "list");
+    let tokens = listed["data"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(tokens.iter().all(|t| t.get("hash").is_none() && t.get("secret").is_none()));
+
+    let id = created["id"].as_str().unwrap();
+    let revoked = s.client.delete(s.ws(&format!("/tokens/{id}"))).bearer_auth(&s.access.secret).send().await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert!(body(revoked).await["revoked_at"].is_string());
+    let after = s.client.get(s.ws("")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn nobody_can_mint_a_token_stronger_than_their_own(s: TestServer) {
+    let (viewer, viewer_secret) = fixtures::token(&s.access.workspace, Role::Viewer, Utc::now());
+    s.ctx.store.create_token(&viewer).await.unwrap();
+    let r =
+        s.client.post(s.ws("/tokens")).bearer_auth(&viewer_secret).json(&json!({"name": "x"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(r).await["error"]["message"], "This token lacks the `tokens:write` permission");
+
+    let (editor, editor_secret) = fixtures::token(&s.access.workspace, Role::Editor, Utc::now());
+    s.ctx.store.create_token(&editor).await.unwrap();
+    let r = s
+        .client
+        .post(s.ws("/tokens"))
+        .bearer_auth(&editor_secret)
+        .json(
+            &json!({"name": "x", "role": "admin", "scopes": ["settings:write"], "expires_at": "2020-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = body(r).await;
+    assert_eq!(code(&v), "validation_error");
+    let fields: Vec<&str> =
+        v["error"]["details"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["role", "scopes[0]", "expires_at"]);
+}
+
+async fn bad_bodies_are_rejected_with_details_and_change_nothing(s: TestServer) {
+    let url = s.ws("/tokens");
+    let cases: Vec<(reqwest::RequestBuilder, StatusCode)> = vec![
+        (s.post(&url).header("content-type", "application/json").body("{not json"), StatusCode::BAD_REQUEST),
+        (s.post(&url).json(&json!({"name": "x", "colour": "red"})), StatusCode::BAD_REQUEST),
+        (s.post(&url).json(&json!({"name": "x", "role": "overlord"})), StatusCode::BAD_REQUEST),
+        (s.post(&url).body(r#"{"name":"x"}"#), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (s.post(&url).json(&json!({"name": "x".repeat(70_000)})), StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (request, status) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), status);
+        let v = body(r).await;
+        assert_eq!(code(&v), "body_validation_error", "{v}");
+        assert!(v["error"]["details"]["reason"].is_string());
+    }
+    let listed = body(s.get(&url).send().await.unwrap()).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "nothing was created");
+}
+
+async fn runs_are_listed_newest_first_page_by_page(s: TestServer) {
+    let now = Utc::now();
+    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let at = now + chrono::Duration::seconds(i);
+        let run = fixtures::run(&report, at);
+        s.ctx.store.create_run(&run, &fixtures::entries(&run, 2, at), at).await.unwrap();
+        ids.push(run.id.to_string());
+    }
+    let mut seen = Vec::new();
+    let mut url = s.ws("/runs?limit=2");
+    loop {
+        let page = body(s.get(&url).send().await.unwrap()).await;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = s.ws(&format!("/runs?limit=2&cursor={cursor}")),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids);
+
+    let detail = body(s.get(&s.ws(&format!("/runs/{}", ids[0]))).send().await.unwrap()).await;
+    assert_eq!(detail["object"], "report_run");
+    assert_eq!((detail["finished"].as_bool(), detail["entries"].as_u64()), (Some(false), Some(2)));
+    assert_eq!(detail["counts"]["queued"], 2);
+    let filtered = body(s.get(&s.ws(&format!("/runs?report_id={}", report.id))).send().await.unwrap()).await;
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 5);
+
+    for (path, status, expected) in [
+        ("/runs?limit=0".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
+        ("/runs?cursor=garbage".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
+        ("/runs?report_id=nope".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
+        ("/runs/not-an-id".to_string(), StatusCode::NOT_FOUND, "not_found"),
+        (format!("/runs/{}", herald_core::domain::RunId::generate(now)), StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let r = s.get(&s.ws(&path)).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        assert_eq!(code(&body(r).await), expected, "{path}");
+    }
+}
+
+async fn a_signed_download_link_works_until_it_is_tampered_with(s: TestServer) {
+    let key = "runs/demo/statement.pdf";
+    s.ctx.blobs.put(key, bytes::Bytes::from_static(b"%PDF-1.7 test"), "application/pdf").await.unwrap();
+    let url = s.ctx.blobs.signed_url(key, Duration::from_secs(60), Utc::now()).await.unwrap();
+    assert!(url.starts_with(&s.url), "{url}");
+    let r = s.client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"%PDF-1.7 test");
+    let tampered = url.replace("statement.pdf", "other.pdf");
+    assert_eq!(s.client.get(&tampered).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let unsigned = format!("{}/blobs/{key}?expires=9999999999&signature=00", s.url);
+    assert_eq!(s.client.get(&unsigned).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+macro_rules! on_every_store {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = herald_tests::TestServer::start(herald_tests::Backend::Sqlite).await.unwrap();
+                    super::$name(server).await;
+                }
+            )+
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(server) = herald_tests::TestServer::start(herald_tests::Backend::DynamoDb).await else { return };
+                    super::$name(server).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_store!(
+    health_answers_with_a_fresh_or_echoed_correlation_id,
+    unknown_paths_get_the_error_envelope_with_the_request_id,
+    requests_without_a_valid_token_are_unauthorized,
+    a_workspace_resolves_by_id_and_by_code,
+    another_workspaces_token_sees_not_found_like_a_missing_workspace,
+    tokens_are_shown_once_listed_without_hashes_and_revocable,
+    nobody_can_mint_a_token_stronger_than_their_own,
+    bad_bodies_are_rejected_with_details_and_change_nothing,
+    runs_are_listed_newest_first_page_by_page,
+    a_signed_download_link_works_until_it_is_tampered_with,
+);
