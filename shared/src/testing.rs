@@ -158,6 +158,16 @@ pub mod fixtures {
             .collect()
     }
 
+    /// A render job for fresh ids.
+    pub fn render_job() -> crate::queue::Job {
+        let now = Utc::now();
+        crate::queue::Job::Render {
+            workspace_id: WorkspaceId::generate(now),
+            run_id: RunId::generate(now),
+            entry_id: EntryId::generate(now),
+        }
+    }
+
     pub fn delivery(entry: &Entry, index: u32, now: DateTime<Utc>) -> Delivery {
         Delivery {
             id: DeliveryId::generate(now),

@@ -8,7 +8,7 @@ mod report;
 mod run;
 mod schedule;
 mod token;
-mod values;
+pub(crate) mod values;
 mod workspace;
 
 pub use destination::*;

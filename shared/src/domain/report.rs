@@ -18,7 +18,7 @@ pub struct Report {
     pub name: Name,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default = "yes")]
+    #[serde(default = "super::values::default_true")]
     pub enabled: bool,
     #[serde(default)]
     pub parameters: Vec<Parameter>,
@@ -38,10 +38,6 @@ pub struct Report {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub version: u64,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Report {

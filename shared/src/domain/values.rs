@@ -5,6 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Serde default for flags that are on unless switched off.
+pub(crate) fn default_true() -> bool {
+    true
+}
+
 /// One problem with one field of an input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {

@@ -11,7 +11,7 @@ pub struct Workspace {
     pub code: Code,
     pub name: Name,
     /// Inactive workspaces are skipped by the tick and maintenance tasks.
-    #[serde(default = "yes")]
+    #[serde(default = "super::values::default_true")]
     pub active: bool,
     #[serde(default)]
     pub settings: WorkspaceSettings,
@@ -20,10 +20,6 @@ pub struct Workspace {
     /// Optimistic-concurrency version, bumped by every write.
     #[serde(default)]
     pub version: u64,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

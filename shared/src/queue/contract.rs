@@ -18,14 +18,7 @@ const POLL: Duration = Duration::from_secs(1);
 /// Slack added to every "within" deadline.
 const SLACK: Duration = Duration::from_secs(5);
 
-fn render_job() -> Job {
-    let now = Utc::now();
-    Job::Render {
-        workspace_id: WorkspaceId::generate(now),
-        run_id: RunId::generate(now),
-        entry_id: EntryId::generate(now),
-    }
-}
+use crate::testing::fixtures::render_job;
 
 fn deliver_job(one_delivery: bool) -> Job {
     let now = Utc::now();

@@ -250,19 +250,8 @@ mod tests {
 
     use std::sync::Arc;
 
-    use chrono::Utc;
-
     use super::*;
-    use crate::domain::{EntryId, RunId, WorkspaceId};
-
-    fn job() -> Job {
-        let now = Utc::now();
-        Job::Render {
-            workspace_id: WorkspaceId::generate(now),
-            run_id: RunId::generate(now),
-            entry_id: EntryId::generate(now),
-        }
-    }
+    use crate::testing::fixtures::render_job as job;
 
     #[tokio::test]
     async fn an_old_receipt_is_unknown_once_the_job_was_received_again() {

@@ -287,20 +287,10 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use aws_sdk_sqs::types::QueueAttributeName;
-    use chrono::Utc;
 
     use super::test_support::{VISIBILITY_TIMEOUT, client, create_queue};
     use super::*;
-    use crate::domain::{EntryId, RunId, WorkspaceId};
-
-    fn job() -> Job {
-        let now = Utc::now();
-        Job::Render {
-            workspace_id: WorkspaceId::generate(now),
-            run_id: RunId::generate(now),
-            entry_id: EntryId::generate(now),
-        }
-    }
+    use crate::testing::fixtures::render_job as job;
 
     async fn queue_arn(client: &Client, url: &str) -> String {
         let attributes = client
