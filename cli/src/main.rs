@@ -7,9 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use chrono::{DateTime, Utc};
+use clap::{ArgGroup, Parser, Subcommand};
 use herald_core::config::{Config, QueueConfig};
 use herald_core::context::Context;
+use herald_core::pipeline::schedules::{self, RuleInput};
 use herald_core::pipeline::{admin, recovery, tick};
 
 #[derive(Debug, Parser)]
@@ -33,14 +35,46 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
-    /// Run one tick now (the recovery sweep).
+    /// Run one tick now: fire due schedules, recover stale work.
     Tick {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Work with schedule rules.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Bootstrap and operations.
     #[command(subcommand)]
     Admin(Admin),
+}
+
+#[derive(Debug, Subcommand)]
+enum ScheduleCommand {
+    /// Print the next fire times of a rule: one UTC instant per line (RFC 3339), strictly after
+    /// --after.
+    #[command(group(ArgGroup::new("rule").required(true).args(["cron", "rrule", "preset"])))]
+    Preview {
+        /// Five-field cron expression, e.g. '0 8 * * 1'.
+        #[arg(long)]
+        cron: Option<String>,
+        /// RFC 5545 text: 'DTSTART;TZID=Zone:YYYYMMDDTHHMMSS' and an 'RRULE:' line.
+        #[arg(long)]
+        rrule: Option<String>,
+        /// A preset: 'Daily 8am', 'Weekly Mon 8am', 'Monthly 1st 8am'.
+        #[arg(long)]
+        preset: Option<String>,
+        /// IANA timezone the rule is evaluated in (default UTC; an RRULE's TZID otherwise).
+        #[arg(long)]
+        tz: Option<String>,
+        /// Fire times strictly after this instant (RFC 3339); now when absent.
+        #[arg(long)]
+        after: Option<DateTime<Utc>>,
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Also print the local time and mark times a DST transition moved.
+        #[arg(long)]
+        local: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,7 +116,13 @@ async fn context(config: Config) -> anyhow::Result<Arc<Context>> {
 async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let ctx = context(config(data_dir, Some(url.clone()))?).await?;
+    let config = config(data_dir, Some(url.clone()))?;
+    herald_core::telemetry::init(config.log_format);
+    let mut ctx = Context::from_config(config).await?;
+    if ctx.config.tick_schedule.is_none() {
+        ctx.tick_source = Arc::new(herald_core::wiring::LocalTick);
+    }
+    let ctx = Arc::new(ctx);
 
     if ctx.config.queue == QueueConfig::Local {
         // The in-process queue starts empty: hand out all unfinished work again.
@@ -97,8 +137,46 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
         println!("Demo admin token (shown once): {}", access.secret);
         println!("Try: curl -H 'Authorization: Bearer {}' {url}/api/v1/ws/demo", access.secret);
     }
+    let ticker = tokio::spawn(minute_ticker(ctx.clone()));
     axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
+    ticker.abort();
     println!("Herald stopped.");
+    Ok(())
+}
+
+/// The local stand-in for the EventBridge Scheduler tick: one tick at the start of every minute.
+async fn minute_ticker(ctx: Arc<Context>) {
+    loop {
+        let now = ctx.clock.now();
+        let into_minute = std::time::Duration::from_millis(u64::from(now.timestamp_subsec_millis()))
+            + std::time::Duration::from_secs(u64::from(chrono::Timelike::second(&now)));
+        tokio::time::sleep(std::time::Duration::from_secs(60).saturating_sub(into_minute)).await;
+        match tick::tick(&ctx).await {
+            Ok(report) if !report.ok => tracing::warn!(errors = ?report.errors, "tick finished with errors"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "tick failed"),
+        }
+    }
+}
+
+fn preview(
+    rule: RuleInput,
+    tz: Option<String>,
+    after: Option<DateTime<Utc>>,
+    count: usize,
+    local: bool,
+) -> anyhow::Result<()> {
+    let (rule, timezone) = rule.resolve(tz.as_deref())?;
+    let preview = schedules::preview(&rule, &timezone, after.unwrap_or_else(Utc::now), count)?;
+    for o in preview.occurrences {
+        let at = o.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if local {
+            let moved = if o.dst_shifted { "  (moved by a DST change)" } else { "" };
+            println!("{at}  {}{moved}", o.local.to_rfc3339());
+        } else {
+            println!("{at}");
+        }
+    }
     Ok(())
 }
 
@@ -127,6 +205,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = context(config(&data_dir, None)?).await?;
             println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);
             Ok(())
+        }
+        Command::Schedule(ScheduleCommand::Preview { cron, rrule, preset, tz, after, count, local }) => {
+            let rule = match (cron, rrule, preset) {
+                (Some(expression), _, _) => RuleInput::Cron { expression },
+                (_, Some(text), _) => RuleInput::Rrule { text },
+                (_, _, Some(name)) => RuleInput::Preset { name },
+                _ => anyhow::bail!("give one of --cron, --rrule or --preset"),
+            };
+            preview(rule, tz, after, count, local)
         }
         Command::Admin(Admin::CreateWorkspace { code, name, data_dir }) => {
             let ctx = context(config(&data_dir, None)?).await?;

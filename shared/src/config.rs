@@ -15,6 +15,7 @@
 //! | `HERALD_LOG_FORMAT` | `json` or `text` | `text` |
 //! | `CRON_TOKEN` | secret for `POST /api/cron/tick` (falls back to `CRON_SECRET`) | unset: endpoint refuses all |
 //! | `CRON_SECRET` | secret for `/api/v1/cron/*` maintenance endpoints | unset: endpoints refuse all |
+//! | `HERALD_TICK_SCHEDULE` | EventBridge Scheduler schedule of the tick, `[group/]name` (for its status) | |
 //! | `APPROVAL_MAX_AGE_HOURS` | age at which pending approvals expire; invalid values fall back | 168 |
 
 use std::fmt;
@@ -61,6 +62,8 @@ pub struct Config {
     pub cron_token: Option<Secret>,
     pub cron_secret: Option<Secret>,
     pub approval_max_age_hours: u32,
+    /// The EventBridge Scheduler schedule that runs the tick, `[group/]name`.
+    pub tick_schedule: Option<String>,
 }
 
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -166,6 +169,7 @@ impl Config {
                 cron_token,
                 cron_secret,
                 approval_max_age_hours,
+                tick_schedule: var("HERALD_TICK_SCHEDULE"),
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -173,7 +177,8 @@ impl Config {
 
     /// Whether any adapter talks to AWS (and so needs the SDK configuration).
     pub fn uses_aws(&self) -> bool {
-        matches!(self.store, StoreConfig::DynamoDb { .. })
+        self.tick_schedule.is_some()
+            || matches!(self.store, StoreConfig::DynamoDb { .. })
             || matches!(self.blobs, BlobConfig::S3 { .. })
             || matches!(self.queue, QueueConfig::Sqs { .. })
     }

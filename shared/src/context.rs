@@ -16,6 +16,7 @@ use crate::queue::sqs::SqsQueue;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{Store, Table};
+use crate::wiring::{EventBridgeTick, NoTick, TickSource};
 
 /// Where the local server listens unless told otherwise.
 pub const LOCAL_URL: &str = "http://127.0.0.1:8080";
@@ -32,6 +33,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     /// The filesystem blob store, when in use, to check its signed download links.
     pub local_blobs: Option<Arc<FsBlobs>>,
+    /// What makes schedules fire (for the cron status endpoint).
+    pub tick_source: Arc<dyn TickSource>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +87,7 @@ impl Context {
                 )
             }
         };
+        let config_tick = config.tick_schedule.clone();
         Ok(Self {
             config: Arc::new(config),
             store: Store::new(table),
@@ -92,6 +96,10 @@ impl Context {
             deliver_queue,
             clock: Arc::new(SystemClock),
             local_blobs,
+            tick_source: match &config_tick {
+                Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
+                None => Arc::new(NoTick),
+            },
         })
     }
 }

@@ -11,7 +11,9 @@ pub mod http;
 pub mod lambda;
 pub mod pipeline;
 pub mod queue;
+pub mod schedule;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod wiring;

@@ -106,6 +106,7 @@ pub mod fixtures {
             last_run_at: None,
             last_status: None,
             last_error: None,
+            last_run_id: None,
             created_at: now,
             updated_at: now,
             version: 0,

@@ -5,7 +5,7 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use super::{DestinationId, FieldError, Name, ReportId, ScheduleId, ValidationErrors, WorkspaceId};
+use super::{DestinationId, FieldError, Name, ReportId, RunId, ScheduleId, ValidationErrors, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -29,6 +29,9 @@ pub struct Schedule {
     pub last_run_at: Option<DateTime<Utc>>,
     pub last_status: Option<SlotStatus>,
     pub last_error: Option<String>,
+    /// The run the last fired slot created (for the overlap policy).
+    #[serde(default)]
+    pub last_run_id: Option<RunId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]

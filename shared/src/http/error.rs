@@ -146,3 +146,26 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::pipeline::PipelineError> for ApiError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        use crate::pipeline::PipelineError;
+        match e {
+            PipelineError::Invalid(errors) => errors.into(),
+            PipelineError::Store(store) => store.into(),
+            PipelineError::Queue(queue) => {
+                tracing::error!(error = %queue, "queue failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceUnavailable,
+                    "Service temporarily unavailable, please retry",
+                )
+            }
+            PipelineError::NotAvailable(what) => ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                ErrorCode::ServiceUnavailable,
+                format!("{what} is not available in this version of Herald"),
+            ),
+        }
+    }
+}

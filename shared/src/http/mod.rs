@@ -4,6 +4,7 @@
 //! limit, and bearer personal access tokens scoped to one workspace.
 
 pub mod auth;
+pub mod cron_auth;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -13,10 +14,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 use crate::context::Context;
-use routes::{blobs, runs, system, tokens, workspaces};
+use routes::{blobs, cron, reports, runs, schedules, system, tokens, workspaces};
 
 /// The whole API.
 pub fn router(ctx: Arc<Context>) -> Router {
@@ -26,9 +27,26 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}", get(workspaces::get))
         .route("/api/v1/ws/{workspace}/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/api/v1/ws/{workspace}/tokens/{id}", delete(tokens::revoke_token))
+        .route("/api/v1/ws/{workspace}/reports", get(reports::list_reports).post(reports::create))
+        .route(
+            "/api/v1/ws/{workspace}/reports/{report}",
+            get(reports::get).patch(reports::update).delete(reports::delete),
+        )
+        .route(
+            "/api/v1/ws/{workspace}/reports/{report}/schedules",
+            get(schedules::list_of_report).post(schedules::create),
+        )
+        .route("/api/v1/ws/{workspace}/schedules", get(schedules::list_all))
+        .route("/api/v1/ws/{workspace}/schedules/preview", post(schedules::preview))
+        .route(
+            "/api/v1/ws/{workspace}/schedules/{id}",
+            get(schedules::get).patch(schedules::update).delete(schedules::delete),
+        )
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
         .route("/blobs/{*key}", get(blobs::download))
+        .route("/api/cron/tick", post(cron::tick))
+        .route("/api/v1/cron/status", get(cron::status))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -4,6 +4,8 @@
 
 pub mod admin;
 pub mod recovery;
+pub mod schedules;
+pub mod start_run;
 pub mod tick;
 
 use crate::queue::QueueError;

@@ -14,6 +14,7 @@
 //! | idempotency key | `WS#{ws}` | `IDEM#{key}` | | | |
 //! | entry | `RUN#{run}` | `E#{id}` | | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
 //! | delivery | `RUN#{run}` | `D#{entry}#{index}` | | | |
+//! | last tick | `SYSTEM` | `TICK` | | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries

@@ -438,11 +438,34 @@ impl Store {
         self.remove::<Schedule>(Key::new(workspace_pk(ws), format!("SCHED#{id}")), id, vec![]).await
     }
 
-    /// Enabled schedules whose next run is at or before `now`, oldest first. Cost grows with
-    /// the due set only.
-    pub async fn due_schedules(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Schedule>, StoreError> {
-        let query = Query::index(Index::Gsi1, "DUE", SkRange::AtMost(format!("{}#~", time_key(now)))).limit(limit);
-        Ok(self.list(query).await?.items)
+    /// Records that a tick ran at `at` (for the cron status endpoint).
+    pub async fn record_tick(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let item = Item::new(Key::new("SYSTEM", "TICK"), time_key(at));
+        Ok(self.write(vec![Write::Put { item, condition: Condition::Always }]).await?)
+    }
+
+    /// When a tick last ran.
+    pub async fn last_tick(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(item) = self.table.get(&Key::new("SYSTEM", "TICK")).await? else { return Ok(None) };
+        DateTime::parse_from_rfc3339(&item.data)
+            .map(|at| Some(at.with_timezone(&Utc)))
+            .map_err(|e| StoreError::Corrupt { kind: "tick record", message: e.to_string() })
+    }
+
+    /// Loads many schedules at once without uniqueness checks (bulk imports, benchmarks);
+    /// existing schedules with the same ids are replaced.
+    pub async fn import_schedules(&self, schedules: &[Schedule]) -> Result<(), StoreError> {
+        let items = schedules.iter().map(to_item).collect::<Result<Vec<_>, _>>()?;
+        for chunk in items.chunks(1_000) {
+            self.table.put_all(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Enabled schedules whose next run is at or before `now`, oldest first, a page at a time.
+    /// Cost grows with the due set only.
+    pub async fn due_schedules(&self, now: DateTime<Utc>, page: &PageRequest) -> Result<Listing<Schedule>, StoreError> {
+        self.list(page.apply(Query::index(Index::Gsi1, "DUE", SkRange::AtMost(format!("{}#~", time_key(now)))))).await
     }
 
     /// Claims one occurrence of a schedule: saves `next` (with its advanced `next_run_at`) only

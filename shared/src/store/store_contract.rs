@@ -104,9 +104,10 @@ pub async fn only_enabled_schedules_that_are_due_are_found(store: &Store, code: 
     store.create_schedule(&paused).await.unwrap();
 
     let found: Vec<ScheduleId> = store
-        .due_schedules(now(), 100)
+        .due_schedules(now(), &PageRequest::first(100))
         .await
         .unwrap()
+        .items
         .into_iter()
         .filter(|s| s.workspace_id == ws.id)
         .map(|s| s.id)
@@ -135,7 +136,8 @@ pub async fn two_ticks_claiming_one_slot_let_exactly_one_win(store: Arc<Store>, 
     assert_eq!(wins, 1);
     let stored = store.get_schedule(ws.id, schedule.id).await.unwrap();
     assert_eq!(stored.next_run_at, Some(now() + Duration::days(1)));
-    assert!(store.due_schedules(now(), 100).await.unwrap().iter().all(|s| s.id != schedule.id));
+    let due = store.due_schedules(now(), &PageRequest::first(100)).await.unwrap();
+    assert!(due.items.iter().all(|s| s.id != schedule.id));
 }
 
 pub async fn a_run_is_created_with_its_entries_and_counts(store: &Store, code: &str) {

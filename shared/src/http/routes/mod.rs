@@ -1,7 +1,10 @@
 //! Route handlers, one module per resource.
 
 pub mod blobs;
+pub mod cron;
+pub mod reports;
 pub mod runs;
+pub mod schedules;
 pub mod system;
 pub mod tokens;
 pub mod workspaces;

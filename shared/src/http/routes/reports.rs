@@ -1,0 +1,171 @@
+//! Reports (templates) of a workspace: create, list, read by id or code, change, delete.
+//! Every field is validated together; deliveries must name destinations of the workspace.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::domain::{
+    Access, Area, Code, DeliverySpec, FieldError, Format, Name, Narrative, Parameter, Report, ReportId, Section,
+    SourceSpec, ValidationErrors,
+};
+use crate::http::auth::Caller;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::store::StoreError;
+
+pub fn view(report: &Report) -> Value {
+    let mut v = object("report", report);
+    // Header secrets of HTTP sources are write-only.
+    if let Some(sources) = v.get_mut("sources").and_then(Value::as_array_mut) {
+        for source in sources {
+            if source.get("header_secret").is_some_and(|s| !s.is_null()) {
+                source["header_secret"] = Value::String(crate::domain::Secret::REDACTED.into());
+            }
+        }
+    }
+    v
+}
+
+/// The writable fields of a report; all optional so one shape serves create and change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    pub code: Option<Code>,
+    pub name: Option<Name>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+    pub parameters: Option<Vec<Parameter>>,
+    pub sources: Option<Vec<SourceSpec>>,
+    pub sections: Option<Vec<Section>>,
+    pub formats: Option<Vec<Format>>,
+    pub narrative: Option<Narrative>,
+    pub deliveries: Option<Vec<DeliverySpec>>,
+    pub hold_for_review: Option<bool>,
+    /// The version the change is based on; a newer stored version is a conflict.
+    pub version: Option<u64>,
+}
+
+impl ReportBody {
+    fn apply(self, r: &mut Report) {
+        macro_rules! set {
+            ($($field:ident),+) => {$( if let Some(v) = self.$field { r.$field = v; } )+};
+        }
+        set!(code, name, enabled, parameters, sources, sections, formats, narrative, deliveries, hold_for_review);
+        if self.description.is_some() {
+            r.description = self.description.filter(|d| !d.trim().is_empty());
+        }
+    }
+}
+
+async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
+    let mut errors = report.validate().err().map(|e| e.0).unwrap_or_default();
+    for (i, d) in report.deliveries.iter().enumerate() {
+        match ctx.store.get_destination(report.workspace_id, d.destination_id).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
+                format!("deliveries[{i}].destination_id"),
+                "no destination with this id in the workspace",
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(ValidationErrors::into_result(errors)?)
+}
+
+pub async fn create(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ReportBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Reports, Access::Write)?;
+    let (Some(code), Some(name), Some(_)) = (body.code.clone(), body.name.clone(), body.formats.as_ref()) else {
+        let missing =
+            [("code", body.code.is_none()), ("name", body.name.is_none()), ("formats", body.formats.is_none())]
+                .into_iter()
+                .filter(|(_, absent)| *absent)
+                .map(|(field, _)| FieldError::new(field, "is required"))
+                .collect();
+        return Err(ValidationErrors(missing).into());
+    };
+    let now = ctx.clock.now();
+    let mut report = Report {
+        id: ReportId::generate(now),
+        workspace_id: caller.workspace.id,
+        code,
+        name,
+        description: None,
+        enabled: true,
+        parameters: vec![],
+        sources: vec![],
+        sections: vec![],
+        formats: vec![],
+        narrative: Narrative::default(),
+        deliveries: vec![],
+        hold_for_review: false,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    body.apply(&mut report);
+    check(&ctx, &report).await?;
+    let report = ctx.store.create_report(&report).await?;
+    Ok((StatusCode::CREATED, Json(view(&report))))
+}
+
+pub async fn list_reports(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Reports, Access::Read)?;
+    let listing = ctx.store.list_reports(caller.workspace.id, &params.page()?).await?;
+    Ok(Json(list(listing, view)))
+}
+
+pub async fn get(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, report)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Reports, Access::Read)?;
+    Ok(Json(view(&ctx.store.resolve_report(caller.workspace.id, &report).await?)))
+}
+
+pub async fn update(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, report)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ReportBody>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Reports, Access::Write)?;
+    let mut current = ctx.store.resolve_report(caller.workspace.id, &report).await?;
+    if let Some(version) = body.version
+        && version != current.version
+    {
+        return Err(crate::http::error::ApiError::conflict(format!(
+            "the report is at version {}, not {version}; reload and retry",
+            current.version
+        )));
+    }
+    body.apply(&mut current);
+    current.updated_at = ctx.clock.now();
+    check(&ctx, &current).await?;
+    Ok(Json(view(&ctx.store.update_report(&current).await?)))
+}
+
+pub async fn delete(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, report)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Area::Reports, Access::Write)?;
+    let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
+    ctx.store.delete_report(caller.workspace.id, report.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
