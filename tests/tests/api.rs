@@ -209,6 +209,193 @@ async fn a_signed_download_link_works_until_it_is_tampered_with(s: TestServer) {
     assert_eq!(s.client.get(&unsigned).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
+async fn reports_are_created_read_by_code_changed_and_deleted(s: TestServer) {
+    let digest = json!({
+        "code": "weekly-digest",
+        "name": "Weekly digest",
+        "formats": ["pdf", "csv"],
+        "sources": [
+            {"name": "offers", "type": "offer_performance", "period": "7d"},
+            {"name": "channels", "type": "channel_effectiveness"}
+        ],
+        "sections": [{"type": "table", "source": "offers", "title": "Offer performance"}],
+        "narrative": {"enabled": true, "prompt_addendum": "Flag any offer with >15% week-over-week drop."}
+    });
+    let r = s.post(&s.ws("/reports")).json(&digest).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created = body(r).await;
+    assert_eq!((created["object"].as_str(), created["version"].as_u64()), (Some("report"), Some(1)));
+    assert_eq!(created["enabled"], true);
+
+    let by_code = body(s.get(&s.ws("/reports/weekly-digest")).send().await.unwrap()).await;
+    assert_eq!(by_code["id"], created["id"]);
+    let r =
+        s.patch(&s.ws("/reports/weekly-digest")).json(&json!({"enabled": false, "version": 1})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["enabled"], false);
+    let stale =
+        s.patch(&s.ws("/reports/weekly-digest")).json(&json!({"name": "x", "version": 1})).send().await.unwrap();
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    let dup = s.post(&s.ws("/reports")).json(&digest).send().await.unwrap();
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert_eq!(body(dup).await["error"]["message"], "report code `weekly-digest` is taken");
+
+    let listed = body(s.get(&s.ws("/reports")).send().await.unwrap()).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(s.delete(&s.ws("/reports/weekly-digest")).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let gone = s.get(&s.ws("/reports/weekly-digest")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}
+
+async fn an_invalid_report_gets_every_problem_at_once_and_nothing_is_saved(s: TestServer) {
+    let r = s
+        .post(&s.ws("/reports"))
+        .json(&json!({
+            "code": "bad",
+            "name": "Bad",
+            "formats": [],
+            "sources": [
+                {"name": "a", "role": "repeating", "type": "inline", "rows": []},
+                {"name": "b", "role": "repeating", "type": "inline", "rows": []}
+            ],
+            "sections": [{"type": "table", "source": "nope"}],
+            "deliveries": [{"destination_id": "01JD0000000000000000000000"}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = body(r).await;
+    let fields: Vec<&str> =
+        v["error"]["details"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["formats", "sources", "sections[0].source", "deliveries[0].destination_id"]);
+    let missing = s.post(&s.ws("/reports")).json(&json!({"name": "No code"})).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<String> = body(missing).await["error"]["details"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(fields, ["code", "formats"]);
+    let listed = body(s.get(&s.ws("/reports")).send().await.unwrap()).await;
+    assert!(listed["data"].as_array().unwrap().is_empty());
+}
+
+async fn new_report(s: &TestServer, code: &str) -> Value {
+    let r =
+        s.post(&s.ws("/reports")).json(&json!({"code": code, "name": code, "formats": ["pdf"]})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    body(r).await
+}
+
+async fn schedules_are_created_under_a_report_with_their_next_run(s: TestServer) {
+    new_report(&s, "digest").await;
+    let r = s
+        .post(&s.ws("/reports/digest/schedules"))
+        .json(&json!({"name": "Daily 8am UTC", "rule": {"type": "cron", "expression": "0 8 * * *"}, "timezone": "UTC"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created = body(r).await;
+    assert_eq!(created["object"], "schedule");
+    assert_eq!((created["overlap"].as_str(), created["catch_up_minutes"].as_u64()), (Some("buffer_one"), Some(60)));
+    let next = chrono::DateTime::parse_from_rfc3339(created["next_run_at"].as_str().unwrap()).unwrap();
+    assert_eq!(next.format("%H:%M:%S").to_string(), "08:00:00");
+    assert!(next > Utc::now());
+
+    // An RRULE sets the rule and its timezone; the stored schedule shows it back as text.
+    let id = created["id"].as_str().unwrap();
+    let text = "DTSTART;TZID=America/New_York:20260105T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1";
+    let r = s
+        .patch(&s.ws(&format!("/schedules/{id}")))
+        .json(&json!({"rule": {"type": "rrule", "text": text}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed = body(r).await;
+    assert_eq!(changed["timezone"], "America/New_York");
+    assert_eq!(changed["rule"]["type"], "recurrence");
+    assert!(changed["rrule"].as_str().unwrap().contains("BYSETPOS=1"));
+    let listed = body(s.get(&s.ws("/reports/digest/schedules")).send().await.unwrap()).await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(s.delete(&s.ws(&format!("/schedules/{id}"))).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(s.get(&s.ws(&format!("/schedules/{id}"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+}
+
+async fn a_rule_that_never_fires_or_does_not_parse_is_refused_with_the_reason(s: TestServer) {
+    new_report(&s, "digest").await;
+    for (rule, timezone, field, says) in [
+        (json!({"type": "cron", "expression": "0 0 30 2 *"}), "UTC", "rule", "never fires"),
+        (json!({"type": "cron", "expression": "0 0 8 * * *"}), "UTC", "rule", "seconds"),
+        (json!({"type": "cron", "expression": "0 8 * * *"}), "Mars/Olympus", "timezone", "IANA"),
+        (json!({"type": "preset", "name": "Hourly at noon"}), "UTC", "rule.name", "unknown preset"),
+    ] {
+        let r = s
+            .post(&s.ws("/reports/digest/schedules"))
+            .json(&json!({"name": "x", "rule": rule, "timezone": timezone}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{rule}");
+        let v = body(r).await;
+        let error = &v["error"]["details"]["errors"][0];
+        assert_eq!(error["field"], field, "{v}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{v}");
+    }
+    let listed = body(s.get(&s.ws("/schedules")).send().await.unwrap()).await;
+    assert!(listed["data"].as_array().unwrap().is_empty());
+}
+
+async fn the_preview_gives_utc_and_local_times_and_flags_dst_moves(s: TestServer) {
+    let r = s
+        .post(&s.ws("/schedules/preview"))
+        .json(&json!({
+            "rule": {"type": "cron", "expression": "30 2 * * *"},
+            "timezone": "America/New_York",
+            "after": "2026-03-06T12:00:00Z",
+            "count": 3
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = body(r).await;
+    assert_eq!(v["object"], "schedule_preview");
+    let times: Vec<(&str, &str, bool)> = v["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["at"].as_str().unwrap(), o["local"].as_str().unwrap(), o["dst_shifted"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            ("2026-03-07T07:30:00Z", "2026-03-07T02:30:00-05:00", false),
+            ("2026-03-08T07:00:00Z", "2026-03-08T03:00:00-04:00", true),
+            ("2026-03-09T06:30:00Z", "2026-03-09T02:30:00-04:00", false),
+        ]
+    );
+    let preset = s
+        .post(&s.ws("/schedules/preview"))
+        .json(
+            &json!({"rule": {"type": "preset", "name": "Weekly Mon 8am"}, "after": "2026-11-22T00:00:00Z", "count": 1}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(preset).await["occurrences"][0]["at"], "2026-11-23T08:00:00Z");
+    let too_many = s
+        .post(&s.ws("/schedules/preview"))
+        .json(&json!({"rule": {"type": "cron", "expression": "@daily"}, "count": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 macro_rules! on_every_store {
     ($($name:ident),+ $(,)?) => {
         mod sqlite {
@@ -243,4 +430,9 @@ on_every_store!(
     bad_bodies_are_rejected_with_details_and_change_nothing,
     runs_are_listed_newest_first_page_by_page,
     a_signed_download_link_works_until_it_is_tampered_with,
+    reports_are_created_read_by_code_changed_and_deleted,
+    an_invalid_report_gets_every_problem_at_once_and_nothing_is_saved,
+    schedules_are_created_under_a_report_with_their_next_run,
+    a_rule_that_never_fires_or_does_not_parse_is_refused_with_the_reason,
+    the_preview_gives_utc_and_local_times_and_flags_dst_moves,
 );

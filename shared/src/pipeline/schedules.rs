@@ -130,7 +130,10 @@ impl ScheduleInput {
     fn apply(self, s: &mut Schedule) -> Result<(), ValidationErrors> {
         match self.rule {
             Some(rule) => {
-                let (rule, timezone) = rule.resolve(self.timezone.as_deref().or(Some(s.timezone.as_str())))?;
+                // RFC 5545 text names its zone; other rules keep the schedule's unless given.
+                let names_zone = matches!(rule, RuleInput::Rrule { .. });
+                let given = self.timezone.as_deref().or((!names_zone).then_some(s.timezone.as_str()));
+                let (rule, timezone) = rule.resolve(given)?;
                 s.rule = rule;
                 s.timezone = timezone;
             }
