@@ -24,8 +24,8 @@ run: ## build the CLI (release) and start the local all-in-one server with demo 
 test: ## everything CI runs: pinned tools, moto + SMTP sink, cfn-lint, sam validate, fmt, clippy, tests
 	bash infra/test.sh
 
-bench: ## cargo benchmarks
-	cargo bench --workspace
+bench: ## benchmarks (inside the emulators, so the DynamoDB figures are measured too); they print figures
+	bash infra/test.sh -- cargo bench --workspace
 
 lint: ## rustfmt check + clippy (warnings are errors)
 	cargo fmt --all -- --check
