@@ -11,7 +11,7 @@
 //! - **skipped_overlap** / deferred: the previous run is still going; `skip` passes the slot,
 //!   `buffer_one` keeps it waiting (the schedule stays due) and fires it once the previous run
 //!   finishes, `allow` fires anyway.
-//! - **paused**: the report is disabled.
+//! - **paused**: the report is disabled or the workspace inactive.
 //! - **failed**: the rule no longer compiles or the report was deleted; the schedule stops
 //!   (`next_run_at` cleared) with `last_error` saying why, until it is edited.
 //!
@@ -167,6 +167,10 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
 
     if !report.enabled {
         return advance(ctx, &schedule, next, now, SlotStatus::Paused, None, None, Outcome::Paused).await;
+    }
+    if !ctx.store.get_workspace(schedule.workspace_id).await?.active {
+        let note = Some("the workspace is inactive".to_string());
+        return advance(ctx, &schedule, next, now, SlotStatus::Paused, note, None, Outcome::Paused).await;
     }
 
     // The previous run still going?
@@ -449,5 +453,19 @@ mod tests {
         assert_eq!((outcome.reports_ran, outcome.paused), (0, 1));
         let stored = w.ctx.store.get_schedule(w.ws.id, schedule.id).await.unwrap();
         assert_eq!((stored.last_status, stored.next_run_at), (Some(SlotStatus::Paused), Some(at(9, 0))));
+    }
+
+    #[tokio::test]
+    async fn an_inactive_workspace_pauses_its_schedules_without_a_run() {
+        let w = world(at(8, 0)).await;
+        let (report, schedule) = hourly(&w, "r", at(8, 0)).await;
+        let mut inactive = w.ctx.store.get_workspace(w.ws.id).await.unwrap();
+        inactive.active = false;
+        w.ctx.store.update_workspace(&inactive).await.unwrap();
+        let outcome = tick(&w.ctx).await.unwrap();
+        assert_eq!((outcome.reports_ran, outcome.paused), (0, 1));
+        assert!(runs_of(&w, &report).await.is_empty());
+        let stored = w.ctx.store.get_schedule(w.ws.id, schedule.id).await.unwrap();
+        assert_eq!(stored.last_error.as_deref(), Some("the workspace is inactive"));
     }
 }
