@@ -166,11 +166,11 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     let next = rule.next_after(now).map(|o| o.at);
 
     if !report.enabled {
-        return advance(ctx, &schedule, next, now, SlotStatus::Paused, None, None, Outcome::Paused).await;
+        return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Paused, None), Outcome::Paused).await;
     }
     if !ctx.store.get_workspace(schedule.workspace_id).await?.active {
         let note = Some("the workspace is inactive".to_string());
-        return advance(ctx, &schedule, next, now, SlotStatus::Paused, note, None, Outcome::Paused).await;
+        return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Paused, note), Outcome::Paused).await;
     }
 
     // The previous run still going?
@@ -180,17 +180,8 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
             Ok(run) if !run.is_finished() => match schedule.overlap {
                 crate::domain::OverlapPolicy::Skip => {
                     let note = Some(format!("the run of {} was still going", run.id));
-                    return advance(
-                        ctx,
-                        &schedule,
-                        next,
-                        now,
-                        SlotStatus::SkippedOverlap,
-                        note,
-                        None,
-                        Outcome::SkippedOverlap,
-                    )
-                    .await;
+                    let record = SlotRecord::of(SlotStatus::SkippedOverlap, note);
+                    return advance(ctx, &schedule, next, now, record, Outcome::SkippedOverlap).await;
                 }
                 crate::domain::OverlapPolicy::BufferOne => return Ok(Outcome::Deferred),
                 crate::domain::OverlapPolicy::Allow => {}
@@ -212,7 +203,7 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
             schedule.catch_up_minutes
         ));
         let outcome = Outcome::Missed { slots: passed_over + 1 };
-        return advance(ctx, &schedule, next, now, SlotStatus::Missed, note, None, outcome).await;
+        return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Missed, note), outcome).await;
     }
 
     // A tick that comes second finds the slot's run and only helps advance the schedule.
@@ -224,8 +215,15 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
         }
         Err(e) => return Err(e.into()),
     };
-    let outcome =
-        advance(ctx, &schedule, next, now, SlotStatus::Ran, None, Some(run_id), Outcome::Ran { created }).await?;
+    let outcome = advance(
+        ctx,
+        &schedule,
+        next,
+        now,
+        SlotRecord { status: SlotStatus::Ran, note: None, run: Some(run_id) },
+        Outcome::Ran { created },
+    )
+    .await?;
     if passed_over > 0 {
         tracing::info!(schedule = %schedule.id, missed = passed_over, "older slots were missed");
     }
@@ -233,25 +231,35 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     Ok(if created { Outcome::Ran { created } } else { outcome })
 }
 
+/// What a tick records about one slot on its schedule.
+struct SlotRecord {
+    status: SlotStatus,
+    note: Option<String>,
+    run: Option<RunId>,
+}
+
+impl SlotRecord {
+    fn of(status: SlotStatus, note: Option<String>) -> Self {
+        Self { status, note, run: None }
+    }
+}
+
 /// Moves the schedule to its next slot, recording what happened to this one. `Lost` when
 /// another tick or an edit changed the schedule first.
-#[allow(clippy::too_many_arguments)]
 async fn advance(
     ctx: &Context,
     schedule: &Schedule,
     next: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-    status: SlotStatus,
-    note: Option<String>,
-    run: Option<RunId>,
+    record: SlotRecord,
     outcome: Outcome,
 ) -> Result<Outcome, PipelineError> {
     let mut advanced = schedule.clone();
     advanced.next_run_at = next;
-    advanced.last_status = Some(status);
-    advanced.last_error = note;
+    advanced.last_status = Some(record.status);
+    advanced.last_error = record.note;
     advanced.updated_at = now;
-    if let Some(run) = run {
+    if let Some(run) = record.run {
         advanced.last_run_at = Some(now);
         advanced.last_run_id = Some(run);
     }
@@ -261,7 +269,7 @@ async fn advance(
 /// Stops a schedule that cannot fire, saying why.
 async fn stop(ctx: &Context, schedule: Schedule, now: DateTime<Utc>, why: String) -> Result<Outcome, PipelineError> {
     tracing::warn!(schedule = %schedule.id, reason = %why, "schedule stopped");
-    advance(ctx, &schedule, None, now, SlotStatus::Failed, Some(why), None, Outcome::Failed).await
+    advance(ctx, &schedule, None, now, SlotRecord::of(SlotStatus::Failed, Some(why)), Outcome::Failed).await
 }
 
 #[cfg(test)]
