@@ -51,22 +51,15 @@ pub mod fixtures {
 
     /// A token and its secret.
     pub fn token(ws: &Workspace, role: Role, now: DateTime<Utc>) -> (ApiToken, String) {
-        let secret = NewSecret::generate();
-        let token = ApiToken {
-            id: TokenId::generate(now),
+        let grant = TokenGrant {
             workspace_id: ws.id,
             name: Name::parse("test token").expect("valid name"),
-            hint: secret.hint,
-            hash: secret.hash,
             role,
             scopes: role.default_scopes(),
-            created_at: now,
             expires_at: None,
-            last_used_at: None,
-            revoked_at: None,
             created_by: None,
         };
-        (token, secret.secret)
+        ApiToken::issue(grant, now)
     }
 
     pub fn report(ws: &Workspace, code: &str, now: DateTime<Utc>) -> Report {

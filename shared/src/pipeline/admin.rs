@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use super::PipelineError;
 use crate::context::Context;
 use crate::domain::{
-    ApiToken, Code, FieldError, Name, NewSecret, Role, TokenId, ValidationErrors, Workspace, WorkspaceId,
-    WorkspaceSettings,
+    ApiToken, Code, FieldError, Name, Role, TokenGrant, ValidationErrors, Workspace, WorkspaceId, WorkspaceSettings,
 };
 
 /// A workspace and a freshly issued admin token (the secret is shown once).
@@ -51,22 +50,16 @@ pub async fn issue_admin_token(
 ) -> Result<(ApiToken, String), PipelineError> {
     let name =
         Name::parse(name).map_err(|m| PipelineError::Invalid(ValidationErrors(vec![FieldError::new("name", m)])))?;
-    let secret = NewSecret::generate();
-    let token = ApiToken {
-        id: TokenId::generate(now),
+    let grant = TokenGrant {
         workspace_id: workspace.id,
         name,
-        hint: secret.hint,
-        hash: secret.hash,
         role: Role::Admin,
         scopes: Role::Admin.default_scopes(),
-        created_at: now,
         expires_at: None,
-        last_used_at: None,
-        revoked_at: None,
         created_by: None,
     };
-    Ok((ctx.store.create_token(&token).await?, secret.secret))
+    let (token, secret) = ApiToken::issue(grant, now);
+    Ok((ctx.store.create_token(&token).await?, secret))
 }
 
 /// The `demo` workspace (created on first use) with a new admin token for this start.

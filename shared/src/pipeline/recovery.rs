@@ -58,27 +58,24 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
 /// send. `None` when the entry moved on in the meantime.
 async fn requeue(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
     let lease = now + PICKUP_DEADLINE;
-    let (run, id) = (entry.run_id, entry.id);
-    let rendered = !entry.artifacts.is_empty();
-    let outcome = match entry.status {
-        EntryStatus::Queued => ctx.store.extend_entry_lease(run, id, EntryStatus::Queued, lease).await,
+    let (run, id, workspace_id) = (entry.run_id, entry.id, entry.workspace_id);
+    let render = Job::Render { workspace_id, run_id: run, entry_id: id };
+    let (outcome, job) = match entry.status {
+        EntryStatus::Queued => (ctx.store.extend_entry_lease(run, id, EntryStatus::Queued, lease).await, render),
         // Delivering: the artifacts exist, so only the deliveries are picked up again.
-        EntryStatus::InProgress if rendered => {
-            ctx.store.extend_entry_lease(run, id, EntryStatus::InProgress, lease).await
-        }
-        EntryStatus::InProgress => {
+        EntryStatus::InProgress if !entry.artifacts.is_empty() => (
+            ctx.store.extend_entry_lease(run, id, EntryStatus::InProgress, lease).await,
+            Job::Deliver { workspace_id, run_id: run, entry_id: id, delivery_id: None },
+        ),
+        EntryStatus::InProgress => (
             ctx.store
                 .transition_entry(run, id, EntryStatus::InProgress, EntryStatus::Queued, now, |e| {
                     e.lease_until = Some(lease)
                 })
-                .await
-        }
+                .await,
+            render,
+        ),
         _ => return Ok(None),
-    };
-    let job = if rendered && entry.status == EntryStatus::InProgress {
-        Job::Deliver { workspace_id: entry.workspace_id, run_id: run, entry_id: id, delivery_id: None }
-    } else {
-        Job::Render { workspace_id: entry.workspace_id, run_id: run, entry_id: id }
     };
     match outcome {
         Ok(_) => Ok(Some(job)),

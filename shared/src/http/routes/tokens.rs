@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::Context;
-use crate::domain::{Access, ApiToken, Area, FieldError, Name, NewSecret, Role, Scope, TokenId, ValidationErrors};
+use crate::domain::{Access, ApiToken, Area, FieldError, Name, Role, Scope, TokenGrant, TokenId, ValidationErrors};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
@@ -88,24 +88,18 @@ pub async fn create_token(
     }
     ValidationErrors::into_result(errors)?;
 
-    let secret = NewSecret::generate();
-    let token = ApiToken {
-        id: TokenId::generate(now),
+    let grant = TokenGrant {
         workspace_id: caller.workspace.id,
         name: body.name,
-        hint: secret.hint,
-        hash: secret.hash,
         role,
         scopes,
-        created_at: now,
         expires_at: body.expires_at,
-        last_used_at: None,
-        revoked_at: None,
         created_by: Some(caller.token.id),
     };
+    let (token, secret) = ApiToken::issue(grant, now);
     let token = ctx.store.create_token(&token).await?;
     let mut body = view(&token);
-    body["secret"] = json!(secret.secret);
+    body["secret"] = json!(secret);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
