@@ -9,9 +9,12 @@ pub mod context;
 pub mod domain;
 pub mod http;
 pub mod lambda;
+pub mod narrate;
 pub mod pipeline;
 pub mod queue;
+pub mod render;
 pub mod schedule;
+pub mod source;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]

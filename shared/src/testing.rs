@@ -74,6 +74,7 @@ pub mod fixtures {
             sources: vec![],
             sections: vec![],
             formats: vec![Format::Pdf],
+            page: Default::default(),
             narrative: Narrative::default(),
             deliveries: vec![],
             hold_for_review: false,

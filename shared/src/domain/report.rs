@@ -27,6 +27,9 @@ pub struct Report {
     #[serde(default)]
     pub sections: Vec<Section>,
     pub formats: Vec<Format>,
+    /// Paper size and orientation of the PDF.
+    #[serde(default)]
+    pub page: PageSetup,
     #[serde(default)]
     pub narrative: Narrative,
     #[serde(default)]
@@ -372,6 +375,29 @@ pub enum Format {
     Csv,
     Markdown,
     Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct PageSetup {
+    pub size: PaperSize,
+    pub orientation: Orientation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PaperSize {
+    #[default]
+    A4,
+    Letter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Orientation {
+    #[default]
+    Portrait,
+    Landscape,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -143,9 +143,26 @@ impl Run {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NarrativeOutput {
+    /// Empty when the narrator failed (the run still renders its artifacts).
     pub summary: String,
     #[serde(default)]
     pub takeaways: Vec<String>,
+    /// Which narrator wrote it (`builtin`, `bedrock`).
+    #[serde(default)]
+    pub narrator: String,
+    /// Sentences dropped by the grounding check: they quoted a number the figures do not hold.
+    #[serde(default)]
+    pub dropped: Vec<DroppedSentence>,
+    /// Why the narrative is empty, when the narrator failed.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedSentence {
+    pub sentence: String,
+    /// The numbers in it that no figure accounts for, as written.
+    pub ungrounded: Vec<String>,
 }
 
 /// The status of one entry, exactly as seed `003` names them.

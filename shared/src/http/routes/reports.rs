@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::domain::{
-    Access, Area, Code, DeliverySpec, FieldError, Format, Name, Narrative, Parameter, Report, ReportId, Section,
-    SourceSpec, ValidationErrors,
+    Access, Area, Code, DeliverySpec, FieldError, Format, Name, Narrative, PageSetup, Parameter, Report, ReportId,
+    Section, SourceSpec, ValidationErrors,
 };
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
@@ -44,6 +44,7 @@ pub struct ReportBody {
     pub sources: Option<Vec<SourceSpec>>,
     pub sections: Option<Vec<Section>>,
     pub formats: Option<Vec<Format>>,
+    pub page: Option<PageSetup>,
     pub narrative: Option<Narrative>,
     pub deliveries: Option<Vec<DeliverySpec>>,
     pub hold_for_review: Option<bool>,
@@ -56,7 +57,7 @@ impl ReportBody {
         macro_rules! set {
             ($($field:ident),+) => {$( if let Some(v) = self.$field { r.$field = v; } )+};
         }
-        set!(code, name, enabled, parameters, sources, sections, formats, narrative, deliveries, hold_for_review);
+        set!(code, name, enabled, parameters, sources, sections, formats, page, narrative, deliveries, hold_for_review);
         if self.description.is_some() {
             r.description = self.description.filter(|d| !d.trim().is_empty());
         }
@@ -105,6 +106,7 @@ pub async fn create(
         sources: vec![],
         sections: vec![],
         formats: vec![],
+        page: PageSetup::default(),
         narrative: Narrative::default(),
         deliveries: vec![],
         hold_for_review: false,
