@@ -17,6 +17,7 @@ pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wiring;
