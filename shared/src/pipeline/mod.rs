@@ -7,6 +7,7 @@ pub mod recovery;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;
+pub mod workers;
 
 use crate::queue::QueueError;
 use crate::store::StoreError;
