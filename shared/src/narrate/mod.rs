@@ -6,6 +6,7 @@
 
 pub mod bedrock;
 pub mod builtin;
+pub mod choice;
 pub mod grounding;
 
 use std::panic::AssertUnwindSafe;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 pub use bedrock::BedrockNarrator;
 pub use builtin::BuiltinNarrator;
+pub use choice::Narrators;
 pub use grounding::ground;
 
 use crate::domain::{NarrativeOutput, ValueFormat};
