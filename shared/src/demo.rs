@@ -330,6 +330,86 @@ fn purchase(
     }
 }
 
+/// The example reports, as API report bodies: the weekly digest of seed `000` and a
+/// statement for one customer (`customer_id` picks whom).
+pub fn reports(first_customer: &str) -> Vec<Value> {
+    let usd = json!({"kind": "currency", "code": "USD"});
+    let pct = json!({"kind": "percent", "decimals": 1});
+    vec![
+        json!({
+            "code": "weekly-digest",
+            "name": "Weekly digest",
+            "description": "Offer performance and channel effectiveness over the last 7 days, week over week.",
+            "sources": [
+                {"name": "offers", "type": "offer_performance", "period": "7d"},
+                {"name": "channels", "type": "channel_effectiveness", "period": "7d"}
+            ],
+            "sections": [
+                {"type": "kpi", "title": "This week", "source": "channels", "tiles": [
+                    {"label": "Offers received", "column": "received", "format": {"kind": "number"}},
+                    {"label": "Offers completed", "column": "completed", "format": {"kind": "number"}},
+                    {"label": "Transactions", "column": "transactions", "format": {"kind": "number"}},
+                    {"label": "Revenue", "column": "revenue", "format": usd}
+                ]},
+                {"type": "chart", "title": "Completions by channel, this week and last", "source": "channels",
+                 "chart": "bar", "x": "channel", "y": ["completed", "previous_completed"]},
+                {"type": "table", "title": "Offer performance", "source": "offers", "totals": true, "columns": [
+                    {"key": "offer_id", "label": "Offer"},
+                    {"key": "offer_kind", "label": "Kind"},
+                    {"key": "received", "format": {"kind": "number"}},
+                    {"key": "viewed", "format": {"kind": "number"}},
+                    {"key": "completed", "format": {"kind": "number"}},
+                    {"key": "completion_rate", "label": "Completion", "format": pct},
+                    {"key": "rewards", "format": usd},
+                    {"key": "completed_change", "label": "WoW", "format": pct}
+                ]},
+                {"type": "table", "title": "Channel effectiveness", "source": "channels", "totals": true, "columns": [
+                    {"key": "channel"},
+                    {"key": "received", "format": {"kind": "number"}},
+                    {"key": "view_rate", "label": "Viewed", "format": pct},
+                    {"key": "completed", "format": {"kind": "number"}},
+                    {"key": "completion_rate", "label": "Completion", "format": pct},
+                    {"key": "transactions", "format": {"kind": "number"}},
+                    {"key": "revenue", "format": usd}
+                ]}
+            ],
+            "formats": ["pdf", "csv", "html", "markdown"],
+            "narrative": {"enabled": true, "prompt_addendum": "Flag any offer with >15% week-over-week drop."}
+        }),
+        json!({
+            "code": "customer-statement",
+            "name": "Monthly customer statement",
+            "description": "One customer's purchases over the last 90 days.",
+            "parameters": [
+                {"name": "customer_id", "type": "string", "required": true, "default": first_customer,
+                 "description": "The customer the statement is for."}
+            ],
+            "sources": [
+                {"name": "customers", "type": "dataset", "dataset": "customers", "filter": {"id": "{customer_id}"}},
+                {"name": "lines", "type": "dataset", "dataset": "transactions", "filter": {"customer_id": "{customer_id}"}}
+            ],
+            "sections": [
+                {"type": "text", "title": "Statement for {customers.name}", "markdown":
+                    "Prepared for {customers.name} ({customers.email}), {customers.tier} member since {customers.became_member_on}.\n\nEvery purchase of the last 90 days is listed below. Thank you for being a member."},
+                {"type": "kpi", "source": "lines", "tiles": [
+                    {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
+                    {"label": "Total spent", "column": "amount", "format": usd},
+                    {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
+                ]},
+                {"type": "table", "title": "Purchases", "source": "lines", "totals": true,
+                 "sort": {"column": "date"}, "columns": [
+                    {"key": "date", "format": {"kind": "date"}},
+                    {"key": "description"},
+                    {"key": "channel"},
+                    {"key": "amount", "format": usd}
+                ]}
+            ],
+            "formats": ["pdf"],
+            "narrative": {"enabled": false}
+        }),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
