@@ -2,8 +2,12 @@
 //! draws: PDF (printpdf, embedded Unicode font), CSV (one file per table, RFC 4180), Markdown
 //! (GitHub tables) and HTML (self-contained, inline SVG charts, safe as an email body).
 
+pub mod csv;
 pub mod format;
+pub mod html;
+pub mod markdown;
 pub mod model;
+pub mod svg;
 
 pub use model::*;
 
