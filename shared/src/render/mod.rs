@@ -2,6 +2,7 @@
 //! draws: PDF (printpdf, embedded Unicode font), CSV (one file per table, RFC 4180), Markdown
 //! (GitHub tables) and HTML (self-contained, inline SVG charts, safe as an email body).
 
+pub mod chart;
 pub mod csv;
 pub mod format;
 pub mod html;
