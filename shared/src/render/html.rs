@@ -21,6 +21,8 @@ const PAGE: &str = "#f3f5f7";
 const CONTENT_WIDTH: f32 = 728.0;
 const CHART_HEIGHT: f32 = 280.0;
 const TILES_PER_ROW: usize = 4;
+/// Space between KPI tiles, in percent of the row.
+const GAP_PERCENT: f32 = 2.0;
 
 /// The whole document as an HTML5 page.
 pub fn render_html(doc: &Document) -> String {
@@ -110,19 +112,25 @@ impl Html {
             "body{{margin:0;padding:0;background-color:{PAGE};color:{INK};font-family:{FONT};font-size:14px;\
              line-height:1.5;-webkit-text-size-adjust:100%;}}\n\
              h1,h2,h3{{font-family:{FONT};color:{INK};}}\n\
-             @media (max-width:620px){{.sheet-cell{{padding:20px 16px !important;}}\
-             .tile{{display:block !important;width:100% !important;padding:0 0 12px !important;}}}}\n\
+             @media (max-width:620px){{.page-cell{{padding:0 !important;}}\
+             .sheet{{border:0 !important;border-radius:0 !important;}}\
+             .sheet-cell{{padding:20px 16px !important;}}\
+             .tiles .tile{{display:block !important;width:100% !important;box-sizing:border-box;\
+             margin:0 0 12px !important;}}\
+             .tiles .gap,.tiles .pad{{display:none !important;}}\
+             table.data th,table.data td{{padding:6px !important;}}}}\n\
              @media print{{body,.page{{background-color:#ffffff !important;}}.sheet{{border:0 !important;}}}}\n"
         ));
         self.raw("</style>\n</head>\n");
         self.raw(&format!("<body style=\"margin:0;padding:0;background-color:{PAGE};\">\n"));
         self.raw(&format!(
             "<table role=\"presentation\" class=\"page\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
-             border=\"0\" style=\"background-color:{PAGE};\">\n<tr><td align=\"center\" style=\"padding:24px 12px;\">\n"
+             border=\"0\" style=\"background-color:{PAGE};\">\n\
+             <tr><td class=\"page-cell\" align=\"center\" style=\"padding:24px 12px;\">\n"
         ));
         self.raw(&format!(
             "<table role=\"presentation\" class=\"sheet\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
-             border=\"0\" style=\"max-width:800px;background-color:#ffffff;border:1px solid {RULE};\
+             border=\"0\" style=\"max-width:800px;table-layout:fixed;background-color:#ffffff;border:1px solid {RULE};\
              border-radius:8px;border-collapse:separate;\">\n"
         ));
         self.raw(&format!(
@@ -207,6 +215,8 @@ impl Html {
         self.raw("</section>\n");
     }
 
+    /// Tiles are table cells, so the tiles of a row share one height; spacer cells keep them
+    /// apart (margins on cells are not honoured by every email client).
     fn kpis(&mut self, kpis: &KpiBlock) {
         if kpis.tiles.is_empty() {
             return;
@@ -214,33 +224,44 @@ impl Html {
         // Balanced rows: 5 tiles become 3 + 2, 6 become 3 + 3.
         let rows = kpis.tiles.len().div_ceil(TILES_PER_ROW);
         let per_row = kpis.tiles.len().div_ceil(rows);
-        let width = 100 / per_row;
+        // Percentages throughout: fixed-width gaps lose to percentage tiles in table layout.
+        let width = format!("{:.1}", (100.0 - GAP_PERCENT * (per_row - 1) as f32) / per_row as f32);
+        let columns = per_row * 2 - 1;
         self.raw(
-            "<table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
-             style=\"margin:0 0 4px;\">\n",
+            "<table role=\"presentation\" class=\"tiles\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" \
+             border=\"0\" style=\"width:100%;border-collapse:separate;margin:0 0 16px;\">\n",
         );
-        for row in kpis.tiles.chunks(per_row) {
+        for (r, row) in kpis.tiles.chunks(per_row).enumerate() {
+            if r > 0 {
+                self.raw(&format!(
+                    "<tr class=\"gap\"><td colspan=\"{columns}\" height=\"12\" \
+                     style=\"height:12px;font-size:0;line-height:0;\">&nbsp;</td></tr>\n"
+                ));
+            }
             self.raw("<tr>\n");
             for slot in 0..per_row {
-                let left = if slot == 0 { 0 } else { 6 };
-                let right = if slot + 1 == per_row { 0 } else { 6 };
-                self.raw(&format!(
-                    "<td class=\"tile\" width=\"{width}%\" valign=\"top\" style=\"width:{width}%;padding:0 {right}px \
-                     12px {left}px;\">"
-                ));
-                if let Some(tile) = row.get(slot) {
-                    self.tile(tile);
+                if slot > 0 {
+                    self.raw(&format!(
+                        "<td class=\"gap\" width=\"{GAP_PERCENT}%\" style=\"width:{GAP_PERCENT}%;font-size:0;\
+                         line-height:0;\">&nbsp;</td>\n"
+                    ));
                 }
-                self.raw("</td>\n");
+                match row.get(slot) {
+                    Some(tile) => self.tile(tile, &width),
+                    None => {
+                        self.raw(&format!("<td class=\"pad\" width=\"{width}%\" style=\"width:{width}%;\"></td>\n"))
+                    }
+                }
             }
             self.raw("</tr>\n");
         }
         self.raw("</table>\n");
     }
 
-    fn tile(&mut self, tile: &Tile) {
+    fn tile(&mut self, tile: &Tile, width: &str) {
         self.raw(&format!(
-            "<div style=\"border:1px solid {RULE};border-radius:6px;padding:14px 16px;background-color:#fafbfc;\">\n"
+            "<td class=\"tile\" width=\"{width}%\" valign=\"top\" style=\"width:{width}%;padding:14px 16px;\
+             border:1px solid {RULE};border-radius:6px;background-color:#fafbfc;\">\n"
         ));
         self.raw(&format!("<div style=\"font-size:12px;line-height:1.4;color:{MUTED};letter-spacing:0.02em;\">"));
         self.text(tile.label.trim());
@@ -264,7 +285,7 @@ impl Html {
             self.text(change.text.trim());
             self.raw("</div>\n");
         }
-        self.raw("</div>");
+        self.raw("</td>\n");
     }
 
     fn table(&mut self, table: &TableBlock, label: Option<&str>) {
@@ -314,7 +335,7 @@ impl Html {
             }
             self.raw("</tr>\n</tfoot>\n");
         }
-        self.raw("</table>\n");
+        self.table_close();
     }
 
     fn chart(&mut self, chart: &ChartBlock, label: Option<&str>) {
@@ -345,7 +366,8 @@ impl Html {
             }
             self.raw("</tr>\n");
         }
-        self.raw("</tbody>\n</table>\n");
+        self.raw("</tbody>\n");
+        self.table_close();
     }
 
     fn text_block(&mut self, text: &TextBlock) {
@@ -364,12 +386,19 @@ impl Html {
         self.raw("</p>\n");
     }
 
+    /// Opens a data table inside a wrapper that scrolls sideways when the table is wider than a
+    /// phone screen, instead of widening the whole page.
     fn table_open(&mut self, label: Option<&str>, font_size: &str) {
         let labelled = label.map(|id| format!(" aria-labelledby=\"{id}\"")).unwrap_or_default();
+        self.raw("<div style=\"overflow-x:auto;margin:0 0 12px;\">\n");
         self.raw(&format!(
             "<table class=\"data\"{labelled} width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" \
-             style=\"width:100%;border-collapse:collapse;margin:0 0 12px;font-size:{font_size};line-height:1.4;\">\n"
+             style=\"width:100%;border-collapse:collapse;font-size:{font_size};line-height:1.4;\">\n"
         ));
+    }
+
+    fn table_close(&mut self) {
+        self.raw("</table>\n</div>\n");
     }
 
     fn th_col(&mut self, label: &str, align: Align) {
@@ -553,8 +582,7 @@ mod tests {
         for figure in ["$1,234.50", "15.3%", "1,200", "-$250.00", "$1,084.49", "1,235", "$120.00", "$80.50", "–"] {
             assert!(html.contains(figure), "missing {figure}");
         }
-        for text in ["Zoë Ørsted — Ελληνικά, Кириллица", "Week 18 — Zoë Ørsted", "Key takeaways", "₩5,000"]
-        {
+        for text in [sample::NON_LATIN, "Week 18 — Zoë Ørsted", "Key takeaways", "₩5,000"] {
             assert!(html.contains(text), "missing {text}");
         }
         let summary = html.find("Executive summary").unwrap_or(usize::MAX);
@@ -589,7 +617,9 @@ mod tests {
         assert!(html.contains("<th scope=\"col\" style=\"padding:7px 10px;text-align:right;"));
         assert!(html.contains("<th scope=\"row\""));
         assert!(html.contains("<tfoot>"));
-        assert!(html.contains("text-align:right;vertical-align:top;border-bottom:1px solid #e1e5ea;font-variant-numeric:tabular-nums;white-space:nowrap;background-color:#f6f8fa;\">5.0%</td>"));
+        let shaded_number = "text-align:right;vertical-align:top;border-bottom:1px solid #e1e5ea;\
+            font-variant-numeric:tabular-nums;white-space:nowrap;background-color:#f6f8fa;\">5.0%</td>";
+        assert!(html.contains(shaded_number));
         assert!(html.contains("Line one<br>line two"));
     }
 
@@ -605,8 +635,9 @@ mod tests {
     #[test]
     fn kpi_tiles_fill_balanced_rows() {
         let html = render_html(&sample::document());
-        // Five tiles: two rows of three columns, the last slot left empty.
-        assert_eq!(html.matches("<td class=\"tile\" width=\"33%\"").count(), 6);
+        // Five tiles: two rows of three, the last slot left empty.
+        assert_eq!(html.matches("<td class=\"tile\" width=\"32.0%\"").count(), 5);
+        assert_eq!(html.matches("<td class=\"pad\" width=\"32.0%\" style=\"width:32.0%;\"></td>").count(), 1);
         assert!(html.contains("<span aria-hidden=\"true\">▲</span> +12.3% vs previous period"));
     }
 

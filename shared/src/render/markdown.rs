@@ -202,9 +202,9 @@ fn line_start(text: &str, out: &mut String) {
     let marker_ends = |at: usize| matches!(bytes.get(at), None | Some(b' ' | b'\t'));
     let hashes = bytes.iter().take_while(|&&b| b == b'#').count();
     let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-    let escape_at = if (1..=6).contains(&hashes) && marker_ends(hashes) {
-        Some(0)
-    } else if matches!(bytes.first(), Some(b'-' | b'+')) && marker_ends(1) {
+    let heading = (1..=6).contains(&hashes) && marker_ends(hashes);
+    let list_item = matches!(bytes.first(), Some(b'-' | b'+')) && marker_ends(1);
+    let escape_at = if heading || list_item {
         Some(0)
     } else if (1..=9).contains(&digits) && matches!(bytes.get(digits), Some(b'.' | b')')) && marker_ends(digits + 1) {
         Some(digits)
