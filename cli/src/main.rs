@@ -12,7 +12,8 @@ use clap::{ArgGroup, Parser, Subcommand};
 use herald_core::config::{Config, QueueConfig};
 use herald_core::context::Context;
 use herald_core::pipeline::schedules::{self, RuleInput};
-use herald_core::pipeline::{admin, recovery, tick};
+use herald_core::lambda::Worker;
+use herald_core::pipeline::{admin, recovery, tick, workers};
 
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about = "Scheduled, narrated reports, delivered.")]
@@ -138,8 +139,18 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
         println!("Try: curl -H 'Authorization: Bearer {}' {url}/api/v1/ws/demo", access.secret);
     }
     let ticker = tokio::spawn(minute_ticker(ctx.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()))
+    });
     axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
     ticker.abort();
+    // Let the jobs in flight finish; whatever is left queued is handed out again at start-up.
+    let _ = stop.send(true);
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     println!("Herald stopped.");
     Ok(())
 }

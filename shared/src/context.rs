@@ -10,6 +10,7 @@ use crate::blob::fs::FsBlobs;
 use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
+use crate::narrate::Narrators;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -35,6 +36,8 @@ pub struct Context {
     pub local_blobs: Option<Arc<FsBlobs>>,
     /// What makes schedules fire (for the cron status endpoint).
     pub tick_source: Arc<dyn TickSource>,
+    /// The narrator each workspace gets.
+    pub narrators: Arc<Narrators>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +91,7 @@ impl Context {
             }
         };
         let config_tick = config.tick_schedule.clone();
+        let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone()));
         Ok(Self {
             config: Arc::new(config),
             store: Store::new(table),
@@ -100,6 +104,7 @@ impl Context {
                 Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
                 None => Arc::new(NoTick),
             },
+            narrators,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod lambda;
@@ -17,6 +18,7 @@ pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod wiring;

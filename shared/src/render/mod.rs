@@ -3,6 +3,7 @@
 //! (GitHub tables) and HTML (self-contained, inline SVG charts, safe as an email body).
 
 pub mod chart;
+pub mod compose;
 pub mod csv;
 pub mod format;
 pub mod html;
