@@ -4,8 +4,12 @@
 
 pub mod chart;
 pub mod compose;
+pub mod csv;
 pub mod format;
+pub mod html;
+pub mod markdown;
 pub mod model;
+pub mod svg;
 
 pub use model::*;
 
