@@ -10,6 +10,7 @@ use crate::blob::fs::FsBlobs;
 use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
+use crate::net::OutboundHttp;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -35,6 +36,8 @@ pub struct Context {
     pub local_blobs: Option<Arc<FsBlobs>>,
     /// What makes schedules fire (for the cron status endpoint).
     pub tick_source: Arc<dyn TickSource>,
+    /// Every outbound HTTP request (HTTP sources, chat and webhook deliveries) goes through it.
+    pub outbound: Arc<OutboundHttp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +103,7 @@ impl Context {
                 Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
                 None => Arc::new(NoTick),
             },
+            outbound: Arc::new(OutboundHttp::new()),
         })
     }
 }
