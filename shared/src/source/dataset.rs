@@ -488,7 +488,7 @@ mod tests {
         assert_eq!((second.row_count, second.version, second.created_at, second.updated_at), (1, 2, now(), later));
         assert_eq!(load(&blobs, &second).await.unwrap().rows, vec![vec![json!(3), json!("c")]]);
         assert!(matches!(blobs.get(&first.blob_key).await, Err(BlobError::NotFound(_))));
-        assert_eq!(blobs.list(&format!("datasets/{}/", ws.id)).await.unwrap(), [second.blob_key.clone()]);
+        assert_eq!(blobs.list(&format!("datasets/{}/", ws.id)).await.unwrap(), vec![second.blob_key.clone()]);
 
         delete(&store, &blobs, ws.id, &code).await.unwrap();
         assert!(store.find_dataset(ws.id, &code).await.unwrap().is_none());
