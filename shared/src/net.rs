@@ -198,6 +198,8 @@ pub enum NetError {
     InvalidHeader(String),
     #[error("request to {host} failed: {message}")]
     Request { host: String, message: String },
+    #[error("outbound HTTP could not be set up: {0}")]
+    Setup(String),
 }
 
 /// `10.0.0.5 is not…` or `intranet.example resolves to 10.0.0.5, which is not…`.
@@ -370,7 +372,7 @@ impl OutboundHttp {
             .pool_idle_timeout(Duration::from_secs(30))
             .user_agent(self.user_agent.clone())
             .build()
-            .map_err(|e| NetError::Request { host: String::new(), message: format!("cannot set up HTTP: {e}") })?;
+            .map_err(|e| NetError::Setup(e.to_string()))?;
         if clients.len() >= MAX_CLIENTS {
             clients.clear();
         }

@@ -49,6 +49,16 @@ impl InteractionKind {
     pub fn is_offer_event(self) -> bool {
         self != InteractionKind::Transaction
     }
+
+    /// The daily-summary counter this kind of interaction adds one to.
+    pub fn counter(self) -> &'static str {
+        match self {
+            InteractionKind::Received => "received",
+            InteractionKind::Viewed => "viewed",
+            InteractionKind::Completed => "completed",
+            InteractionKind::Transaction => "transactions",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -135,7 +145,7 @@ impl Interaction {
 
     /// The counters this interaction adds to its daily summary.
     pub fn increments(&self) -> Vec<(&'static str, i64)> {
-        let mut add = vec![(self.kind.as_str(), 1)];
+        let mut add = vec![(self.kind.counter(), 1)];
         match self.kind {
             InteractionKind::Transaction => add.push((DailySummary::AMOUNT_CENTS, self.amount_cents())),
             InteractionKind::Completed if self.amount.is_some() => {
@@ -188,13 +198,13 @@ impl DailySummary {
         }
     }
 
-    /// Sets counter `name` (names as [`Interaction::increments`] uses them).
+    /// Sets counter `name` (one of [`DailySummary::COUNTERS`]).
     pub fn set_counter(&mut self, name: &str, value: i64) {
         match name {
             "received" => self.received = value,
             "viewed" => self.viewed = value,
             "completed" => self.completed = value,
-            "transaction" => self.transactions = value,
+            "transactions" => self.transactions = value,
             Self::AMOUNT_CENTS => self.amount_cents = value,
             Self::REWARD_CENTS => self.reward_cents = value,
             _ => {}
@@ -203,7 +213,7 @@ impl DailySummary {
 
     /// Counter names, as stored.
     pub const COUNTERS: [&'static str; 6] =
-        ["received", "viewed", "completed", "transaction", Self::AMOUNT_CENTS, Self::REWARD_CENTS];
+        ["received", "viewed", "completed", "transactions", Self::AMOUNT_CENTS, Self::REWARD_CENTS];
 }
 
 /// Reads one interaction of an ingest batch (a JSON object) received at `now`. Every problem
@@ -454,7 +464,7 @@ mod tests {
         let mut with_amount = base.clone();
         with_amount["amount"] = json!(12.345);
         let t = parse_interaction(&with_amount, "line 4", ws(), now()).unwrap();
-        assert_eq!(t.increments(), vec![("transaction", 1), ("amount_cents", 1235)]);
+        assert_eq!(t.increments(), vec![("transactions", 1), ("amount_cents", 1235)]);
         assert!(t.dedupe_key().starts_with("I#"));
     }
 

@@ -364,7 +364,10 @@ pub fn filter(rows: RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_>
         wanted.push((j, value));
     }
     let RowSet { columns, rows, comparisons, note } = rows;
-    let rows = rows.into_iter().filter(|row| wanted.iter().all(|(j, value)| loosely_equal(&row[*j], value))).collect();
+    let rows = rows
+        .into_iter()
+        .filter(|row| wanted.iter().all(|(j, value)| loosely_equal(row.get(*j).unwrap_or(&Value::Null), value)))
+        .collect();
     Ok(RowSet { columns, rows, comparisons, note })
 }
 

@@ -28,7 +28,7 @@
 //! interaction is its own partition, so the `NotExists` put that makes re-sending idempotent
 //! never contends with other writes. A workspace's interactions are listed in receipt order
 //! through gsi1 (for exports). Daily summaries keep atomic counters (`received`, `viewed`,
-//! `completed`, `transaction`, `amount_cents`, `reward_cents`) per UTC day, channel (`none` when
+//! `completed`, `transactions`, `amount_cents`, `reward_cents`) per UTC day, channel (`none` when
 //! absent) and offer (`={offer_id}`, or `-` for offer-less transactions); the analytics sources
 //! read a range of days from the one `DAILY` partition. An interaction and its summary
 //! increments are written in one transaction. Datasets keep their metadata here and their rows
