@@ -441,6 +441,19 @@ mod fetch_tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_report_checks_its_dataset_filters_and_http_headers() {
+        let f = Fixture::new().await;
+        let mut report = fixtures::report(&f.workspace, "r", now());
+        report.sources = serde_json::from_value(json!([
+            {"name": "a", "type": "dataset", "dataset": "customers", "filter": {"region": "{region}", "tags": ["x"]}},
+            {"name": "b", "type": "http", "url": "https://api.example.com/x", "header_name": "Bad Header"},
+        ]))
+        .unwrap();
+        let fields: Vec<String> = report.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["sources[0].filter.tags", "sources[1].header_name", "sources[1].header_secret"]);
+    }
+
     async fn endpoint() -> String {
         let app = Router::new()
             .route(
