@@ -11,6 +11,7 @@ use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
 use crate::narrate::Narrators;
+use crate::net::OutboundHttp;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -38,6 +39,8 @@ pub struct Context {
     pub tick_source: Arc<dyn TickSource>,
     /// The narrator each workspace gets.
     pub narrators: Arc<Narrators>,
+    /// Every outbound HTTP request (HTTP sources, chat and webhook deliveries) goes through it.
+    pub outbound: Arc<OutboundHttp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,7 @@ impl Context {
                 None => Arc::new(NoTick),
             },
             narrators,
+            outbound: Arc::new(OutboundHttp::new()),
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod http;
 pub mod lambda;
 pub mod narrate;
+pub mod net;
 pub mod pipeline;
 pub mod queue;
 pub mod render;
