@@ -5,6 +5,7 @@
 pub mod chart;
 pub mod format;
 pub mod model;
+pub mod pdf;
 
 pub use model::*;
 
