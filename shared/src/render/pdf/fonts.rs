@@ -164,7 +164,11 @@ struct Face {
 impl Face {
     fn load(bytes: &[u8], postscript_name: &'static str) -> Option<Face> {
         let parsed = ParsedFont::from_bytes(bytes, 0, &mut Vec::new())?;
-        Some(Face { postscript_name, glyphs: Glyphs::from_font(&parsed, false), source: Source::read(bytes)? })
+        let mut glyphs = Glyphs::from_font(&parsed, false);
+        // A character the font lacks is drawn as .notdef, which the PDF's width table leaves
+        // at the default width of 1000.
+        glyphs.missing = 1000;
+        Some(Face { postscript_name, glyphs, source: Source::read(bytes)? })
     }
 }
 

@@ -92,6 +92,46 @@ fn components(glyph: &[u8]) -> Option<(Vec<usize>, usize)> {
     }
 }
 
+/// Where the flags and coordinates of a simple glyph with `points` points, starting at
+/// `flags_at`, end (the glyph's padding is not part of it).
+fn simple_outline_end(glyph: &[u8], flags_at: usize, points: usize) -> Option<usize> {
+    const X_SHORT: u8 = 0x02;
+    const Y_SHORT: u8 = 0x04;
+    const REPEAT: u8 = 0x08;
+    const X_SAME_OR_POSITIVE: u8 = 0x10;
+    const Y_SAME_OR_POSITIVE: u8 = 0x20;
+    let mut at = flags_at;
+    let (mut seen, mut coordinates) = (0, 0);
+    while seen < points {
+        let flag = *glyph.get(at)?;
+        at += 1;
+        let times = 1 + if flag & REPEAT != 0 {
+            at += 1;
+            usize::from(*glyph.get(at - 1)?)
+        } else {
+            0
+        };
+        let x = if flag & X_SHORT != 0 {
+            1
+        } else if flag & X_SAME_OR_POSITIVE != 0 {
+            0
+        } else {
+            2
+        };
+        let y = if flag & Y_SHORT != 0 {
+            1
+        } else if flag & Y_SAME_OR_POSITIVE != 0 {
+            0
+        } else {
+            2
+        };
+        coordinates += times * (x + y);
+        seen += times;
+    }
+    let end = at + coordinates;
+    (end <= glyph.len()).then_some(end)
+}
+
 /// `glyph` without its hinting instructions (None when it cannot be parsed).
 fn strip_instructions(glyph: &[u8]) -> Option<Vec<u8>> {
     if glyph.is_empty() {
@@ -101,7 +141,9 @@ fn strip_instructions(glyph: &[u8]) -> Option<Vec<u8>> {
     if contours >= 0 {
         let count_at = 10 + 2 * usize::try_from(contours).ok()?;
         let instructions = usize::from(u16_at(glyph, count_at)?);
-        let rest = glyph.get(count_at + 2 + instructions..)?;
+        let flags_at = count_at + 2 + instructions;
+        let points = if contours == 0 { 0 } else { usize::from(u16_at(glyph, count_at - 2)?) + 1 };
+        let rest = glyph.get(flags_at..simple_outline_end(glyph, flags_at, points)?)?;
         let mut out = Vec::with_capacity(count_at + 2 + rest.len());
         out.extend_from_slice(glyph.get(..count_at)?);
         out.extend_from_slice(&[0, 0]);
@@ -149,7 +191,10 @@ impl Source {
                 (usize::from(u16_at(loca, gid * 2)?) * 2, usize::from(u16_at(loca, gid * 2 + 2)?) * 2)
             };
             let glyph = glyf.get(start..end.max(start)).unwrap_or_default();
-            outlines.extend(strip_instructions(glyph).unwrap_or_default());
+            match strip_instructions(glyph) {
+                Some(stripped) => outlines.extend(stripped),
+                None => outlines.extend_from_slice(glyph),
+            }
             while outlines.len() % 4 != 0 {
                 outlines.push(0);
             }
@@ -395,6 +440,24 @@ mod tests {
             let old = full.lookup_glyph_index(c as u32).and_then(|g| full.get_glyph_width(g));
             let new = parsed.lookup_glyph_index(c as u32).and_then(|g| parsed.get_glyph_width(g));
             assert_eq!(old, new, "advance of {c:?}");
+        }
+    }
+
+    #[test]
+    fn every_bundled_glyph_loses_its_instructions_and_keeps_its_outline() {
+        for font in [REGULAR, include_bytes!("../fonts/DejaVuSans-Bold.ttf").as_slice()] {
+            let tables = tables(font).expect("tables");
+            let (head, loca, glyf) = (tables[b"head"], tables[b"loca"], tables[b"glyf"]);
+            assert_eq!(u16_at(head, 50), Some(1), "long loca offsets");
+            let count = loca.len() / 4 - 1;
+            for gid in 0..count {
+                let start = u32_at(loca, gid * 4).expect("offset") as usize;
+                let end = u32_at(loca, gid * 4 + 4).expect("offset") as usize;
+                let glyph = &glyf[start..end];
+                let stripped = strip_instructions(glyph).unwrap_or_else(|| panic!("glyph {gid} parses"));
+                assert!(stripped.len() <= glyph.len() && glyph.len() - stripped.len() < 4 + 65_536);
+                assert_eq!(stripped.get(..10), glyph.get(..10), "glyph {gid} keeps its header");
+            }
         }
     }
 

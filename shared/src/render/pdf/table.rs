@@ -135,6 +135,17 @@ impl Layout {
             .collect()
     }
 
+    /// The totals row's cells: one bold line each.
+    fn totals(&self, table: &Table, totals: &[String]) -> Vec<Vec<String>> {
+        (0..table.columns.len())
+            .zip(&self.widths)
+            .map(|(i, w)| {
+                let text = totals.get(i).map(String::as_str).unwrap_or("");
+                vec![self.bold.fit(text, w - 2.0 * PAD_X).into_owned()]
+            })
+            .collect()
+    }
+
     fn draw_header(&self, flow: &mut Flow, table: &Table) {
         let top = flow.y;
         flow.canvas.fill_rect(flow.left, top - self.header_height, self.width, self.header_height, ACCENT);
@@ -216,10 +227,14 @@ pub(super) fn draw(flow: &mut Flow, table: &Table) {
         flow.canvas.text(flow.left + PAD_X, y, Weight::Regular, CELL_SIZE, MUTED, "No rows");
         flow.y -= 22.0;
     }
+    let totals = table.totals.as_ref().map(|totals| layout.totals(table, totals));
+    let totals_height = totals.as_ref().map(|cells| row_height(cells) + 2.0).unwrap_or(0.0);
     for (r, row) in table.rows.iter().enumerate() {
         let lines = layout.row_lines(table, row);
         let height = row_height(&lines);
-        if !flow.fits(height) {
+        // The last row goes with the totals, so they never stand alone on a page.
+        let needed = if r + 1 == table.rows.len() { height + totals_height } else { height };
+        if !flow.fits(needed) {
             layout.break_page(flow, table);
         }
         if r % 2 == 1 {
@@ -228,18 +243,8 @@ pub(super) fn draw(flow: &mut Flow, table: &Table) {
         layout.draw_cells(flow, table, &lines, layout.cell);
         flow.y -= height;
     }
-    if let Some(totals) = &table.totals {
-        let cells: Vec<Vec<String>> = table
-            .columns
-            .iter()
-            .zip(&layout.widths)
-            .enumerate()
-            .map(|(i, (_, w))| {
-                let text = totals.get(i).map(String::as_str).unwrap_or("");
-                vec![layout.bold.fit(text, w - 2.0 * PAD_X).into_owned()]
-            })
-            .collect();
-        let height = row_height(&cells) + 2.0;
+    if let Some(cells) = totals {
+        let height = totals_height;
         if !flow.fits(height) {
             layout.break_page(flow, table);
         }

@@ -405,6 +405,11 @@ fn hostile_input_renders_without_panicking() {
     let pages = pages_text(&render_clean(&empty));
     assert_eq!(pages.len(), 1);
     assert!(pages[0].contains("Page 1 of 1"));
+
+    for generated_at in [chrono::DateTime::<Utc>::MIN_UTC, chrono::DateTime::<Utc>::MAX_UTC] {
+        let doc = Document { generated_at, ..empty.clone() };
+        assert!(render_pdf(&doc).is_ok_and(|pdf| pdf.starts_with(b"%PDF-")));
+    }
 }
 
 /// Writes page 1 of the sample statement and digest as PNG files under the temporary
