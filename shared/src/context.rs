@@ -55,7 +55,11 @@ impl Context {
     /// Builds every adapter the configuration names.
     pub async fn from_config(config: Config) -> Result<Self, ContextError> {
         let aws = if config.uses_aws() { Some(crate::aws::load_sdk_config().await) } else { None };
-        let aws = || aws.as_ref().cloned().unwrap_or_else(|| aws_config::SdkConfig::builder().build());
+        let aws = || {
+            aws.as_ref().cloned().unwrap_or_else(|| {
+                aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+            })
+        };
 
         let table: Arc<dyn Table> = match &config.store {
             StoreConfig::Sqlite(path) => Arc::new(SqliteTable::open(path)?),

@@ -82,6 +82,9 @@ fn clause_around(text: &str, start: usize, end: usize) -> &str {
     &text[from..to]
 }
 
+/// Flagged drops named in the summary; the rest are counted.
+const MAX_FLAGS_IN_SUMMARY: usize = 3;
+
 fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
     let report = match figures.report.trim() {
         "" => "This report",
@@ -153,11 +156,16 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
     // The threshold is quoted only when the report's author set it: that number is theirs.
     let limit = threshold_from_addendum.map(|t| format::percent(t, if (t * 100.0).fract() == 0.0 { 0 } else { 1 }));
     if !flagged.is_empty() {
-        let items = flagged
+        let mut items = flagged
             .iter()
+            .take(MAX_FLAGS_IN_SUMMARY)
             .map(|(m, c)| format!("{} for {} ({})", m.metric, m.subject, format::signed_percent(*c, 1)))
             .collect::<Vec<_>>()
             .join("; ");
+        let more = flagged.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
+        if more > 0 {
+            items.push_str(&format!(", and {more} more listed in the takeaways and tables"));
+        }
         summary.push(match &limit {
             Some(limit) => format!("Flagged for a drop of more than {limit}: {items}."),
             None => format!("Flagged for a drop beyond the alert threshold: {items}."),

@@ -3,7 +3,10 @@
 //! conditional transition in the store, so a repeated message or a second worker does nothing.
 
 pub mod admin;
+pub mod demo_data;
+pub mod preview;
 pub mod recovery;
+pub mod render_entry;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;

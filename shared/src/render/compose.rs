@@ -20,6 +20,9 @@ use crate::template;
 /// Charts draw at most this many categories (the first ones, in the source's order).
 pub const MAX_CHART_CATEGORIES: usize = 200;
 
+/// Suffix of the facts that hold a previous period's value.
+const PREVIOUS: &str = " (previous period)";
+
 /// Movers handed to the narrator (the largest changes first).
 const MAX_MOVEMENTS: usize = 25;
 
@@ -153,6 +156,8 @@ pub fn compose(
         size(b).total_cmp(&size(a))
     });
     figures.movements.truncate(MAX_MOVEMENTS);
+    // Headline figures first; their previous-period values after them all.
+    figures.facts.sort_by_key(|f| f.label.ends_with(PREVIOUS));
 
     let document = Document {
         title: report.name.to_string(),
@@ -197,7 +202,7 @@ fn kpis(
             .map(|pj| aggregate(set, pj, tile.aggregate));
         let change = previous.and_then(|previous| {
             figures.facts.push(Fact {
-                label: format!("{} (previous period)", tile.label),
+                label: format!("{}{PREVIOUS}", tile.label),
                 value: previous,
                 display: format::display(&number_value(previous), &tile.format),
                 format: tile.format.clone(),
@@ -362,7 +367,7 @@ fn movements(set: &RowSet, figures: &mut Figures) {
         }
         for (label, value) in [
             (format!("Total {}", comparison.metric), total_now),
-            (format!("Total {} (previous period)", comparison.metric), total_before),
+            (format!("Total {}{PREVIOUS}", comparison.metric), total_before),
         ] {
             let display = format::display(&number_value(value), &format);
             figures.facts.push(Fact { label, value, display, format: format.clone() });

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::domain::{Access, Area, Entry, ReportId, Run, RunId, RunTrigger};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
 use crate::pipeline::start_run::{RunRequest, start_run};
 use crate::store::{PageRequest, RunCreation};
 
@@ -107,11 +107,10 @@ pub async fn run_now(
     caller: Caller,
     Path((_, report)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Option<ApiJson<RunNowBody>>,
+    OptionalJson(body): OptionalJson<RunNowBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
     let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
-    let body = body.map(|ApiJson(b)| b).unwrap_or_default();
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => match value.to_str().map(str::trim) {
