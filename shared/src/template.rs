@@ -7,33 +7,65 @@ use serde_json::Value;
 
 use crate::render::format;
 
-/// Expands every `{path}` in `text` against `scope`.
+/// A piece of a template.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'t> {
+    /// Text written as is (`{{` and `}}` come through as one brace each).
+    Text(&'t str),
+    /// A `{path}` placeholder: its name and byte range in the template.
+    Placeholder { name: &'t str, start: usize, end: usize },
+}
+
+/// Splits `template` into text and placeholders. A `{` that does not open a well-formed
+/// `{path}` is text.
+pub fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let (mut i, mut text_from) = (0, 0);
+    let bytes = template.as_bytes();
+    while i < bytes.len() {
+        let doubled = (bytes[i] == b'{' || bytes[i] == b'}') && bytes.get(i + 1) == Some(&bytes[i]);
+        if doubled {
+            out.push(Piece::Text(&template[text_from..=i]));
+            i += 2;
+            text_from = i;
+            continue;
+        }
+        if bytes[i] == b'{'
+            && let Some(len) = template[i + 1..].find('}')
+            && is_path(&template[i + 1..i + 1 + len])
+        {
+            if text_from < i {
+                out.push(Piece::Text(&template[text_from..i]));
+            }
+            out.push(Piece::Placeholder { name: &template[i + 1..i + 1 + len], start: i, end: i + len + 2 });
+            i += len + 2;
+            text_from = i;
+            continue;
+        }
+        i += 1;
+    }
+    if text_from < template.len() {
+        out.push(Piece::Text(&template[text_from..]));
+    }
+    out
+}
+
+/// Expands every `{path}` in `text` against `scope`; a path that leads nowhere gives nothing.
 pub fn expand(text: &str, scope: &Value) -> String {
     if !text.contains(['{', '}']) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if let Some(after) = tail.strip_prefix("{{").or_else(|| tail.strip_prefix("}}")) {
-            out.push_str(&tail[..1]);
-            rest = after;
-        } else if let Some(body) = tail.strip_prefix('{')
-            && let Some(end) = body.find('}')
-            && is_path(&body[..end])
-        {
-            if let Some(value) = lookup(scope, body[..end].trim()) {
-                out.push_str(&format::plain(value));
+    for piece in pieces(text) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Placeholder { name, .. } => {
+                if let Some(value) = lookup(scope, name) {
+                    out.push_str(&format::plain(value));
+                }
             }
-            rest = &body[end + 1..];
-        } else {
-            out.push_str(&tail[..1]);
-            rest = &tail[1..];
         }
     }
-    out.push_str(rest);
     out
 }
 
@@ -46,9 +78,16 @@ pub fn lookup<'a>(scope: &'a Value, path: &str) -> Option<&'a Value> {
     })
 }
 
+/// `name` or `name.part…`: the first part starts with a letter or `_`; parts are letters,
+/// digits, `_` and `-`.
 fn is_path(s: &str) -> bool {
-    let s = s.trim();
-    !s.is_empty() && s.len() <= 200 && s.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    s.len() <= 200
+        && s.split('.').enumerate().all(|(i, part)| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_alphanumeric() || c == '_' && (i > 0 || !c.is_ascii_digit()))
+                && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-'))
+        })
+        && s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
 }
 
 #[cfg(test)]
@@ -71,5 +110,19 @@ mod tests {
         let scope = json!({"a": 1});
         assert_eq!(expand("[{missing.path}] {{literal}} {a}", &scope), "[] {literal} 1");
         assert_eq!(expand("not a {placeholder here} or { a", &scope), "not a {placeholder here} or { a");
+        assert_eq!(expand("{1abc} {a}}}", &scope), "{1abc} 1}");
+    }
+
+    #[test]
+    fn pieces_give_each_placeholder_with_its_range() {
+        assert_eq!(
+            pieces("a {b.c} {{d}}"),
+            vec![
+                Piece::Text("a "),
+                Piece::Placeholder { name: "b.c", start: 2, end: 7 },
+                Piece::Text(" {"),
+                Piece::Text("d}"),
+            ]
+        );
     }
 }

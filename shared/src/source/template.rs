@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::template::{Piece, pieces};
+
 /// What placeholders are filled from.
 #[derive(Debug, Clone, Copy)]
 pub struct Bindings<'a> {
@@ -20,52 +22,11 @@ pub enum TemplateError {
     UnknownData(String),
 }
 
-/// A placeholder found in a template: byte range and name.
-struct Placeholder<'t> {
-    start: usize,
-    end: usize,
-    name: &'t str,
-}
-
-fn placeholders(template: &str) -> Vec<Placeholder<'_>> {
-    let mut found = Vec::new();
-    let bytes = template.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'{'
-            && let Some(len) = template[i + 1..].find('}')
-        {
-            let name = &template[i + 1..i + 1 + len];
-            if is_name(name) {
-                found.push(Placeholder { start: i, end: i + len + 2, name });
-                i += len + 2;
-                continue;
-            }
-        }
-        i += 1;
-    }
-    found
-}
-
-/// `ident` or `ident.ident…` where an ident is a letter or `_` then letters, digits or `_`.
-fn is_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.split('.').all(|part| {
-            let mut chars = part.chars();
-            chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
-}
-
 impl Bindings<'_> {
     /// The value a placeholder names.
     pub fn lookup(&self, name: &str) -> Result<&Value, TemplateError> {
         if let Some(path) = name.strip_prefix("data.") {
-            let mut value = self.data;
-            for part in path.split('.') {
-                value = value.get(part).ok_or_else(|| TemplateError::UnknownData(name.into()))?;
-            }
-            return Ok(value);
+            return crate::template::lookup(self.data, path).ok_or_else(|| TemplateError::UnknownData(name.into()));
         }
         self.parameters.get(name).ok_or_else(|| TemplateError::UnknownParameter(name.into()))
     }
@@ -73,13 +34,12 @@ impl Bindings<'_> {
     /// `template` with every placeholder replaced by its value's text passed through `encode`.
     pub fn expand_with(&self, template: &str, encode: impl Fn(&str) -> String) -> Result<String, TemplateError> {
         let mut out = String::with_capacity(template.len());
-        let mut last = 0;
-        for p in placeholders(template) {
-            out.push_str(&template[last..p.start]);
-            out.push_str(&encode(&text(self.lookup(p.name)?)));
-            last = p.end;
+        for piece in pieces(template) {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Placeholder { name, .. } => out.push_str(&encode(&text(self.lookup(name)?))),
+            }
         }
-        out.push_str(&template[last..]);
         Ok(out)
     }
 
@@ -92,14 +52,15 @@ impl Bindings<'_> {
     /// placeholder takes the value itself (so `"{limit}"` stays a number).
     pub fn expand_value(&self, value: &Value) -> Result<Value, TemplateError> {
         Ok(match value {
-            Value::String(s) => {
-                let found = placeholders(s);
-                match found.as_slice() {
-                    [] => value.clone(),
-                    [only] if only.start == 0 && only.end == s.len() => self.lookup(only.name)?.clone(),
-                    _ => Value::String(self.expand(s)?),
+            Value::String(s) => match pieces(s).as_slice() {
+                [Piece::Placeholder { name, start: 0, end }] if *end == s.len() => self.lookup(name)?.clone(),
+                pieces
+                    if pieces.iter().all(|p| matches!(p, Piece::Text(_))) && !s.contains("{{") && !s.contains("}}") =>
+                {
+                    value.clone()
                 }
-            }
+                _ => Value::String(self.expand(s)?),
+            },
             Value::Array(items) => Value::Array(items.iter().map(|v| self.expand_value(v)).collect::<Result<_, _>>()?),
             Value::Object(map) => Value::Object(
                 map.iter()
