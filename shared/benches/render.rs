@@ -20,17 +20,7 @@ use herald_core::source::{ColumnMeta, ColumnType, Comparison, RowSet};
 use serde_json::{Value, json};
 
 fn report(body: Value) -> Report {
-    let mut base = json!({
-        "id": "01JD0000000000000000000000",
-        "workspace_id": "01JD0000000000000000000001",
-        "code": "bench",
-        "created_at": "2026-11-01T00:00:00Z",
-        "updated_at": "2026-11-01T00:00:00Z"
-    });
-    if let (Some(base), Value::Object(body)) = (base.as_object_mut(), body) {
-        base.extend(body);
-    }
-    serde_json::from_value(base).expect("report")
+    herald_core::testing::fixtures::report_json(body)
 }
 
 fn rows(columns: &[(&str, ColumnType)], rows: Vec<Vec<Value>>) -> RowSet {
@@ -42,8 +32,21 @@ fn rows(columns: &[(&str, ColumnType)], rows: Vec<Vec<Value>>) -> RowSet {
     }
 }
 
+/// What composing a document takes: the report, its rows and the template scope.
+struct Inputs {
+    report: Report,
+    sources: BTreeMap<String, RowSet>,
+    scope: Value,
+}
+
+impl Inputs {
+    fn compose(&self) -> Composed {
+        compose(&self.report, &self.sources, &self.scope, at()).expect("compose")
+    }
+}
+
 /// The demo statement for one customer with 25 purchase lines.
-fn statement() -> Composed {
+fn statement() -> Inputs {
     let customer = demo::customers(1, 5).remove(0);
     let id = customer["id"].as_str().unwrap_or_default().to_owned();
     let statement = report(demo::reports(&id).remove(1));
@@ -67,11 +70,11 @@ fn statement() -> Composed {
         ),
     ]);
     let scope = json!({"customers": Value::Object(customer)});
-    compose(&statement, &sources, &scope, at()).expect("statement")
+    Inputs { report: statement, sources, scope }
 }
 
 /// The demo digest with its narrative and a 90-day activity table: three pages.
-fn digest() -> Composed {
+fn digest() -> (Inputs, Composed) {
     let mut body = demo::reports("c").remove(0);
     if let Some(sections) = body["sections"].as_array_mut() {
         sections.push(json!({"type": "table", "title": "Daily activity", "source": "days", "totals": true,
@@ -168,7 +171,8 @@ fn digest() -> Composed {
     );
     let sources =
         BTreeMap::from([("offers".to_owned(), offers), ("channels".to_owned(), channels), ("days".to_owned(), days)]);
-    let mut composed = compose(&digest, &sources, &Value::Null, at()).expect("digest");
+    let inputs = Inputs { report: digest, sources, scope: Value::Null };
+    let mut composed = inputs.compose();
     let narration =
         BuiltinNarrator::new().write(&composed.figures, Some("Flag any offer with >15% week-over-week drop."));
     composed.document.narrative = Some(herald_core::domain::NarrativeOutput {
@@ -178,7 +182,7 @@ fn digest() -> Composed {
         dropped: vec![],
         error: None,
     });
-    composed
+    (inputs, composed)
 }
 
 fn at() -> chrono::DateTime<Utc> {
@@ -204,11 +208,17 @@ fn time(budget: Duration, mut f: impl FnMut()) -> Duration {
     samples[7]
 }
 
+/// Page objects in a PDF (`/Type /Page`, with or without the space; not `/Pages`).
 fn pages(pdf: &[u8]) -> usize {
-    pdf.windows(b"/Type /Page".len() + 1).filter(|w| w.starts_with(b"/Type /Page") && w[w.len() - 1] != b's').count()
+    [&b"/Type /Page"[..], &b"/Type/Page"[..]]
+        .iter()
+        .map(|marker| {
+            pdf.windows(marker.len() + 1).filter(|w| w.starts_with(marker) && w[marker.len()] != b's').count()
+        })
+        .sum()
 }
 
-fn bench_document(name: &str, doc: &Document, composed: impl Fn() -> Composed) {
+fn bench_document(name: &str, doc: &Document, inputs: &Inputs) {
     let bytes = pdf::render_pdf(doc).expect("pdf");
     println!("\n{name}: {} page(s), PDF {:.1} KiB", pages(&bytes), bytes.len() as f64 / 1024.0);
     let budget = Duration::from_millis(1500);
@@ -221,7 +231,7 @@ fn bench_document(name: &str, doc: &Document, composed: impl Fn() -> Composed) {
         1.0 / t.as_secs_f64()
     );
     let t = time(budget, || {
-        let c = composed();
+        let c = inputs.compose();
         black_box(pdf::render_pdf(&c.document).ok());
     });
     println!("  compose + pdf  {:>9.3} ms/doc  {:>8.0} docs/s", t.as_secs_f64() * 1e3, 1.0 / t.as_secs_f64());
@@ -277,10 +287,10 @@ fn main() {
         csv_child(args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(100_000));
         return;
     }
-    let statement_doc = statement().document;
-    bench_document("Customer statement (25-row table)", &statement_doc, statement);
-    let digest_doc = digest().document;
-    bench_document("Weekly digest (narrative, KPIs, chart, 3 tables)", &digest_doc, digest);
+    let statement = statement();
+    bench_document("Customer statement (25-row table)", &statement.compose().document, &statement);
+    let (digest, composed) = digest();
+    bench_document("Weekly digest (narrative, KPIs, chart, 3 tables)", &composed.document, &digest);
 
     println!("\nCSV streaming (6 columns, child process per size):");
     println!("  {:>9}  {:>9}  {:>9}  peak RSS", "rows", "ms", "MiB out");

@@ -63,25 +63,26 @@ pub mod fixtures {
     }
 
     pub fn report(ws: &Workspace, code: &str, now: DateTime<Utc>) -> Report {
-        Report {
-            id: ReportId::generate(now),
-            workspace_id: ws.id,
-            code: Code::parse(code).expect("valid code"),
-            name: Name::parse(format!("Report {code}")).expect("valid name"),
-            description: None,
-            enabled: true,
-            parameters: vec![],
-            sources: vec![],
-            sections: vec![],
-            formats: vec![Format::Pdf],
-            page: Default::default(),
-            narrative: Narrative::default(),
-            deliveries: vec![],
-            hold_for_review: false,
-            created_at: now,
-            updated_at: now,
-            version: 0,
+        let code = Code::parse(code).expect("valid code");
+        let name = Name::parse(format!("Report {code}")).expect("valid name");
+        Report::new(ReportId::generate(now), ws.id, code, name, now)
+    }
+
+    /// A report from API-shaped JSON (fields over a `weekly-digest` PDF report).
+    pub fn report_json(extra: Value) -> Report {
+        let mut base = serde_json::json!({
+            "id": "01JD0000000000000000000000",
+            "workspace_id": "01JD0000000000000000000001",
+            "code": "weekly-digest",
+            "name": "Weekly digest",
+            "formats": ["pdf"],
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-01T00:00:00Z"
+        });
+        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+            base.extend(extra);
         }
+        serde_json::from_value(base).expect("a report")
     }
 
     pub fn schedule(report: &Report, next_run_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Schedule {
@@ -108,24 +109,8 @@ pub mod fixtures {
     }
 
     pub fn run(report: &Report, now: DateTime<Utc>) -> Run {
-        Run {
-            id: RunId::generate(now),
-            workspace_id: report.workspace_id,
-            report_id: report.id,
-            schedule_id: None,
-            scheduled_for: None,
-            trigger: RunTrigger::Manual,
-            status: RunStatus::Running,
-            inputs: RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null },
-            created_at: now,
-            started_at: Some(now),
-            finished_at: None,
-            narrative: None,
-            counts: EntryCounts::default(),
-            error: None,
-            idempotency_key: None,
-            version: 0,
-        }
+        let inputs = RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null };
+        Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now)
     }
 
     /// `count` queued entries of `run`, one per row `{"id": i, "email": "c{i}@example.com"}`.

@@ -136,3 +136,29 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
+
+/// Defines each named `async fn(TestServer)` test twice: on the embedded store (`sqlite`) and
+/// on DynamoDB in the emulator (`dynamodb`, skipped only when AWS tests are skipped).
+#[macro_export]
+macro_rules! on_every_store {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let server = $crate::TestServer::start($crate::Backend::Sqlite).await.expect("server");
+                    super::$name(server).await;
+                }
+            )+
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(server) = $crate::TestServer::start($crate::Backend::DynamoDb).await else { return };
+                    super::$name(server).await;
+                }
+            )+
+        }
+    };
+}

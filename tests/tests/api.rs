@@ -396,30 +396,7 @@ async fn the_preview_gives_utc_and_local_times_and_flags_dst_moves(s: TestServer
     assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-macro_rules! on_every_store {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = herald_tests::TestServer::start(herald_tests::Backend::Sqlite).await.unwrap();
-                    super::$name(server).await;
-                }
-            )+
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(server) = herald_tests::TestServer::start(herald_tests::Backend::DynamoDb).await else { return };
-                    super::$name(server).await;
-                }
-            )+
-        }
-    };
-}
-
-on_every_store!(
+herald_tests::on_every_store!(
     health_answers_with_a_fresh_or_echoed_correlation_id,
     unknown_paths_get_the_error_envelope_with_the_request_id,
     requests_without_a_valid_token_are_unauthorized,

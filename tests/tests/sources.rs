@@ -224,30 +224,7 @@ async fn another_workspaces_dataset_is_not_found(s: TestServer) {
     assert!(listed["data"].as_array().unwrap().is_empty());
 }
 
-macro_rules! on_every_store {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let server = herald_tests::TestServer::start(herald_tests::Backend::Sqlite).await.unwrap();
-                    super::$name(server).await;
-                }
-            )+
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(server) = herald_tests::TestServer::start(herald_tests::Backend::DynamoDb).await else { return };
-                    super::$name(server).await;
-                }
-            )+
-        }
-    };
-}
-
-on_every_store!(
+herald_tests::on_every_store!(
     interactions_are_ingested_as_json_or_ndjson_and_a_resent_one_counts_once,
     a_batch_with_a_bad_line_is_refused_naming_every_problem_and_nothing_is_stored,
     an_oversized_or_malformed_batch_is_refused_clearly,

@@ -44,6 +44,29 @@ pub struct Report {
 }
 
 impl Report {
+    /// A report with nothing in it yet: no sources or sections, PDF output, narration on.
+    pub fn new(id: ReportId, workspace_id: WorkspaceId, code: Code, name: Name, now: DateTime<Utc>) -> Self {
+        Report {
+            id,
+            workspace_id,
+            code,
+            name,
+            description: None,
+            enabled: true,
+            parameters: vec![],
+            sources: vec![],
+            sections: vec![],
+            formats: vec![Format::Pdf],
+            page: PageSetup::default(),
+            narrative: Narrative::default(),
+            deliveries: vec![],
+            hold_for_review: false,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
     /// The repeating source, if one is marked.
     pub fn repeating_source(&self) -> Option<&SourceSpec> {
         self.sources.iter().find(|s| s.role == SourceRole::Repeating)
@@ -471,17 +494,11 @@ mod tests {
     use serde_json::json;
 
     fn report(json: Value) -> Report {
-        let mut base = json!({
-            "id": "01JD0000000000000000000000",
-            "workspace_id": "01JD0000000000000000000001",
-            "code": "weekly-digest",
-            "name": "Weekly digest",
-            "formats": ["pdf", "csv"],
-            "created_at": "2026-11-01T00:00:00Z",
-            "updated_at": "2026-11-01T00:00:00Z"
-        });
-        base.as_object_mut().unwrap().extend(json.as_object().unwrap().clone());
-        serde_json::from_value(base).unwrap()
+        let mut json = json;
+        if json.get("formats").is_none() {
+            json["formats"] = json!(["pdf", "csv"]);
+        }
+        crate::testing::fixtures::report_json(json)
     }
 
     #[test]

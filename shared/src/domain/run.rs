@@ -127,6 +127,28 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run that starts now, triggered by `trigger`, with nothing counted yet.
+    pub fn started(id: RunId, inputs: RunInputs, trigger: RunTrigger, now: DateTime<Utc>) -> Self {
+        Run {
+            id,
+            workspace_id: inputs.report.workspace_id,
+            report_id: inputs.report.id,
+            schedule_id: None,
+            scheduled_for: None,
+            trigger,
+            status: RunStatus::Running,
+            inputs,
+            created_at: now,
+            started_at: Some(now),
+            finished_at: None,
+            narrative: None,
+            counts: EntryCounts::default(),
+            error: None,
+            idempotency_key: None,
+            version: 0,
+        }
+    }
+
     /// True when nothing is queued or running (seed `003` `finished`).
     pub fn is_finished(&self) -> bool {
         match self.status {

@@ -10,8 +10,8 @@ use super::render_entry::{build, narrate, render_files, scope};
 use super::start_run::resolve_parameters;
 use crate::context::Context;
 use crate::domain::{
-    EntryCounts, FieldError, Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunStatus, RunTrigger, SourceRole,
-    ValidationErrors, Workspace,
+    FieldError, Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTrigger, SourceRole, ValidationErrors,
+    Workspace,
 };
 use crate::render::RenderedFile;
 use crate::render::compose::SectionSummary;
@@ -84,24 +84,8 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
         }
     };
     // A stand-in run gives templates the same `run` they see in a real one.
-    let run = Run {
-        id: RunId::generate(now),
-        workspace_id: workspace.id,
-        report_id: report.id,
-        schedule_id: None,
-        scheduled_for: None,
-        trigger: RunTrigger::Manual,
-        status: RunStatus::Running,
-        inputs: RunInputs { report: report.clone(), parameters: parameters.clone(), data: request.data.clone() },
-        created_at: now,
-        started_at: Some(now),
-        finished_at: None,
-        narrative: None,
-        counts: EntryCounts::default(),
-        error: None,
-        idempotency_key: None,
-        version: 0,
-    };
+    let inputs = RunInputs { report: report.clone(), parameters: parameters.clone(), data: request.data.clone() };
+    let run = Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now);
     let scope = scope(&report, &parameters, row.as_ref(), &request.data, &run);
     let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, now)
         .await

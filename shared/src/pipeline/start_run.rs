@@ -9,8 +9,8 @@ use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
-    Entry, EntryCounts, EntryId, EntryStatus, FieldError, Report, Run, RunId, RunInputs, RunStatus, RunTrigger,
-    ScheduleId, ValidationErrors,
+    Entry, EntryId, EntryStatus, FieldError, Report, Run, RunId, RunInputs, RunStatus, RunTrigger, ScheduleId,
+    ValidationErrors,
 };
 use crate::queue::Job;
 use crate::store::RunCreation;
@@ -80,24 +80,11 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         Some((schedule, slot)) => RunId::for_slot(schedule, slot),
         None => RunId::generate(now),
     };
-    let mut run = Run {
-        id,
-        workspace_id: request.report.workspace_id,
-        report_id: request.report.id,
-        schedule_id: request.slot.map(|(s, _)| s),
-        scheduled_for: request.slot.map(|(_, at)| at),
-        trigger: request.trigger,
-        status: RunStatus::Running,
-        inputs: RunInputs { report: request.report.clone(), parameters: parameters.clone(), data: request.data },
-        created_at: now,
-        started_at: Some(now),
-        finished_at: None,
-        narrative: None,
-        counts: EntryCounts::default(),
-        error: None,
-        idempotency_key: request.idempotency_key,
-        version: 0,
-    };
+    let inputs = RunInputs { report: request.report.clone(), parameters: parameters.clone(), data: request.data };
+    let mut run = Run::started(id, inputs, request.trigger, now);
+    run.schedule_id = request.slot.map(|(s, _)| s);
+    run.scheduled_for = request.slot.map(|(_, at)| at);
+    run.idempotency_key = request.idempotency_key;
     let entries = if missing.is_empty() {
         vec![Entry {
             id: EntryId::generate(now),

@@ -59,25 +59,9 @@ pub async fn preview(
     let report = match (body.report_id, body.report) {
         (Some(id), None) => ctx.store.resolve_report(caller.workspace.id, &id).await?,
         (None, Some(definition)) => {
-            let mut report = Report {
-                id: ReportId::generate(now),
-                workspace_id: caller.workspace.id,
-                code: Code::parse("preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.code", e)]))?,
-                name: Name::parse("Preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.name", e)]))?,
-                description: None,
-                enabled: true,
-                parameters: vec![],
-                sources: vec![],
-                sections: vec![],
-                formats: vec![Format::Pdf],
-                page: Default::default(),
-                narrative: Default::default(),
-                deliveries: vec![],
-                hold_for_review: false,
-                created_at: now,
-                updated_at: now,
-                version: 0,
-            };
+            let code = Code::parse("preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.code", e)]))?;
+            let name = Name::parse("Preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.name", e)]))?;
+            let mut report = Report::new(ReportId::generate(now), caller.workspace.id, code, name, now);
             definition.apply(&mut report);
             report
         }

@@ -95,25 +95,7 @@ pub async fn create(
         return Err(ValidationErrors(missing).into());
     };
     let now = ctx.clock.now();
-    let mut report = Report {
-        id: ReportId::generate(now),
-        workspace_id: caller.workspace.id,
-        code,
-        name,
-        description: None,
-        enabled: true,
-        parameters: vec![],
-        sources: vec![],
-        sections: vec![],
-        formats: vec![],
-        page: PageSetup::default(),
-        narrative: Narrative::default(),
-        deliveries: vec![],
-        hold_for_review: false,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
+    let mut report = Report::new(ReportId::generate(now), caller.workspace.id, code, name, now);
     body.apply(&mut report);
     check(&ctx, &report).await?;
     let report = ctx.store.create_report(&report).await?;

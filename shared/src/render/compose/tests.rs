@@ -5,18 +5,11 @@ use super::*;
 use crate::source::{ColumnMeta, Comparison};
 
 fn report(extra: Value) -> Report {
-    let mut base = json!({
-        "id": "01JD0000000000000000000000",
-        "workspace_id": "01JD0000000000000000000001",
-        "code": "weekly-digest",
-        "name": "Weekly digest",
-        "formats": ["pdf"],
-        "sources": [{"name": "offers", "type": "offer_performance", "period": "7d"}],
-        "created_at": "2026-11-01T00:00:00Z",
-        "updated_at": "2026-11-01T00:00:00Z"
-    });
-    base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-    serde_json::from_value(base).unwrap()
+    let mut extra = extra;
+    if extra.get("sources").is_none() {
+        extra["sources"] = json!([{"name": "offers", "type": "offer_performance", "period": "7d"}]);
+    }
+    crate::testing::fixtures::report_json(extra)
 }
 
 fn offers() -> RowSet {
