@@ -179,9 +179,7 @@ async fn an_empty_source_renders_an_empty_table_in_every_format() {
     assert!(String::from_utf8(html).unwrap().contains("Nothing today"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_stores_artifacts_that_download_with_their_recorded_size_and_checksum() {
-    let s = server().await;
+async fn a_run_stores_artifacts_that_download_with_their_recorded_size_and_checksum(s: TestServer) {
     s.run_workers();
     let mut report = sales_report();
     report["code"] = json!("regional-sales");
@@ -216,9 +214,7 @@ async fn a_run_stores_artifacts_that_download_with_their_recorded_size_and_check
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_source_that_fails_fails_the_preview_and_the_entry_with_the_reason() {
-    let s = server().await;
+async fn a_source_that_fails_fails_the_preview_and_the_entry_with_the_reason(s: TestServer) {
     s.run_workers();
     let report = json!({
         "code": "missing-data", "name": "Missing data", "formats": ["pdf"],
@@ -265,3 +261,8 @@ async fn the_weekly_digest_reads_ingested_history_and_flags_the_offer_that_dropp
     assert!(text.contains(demo::FADING_OFFER), "the fading offer is not flagged: {text}");
     assert_eq!(narrative["dropped"], json!([]), "{narrative}");
 }
+
+herald_tests::on_every_store!(
+    a_run_stores_artifacts_that_download_with_their_recorded_size_and_checksum,
+    a_source_that_fails_fails_the_preview_and_the_entry_with_the_reason,
+);
