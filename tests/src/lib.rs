@@ -86,12 +86,13 @@ impl TestServer {
         });
     }
 
-    /// Polls a run until it is finished and returns its detail.
+    /// Polls a run until it is finished and settled, and returns its detail.
     pub async fn finished_run(&self, id: &str) -> serde_json::Value {
         for _ in 0..300 {
             let run: serde_json::Value =
                 self.get(&self.ws(&format!("/runs/{id}"))).send().await.expect("run").json().await.expect("json");
-            if run["finished"] == true {
+            // `finished` follows the entry counts; the status settles in the write after.
+            if run["finished"] == true && run["status"] != "running" {
                 return run;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
