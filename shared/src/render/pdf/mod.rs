@@ -6,7 +6,13 @@
 //!
 //! Text is set in Helvetica when every character is WinAnsi (the common case for statements:
 //! nothing to embed, the cheapest file), otherwise in DejaVu Sans, embedded as a subset of
-//! the glyphs drawn; either way the text can be searched and copied.
+//! the glyphs drawn; either way the text can be searched and copied. Small documents are
+//! written without stream compression (see `COMPRESS_ABOVE_OPS`).
+//!
+//! One core, CPU time, a one-page statement (3 tiles, a paragraph, 25 × 5 table): 0.23 ms in
+//! Helvetica (9 KB; 0.44 ms and 3 KB deflated), 0.58 ms with DejaVu subsets (31 KB; 1.4 ms
+//! and 14 KB deflated). Embedding the whole of DejaVu instead takes about 2.5 ms and 1.5 MB,
+//! or 100 ms and 750 KB deflated.
 
 mod canvas;
 mod fonts;
@@ -23,9 +29,9 @@ use self::prepare::Prepared;
 use super::RenderError;
 use super::model::Document;
 
-/// Documents drawn with more operations than this (about 40 KB of page content, a couple
-/// of pages) have their streams deflated. Below it they are written as they are: deflate's
-/// setup alone costs about as much as laying out a one-page statement, to save 6 KB.
+/// Documents drawn with more operations than this (about 30 KB of page content, a few
+/// pages) have their streams deflated. Below it they are written as they are: deflating a
+/// one-page statement doubles its cost (most of it setting up the compressor) to save 6 KB.
 const COMPRESS_ABOVE_OPS: usize = 2_000;
 
 /// How to write a document; `None` decides from the document.
