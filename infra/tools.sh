@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's tool venv at .tools/venv and installs the PINNED tools
-# from infra/requirements-test.txt: moto[server], aiosmtpd, aws-sam-cli, cfn-lint.
+# from infra/requirements-test.txt: moto[server], aiosmtpd, aws-sam-cli, cfn-lint; and
+# poppler-utils (pdftotext) from the system's packages when it is missing.
 #
 #   infra/tools.sh            test tools (moto, aiosmtpd, sam, cfn-lint)
 #   infra/tools.sh --lambda   test tools + cargo-lambda (infra/requirements-lambda.txt)
@@ -82,6 +83,22 @@ install_reqs() {
 install_reqs test "$ROOT/infra/requirements-test.txt"
 if [ "$WITH_LAMBDA" = 1 ]; then
     install_reqs lambda "$ROOT/infra/requirements-lambda.txt"
+fi
+
+# System packages from Debian's registry: poppler-utils (pdftotext, pdftoppm) reads rendered
+# PDFs back in the tests. Installed once; skipped when already there.
+if ! command -v pdftotext > /dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ] && command -v sudo > /dev/null 2>&1; then SUDO="sudo"; fi
+    if command -v apt-get > /dev/null 2>&1; then
+        log "installing poppler-utils (pdftotext) with apt-get"
+        $SUDO apt-get install -y -q poppler-utils > /dev/null 2>&1 \
+            || { $SUDO apt-get update -q > /dev/null 2>&1 && $SUDO apt-get install -y -q poppler-utils > /dev/null; } \
+            || { log "error: could not install poppler-utils; install it (it provides pdftotext) and run again"; exit 1; }
+    else
+        log "error: pdftotext not found; install poppler-utils (or your system's package with pdftotext)"
+        exit 1
+    fi
 fi
 
 # Cheap sanity check that the entry points exist (catches a half-deleted venv with a stamp).

@@ -11,8 +11,11 @@ use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Parser, Subcommand};
 use herald_core::config::{Config, QueueConfig};
 use herald_core::context::Context;
+use herald_core::domain::Format;
+use herald_core::lambda::Worker;
+use herald_core::pipeline::preview::PreviewRequest;
 use herald_core::pipeline::schedules::{self, RuleInput};
-use herald_core::pipeline::{admin, recovery, tick};
+use herald_core::pipeline::{admin, demo_data, recovery, tick, workers};
 
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about = "Scheduled, narrated reports, delivered.")]
@@ -34,6 +37,41 @@ enum Command {
         /// Create the demo workspace if needed and print a fresh admin token for it.
         #[arg(long)]
         demo: bool,
+    },
+    /// Load the demo workspace: offers/customers/interaction history, datasets and example reports.
+    Demo {
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+        /// Customers to generate.
+        #[arg(long, default_value_t = DEMO_CUSTOMERS)]
+        customers: usize,
+        /// Days of interaction history, ending today.
+        #[arg(long, default_value_t = DEMO_DAYS)]
+        days: i64,
+    },
+    /// Render a report to a file without recording a run (a saved report by code or id, or a
+    /// report definition in a JSON file).
+    #[command(group(ArgGroup::new("what").required(true).args(["report", "file"])))]
+    Render {
+        /// Code or id of a saved report.
+        report: Option<String>,
+        /// A report definition (the API's report fields) to render instead.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Workspace code or id.
+        #[arg(long, default_value = "demo")]
+        workspace: String,
+        /// pdf, csv, markdown or html.
+        #[arg(long, default_value = "pdf")]
+        format: String,
+        /// Parameter values for this render: --param name=value (values are JSON when they parse as JSON).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Output file (default: the artifact's own name in the current folder); '-' for stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
     },
     /// Run one tick now: fire due schedules, recover stale work.
     Tick {
@@ -95,6 +133,10 @@ enum Admin {
     },
 }
 
+/// Size of the demo data `make run` loads.
+const DEMO_CUSTOMERS: usize = 300;
+const DEMO_DAYS: i64 = 90;
+
 /// Configuration from the environment, with the data folder as the default location of the
 /// embedded store and blobs.
 fn config(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Config> {
@@ -133,13 +175,28 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
     println!("Herald is running at {url}");
     if demo {
         let access = admin::demo_access(&ctx).await?;
+        let load = demo_data::load(&ctx, &access.workspace, DEMO_CUSTOMERS, DEMO_DAYS).await?;
+        println!(
+            "Demo data: {} customers, {} interactions loaded now, reports: weekly-digest, customer-statement",
+            load.customers, load.interactions
+        );
         println!("Demo workspace: {} ({})", access.workspace.code, access.workspace.id);
         println!("Demo admin token (shown once): {}", access.secret);
         println!("Try: curl -H 'Authorization: Bearer {}' {url}/api/v1/ws/demo", access.secret);
     }
     let ticker = tokio::spawn(minute_ticker(ctx.clone()));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()))
+    });
     axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
     ticker.abort();
+    // Let the jobs in flight finish; whatever is left queued is handed out again at start-up.
+    let _ = stop.send(true);
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     println!("Herald stopped.");
     Ok(())
 }
@@ -180,6 +237,69 @@ fn preview(
     Ok(())
 }
 
+/// `herald render`: a transient render to a file.
+async fn render(
+    ctx: &Context,
+    report: Option<String>,
+    file: Option<PathBuf>,
+    workspace: &str,
+    format: &str,
+    params: &[String],
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let format: Format = serde_json::from_value(serde_json::Value::String(format.to_owned()))
+        .map_err(|_| anyhow::anyhow!("unknown format `{format}`: use pdf, csv, markdown or html"))?;
+    let workspace = ctx.store.resolve_workspace(workspace).await.with_context(|| format!("workspace `{workspace}`"))?;
+    let report = match (report, file) {
+        (Some(code), _) => {
+            ctx.store.resolve_report(workspace.id, &code).await.with_context(|| format!("report `{code}`"))?
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let mut value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+            let now = ctx.clock.now();
+            for (key, default) in [
+                ("id", serde_json::json!(herald_core::domain::ReportId::generate(now))),
+                ("workspace_id", serde_json::json!(workspace.id)),
+                ("code", serde_json::json!("report")),
+                ("name", serde_json::json!("Report")),
+                ("formats", serde_json::json!([format])),
+                ("created_at", serde_json::json!(now)),
+                ("updated_at", serde_json::json!(now)),
+            ] {
+                if value.get(key).is_none() {
+                    value[key] = default;
+                }
+            }
+            serde_json::from_value(value).with_context(|| format!("{} is not a report definition", path.display()))?
+        }
+        (None, None) => anyhow::bail!("give a report code or --file"),
+    };
+    let mut overrides = serde_json::Map::new();
+    for param in params {
+        let (name, raw) =
+            param.split_once('=').ok_or_else(|| anyhow::anyhow!("--param `{param}` is not NAME=VALUE"))?;
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()));
+        overrides.insert(name.to_owned(), value);
+    }
+    let request = PreviewRequest { report, overrides, data: serde_json::Value::Null };
+    let files = herald_core::pipeline::preview::preview(ctx, &workspace, request).await?.render(format).await?;
+    let Some(file) = files.into_iter().next() else { anyhow::bail!("the report has no table to write as CSV") };
+    match out.as_deref() {
+        Some(path) if path == Path::new("-") => {
+            use std::io::Write;
+            std::io::stdout().write_all(&file.bytes)?;
+        }
+        path => {
+            let path = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(&file.file_name));
+            std::fs::write(&path, &file.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("Wrote {} ({} bytes)", path.display(), file.bytes.len());
+        }
+    }
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -201,6 +321,28 @@ async fn shutdown_signal() {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { bind, data_dir, demo } => serve(bind, &data_dir, demo).await,
+        Command::Demo { data_dir, customers, days } => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            let access = admin::demo_access(&ctx).await?;
+            let load = demo_data::load(&ctx, &access.workspace, customers, days).await?;
+            println!("Workspace {} ({}):", access.workspace.code, access.workspace.id);
+            println!("  {} customers, {} transactions", load.customers, load.transactions);
+            println!("  {} interactions loaded now (history is loaded once)", load.interactions);
+            println!(
+                "  reports created: {}",
+                if load.reports_created.is_empty() {
+                    "none (already there)".to_owned()
+                } else {
+                    load.reports_created.join(", ")
+                }
+            );
+            println!("Admin token (shown once): {}", access.secret);
+            Ok(())
+        }
+        Command::Render { report, file, workspace, format, params, out, data_dir } => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            render(&ctx, report, file, &workspace, &format, &params, out).await
+        }
         Command::Tick { data_dir } => {
             let ctx = context(config(&data_dir, None)?).await?;
             println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);

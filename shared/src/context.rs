@@ -10,6 +10,8 @@ use crate::blob::fs::FsBlobs;
 use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
+use crate::narrate::Narrators;
+use crate::net::OutboundHttp;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -35,6 +37,10 @@ pub struct Context {
     pub local_blobs: Option<Arc<FsBlobs>>,
     /// What makes schedules fire (for the cron status endpoint).
     pub tick_source: Arc<dyn TickSource>,
+    /// The narrator each workspace gets.
+    pub narrators: Arc<Narrators>,
+    /// Every outbound HTTP request (HTTP sources, chat and webhook deliveries) goes through it.
+    pub outbound: Arc<OutboundHttp>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +55,11 @@ impl Context {
     /// Builds every adapter the configuration names.
     pub async fn from_config(config: Config) -> Result<Self, ContextError> {
         let aws = if config.uses_aws() { Some(crate::aws::load_sdk_config().await) } else { None };
-        let aws = || aws.as_ref().cloned().unwrap_or_else(|| aws_config::SdkConfig::builder().build());
+        let aws = || {
+            aws.as_ref().cloned().unwrap_or_else(|| {
+                aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+            })
+        };
 
         let table: Arc<dyn Table> = match &config.store {
             StoreConfig::Sqlite(path) => Arc::new(SqliteTable::open(path)?),
@@ -88,6 +98,7 @@ impl Context {
             }
         };
         let config_tick = config.tick_schedule.clone();
+        let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone()));
         Ok(Self {
             config: Arc::new(config),
             store: Store::new(table),
@@ -100,6 +111,8 @@ impl Context {
                 Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
                 None => Arc::new(NoTick),
             },
+            narrators,
+            outbound: Arc::new(OutboundHttp::new()),
         })
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, tick};
+use crate::pipeline::{PipelineError, render_entry, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -45,9 +45,11 @@ pub enum Worker {
 }
 
 /// Runs one job of a worker.
-pub async fn run_job(_ctx: &Context, worker: Worker, job: &Job) -> Result<(), PipelineError> {
+pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), PipelineError> {
     match (worker, job) {
-        (Worker::Render, Job::Render { .. }) => Err(PipelineError::NotAvailable("rendering")),
+        (Worker::Render, Job::Render { run_id, entry_id, .. }) => {
+            render_entry::render_entry(ctx, *run_id, *entry_id).await.map(|_| ())
+        }
         (Worker::Deliver, Job::Deliver { .. }) => Err(PipelineError::NotAvailable("delivery")),
         _ => Err(PipelineError::Queue(crate::queue::QueueError::Malformed(format!(
             "a {worker:?} worker cannot run {job:?}"

@@ -63,7 +63,7 @@ impl TestServer {
         ];
         vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let config =
-            Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).expect("config");
+            Config::from_lookup(|name| vars.iter().rfind(|(k, _)| *k == name).map(|(_, v)| v.clone())).expect("config");
         let mut ctx = Context::from_config(config).await.expect("context");
         if let Some(clock) = clock {
             ctx.clock = clock;
@@ -74,6 +74,29 @@ impl TestServer {
         let router = herald_core::http::router(ctx.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         Some(Self { url, ctx, access, client: reqwest::Client::new(), _dir: dir })
+    }
+
+    /// Starts the in-process render workers, as `herald serve` does.
+    pub fn run_workers(&self) {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let ctx = self.ctx.clone();
+        tokio::spawn(async move {
+            let _stop = stop;
+            herald_core::pipeline::workers::run_workers(ctx, herald_core::lambda::Worker::Render, 2, stopping).await;
+        });
+    }
+
+    /// Polls a run until it is finished and returns its detail.
+    pub async fn finished_run(&self, id: &str) -> serde_json::Value {
+        for _ in 0..300 {
+            let run: serde_json::Value =
+                self.get(&self.ws(&format!("/runs/{id}"))).send().await.expect("run").json().await.expect("json");
+            if run["finished"] == true {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("run {id} did not finish in 30 s");
     }
 
     /// `{url}/api/v1/ws/{code}{path}`.
@@ -96,4 +119,20 @@ impl TestServer {
     pub fn delete(&self, url: &str) -> reqwest::RequestBuilder {
         self.client.delete(url).bearer_auth(&self.access.secret)
     }
+}
+
+/// The text of a PDF as `pdftotext -layout` extracts it (poppler-utils, which `make test`
+/// installs).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8", "-", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("pdftotext is needed to read PDFs back (apt-get install poppler-utils; `make test` installs it)");
+    child.stdin.take().expect("stdin").write_all(pdf).expect("write the PDF");
+    let out = child.wait_with_output().expect("pdftotext output");
+    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("UTF-8 text")
 }

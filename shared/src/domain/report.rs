@@ -206,8 +206,13 @@ pub enum SourceKind {
         #[serde(default)]
         period: Period,
     },
-    /// Rows the workspace uploaded.
-    Dataset { dataset: Code },
+    /// Rows the workspace uploaded, optionally only those whose columns equal the given values
+    /// (`{"region": "{region}"}`: `{name}` is a run parameter).
+    Dataset {
+        dataset: Code,
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        filter: Map<String, Value>,
+    },
     /// A JSON endpoint; `{param}` placeholders in the URL are filled from parameters.
     Http {
         url: String,
@@ -235,7 +240,7 @@ fn default_http_max_bytes() -> u32 {
 impl SourceKind {
     fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
         match self {
-            SourceKind::Http { url, timeout_ms, max_bytes, .. } => {
+            SourceKind::Http { url, timeout_ms, max_bytes, header_name, header_secret } => {
                 if !(url.starts_with("https://") || url.starts_with("http://")) {
                     errors.push(FieldError::new(format!("{field}.url"), "must be an http(s) URL"));
                 }
@@ -245,9 +250,33 @@ impl SourceKind {
                 if !(1..=50 * 1024 * 1024).contains(max_bytes) {
                     errors.push(FieldError::new(format!("{field}.max_bytes"), "must be between 1 byte and 50 MiB"));
                 }
+                if let Some(name) = header_name
+                    && http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                {
+                    errors.push(FieldError::new(format!("{field}.header_name"), "must be an HTTP header name"));
+                }
+                if header_name.is_some() != header_secret.is_some() {
+                    errors.push(FieldError::new(
+                        format!("{field}.header_secret"),
+                        "header_name and header_secret go together",
+                    ));
+                }
             }
             SourceKind::Inline { rows } if rows.len() > 10_000 => {
                 errors.push(FieldError::new(format!("{field}.rows"), "at most 10000 inline rows"));
+            }
+            SourceKind::Dataset { filter, .. } => {
+                for (column, wanted) in filter {
+                    if column.is_empty() || column.len() > 128 {
+                        errors.push(FieldError::new(format!("{field}.filter"), "column names are 1 to 128 characters"));
+                    }
+                    if wanted.is_array() || wanted.is_object() {
+                        errors.push(FieldError::new(
+                            format!("{field}.filter.{column}"),
+                            "must be a string, number, boolean or null",
+                        ));
+                    }
+                }
             }
             _ => {}
         }

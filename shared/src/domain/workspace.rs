@@ -1,4 +1,5 @@
-//! Workspaces (tenants) and their settings: retention per data kind, legal hold, SMTP, AI.
+//! Workspaces (tenants) and their settings: retention per data kind, legal hold, SMTP, AI, and
+//! the private addresses outbound requests may reach.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,7 @@ pub struct WorkspaceSettings {
     pub legal_hold: bool,
     pub smtp: Option<SmtpSettings>,
     pub ai: AiSettings,
+    pub network: NetworkSettings,
 }
 
 impl WorkspaceSettings {
@@ -38,6 +40,7 @@ impl WorkspaceSettings {
         if let Some(smtp) = &self.smtp {
             errors.extend(smtp.check());
         }
+        errors.extend(self.network.check());
         ValidationErrors::into_result(errors)
     }
 }
@@ -131,6 +134,34 @@ pub fn looks_like_email(value: &str) -> bool {
         && !value.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Where outbound requests (HTTP sources, Slack, Teams, webhooks) may go. Public addresses are
+/// always reachable; private, loopback, link-local and other reserved ones only when listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct NetworkSettings {
+    /// IP addresses or CIDR ranges (`10.0.0.5`, `10.1.0.0/16`, `fd00::/8`) allowed although
+    /// they are not public.
+    pub allowed_addresses: Vec<String>,
+}
+
+impl NetworkSettings {
+    /// Most entries the allow-list may hold.
+    pub const MAX_ALLOWED: usize = 100;
+
+    fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.allowed_addresses.len() > Self::MAX_ALLOWED {
+            errors.push(FieldError::new("settings.network.allowed_addresses", "at most 100 entries"));
+        }
+        for (i, entry) in self.allowed_addresses.iter().enumerate() {
+            if let Err(message) = crate::net::AddressRange::parse(entry) {
+                errors.push(FieldError::new(format!("settings.network.allowed_addresses[{i}]"), message));
+            }
+        }
+        errors
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NarratorKind {
@@ -199,5 +230,17 @@ mod tests {
         for bad in ["", "ops", "ops@", "@example.com", "ops@example", "o ps@example.com"] {
             assert!(!looks_like_email(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn allowed_addresses_must_be_ips_or_cidr_ranges() {
+        let settings = WorkspaceSettings {
+            network: NetworkSettings {
+                allowed_addresses: vec!["10.0.0.5".into(), "fd00::/8".into(), "intranet".into(), "10.0.0.0/33".into()],
+            },
+            ..Default::default()
+        };
+        let fields: Vec<_> = settings.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["settings.network.allowed_addresses[2]", "settings.network.allowed_addresses[3]"]);
     }
 }

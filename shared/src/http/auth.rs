@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, MatchedPath, Path};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -53,14 +53,22 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .filter(|t| t.is_usable(now))
             .ok_or_else(ApiError::unauthorized)?;
 
-        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, ctx).await?;
-        let requested = params.get("workspace").ok_or_else(|| ApiError::not_found("workspace"))?;
-        let workspace = match ctx.store.resolve_workspace(requested).await {
-            Ok(ws) if ws.id == token.workspace_id => ws,
-            Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {
-                return Err(ApiError::not_found(format_args!("workspace `{requested}`")));
-            }
-            Err(e) => return Err(e.into()),
+        // Paths without a workspace (the seeds' compatibility paths) act in the token's own.
+        let scoped = parts.extensions.get::<MatchedPath>().is_some_and(|p| p.as_str().contains("{workspace}"));
+        let params = if scoped {
+            Path::<HashMap<String, String>>::from_request_parts(parts, ctx).await?.0
+        } else {
+            HashMap::new()
+        };
+        let workspace = match params.get("workspace") {
+            None => ctx.store.get_workspace(token.workspace_id).await?,
+            Some(requested) => match ctx.store.resolve_workspace(requested).await {
+                Ok(ws) if ws.id == token.workspace_id => ws,
+                Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {
+                    return Err(ApiError::not_found(format_args!("workspace `{requested}`")));
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
         if let Err(e) = ctx.store.touch_token(&token, now).await {
             tracing::warn!(error = %e, token = %token.id, "could not record token use");

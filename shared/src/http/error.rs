@@ -161,6 +161,17 @@ impl From<crate::pipeline::PipelineError> for ApiError {
                     "Service temporarily unavailable, please retry",
                 )
             }
+            PipelineError::Blob(blob) => {
+                tracing::error!(error = %blob, "blob storage failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::ServiceUnavailable,
+                    "Service temporarily unavailable, please retry",
+                )
+            }
+            PipelineError::Generation(reason) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::ValidationError, reason)
+            }
             PipelineError::NotAvailable(what) => ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
                 ErrorCode::ServiceUnavailable,

@@ -17,7 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 
 use crate::context::Context;
-use routes::{blobs, cron, reports, runs, schedules, system, tokens, workspaces};
+use routes::{blobs, cron, datasets, interactions, preview, reports, runs, schedules, system, tokens, workspaces};
 
 /// The whole API.
 pub fn router(ctx: Arc<Context>) -> Router {
@@ -28,6 +28,9 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/api/v1/ws/{workspace}/tokens/{id}", delete(tokens::revoke_token))
         .route("/api/v1/ws/{workspace}/reports", get(reports::list_reports).post(reports::create))
+        .route("/api/v1/ws/{workspace}/reports/preview", post(preview::preview))
+        .route("/api/v1/reports/preview", post(preview::preview))
+        .route("/api/v1/ws/{workspace}/reports/{report}/runs", post(runs::run_now))
         .route(
             "/api/v1/ws/{workspace}/reports/{report}",
             get(reports::get).patch(reports::update).delete(reports::delete),
@@ -44,6 +47,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         )
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
+        .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
+        .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
+        .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))
+        .route("/api/v1/ws/{workspace}/datasets/{code}/rows", get(datasets::rows))
         .route("/blobs/{*key}", get(blobs::download))
         .route("/api/cron/tick", post(cron::tick))
         .route("/api/v1/cron/status", get(cron::status))

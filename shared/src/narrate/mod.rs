@@ -4,10 +4,23 @@
 //! every sentence quoting a number the figures do not hold. A narrator that fails leaves the
 //! narrative empty with the reason; the run still renders.
 
+pub mod bedrock;
+pub mod builtin;
+pub mod choice;
+pub mod grounding;
+
+use std::panic::AssertUnwindSafe;
+
 use async_trait::async_trait;
+use futures::FutureExt;
 use serde::Serialize;
 
-use crate::domain::ValueFormat;
+pub use bedrock::BedrockNarrator;
+pub use builtin::BuiltinNarrator;
+pub use choice::Narrators;
+pub use grounding::ground;
+
+use crate::domain::{NarrativeOutput, ValueFormat};
 
 /// What a narrator may talk about: the document's headline figures and movers, plus every
 /// other number it shows (which a narrative may quote but is not asked to).
@@ -74,4 +87,157 @@ pub trait Narrator: Send + Sync {
     fn name(&self) -> &'static str;
     /// Writes a summary and takeaways from `figures`, following the report's addendum.
     async fn narrate(&self, figures: &Figures, prompt_addendum: Option<&str>) -> Result<Narration, NarrateError>;
+}
+
+/// Runs `narrator` and keeps what the grounding check lets through. Numbers the report's
+/// author wrote in the addendum (a threshold) count as figures: the narrative may quote them
+/// back. Never fails: a narrator that errs or panics leaves the summary and takeaways empty
+/// with the reason in `error`, and the run renders without them.
+pub async fn narrate_grounded(
+    narrator: &dyn Narrator,
+    figures: &Figures,
+    prompt_addendum: Option<&str>,
+) -> NarrativeOutput {
+    let name = narrator.name().to_string();
+    let failed = |error: String| {
+        tracing::warn!(narrator = %name, %error, "narration failed; the run renders without it");
+        NarrativeOutput {
+            summary: String::new(),
+            takeaways: Vec::new(),
+            narrator: name.clone(),
+            dropped: Vec::new(),
+            error: Some(error),
+        }
+    };
+    let narration = match AssertUnwindSafe(narrator.narrate(figures, prompt_addendum)).catch_unwind().await {
+        Ok(Ok(narration)) => narration,
+        Ok(Err(err)) => return failed(err.to_string()),
+        Err(_) => return failed("the narrator stopped unexpectedly".to_string()),
+    };
+    let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut allowed = figures.clone();
+        allowed.other_numbers.extend(prompt_addendum.map(grounding::numbers_in).unwrap_or_default());
+        ground(narration, &allowed)
+    }));
+    match checked {
+        Ok((narration, dropped)) => {
+            if !dropped.is_empty() {
+                let count = dropped.len();
+                tracing::info!(narrator = %name, dropped = count, "dropped sentences quoting numbers no figure holds");
+            }
+            NarrativeOutput {
+                summary: narration.summary,
+                takeaways: narration.takeaways,
+                narrator: name,
+                dropped,
+                error: None,
+            }
+        }
+        Err(_) => failed("the grounding check stopped unexpectedly".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Failing;
+
+    #[async_trait]
+    impl Narrator for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+
+        async fn narrate(&self, _: &Figures, _: Option<&str>) -> Result<Narration, NarrateError> {
+            Err(NarrateError::Unavailable("no credentials".into()))
+        }
+    }
+
+    struct Panicking;
+
+    #[async_trait]
+    impl Narrator for Panicking {
+        fn name(&self) -> &'static str {
+            "panicking"
+        }
+
+        async fn narrate(&self, _: &Figures, _: Option<&str>) -> Result<Narration, NarrateError> {
+            panic!("the model answered something nobody expected")
+        }
+    }
+
+    fn figures() -> Figures {
+        Figures {
+            report: "Weekly digest".into(),
+            period: Some("7 days to 21 Nov 2026".into()),
+            facts: vec![Fact {
+                label: "Completions".into(),
+                value: 1234.0,
+                display: "1,234".into(),
+                format: ValueFormat::Number { decimals: 0 },
+            }],
+            movements: vec![Movement {
+                subject: "offer fafdcd66 (discount)".into(),
+                metric: "completions".into(),
+                current: 80.0,
+                previous: 100.0,
+                change: Some(-0.2),
+                format: ValueFormat::Number { decimals: 0 },
+            }],
+            other_numbers: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn the_builtin_narration_comes_through_grounding_whole() {
+        let addendum = "Flag any offer with >15% week-over-week drop.";
+        let narrative = narrate_grounded(&BuiltinNarrator, &figures(), Some(addendum)).await;
+        assert_eq!(narrative.narrator, "builtin");
+        assert_eq!(narrative.error, None);
+        assert!(narrative.dropped.is_empty(), "{:?}", narrative.dropped);
+        assert!(narrative.summary.contains("Flagged for a drop of more than 15%"), "{}", narrative.summary);
+        assert_eq!(
+            narrative.takeaways[0],
+            "Flag: completions for offer fafdcd66 (discount) down 20.0% to 80 (from 100)."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failing_narrator_leaves_an_empty_narrative_with_the_reason() {
+        let narrative = narrate_grounded(&Failing, &figures(), None).await;
+        assert_eq!(narrative.summary, "");
+        assert!(narrative.takeaways.is_empty());
+        assert_eq!(narrative.narrator, "failing");
+        assert_eq!(narrative.error.as_deref(), Some("narrator unavailable: no credentials"));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_narrator_is_recorded_not_propagated() {
+        let narrative = narrate_grounded(&Panicking, &figures(), None).await;
+        assert_eq!(narrative.summary, "");
+        assert_eq!(narrative.error.as_deref(), Some("the narrator stopped unexpectedly"));
+    }
+
+    #[tokio::test]
+    async fn numbers_from_the_addendum_may_be_quoted_back_but_others_may_not() {
+        struct Quoting;
+
+        #[async_trait]
+        impl Narrator for Quoting {
+            fn name(&self) -> &'static str {
+                "quoting"
+            }
+
+            async fn narrate(&self, _: &Figures, _: Option<&str>) -> Result<Narration, NarrateError> {
+                Ok(Narration {
+                    summary: "The discount offer fell 20.0%, past the 15% threshold. It will recover 40%.".into(),
+                    takeaways: vec![],
+                })
+            }
+        }
+        let narrative = narrate_grounded(&Quoting, &figures(), Some("Flag drops over 15%.")).await;
+        assert_eq!(narrative.summary, "The discount offer fell 20.0%, past the 15% threshold.");
+        assert_eq!(narrative.dropped[0].ungrounded, vec!["40%"]);
+    }
 }

@@ -3,10 +3,14 @@
 //! conditional transition in the store, so a repeated message or a second worker does nothing.
 
 pub mod admin;
+pub mod demo_data;
+pub mod preview;
 pub mod recovery;
+pub mod render_entry;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;
+pub mod workers;
 
 use crate::queue::QueueError;
 use crate::store::StoreError;
@@ -19,6 +23,12 @@ pub enum PipelineError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Invalid(#[from] crate::domain::ValidationErrors),
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
+    /// The report cannot be generated as it stands (a source failed, a section names a
+    /// column its source lacks); the message says why.
+    #[error("{0}")]
+    Generation(String),
     /// The capability this job needs is not part of this build yet.
     #[error("{0} is not available in this version of Herald")]
     NotAvailable(&'static str),

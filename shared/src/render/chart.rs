@@ -221,7 +221,7 @@ pub fn plot(chart: &ChartBlock, width: f32, height: f32) -> Plot {
 
 /// Evenly spaced round tick values (steps of 1, 2 or 5 × 10ⁿ) covering `lo..=hi`.
 pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    let (lo, hi) = if hi - lo < f64::EPSILON { (lo.min(0.0), lo.max(0.0) + 1.0) } else { (lo, hi) };
+    let (lo, hi) = if (hi - lo).abs() < f64::EPSILON { (lo.min(0.0), lo.max(0.0) + 1.0) } else { (lo, hi) };
     let raw = (hi - lo) / target.max(1) as f64;
     let magnitude = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(10.0 * magnitude);

@@ -58,7 +58,7 @@ pub fn number(value: f64, decimals: u8) -> String {
 fn group_thousands(digits: &str, out: &mut String) {
     let len = digits.len();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (len - i) % 3 == 0 {
+        if i > 0 && (len - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

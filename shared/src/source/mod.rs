@@ -161,3 +161,355 @@ mod tests {
         assert_eq!(rows.columns[0].kind, ColumnType::Text);
     }
 }
+
+// ----- fetching -----
+
+pub mod analytics;
+pub mod dataset;
+pub mod http;
+pub mod template;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::blob::Blobs;
+use crate::domain::{SourceKind, SourceSpec, Workspace};
+use crate::net::{NetError, NetworkPolicy, OutboundHttp};
+use crate::store::{Store, StoreError};
+use template::{Bindings, TemplateError};
+
+/// The run parameter that moves the analytics window's last day (`YYYY-MM-DD`).
+pub const AS_OF_PARAMETER: &str = "as_of";
+
+/// What a source is fetched with: the ports, the workspace, and the run's inputs.
+pub struct SourceContext<'a> {
+    pub store: &'a Store,
+    pub blobs: &'a dyn Blobs,
+    pub http: &'a OutboundHttp,
+    pub workspace: &'a Workspace,
+    /// The run's resolved parameter values.
+    pub parameters: &'a Map<String, Value>,
+    /// The run's free-form data payload (`{data.…}` in templates).
+    pub data: &'a Value,
+    pub now: DateTime<Utc>,
+}
+
+impl SourceContext<'_> {
+    pub fn bindings(&self) -> Bindings<'_> {
+        Bindings { parameters: self.parameters, data: self.data }
+    }
+
+    /// The UTC day the analytics windows end with: the `as_of` parameter if the run has one,
+    /// else today.
+    pub fn run_day(&self) -> Result<NaiveDate, SourceError> {
+        match self.parameters.get(AS_OF_PARAMETER) {
+            None | Some(Value::Null) => Ok(self.now.date_naive()),
+            Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| SourceError::Parameter {
+                name: AS_OF_PARAMETER,
+                message: format!("must be a date (YYYY-MM-DD), not `{s}`"),
+            }),
+            Some(other) => Err(SourceError::Parameter {
+                name: AS_OF_PARAMETER,
+                message: format!("must be a date (YYYY-MM-DD), not {other}"),
+            }),
+        }
+    }
+}
+
+/// Why a source could not be fetched, in words for the person reading the failed entry.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("dataset `{0}` does not exist in this workspace; upload it first")]
+    DatasetNotFound(String),
+    #[error("the dataset has no column `{column}` (its columns: {columns})")]
+    UnknownColumn { column: String, columns: String },
+    #[error("in the source's {field}: {source}")]
+    Template {
+        field: &'static str,
+        #[source]
+        source: TemplateError,
+    },
+    #[error("parameter `{name}` {message}")]
+    Parameter { name: &'static str, message: String },
+    #[error("the endpoint could not be reached: {0}")]
+    Net(#[from] NetError),
+    #[error("the endpoint answered HTTP {status}{hint}")]
+    HttpStatus { status: u16, hint: &'static str },
+    #[error("the endpoint's answer is not JSON: {0}")]
+    NotJson(String),
+    #[error("the endpoint's answer has the wrong shape: {0}")]
+    Shape(String),
+    #[error("could not read the data: {0}")]
+    Store(#[from] StoreError),
+    #[error("could not read the dataset: {0}")]
+    Dataset(#[from] dataset::DatasetError),
+}
+
+/// The rows of one source of a report, for one run.
+pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
+    let ws = ctx.workspace.id;
+    match &spec.kind {
+        SourceKind::OfferPerformance { period } => {
+            let window = analytics::Window::new(*period, ctx.run_day()?);
+            let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
+            Ok(analytics::offer_performance(&summaries, &window))
+        }
+        SourceKind::ChannelEffectiveness { period } => {
+            let window = analytics::Window::new(*period, ctx.run_day()?);
+            let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
+            Ok(analytics::channel_effectiveness(&summaries, &window))
+        }
+        SourceKind::Dataset { dataset: code, filter } => {
+            let meta = match ctx.store.get_dataset(ws, code).await {
+                Ok(meta) => meta,
+                Err(StoreError::NotFound { .. }) => return Err(SourceError::DatasetNotFound(code.to_string())),
+                Err(e) => return Err(e.into()),
+            };
+            let rows = dataset::load(ctx.blobs, &meta).await?;
+            dataset::filter(rows, filter, &ctx.bindings())
+        }
+        SourceKind::Http { url, header_name, header_secret, timeout_ms, max_bytes } => {
+            let source = http::HttpSource {
+                url,
+                header_name: header_name.as_deref(),
+                header_secret: header_secret.as_ref(),
+                timeout_ms: *timeout_ms,
+                max_bytes: *max_bytes,
+            };
+            let policy = NetworkPolicy::of(&ctx.workspace.settings.network);
+            http::fetch(ctx.http, &policy, &ctx.bindings(), &source).await
+        }
+        SourceKind::Inline { rows } => {
+            let bindings = ctx.bindings();
+            let objects = rows
+                .iter()
+                .map(|row| match bindings.expand_value(&Value::Object(row.clone())) {
+                    Ok(Value::Object(object)) => Ok(object),
+                    Ok(_) => Ok(row.clone()),
+                    Err(e) => Err(SourceError::Template { field: "rows", source: e }),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RowSet::from_objects(objects))
+        }
+    }
+}
+
+#[cfg(test)]
+mod fetch_tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::routing::get;
+    use bytes::Bytes;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::blob::FsBlobs;
+    use crate::domain::{Code, DatasetFormat, FieldError, Interaction, parse_interaction};
+    use crate::store::sqlite::SqliteTable;
+    use crate::testing::fixtures;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap()
+    }
+
+    struct Fixture {
+        store: Store,
+        blobs: FsBlobs,
+        http: OutboundHttp,
+        workspace: Workspace,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let blobs = FsBlobs::new(dir.path().to_path_buf(), "http://127.0.0.1".into(), vec![7; 32]);
+            let store = Store::new(Arc::new(SqliteTable::in_memory().unwrap()));
+            let workspace = store.create_workspace(&fixtures::workspace("sources", now())).await.unwrap();
+            Self { store, blobs, http: OutboundHttp::new(), workspace, _dir: dir }
+        }
+
+        async fn fetch(&self, spec: Value, parameters: Value) -> Result<RowSet, SourceError> {
+            let spec: SourceSpec = serde_json::from_value(spec).unwrap();
+            let parameters = parameters.as_object().cloned().unwrap_or_default();
+            let data = json!({"customer": {"id": "c-7"}});
+            let ctx = SourceContext {
+                store: &self.store,
+                blobs: &self.blobs,
+                http: &self.http,
+                workspace: &self.workspace,
+                parameters: &parameters,
+                data: &data,
+                now: now(),
+            };
+            fetch(&ctx, &spec).await
+        }
+
+        fn interaction(&self, v: Value) -> Interaction {
+            parse_interaction(&v, "i", self.workspace.id, now()).map_err(|e: Vec<FieldError>| e).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn offer_performance_reads_the_summaries_of_the_window_ending_today() {
+        let f = Fixture::new().await;
+        let event = |day: &str, kind: &str| {
+            json!({"customer_id": "c", "type": kind, "offer_id": "o1", "offer_kind": "bogo", "channel": "email",
+                   "occurred_at": format!("{day}T12:00:00Z")})
+        };
+        let batch: Vec<Interaction> = [
+            event("2026-11-22", "received"),
+            event("2026-11-22", "completed"),
+            event("2026-11-16", "completed"),
+            event("2026-11-15", "completed"),
+        ]
+        .into_iter()
+        .map(|v| f.interaction(v))
+        .collect();
+        f.store.ingest_interactions(&batch).await.unwrap();
+
+        let rows =
+            f.fetch(json!({"name": "offers", "type": "offer_performance", "period": "7d"}), json!({})).await.unwrap();
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(1)));
+        assert_eq!(row["completed_change"], json!(1.0));
+        assert_eq!(row["offer_kind"], json!("bogo"));
+
+        // As of the 15th, only that day's completion is current, and nothing came before.
+        let rows = f
+            .fetch(
+                json!({"name": "offers", "type": "offer_performance", "period": "today"}),
+                json!({"as_of": "2026-11-15"}),
+            )
+            .await
+            .unwrap();
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["completed_change"].clone()), (json!(1), Value::Null));
+        assert_eq!(rows.note.as_deref(), Some("15 Nov 2026 (UTC), against the day before (14 Nov 2026)"));
+
+        let channels =
+            f.fetch(json!({"name": "c", "type": "channel_effectiveness", "period": "14d"}), json!({})).await.unwrap();
+        assert_eq!(channels.row_object(0).unwrap()["completed"], json!(3));
+    }
+
+    #[tokio::test]
+    async fn a_workspace_without_history_gets_no_rows_and_a_bad_as_of_is_named() {
+        let f = Fixture::new().await;
+        let rows = f.fetch(json!({"name": "o", "type": "offer_performance"}), json!({})).await.unwrap();
+        assert!(rows.is_empty());
+        let err = f.fetch(json!({"name": "o", "type": "offer_performance"}), json!({"as_of": "last week"})).await;
+        assert_eq!(err.unwrap_err().to_string(), "parameter `as_of` must be a date (YYYY-MM-DD), not `last week`");
+    }
+
+    #[tokio::test]
+    async fn inline_rows_fill_their_placeholders_from_the_run() {
+        let f = Fixture::new().await;
+        let spec = json!({"name": "x", "type": "inline", "rows": [
+            {"label": "Region {region}", "limit": "{limit}", "customer": "{data.customer.id}"}
+        ]});
+        let rows = f.fetch(spec.clone(), json!({"region": "EU", "limit": 5})).await.unwrap();
+        assert_eq!(rows.rows[0], vec![json!("Region EU"), json!(5), json!("c-7")]);
+        assert_eq!(rows.columns[1].kind, ColumnType::Number);
+        let err = f.fetch(spec, json!({"limit": 5})).await.unwrap_err();
+        assert_eq!(err.to_string(), "in the source's rows: `{region}` names no parameter of the run");
+    }
+
+    #[tokio::test]
+    async fn a_dataset_source_reads_the_upload_and_applies_its_filter() {
+        let f = Fixture::new().await;
+        let code = Code::parse("customers").unwrap();
+        let body = "id,region,email\n1,EU,a@example.com\n2,US,b@example.com\n3,EU,\n";
+        let upload = dataset::Upload {
+            rows: dataset::parse_csv(body.as_bytes()).unwrap(),
+            format: DatasetFormat::Csv,
+            body: Bytes::from_static(body.as_bytes()),
+        };
+        dataset::save(&f.store, &f.blobs, f.workspace.id, &code, upload, now()).await.unwrap();
+
+        let spec = json!({"name": "customers", "role": "repeating", "type": "dataset", "dataset": "customers",
+                          "filter": {"region": "{region}"}});
+        let rows = f.fetch(spec.clone(), json!({"region": "EU"})).await.unwrap();
+        assert_eq!(rows.rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>(), [json!(1), json!(3)]);
+        assert_eq!(rows.row_object(1).unwrap()["email"], Value::Null);
+        let all = f.fetch(json!({"name": "c", "type": "dataset", "dataset": "customers"}), json!({})).await.unwrap();
+        assert_eq!(all.len(), 3);
+        let missing = f.fetch(json!({"name": "c", "type": "dataset", "dataset": "leads"}), json!({})).await;
+        assert_eq!(
+            missing.unwrap_err().to_string(),
+            "dataset `leads` does not exist in this workspace; upload it first"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_report_checks_its_dataset_filters_and_http_headers() {
+        let f = Fixture::new().await;
+        let mut report = fixtures::report(&f.workspace, "r", now());
+        report.sources = serde_json::from_value(json!([
+            {"name": "a", "type": "dataset", "dataset": "customers", "filter": {"region": "{region}", "tags": ["x"]}},
+            {"name": "b", "type": "http", "url": "https://api.example.com/x", "header_name": "Bad Header"},
+        ]))
+        .unwrap();
+        let fields: Vec<String> = report.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["sources[0].filter.tags", "sources[1].header_name", "sources[1].header_secret"]);
+    }
+
+    async fn endpoint() -> String {
+        let app = Router::new()
+            .route(
+                "/customers/{region}",
+                get(|axum::extract::Path(region): axum::extract::Path<String>, headers: axum::http::HeaderMap| async move {
+                    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                    axum::Json(json!({"data": [{"region": region, "key": key}], "total": 1}))
+                }),
+            )
+            .route("/text", get(|| async { "not json" }))
+            .route("/number", get(|| async { axum::Json(json!(42)) }))
+            .route("/missing", get(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }))
+            .route(
+                "/moved",
+                get(|| async { (axum::http::StatusCode::MOVED_PERMANENTLY, [(axum::http::header::LOCATION, "/text")]) }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    fn http_spec(url: String) -> Value {
+        json!({"name": "api", "type": "http", "url": url, "header_name": "X-Api-Key", "header_secret": "k-123"})
+    }
+
+    #[tokio::test]
+    async fn an_http_source_on_a_private_address_needs_the_workspace_to_allow_it() {
+        let mut f = Fixture::new().await;
+        let base = endpoint().await;
+        let spec = http_spec(format!("{base}/customers/{{region}}"));
+        let err = f.fetch(spec.clone(), json!({"region": "EU"})).await.unwrap_err();
+        assert!(matches!(err, SourceError::Net(NetError::Blocked { .. })), "{err:?}");
+        assert!(err.to_string().starts_with("the endpoint could not be reached: 127.0.0.1 is not a public address"));
+
+        f.workspace.settings.network.allowed_addresses = vec!["127.0.0.0/8".into()];
+        let rows = f.fetch(spec, json!({"region": "EU west"})).await.unwrap();
+        assert_eq!(rows.rows, vec![vec![json!("EU west"), json!("k-123")]]);
+    }
+
+    #[tokio::test]
+    async fn an_http_source_explains_bad_answers() {
+        let mut f = Fixture::new().await;
+        f.workspace.settings.network.allowed_addresses = vec!["127.0.0.1".into()];
+        let base = endpoint().await;
+        let cases = [
+            ("/text", "the endpoint's answer is not JSON: expected ident at line 1 column 2"),
+            ("/number", "the endpoint's answer has the wrong shape: expected an array of objects"),
+            ("/missing", "the endpoint answered HTTP 404"),
+            ("/moved", "the endpoint answered HTTP 301 (redirects are not followed; use the final URL)"),
+        ];
+        for (path, expected) in cases {
+            let err = f.fetch(http_spec(format!("{base}{path}")), json!({})).await.unwrap_err();
+            assert!(err.to_string().starts_with(expected), "{path}: {err}");
+        }
+        let err = f.fetch(http_spec(format!("{base}/customers/{{nope}}")), json!({})).await.unwrap_err();
+        assert_eq!(err.to_string(), "in the source's url: `{nope}` names no parameter of the run");
+    }
+}

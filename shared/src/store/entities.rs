@@ -15,19 +15,33 @@
 //! | entry | `RUN#{run}` | `E#{id}` | | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
 //! | delivery | `RUN#{run}` | `D#{entry}#{index}` | | | |
 //! | last tick | `SYSTEM` | `TICK` | | | |
+//! | interaction | `WS#{ws}#IX#{dedupe}` | `IX` | `WS#{ws}#INTERACTIONS` / `{created_at}#{id}` | | |
+//! | daily summary | `WS#{ws}#DAILY` | `{day}#{channel}#{offer}` | | | |
+//! | dataset | `WS#{ws}` | `DATASET#{code}` | | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
 //! by run (table partition), unfinished work by lease expiry (gsi3, 16 shards so one busy run
 //! does not make a hot partition).
+//!
+//! Interactions: `{dedupe}` is `C#{client id}` when the client sent an id, else `I#{id}`; each
+//! interaction is its own partition, so the `NotExists` put that makes re-sending idempotent
+//! never contends with other writes. A workspace's interactions are listed in receipt order
+//! through gsi1 (for exports). Daily summaries keep atomic counters (`received`, `viewed`,
+//! `completed`, `transactions`, `amount_cents`, `reward_cents`) per UTC day, channel (`none` when
+//! absent) and offer (`={offer_id}`, or `-` for offer-less transactions); the analytics sources
+//! read a range of days from the one `DAILY` partition. An interaction and its summary
+//! increments are written in one transaction. Datasets keep their metadata here and their rows
+//! in the blob store (`datasets/{ws}/{code}/{upload}.json`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
-    ApiToken, Delivery, Destination, Entry, EntryStatus, Report, Run, Schedule, Workspace, WorkspaceId,
+    ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, Interaction, Report, Run,
+    Schedule, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -196,4 +210,57 @@ impl Entity for Delivery {
 
 pub fn delivery_key(run: crate::domain::RunId, entry: crate::domain::EntryId, index: u32) -> Key {
     Key::new(format!("RUN#{run}"), format!("D#{entry}#{index:04}"))
+}
+
+/// Interactions carry no version; they are written once and never changed.
+impl Entity for Interaction {
+    const KIND: &'static str = "interaction";
+    fn key(&self) -> Key {
+        interaction_key(self.workspace_id, &self.dedupe_key())
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let received = format!("{}#{}", time_key(self.created_at), self.id);
+        [Some(Key::new(interactions_index_pk(self.workspace_id), received)), None, None]
+    }
+    fn version(&self) -> u64 {
+        0
+    }
+    fn set_version(&mut self, _: u64) {}
+}
+
+pub fn interaction_key(ws: WorkspaceId, dedupe: &str) -> Key {
+    Key::new(format!("WS#{ws}#IX#{dedupe}"), "IX")
+}
+
+/// The gsi1 partition listing a workspace's interactions by receipt time.
+pub fn interactions_index_pk(ws: WorkspaceId) -> String {
+    format!("WS#{ws}#INTERACTIONS")
+}
+
+/// The partition of a workspace's daily summaries.
+pub fn daily_summary_pk(ws: WorkspaceId) -> String {
+    format!("WS#{ws}#DAILY")
+}
+
+/// Sort keys of daily summaries start with their day, so a range of days is a key range.
+pub fn day_key(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+pub fn daily_summary_key(ws: WorkspaceId, summary: &DailySummary) -> Key {
+    let channel = summary.channel.map_or("none", Channel::as_str);
+    let offer = summary.offer_id.as_deref().map_or_else(|| "-".to_string(), |o| format!("={o}"));
+    Key::new(daily_summary_pk(ws), format!("{}#{channel}#{offer}", day_key(summary.day)))
+}
+
+impl Entity for Dataset {
+    const KIND: &'static str = "dataset";
+    fn key(&self) -> Key {
+        dataset_key(self.workspace_id, self.code.as_str())
+    }
+    versioned!();
+}
+
+pub fn dataset_key(ws: WorkspaceId, code: &str) -> Key {
+    Key::new(workspace_pk(ws), format!("DATASET#{code}"))
 }

@@ -3,13 +3,16 @@
 //! uses (see `entities.rs` for the key design).
 
 pub mod counting;
+mod datasets;
 pub mod dynamodb;
 pub mod entities;
+mod interactions;
 mod repository;
 mod runs;
 pub mod sqlite;
 pub mod table;
 
+pub use interactions::IngestOutcome;
 pub use repository::{Listing, PageRequest, Store, StoreError};
 pub use runs::RunCreation;
 pub use table::{Condition, Index, Item, Key, Page, Query, SkRange, Table, TableError, Update, Write};

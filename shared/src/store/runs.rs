@@ -10,8 +10,8 @@ use super::entities::{Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
 use super::table::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, SkRange, TableError, Update, Write};
 use crate::domain::{
-    Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, ReportId, Run, RunId, RunStatus,
-    WorkspaceId,
+    Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, NarrativeOutput, ReportId, Run, RunId,
+    RunStatus, WorkspaceId,
 };
 
 /// How long an idempotency key keeps pointing at its run.
@@ -299,6 +299,18 @@ impl Store {
         status: EntryStatus,
         until: DateTime<Utc>,
     ) -> Result<Entry, StoreError> {
+        self.update_entry_in(run, id, status, |e| e.lease_until = Some(until)).await
+    }
+
+    /// Changes an entry that is still in `status` without moving it to another status (its
+    /// lease, its artifacts); a conflict if it has moved on.
+    pub async fn update_entry_in(
+        &self,
+        run: RunId,
+        id: EntryId,
+        status: EntryStatus,
+        mut change: impl FnMut(&mut Entry),
+    ) -> Result<Entry, StoreError> {
         self.modify(&entry_key(run, id), id, |e: &mut Entry| {
             if e.status != status {
                 return Err(StoreError::Conflict(format!(
@@ -307,7 +319,16 @@ impl Store {
                     status.as_str()
                 )));
             }
-            e.lease_until = Some(until);
+            change(e);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Records the run's narrative (written once, by the worker that narrates).
+    pub async fn record_narrative(&self, id: RunId, narrative: &NarrativeOutput) -> Result<Run, StoreError> {
+        self.modify(&run_key(id), id, |r: &mut Run| {
+            r.narrative = Some(narrative.clone());
             Ok(())
         })
         .await

@@ -1,6 +1,8 @@
 //! The contract of the typed `Store`, run on every `Table` adapter: uniqueness, versions,
 //! run creation (single and chunked), counters, transitions with one winner, due schedules
-//! and slot claims, stale work, deliveries and newest-first listings.
+//! and slot claims, stale work, deliveries and newest-first listings; idempotent interaction
+//! ingest with exact daily summaries, and dataset metadata replaced, listed and deleted by
+//! version.
 
 use std::sync::Arc;
 
@@ -381,6 +383,182 @@ pub async fn runs_are_listed_newest_first_and_stay_in_their_workspace(store: &St
     assert!(store.list_runs(other.id, None, &PageRequest::first(10)).await.unwrap().items.is_empty());
 }
 
+fn interaction(ws: &Workspace, v: serde_json::Value, received: DateTime<Utc>) -> Interaction {
+    parse_interaction(&v, "interaction", ws.id, received).unwrap()
+}
+
+/// `n` interactions over two days and two channels, each with a client id.
+fn interaction_batch(ws: &Workspace, prefix: &str, n: usize) -> Vec<Interaction> {
+    (0..n)
+        .map(|i| {
+            let (kind, amount) = match i % 4 {
+                0 => ("received", None),
+                1 => ("viewed", None),
+                2 => ("completed", Some(2.5)),
+                _ => ("transaction", Some(10.01)),
+            };
+            let mut v = serde_json::json!({
+                "id": format!("{prefix}-{i}"),
+                "customer_id": format!("c{}", i % 7),
+                "type": kind,
+                "offer_id": "offer-a",
+                "offer_kind": "discount",
+                "channel": if i % 2 == 0 { "email" } else { "web" },
+                "occurred_at": format!("2026-11-2{}T10:00:00Z", 1 + i % 2),
+            });
+            if let Some(amount) = amount {
+                v["amount"] = serde_json::json!(amount);
+            }
+            interaction(ws, v, now())
+        })
+        .collect()
+}
+
+/// Sums of all daily summaries of a workspace in November 2026:
+/// (received, viewed, completed, transactions, amount cents, reward cents, summaries).
+async fn summary_totals(store: &Store, ws: &Workspace) -> (i64, i64, i64, i64, i64, i64, usize) {
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let summaries = store.daily_summaries(ws.id, day(1), day(30)).await.unwrap();
+    let mut t = (0, 0, 0, 0, 0, 0, summaries.len());
+    for s in &summaries {
+        t.0 += s.received;
+        t.1 += s.viewed;
+        t.2 += s.completed;
+        t.3 += s.transactions;
+        t.4 += s.amount_cents;
+        t.5 += s.reward_cents;
+    }
+    t
+}
+
+pub async fn ingesting_a_batch_twice_counts_each_interaction_once(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let batch = interaction_batch(&ws, "evt", 100);
+    let first = store.ingest_interactions(&batch).await.unwrap();
+    assert_eq!((first.accepted, first.duplicates), (100, 0));
+    // 100 interactions: 25 of each kind; days and channels alternate together, so two summaries.
+    assert_eq!(summary_totals(store, &ws).await, (25, 25, 25, 25, 25 * 1001, 25 * 250, 2));
+
+    // The same batch again (fresh server ids, same client ids), plus five new ones.
+    let mut again = interaction_batch(&ws, "evt", 100);
+    again.extend(interaction_batch(&ws, "new", 5));
+    let second = store.ingest_interactions(&again).await.unwrap();
+    assert_eq!((second.accepted, second.duplicates), (5, 100));
+    assert_eq!(summary_totals(store, &ws).await, (27, 26, 26, 26, 26 * 1001, 26 * 250, 2));
+}
+
+pub async fn a_repeated_id_within_one_batch_is_a_duplicate_and_ids_are_per_workspace(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    let mut batch = interaction_batch(&ws, "evt", 3);
+    batch.push(batch[0].clone());
+    let outcome = store.ingest_interactions(&batch).await.unwrap();
+    assert_eq!((outcome.accepted, outcome.duplicates), (3, 1));
+    let theirs = store.ingest_interactions(&interaction_batch(&other, "evt", 3)).await.unwrap();
+    assert_eq!((theirs.accepted, theirs.duplicates), (3, 0));
+    assert_eq!(summary_totals(store, &ws).await.0, 1);
+    // Interactions without a client id are never duplicates.
+    let anonymous = serde_json::json!({"customer_id": "c", "type": "transaction", "amount": 1, "occurred_at": "2026-11-21T00:00:00Z"});
+    let twice = [interaction(&ws, anonymous.clone(), now()), interaction(&ws, anonymous, now())];
+    assert_eq!(store.ingest_interactions(&twice).await.unwrap().accepted, 2);
+}
+
+/// Retries that race each other must not count an interaction twice.
+pub async fn concurrent_ingests_of_one_batch_count_it_once(store: Arc<Store>, code: &str) {
+    let ws = new_workspace(&store, code).await;
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, ws) = (store.clone(), ws.clone());
+            tokio::spawn(async move { store.ingest_interactions(&interaction_batch(&ws, "race", 60)).await.unwrap() })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        let outcome = task.await.unwrap();
+        assert_eq!(outcome.accepted + outcome.duplicates, 60);
+        accepted += outcome.accepted;
+    }
+    assert_eq!(accepted, 60);
+    let totals = summary_totals(&store, &ws).await;
+    assert_eq!((totals.0, totals.1, totals.2, totals.3, totals.4), (15, 15, 15, 15, 15 * 1001));
+}
+
+pub async fn summaries_are_read_by_day_range_and_interactions_by_receipt_time(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let event = |day: u32, offer: Option<&str>| {
+        let mut v = serde_json::json!({"customer_id": "c", "type": "transaction", "amount": 1.5,
+                                        "occurred_at": format!("2026-11-{day:02}T23:59:59Z")});
+        if let Some(offer) = offer {
+            v["offer_id"] = serde_json::json!(offer);
+        }
+        v
+    };
+    let first = [interaction(&ws, event(20, Some("o#1")), now()), interaction(&ws, event(21, None), now())];
+    store.ingest_interactions(&first).await.unwrap();
+    let later = now() + Duration::minutes(5);
+    store.ingest_interactions(&[interaction(&ws, event(22, None), later)]).await.unwrap();
+
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let summaries = store.daily_summaries(ws.id, day(21), day(22)).await.unwrap();
+    assert_eq!(summaries.iter().map(|s| s.day).collect::<Vec<_>>(), [day(21), day(22)]);
+    assert_eq!((summaries[0].transactions, summaries[0].amount_cents, summaries[0].channel), (1, 150, None));
+    let all = store.daily_summaries(ws.id, day(1), day(30)).await.unwrap();
+    assert_eq!(all[0].offer_id.as_deref(), Some("o#1"));
+
+    let since_later = store.interactions_received(ws.id, Some(later), &PageRequest::first(10)).await.unwrap();
+    assert_eq!(since_later.items.len(), 1);
+    assert_eq!(since_later.items[0].created_at, later);
+    let everything = store.interactions_received(ws.id, None, &PageRequest::first(2)).await.unwrap();
+    assert_eq!(everything.items.len(), 2);
+    assert!(everything.items.iter().all(|i| i.created_at == now()));
+    assert!(everything.cursor.is_some());
+}
+
+fn dataset(ws: &Workspace, code: &str, rows: u64, at: DateTime<Utc>) -> Dataset {
+    Dataset {
+        workspace_id: ws.id,
+        code: Code::parse(code).unwrap(),
+        columns: vec![crate::source::ColumnMeta { name: "id".into(), kind: crate::source::ColumnType::Number }],
+        row_count: rows,
+        format: DatasetFormat::Csv,
+        size_bytes: 10,
+        sha256: "00".into(),
+        blob_key: format!("datasets/{}/{code}/{rows}.json", ws.id),
+        created_at: at,
+        updated_at: at,
+        version: 0,
+    }
+}
+
+pub async fn datasets_are_created_replaced_by_version_listed_and_deleted(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    let customers = Code::parse("customers").unwrap();
+    let created = store.put_dataset(&dataset(&ws, "customers", 2, now()), None).await.unwrap();
+    assert_eq!(created.version, 1);
+    assert!(is_conflict(store.put_dataset(&dataset(&ws, "customers", 3, now()), None).await));
+
+    let mut next = dataset(&ws, "customers", 5, now());
+    next.version = 1;
+    let replaced = store.put_dataset(&next, Some(1)).await.unwrap();
+    assert_eq!((replaced.version, replaced.row_count), (2, 5));
+    // A replacement based on the old version loses.
+    assert!(is_conflict(store.put_dataset(&dataset(&ws, "customers", 9, now()), Some(1)).await));
+    assert_eq!(store.get_dataset(ws.id, &customers).await.unwrap().row_count, 5);
+
+    store.put_dataset(&dataset(&ws, "accounts", 1, now()), None).await.unwrap();
+    let listed = store.list_datasets(ws.id, &PageRequest::first(10)).await.unwrap();
+    let codes: Vec<&str> = listed.items.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["accounts", "customers"]);
+    assert!(store.list_datasets(other.id, &PageRequest::first(10)).await.unwrap().items.is_empty());
+    assert!(matches!(store.get_dataset(other.id, &customers).await, Err(StoreError::NotFound { .. })));
+
+    assert!(is_conflict(store.delete_dataset(ws.id, &customers, 1).await));
+    store.delete_dataset(ws.id, &customers, 2).await.unwrap();
+    assert!(store.find_dataset(ws.id, &customers).await.unwrap().is_none());
+    assert_eq!(store.list_datasets(ws.id, &PageRequest::first(10)).await.unwrap().items.len(), 1);
+}
+
 /// Instantiates the store contract on one table adapter; `$make` is an async block returning
 /// `Option<Arc<dyn Table>>`.
 macro_rules! store_contract {
@@ -432,6 +610,11 @@ macro_rules! store_contract {
             case!(entries_whose_lease_ran_out_are_found_as_stale_work);
             case!(deliveries_are_created_once_and_move_by_status);
             case!(runs_are_listed_newest_first_and_stay_in_their_workspace);
+            case!(ingesting_a_batch_twice_counts_each_interaction_once);
+            case!(a_repeated_id_within_one_batch_is_a_duplicate_and_ids_are_per_workspace);
+            case!(shared concurrent_ingests_of_one_batch_count_it_once);
+            case!(summaries_are_read_by_day_range_and_interactions_by_receipt_time);
+            case!(datasets_are_created_replaced_by_version_listed_and_deleted);
         }
     };
 }

@@ -2,6 +2,9 @@
 
 pub mod blobs;
 pub mod cron;
+pub mod datasets;
+pub mod interactions;
+pub mod preview;
 pub mod reports;
 pub mod runs;
 pub mod schedules;

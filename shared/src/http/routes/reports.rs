@@ -53,7 +53,7 @@ pub struct ReportBody {
 }
 
 impl ReportBody {
-    fn apply(self, r: &mut Report) {
+    pub(crate) fn apply(self, r: &mut Report) {
         macro_rules! set {
             ($($field:ident),+) => {$( if let Some(v) = self.$field { r.$field = v; } )+};
         }

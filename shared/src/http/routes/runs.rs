@@ -1,17 +1,29 @@
-//! Runs of a workspace: newest first, optionally of one report, and one run in detail.
+//! Runs of a workspace: start one now, list them newest first (optionally of one report),
+//! and read one in detail with its entries and signed links to their artifacts.
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::context::Context;
-use crate::domain::{Access, Area, ReportId, Run, RunId};
+use crate::domain::{Access, Area, Entry, ReportId, Run, RunId, RunTrigger};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::pipeline::start_run::{RunRequest, start_run};
+use crate::store::{PageRequest, RunCreation};
+
+/// How long the artifact links in a run's detail stay valid.
+const LINK_TTL: Duration = Duration::from_secs(3600);
+
+/// Entries shown in a run's detail (the rest through the entries listing).
+const DETAIL_ENTRIES: usize = 100;
 
 /// The API shape of a run: its record plus `finished` and the seed `003` bucket counts.
 pub fn view(run: &Run) -> Value {
@@ -51,5 +63,72 @@ pub async fn get_run(
     caller.require(Area::Runs, Access::Read)?;
     let id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
     let run = ctx.store.get_run_in(caller.workspace.id, id).await?;
-    Ok(Json(view(&run)))
+    let entries = ctx.store.list_entries(run.id, &PageRequest::first(DETAIL_ENTRIES)).await?;
+    let mut v = view(&run);
+    let mut shown = Vec::with_capacity(entries.items.len());
+    for entry in &entries.items {
+        shown.push(entry_view(&ctx, entry).await?);
+    }
+    v["entry_list"] = json!({"object": "list", "data": shown, "next_cursor": entries.cursor});
+    Ok(Json(v))
+}
+
+/// An entry with a signed download link per artifact.
+async fn entry_view(ctx: &Context, entry: &Entry) -> ApiResult<Value> {
+    let mut v = object("run_entry", entry);
+    let now = ctx.clock.now();
+    if let Some(artifacts) = v.get_mut("artifacts").and_then(Value::as_array_mut) {
+        for (artifact, stored) in artifacts.iter_mut().zip(&entry.artifacts) {
+            let url = ctx.blobs.signed_url(&stored.key, LINK_TTL, now).await.map_err(|e| {
+                tracing::error!(error = %e, "cannot sign an artifact link");
+                ApiError::internal()
+            })?;
+            artifact["download_url"] = Value::String(url);
+        }
+    }
+    Ok(v)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunNowBody {
+    /// Parameter values for this run only (saved defaults stay as they are).
+    #[serde(default)]
+    pub params: Map<String, Value>,
+    /// Free-form payload available to sources and templates.
+    #[serde(default)]
+    pub data: Value,
+}
+
+/// Starts a run of a report now. `Idempotency-Key` makes a retried call answer the run the
+/// first call started.
+pub async fn run_now(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, report)): Path<(String, String)>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RunNowBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Runs, Access::Write)?;
+    let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => match value.to_str().map(str::trim) {
+            Ok(key) if !key.is_empty() && key.len() <= 255 => Some(key.to_owned()),
+            _ => return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters")),
+        },
+    };
+    let request = RunRequest {
+        report,
+        trigger: RunTrigger::Api,
+        slot: None,
+        overrides: body.params,
+        data: body.data,
+        idempotency_key,
+    };
+    let (status, run) = match start_run(&ctx, request).await? {
+        RunCreation::Created(run) => (StatusCode::ACCEPTED, *run),
+        RunCreation::Existing(id) => (StatusCode::OK, ctx.store.get_run_in(caller.workspace.id, id).await?),
+    };
+    Ok((status, Json(view(&run))))
 }

@@ -1,0 +1,449 @@
+//! The demo workspace: a deterministic offers/customers/interaction history in the shape of
+//! the public Starbucks rewards dataset (offers of kind bogo/discount/informational sent over
+//! email/mobile/social/web; events received, viewed, completed and transactions), a
+//! `customers` and a `transactions` dataset, and example reports (a weekly digest and a
+//! monthly customer statement). The same seed and day always give the same data.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+/// One offer of the portfolio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Offer {
+    pub id: &'static str,
+    pub kind: &'static str,
+    /// Reward paid on completion, in dollars.
+    pub reward: f64,
+    /// Spend needed to complete it, in dollars.
+    pub difficulty: f64,
+    pub duration_days: i64,
+    pub channels: &'static [&'static str],
+}
+
+/// The ten offers of the public dataset's portfolio.
+pub const OFFERS: [Offer; 10] = [
+    Offer {
+        id: "ae264e3637204a6fb9bb56bc8210ddfd",
+        kind: "bogo",
+        reward: 10.0,
+        difficulty: 10.0,
+        duration_days: 7,
+        channels: &["email", "mobile", "social"],
+    },
+    Offer {
+        id: "4d5c57ea9a6940dd891ad53e9dbe8da0",
+        kind: "bogo",
+        reward: 10.0,
+        difficulty: 10.0,
+        duration_days: 5,
+        channels: &["web", "email", "mobile", "social"],
+    },
+    Offer {
+        id: "3f207df678b143eea3cee63160fa8bed",
+        kind: "informational",
+        reward: 0.0,
+        difficulty: 0.0,
+        duration_days: 4,
+        channels: &["web", "email", "mobile"],
+    },
+    Offer {
+        id: "9b98b8c7a33c4b65b9aebfe6a799e6d9",
+        kind: "bogo",
+        reward: 5.0,
+        difficulty: 5.0,
+        duration_days: 7,
+        channels: &["web", "email", "mobile"],
+    },
+    Offer {
+        id: "0b1e1539f2cc45b7b9fa7c272da2e1d7",
+        kind: "discount",
+        reward: 5.0,
+        difficulty: 20.0,
+        duration_days: 10,
+        channels: &["web", "email"],
+    },
+    Offer {
+        id: "2298d6c36e964ae4a3e7e9706d1fb8c2",
+        kind: "discount",
+        reward: 3.0,
+        difficulty: 7.0,
+        duration_days: 7,
+        channels: &["web", "email", "mobile", "social"],
+    },
+    Offer {
+        id: "fafdcd668e3743c1bb461111dcafc2a4",
+        kind: "discount",
+        reward: 2.0,
+        difficulty: 10.0,
+        duration_days: 10,
+        channels: &["web", "email", "mobile", "social"],
+    },
+    Offer {
+        id: "5a8bc65990b245e5a138643cd4eb9837",
+        kind: "informational",
+        reward: 0.0,
+        difficulty: 0.0,
+        duration_days: 3,
+        channels: &["email", "mobile", "social"],
+    },
+    Offer {
+        id: "f19421c1d4aa40978ebb69ca19b0e20d",
+        kind: "bogo",
+        reward: 5.0,
+        difficulty: 5.0,
+        duration_days: 5,
+        channels: &["web", "email", "mobile", "social"],
+    },
+    Offer {
+        id: "2906b810c7d4411798c6938adc9daaa5",
+        kind: "discount",
+        reward: 2.0,
+        difficulty: 10.0,
+        duration_days: 7,
+        channels: &["web", "email", "mobile"],
+    },
+];
+
+/// The offer whose completions fall in the latest week, so the digest has a drop to flag.
+pub const FADING_OFFER: &str = "fafdcd668e3743c1bb461111dcafc2a4";
+
+/// Small, fast, reproducible generator (SplitMix64); the data must not change with a
+/// dependency's version.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const FIRST: [&str; 24] = [
+    "Ava", "Liam", "Zoë", "Noah", "Mia", "José", "Emma", "Søren", "Olivia", "Łukasz", "Amelia", "Mateo", "Chloé",
+    "Ethan", "Ingrid", "Kenji", "Priya", "Omar", "Aoife", "Dmitri", "Elena", "Björn", "Grace", "Rafael",
+];
+const LAST: [&str; 20] = [
+    "Smith",
+    "García",
+    "Müller",
+    "Johnson",
+    "Nakamura",
+    "Brown",
+    "Ørsted",
+    "Kowalski",
+    "Dubois",
+    "Patel",
+    "Rossi",
+    "O'Brien",
+    "Novak",
+    "Silva",
+    "Andersson",
+    "Chen",
+    "Ivanova",
+    "Murphy",
+    "Haddad",
+    "Taylor",
+];
+const TIERS: [&str; 3] = ["green", "gold", "gold"];
+const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+
+/// `n` customers: id, name, email (a few blank, as real lists have), region, tier, age,
+/// income and membership date.
+pub fn customers(n: usize, seed: u64) -> Vec<Map<String, Value>> {
+    let mut rng = Rng::new(seed ^ 0xC057);
+    (0..n)
+        .map(|i| {
+            let first = *rng.pick(&FIRST);
+            let last = *rng.pick(&LAST);
+            let id = format!("{:032x}", u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()));
+            let local: String = format!("{first}.{last}").chars().filter(char::is_ascii_alphanumeric).collect();
+            // One customer in 25 has no address on file: statements skip them by condition.
+            let email = if i % 25 == 7 { String::new() } else { format!("{}.{i}@example.com", local.to_lowercase()) };
+            let since =
+                NaiveDate::from_ymd_opt(2013, 7, 29).unwrap_or_default() + Duration::days(rng.below(1800) as i64);
+            let object = json!({
+                "id": id,
+                "name": format!("{first} {last}"),
+                "email": email,
+                "region": *rng.pick(&REGIONS),
+                "tier": *rng.pick(&TIERS),
+                "age": 18 + rng.below(70),
+                "income": 30_000 + 1_000 * rng.below(90),
+                "became_member_on": since.format("%Y-%m-%d").to_string(),
+            });
+            match object {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            }
+        })
+        .collect()
+}
+
+/// The generated history: interactions in the API's ingest shape, and every transaction as
+/// a statement line.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    pub interactions: Vec<Value>,
+    pub transactions: Vec<Map<String, Value>>,
+}
+
+/// `days` days of history ending on `today` (UTC) for `customers`: an offer wave every 7
+/// days (as in the public dataset), views and completions with channel- and kind-dependent
+/// odds, and everyday purchases. [`FADING_OFFER`] completes less often in the last week.
+pub fn history(customers: &[Map<String, Value>], today: NaiveDate, days: i64, seed: u64) -> History {
+    let mut rng = Rng::new(seed ^ 0x1157);
+    let mut out = History::default();
+    let start = today - Duration::days(days - 1);
+    let at = |day: NaiveDate, minutes: u64| -> DateTime<Utc> {
+        Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default()) + Duration::minutes(minutes as i64)
+    };
+    let mut seq = 0u64;
+    let mut push = |out: &mut History, event: Value| {
+        seq += 1;
+        let mut event = event;
+        event["id"] = Value::String(format!("demo-{seed:x}-{seq:08}"));
+        out.interactions.push(event);
+    };
+    for customer in customers {
+        let id = customer.get("id").and_then(Value::as_str).unwrap_or_default();
+        let mut day = start;
+        while day <= today {
+            let offset = (day - start).num_days();
+            let minutes = 8 * 60 + rng.below(12 * 60) as u64;
+            let latest_week = (today - day).num_days() < 7;
+            if offset % 7 == 0 && rng.chance(0.6) {
+                let offer = *rng.pick(&OFFERS);
+                let channel = *rng.pick(offer.channels);
+                let base =
+                    json!({"customer_id": id, "offer_id": offer.id, "offer_kind": offer.kind, "channel": channel});
+                let mut event = base.clone();
+                event["type"] = json!("received");
+                event["occurred_at"] = json!(at(day, minutes));
+                push(&mut out, event);
+                let view_odds = match channel {
+                    "social" => 0.78,
+                    "mobile" => 0.7,
+                    "email" => 0.55,
+                    _ => 0.45,
+                };
+                let viewed_after = rng.below(3) as i64;
+                if rng.chance(view_odds) && day + Duration::days(viewed_after) <= today {
+                    let mut event = base.clone();
+                    event["type"] = json!("viewed");
+                    event["occurred_at"] = json!(at(day + Duration::days(viewed_after), minutes + 90));
+                    push(&mut out, event);
+                    let mut odds = match offer.kind {
+                        "bogo" => 0.5,
+                        "discount" => 0.6,
+                        _ => 0.0,
+                    };
+                    let completed_after = viewed_after + rng.below(offer.duration_days as usize) as i64;
+                    let completion_day = day + Duration::days(completed_after);
+                    if offer.id == FADING_OFFER && (today - completion_day).num_days() < 7 {
+                        odds *= 0.45;
+                    }
+                    if rng.chance(odds) && completion_day <= today {
+                        let spend = offer.difficulty + (rng.unit() * 8.0 * 100.0).round() / 100.0;
+                        let when = at(completion_day, minutes + 240);
+                        let mut event = base.clone();
+                        event["type"] = json!("completed");
+                        event["amount"] = json!(offer.reward);
+                        event["occurred_at"] = json!(when);
+                        push(&mut out, event);
+                        purchase(
+                            &mut out,
+                            &mut push,
+                            id,
+                            when - Duration::minutes(1),
+                            spend,
+                            channel,
+                            Some(offer.kind),
+                        );
+                    }
+                }
+            }
+            // Everyday purchases, a little busier at the weekend.
+            if rng.chance(if latest_week { 0.28 } else { 0.3 }) {
+                let spend = (2.0 + rng.unit() * rng.unit() * 28.0) * 100.0;
+                let channel = *rng.pick(&["mobile", "web"]);
+                purchase(&mut out, &mut push, id, at(day, minutes + 30), spend.round() / 100.0, channel, None);
+            }
+            day += Duration::days(1);
+        }
+    }
+    out
+}
+
+fn purchase(
+    out: &mut History,
+    push: &mut impl FnMut(&mut History, Value),
+    customer: &str,
+    when: DateTime<Utc>,
+    amount: f64,
+    channel: &str,
+    offer_kind: Option<&str>,
+) {
+    push(
+        out,
+        json!({"customer_id": customer, "type": "transaction", "amount": amount, "channel": channel, "occurred_at": when}),
+    );
+    let description = match offer_kind {
+        Some("bogo") => "Purchase (buy one, get one)",
+        Some("discount") => "Purchase (discount applied)",
+        _ => "Purchase",
+    };
+    let line = json!({
+        "customer_id": customer,
+        "date": when.format("%Y-%m-%d").to_string(),
+        "description": description,
+        "channel": channel,
+        "amount": amount,
+    });
+    if let Value::Object(line) = line {
+        out.transactions.push(line);
+    }
+}
+
+/// The example reports, as API report bodies: the weekly digest of seed `000` and a
+/// statement for one customer (`customer_id` picks whom).
+pub fn reports(first_customer: &str) -> Vec<Value> {
+    let usd = json!({"kind": "currency", "code": "USD"});
+    let pct = json!({"kind": "percent", "decimals": 1});
+    vec![
+        json!({
+            "code": "weekly-digest",
+            "name": "Weekly digest",
+            "description": "Offer performance and channel effectiveness over the last 7 days, week over week.",
+            "sources": [
+                {"name": "offers", "type": "offer_performance", "period": "7d"},
+                {"name": "channels", "type": "channel_effectiveness", "period": "7d"}
+            ],
+            "sections": [
+                {"type": "kpi", "title": "This week", "source": "channels", "tiles": [
+                    {"label": "Offers received", "column": "received", "format": {"kind": "number"}},
+                    {"label": "Offers completed", "column": "completed", "format": {"kind": "number"}},
+                    {"label": "Transactions", "column": "transactions", "format": {"kind": "number"}},
+                    {"label": "Revenue", "column": "revenue", "format": usd}
+                ]},
+                {"type": "chart", "title": "Completions by channel, this week and last", "source": "channels",
+                 "chart": "bar", "x": "channel", "y": ["completed", "previous_completed"]},
+                {"type": "table", "title": "Offer performance", "source": "offers", "totals": true, "columns": [
+                    {"key": "offer_id", "label": "Offer"},
+                    {"key": "offer_kind", "label": "Kind"},
+                    {"key": "received", "format": {"kind": "number"}},
+                    {"key": "viewed", "format": {"kind": "number"}},
+                    {"key": "completed", "format": {"kind": "number"}},
+                    {"key": "completion_rate", "label": "Completion", "format": pct},
+                    {"key": "rewards", "format": usd},
+                    {"key": "completed_change", "label": "WoW", "format": pct}
+                ]},
+                {"type": "table", "title": "Channel effectiveness", "source": "channels", "totals": true, "columns": [
+                    {"key": "channel"},
+                    {"key": "received", "format": {"kind": "number"}},
+                    {"key": "view_rate", "label": "Viewed", "format": pct},
+                    {"key": "completed", "format": {"kind": "number"}},
+                    {"key": "completion_rate", "label": "Completion", "format": pct},
+                    {"key": "transactions", "format": {"kind": "number"}},
+                    {"key": "revenue", "format": usd}
+                ]}
+            ],
+            "formats": ["pdf", "csv", "html", "markdown"],
+            "narrative": {"enabled": true, "prompt_addendum": "Flag any offer with >15% week-over-week drop."}
+        }),
+        json!({
+            "code": "customer-statement",
+            "name": "Monthly customer statement",
+            "description": "One customer's purchases over the last 90 days.",
+            "parameters": [
+                {"name": "customer_id", "type": "string", "required": true, "default": first_customer,
+                 "description": "The customer the statement is for."}
+            ],
+            "sources": [
+                {"name": "customers", "type": "dataset", "dataset": "customers", "filter": {"id": "{customer_id}"}},
+                {"name": "lines", "type": "dataset", "dataset": "transactions", "filter": {"customer_id": "{customer_id}"}}
+            ],
+            "sections": [
+                {"type": "text", "title": "Statement for {customers.name}", "markdown":
+                    "Prepared for {customers.name} ({customers.email}), {customers.tier} member since {customers.became_member_on}.\n\nEvery purchase of the last 90 days is listed below. Thank you for being a member."},
+                {"type": "kpi", "source": "lines", "tiles": [
+                    {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
+                    {"label": "Total spent", "column": "amount", "format": usd},
+                    {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
+                ]},
+                {"type": "table", "title": "Purchases", "source": "lines", "totals": true,
+                 "sort": {"column": "date"}, "columns": [
+                    {"key": "date", "format": {"kind": "date"}},
+                    {"key": "description"},
+                    {"key": "channel"},
+                    {"key": "amount", "format": usd}
+                ]}
+            ],
+            "formats": ["pdf"],
+            "narrative": {"enabled": false}
+        }),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_history() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let people = customers(40, 7);
+        assert_eq!(people, customers(40, 7));
+        let (a, b) = (history(&people, today, 30, 7), history(&people, today, 30, 7));
+        assert_eq!(a.interactions, b.interactions);
+        assert_ne!(a.interactions, history(&people, today, 30, 8).interactions);
+    }
+
+    #[test]
+    fn history_has_every_event_kind_within_the_window() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+        let h = history(&customers(60, 1), today, 28, 1);
+        for kind in ["received", "viewed", "completed", "transaction"] {
+            assert!(h.interactions.iter().any(|e| e["type"] == kind), "no {kind}");
+        }
+        let first = Utc.with_ymd_and_hms(2026, 10, 26, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+        for e in &h.interactions {
+            let at: DateTime<Utc> = serde_json::from_value(e["occurred_at"].clone()).unwrap();
+            assert!(at >= first && at < end + Duration::hours(12), "{e}");
+        }
+        assert_eq!(h.transactions.len(), h.interactions.iter().filter(|e| e["type"] == "transaction").count());
+    }
+
+    #[test]
+    fn a_few_customers_have_no_email() {
+        let people = customers(100, 3);
+        let blank = people.iter().filter(|c| c["email"] == "").count();
+        assert_eq!(blank, 4);
+    }
+}

@@ -1,0 +1,404 @@
+//! The built-in narrator: a deterministic summary written from the figures alone, with no
+//! external calls. It states the headline figures and the period, names the biggest movers up
+//! and down, and flags every drop beyond a threshold taken from the report's prompt addendum
+//! ("Flag any offer with >15% week-over-week drop.") or [`DEFAULT_DROP_THRESHOLD`]. Every
+//! number it writes is a figure printed through [`crate::render::format`], so it passes the
+//! grounding check as written.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{Figures, Movement, NarrateError, Narration, Narrator, grounding};
+use crate::domain::ValueFormat;
+use crate::render::format;
+
+/// Drops larger than this (as a ratio) are flagged when the addendum names no threshold.
+pub const DEFAULT_DROP_THRESHOLD: f64 = 0.20;
+
+/// How many facts the summary's first sentence quotes.
+const HEADLINE_FACTS: usize = 3;
+/// How many flagged drops the takeaways list.
+const MAX_FLAG_TAKEAWAYS: usize = 5;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuiltinNarrator;
+
+impl BuiltinNarrator {
+    pub fn new() -> Self {
+        BuiltinNarrator
+    }
+
+    /// The narration of `figures`, following the drop threshold of `prompt_addendum`.
+    pub fn write(&self, figures: &Figures, prompt_addendum: Option<&str>) -> Narration {
+        write(figures, prompt_addendum.and_then(drop_threshold))
+    }
+}
+
+#[async_trait]
+impl Narrator for BuiltinNarrator {
+    fn name(&self) -> &'static str {
+        "builtin"
+    }
+
+    async fn narrate(&self, figures: &Figures, prompt_addendum: Option<&str>) -> Result<Narration, NarrateError> {
+        Ok(self.write(figures, prompt_addendum))
+    }
+}
+
+/// The drop threshold (a ratio) an addendum asks for: the first percentage in a clause that
+/// speaks of a drop (`>15% week-over-week drop`, `down more than 15 %`), or of flagging
+/// without speaking of a rise (`flag anything beyond 15%`).
+pub fn drop_threshold(addendum: &str) -> Option<f64> {
+    grounding::written_numbers(addendum)
+        .into_iter()
+        .filter(|n| n.kind == grounding::Kind::Percent && n.magnitude > 0.0)
+        .find(|n| {
+            let clause = clause_around(addendum, n.start, n.end).to_lowercase();
+            mentions(&clause, DROP_WORDS) || (!mentions(&clause, RISE_WORDS) && mentions(&clause, FLAG_WORDS))
+        })
+        .map(|n| n.magnitude * n.scale / 100.0)
+}
+
+const DROP_WORDS: &[&str] =
+    &["drop", "declin", "decreas", "fall", "fell", "dip", "down", "lose", "loss", "shrink", "shrank", "slump", "plung"];
+const RISE_WORDS: &[&str] = &["rise", "rose", "increas", "grow", "grew", "gain", "jump", "up", "climb", "surg"];
+const FLAG_WORDS: &[&str] = &["flag", "alert", "warn", "highlight", "call"];
+
+/// Whether a word of `text` is one of `stems` (short stems whole, longer ones as prefixes).
+fn mentions(text: &str, stems: &[&str]) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .any(|word| stems.iter().any(|stem| word == *stem || (stem.len() >= 4 && word.starts_with(stem))))
+}
+
+/// The clause of `text` around bytes `start..end`: up to `;`, `!`, `?`, a line break or a
+/// full stop followed by a space.
+fn clause_around(text: &str, start: usize, end: usize) -> &str {
+    let is_break = |i: usize, c: char| {
+        matches!(c, ';' | '!' | '?' | '\n')
+            || (c == '.' && text[i + 1..].chars().next().is_none_or(char::is_whitespace))
+    };
+    let from = text[..start].char_indices().rev().find(|&(i, c)| is_break(i, c)).map_or(0, |(i, c)| i + c.len_utf8());
+    let to = text[end..].char_indices().find(|&(i, c)| is_break(end + i, c)).map_or(text.len(), |(i, _)| end + i);
+    &text[from..to]
+}
+
+/// Flagged drops named in the summary; the rest are counted.
+const MAX_FLAGS_IN_SUMMARY: usize = 3;
+
+fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
+    let report = match figures.report.trim() {
+        "" => "This report",
+        name => name,
+    };
+    let period = figures.period.as_deref().map(|p| p.trim().trim_end_matches('.')).filter(|p| !p.is_empty());
+    let facts: Vec<_> = figures.facts.iter().filter(|f| !f.display.trim().is_empty()).collect();
+
+    if facts.is_empty() && figures.movements.is_empty() {
+        let summary = match period {
+            Some(period) => format!("{report} shows no activity for {period}."),
+            None => format!("{report} shows no activity in this period."),
+        };
+        return Narration { summary, takeaways: Vec::new() };
+    }
+
+    let mut summary = Vec::new();
+    let mut takeaways = Vec::new();
+
+    if !facts.is_empty() {
+        let list = facts
+            .iter()
+            .take(HEADLINE_FACTS)
+            .map(|f| format!("{} {}", f.label.trim(), f.display.trim()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        summary.push(match period {
+            Some(period) => format!("{report}, {period}: {list}."),
+            None => format!("{report}: {list}."),
+        });
+    }
+
+    // Movements whose change shows at one decimal.
+    let changed: Vec<(&Movement, f64)> = figures
+        .movements
+        .iter()
+        .filter_map(|m| m.change.filter(|c| c.is_finite() && shows(*c)).map(|c| (m, c)))
+        .collect();
+    let top_gain = changed.iter().filter(|(_, c)| *c > 0.0).max_by(|a, b| a.1.total_cmp(&b.1)).copied();
+    let top_drop = changed.iter().filter(|(_, c)| *c < 0.0).min_by(|a, b| a.1.total_cmp(&b.1)).copied();
+    let threshold = threshold_from_addendum.unwrap_or(DEFAULT_DROP_THRESHOLD);
+    let mut flagged: Vec<(&Movement, f64)> = changed.iter().filter(|(_, c)| -c > threshold).copied().collect();
+    flagged.sort_by(|a, b| a.1.total_cmp(&b.1));
+
+    if let Some((m, c)) = top_gain {
+        summary.push(format!(
+            "The biggest gain was {} for {}: up {} to {} from {}.",
+            m.metric,
+            m.subject,
+            format::percent(c, 1),
+            amount(m.current, &m.format),
+            amount(m.previous, &m.format)
+        ));
+    }
+    if let Some((m, c)) = top_drop {
+        summary.push(format!(
+            "The biggest drop was {} for {}: down {} to {} from {}.",
+            m.metric,
+            m.subject,
+            format::percent(-c, 1),
+            amount(m.current, &m.format),
+            amount(m.previous, &m.format)
+        ));
+    }
+    if !figures.movements.is_empty() && changed.is_empty() {
+        summary.push("Nothing moved against the previous period.".to_string());
+    }
+
+    // The threshold is quoted only when the report's author set it: that number is theirs.
+    let limit = threshold_from_addendum.map(|t| format::percent(t, if (t * 100.0).fract() == 0.0 { 0 } else { 1 }));
+    if !flagged.is_empty() {
+        let mut items = flagged
+            .iter()
+            .take(MAX_FLAGS_IN_SUMMARY)
+            .map(|(m, c)| format!("{} for {} ({})", m.metric, m.subject, format::signed_percent(*c, 1)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let more = flagged.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
+        if more > 0 {
+            items.push_str(&format!(", and {more} more listed in the takeaways and tables"));
+        }
+        summary.push(match &limit {
+            Some(limit) => format!("Flagged for a drop of more than {limit}: {items}."),
+            None => format!("Flagged for a drop beyond the alert threshold: {items}."),
+        });
+    } else if !changed.is_empty() {
+        summary.push(match &limit {
+            Some(limit) => format!("No drop exceeded {limit}."),
+            None => "No drop exceeded the alert threshold.".to_string(),
+        });
+    }
+
+    for (m, c) in flagged.iter().take(MAX_FLAG_TAKEAWAYS) {
+        takeaways.push(format!(
+            "Flag: {} for {} down {} to {} (from {}).",
+            m.metric,
+            m.subject,
+            format::percent(-c, 1),
+            amount(m.current, &m.format),
+            amount(m.previous, &m.format)
+        ));
+    }
+    if let Some((m, c)) = top_drop.filter(|(m, _)| !flagged.iter().any(|(f, _)| std::ptr::eq(*f, *m))) {
+        takeaways.push(format!(
+            "Biggest drop: {} for {}, down {} to {}.",
+            m.metric,
+            m.subject,
+            format::percent(-c, 1),
+            amount(m.current, &m.format)
+        ));
+    }
+    if let Some((m, c)) = top_gain {
+        takeaways.push(format!(
+            "Biggest gain: {} for {}, up {} to {}.",
+            m.metric,
+            m.subject,
+            format::percent(c, 1),
+            amount(m.current, &m.format)
+        ));
+    }
+    if let Some(best) = best_performer(&figures.movements) {
+        takeaways.push(format!(
+            "Best performer: {}, with {} {}.",
+            best.subject,
+            amount(best.current, &best.format),
+            best.metric
+        ));
+    }
+    if figures.movements.is_empty() {
+        takeaways
+            .extend(facts.iter().take(HEADLINE_FACTS).map(|f| format!("{}: {}.", f.label.trim(), f.display.trim())));
+    }
+
+    Narration { summary: summary.join(" "), takeaways }
+}
+
+/// The subject with the highest current value of the first movement's metric, when at least
+/// two subjects share it.
+fn best_performer(movements: &[Movement]) -> Option<&Movement> {
+    let metric = &movements.first()?.metric;
+    let peers: Vec<&Movement> = movements.iter().filter(|m| &m.metric == metric && m.current.is_finite()).collect();
+    if peers.len() < 2 {
+        return None;
+    }
+    peers.into_iter().max_by(|a, b| a.current.total_cmp(&b.current))
+}
+
+/// Whether a change reads as non-zero at one decimal.
+fn shows(change: f64) -> bool {
+    format::percent(change.abs(), 1).bytes().any(|b| matches!(b, b'1'..=b'9'))
+}
+
+/// A movement's value as the document prints it; unformatted numbers are grouped, with two
+/// decimals when they have a fraction.
+pub(crate) fn amount(value: f64, value_format: &ValueFormat) -> String {
+    match value_format {
+        ValueFormat::Number { .. } | ValueFormat::Currency { .. } | ValueFormat::Percent { .. }
+            if value.is_finite() =>
+        {
+            format::display(&Value::from(value), value_format)
+        }
+        _ => format::number(value, if value.fract() == 0.0 { 0 } else { 2 }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::narrate::Fact;
+
+    fn movement(subject: &str, current: f64, previous: f64) -> Movement {
+        Movement {
+            subject: subject.into(),
+            metric: "completions".into(),
+            current,
+            previous,
+            change: format::change_ratio(current, previous),
+            format: ValueFormat::Number { decimals: 0 },
+        }
+    }
+
+    fn figures() -> Figures {
+        Figures {
+            report: "Weekly digest".into(),
+            period: Some("7 days to 21 Nov 2026".into()),
+            facts: vec![
+                Fact {
+                    label: "Completions".into(),
+                    value: 12_345.0,
+                    display: "12,345".into(),
+                    format: ValueFormat::Number { decimals: 0 },
+                },
+                Fact {
+                    label: "Revenue".into(),
+                    value: 1234.5,
+                    display: "$1,234.50".into(),
+                    format: ValueFormat::Currency { code: "USD".into() },
+                },
+            ],
+            movements: vec![
+                movement("offer fafdcd66 (discount)", 82.0, 100.0),
+                movement("offer 2b8e (bogo)", 900.0, 1000.0),
+                movement("channel email", 1500.0, 1200.0),
+            ],
+            other_numbers: vec![],
+        }
+    }
+
+    #[test]
+    fn the_summary_states_the_headline_figures_and_the_period() {
+        let narration = BuiltinNarrator.write(&figures(), None);
+        assert!(
+            narration
+                .summary
+                .starts_with("Weekly digest, 7 days to 21 Nov 2026: Completions 12,345; Revenue $1,234.50."),
+            "{}",
+            narration.summary
+        );
+    }
+
+    #[test]
+    fn the_biggest_movers_up_and_down_are_named() {
+        let narration = BuiltinNarrator.write(&figures(), None);
+        assert!(
+            narration
+                .summary
+                .contains("The biggest gain was completions for channel email: up 25.0% to 1,500 from 1,200.")
+        );
+        assert!(
+            narration
+                .summary
+                .contains("The biggest drop was completions for offer fafdcd66 (discount): down 18.0% to 82 from 100.")
+        );
+        assert!(
+            narration
+                .takeaways
+                .contains(&"Biggest gain: completions for channel email, up 25.0% to 1,500.".to_string())
+        );
+        assert!(narration.takeaways.contains(&"Best performer: channel email, with 1,500 completions.".to_string()));
+    }
+
+    #[test]
+    fn drops_beyond_the_addendum_threshold_are_flagged() {
+        let narration = BuiltinNarrator.write(&figures(), Some("Flag any offer with >15% week-over-week drop."));
+        assert!(
+            narration
+                .summary
+                .contains("Flagged for a drop of more than 15%: completions for offer fafdcd66 (discount) (-18.0%)."),
+            "{}",
+            narration.summary
+        );
+        assert_eq!(
+            narration.takeaways[0],
+            "Flag: completions for offer fafdcd66 (discount) down 18.0% to 82 (from 100)."
+        );
+        assert!(!narration.takeaways.iter().any(|t| t.starts_with("Biggest drop")), "a flagged drop is listed once");
+    }
+
+    #[test]
+    fn without_a_threshold_in_the_addendum_drops_of_more_than_twenty_percent_are_flagged() {
+        let narration = BuiltinNarrator.write(&figures(), None);
+        assert!(narration.summary.contains("No drop exceeded the alert threshold."), "{}", narration.summary);
+        let mut steep = figures();
+        steep.movements.push(movement("offer 77 (free shipping)", 50.0, 100.0));
+        let narration = BuiltinNarrator.write(&steep, Some("Keep it short."));
+        assert!(narration.summary.contains("Flagged for a drop beyond the alert threshold: completions for offer 77"));
+        assert!(!narration.summary.contains("fafdcd66 (discount) (-18.0%)"));
+    }
+
+    #[test]
+    fn thresholds_are_read_from_the_ways_people_write_them() {
+        assert_eq!(drop_threshold("Flag any offer with >15% week-over-week drop."), Some(0.15));
+        assert_eq!(drop_threshold("Call out channels down more than 12.5 % on the week."), Some(0.125));
+        assert_eq!(drop_threshold("A 10% drop is worth a mention."), Some(0.10));
+        assert_eq!(drop_threshold("Flag anything beyond 30 percent."), Some(0.30));
+        assert_eq!(drop_threshold("Celebrate any offer up more than 50%; flag drops over 5%."), Some(0.05));
+        assert_eq!(drop_threshold("Mention growth above 40%."), None);
+        assert_eq!(drop_threshold("Keep it to 3 bullets."), None);
+    }
+
+    #[test]
+    fn empty_figures_say_there_was_no_activity() {
+        let empty = Figures {
+            report: "Weekly digest".into(),
+            period: Some("the 7 days to 21 Nov 2026".into()),
+            ..Default::default()
+        };
+        let narration = BuiltinNarrator.write(&empty, None);
+        assert_eq!(narration.summary, "Weekly digest shows no activity for the 7 days to 21 Nov 2026.");
+        assert!(narration.takeaways.is_empty());
+        let nameless = BuiltinNarrator.write(&Figures::default(), None);
+        assert_eq!(nameless.summary, "This report shows no activity in this period.");
+    }
+
+    #[test]
+    fn facts_alone_become_the_takeaways() {
+        let facts_only = Figures { movements: vec![], ..figures() };
+        let narration = BuiltinNarrator.write(&facts_only, None);
+        assert_eq!(narration.takeaways, vec!["Completions: 12,345.", "Revenue: $1,234.50."]);
+        assert!(!narration.summary.contains("alert threshold"));
+    }
+
+    #[test]
+    fn everything_it_writes_passes_the_grounding_check() {
+        let mut figures = figures();
+        figures.movements.push(movement("offer 77 (free shipping)", 50.0, 100.0));
+        figures.movements.push(movement("channel sms", 3.0, 0.0));
+        for addendum in [None, Some("Flag any offer with >15% week-over-week drop.")] {
+            let narration = BuiltinNarrator.write(&figures, addendum);
+            let mut allowed = figures.clone();
+            allowed.other_numbers.extend(addendum.map(grounding::numbers_in).unwrap_or_default());
+            let (grounded, dropped) = grounding::ground(narration.clone(), &allowed);
+            assert!(dropped.is_empty(), "{dropped:?}");
+            assert_eq!(grounded, narration);
+        }
+    }
+}

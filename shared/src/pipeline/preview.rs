@@ -1,0 +1,118 @@
+//! Preview: render a report (saved or not) transiently, with run-time parameters and data,
+//! without recording a run — the seed's one-off "Export" path and the editor's preview pane.
+//! A report with a repeating source previews its first row.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::PipelineError;
+use super::render_entry::{build, narrate, render_files, scope};
+use super::start_run::resolve_parameters;
+use crate::context::Context;
+use crate::domain::{
+    EntryCounts, FieldError, Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunStatus, RunTrigger, SourceRole,
+    ValidationErrors, Workspace,
+};
+use crate::render::RenderedFile;
+use crate::render::compose::SectionSummary;
+use crate::source::{SourceContext, fetch};
+
+/// A transient render.
+#[derive(Debug, Clone)]
+pub struct PreviewRequest {
+    pub report: Report,
+    /// Parameter values over the report's defaults.
+    pub overrides: Map<String, Value>,
+    pub data: Value,
+}
+
+/// What the preview pane shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewSummary {
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub narrative: Option<NarrativeOutput>,
+    pub sections: Vec<SectionSummary>,
+    /// Entries a run would produce (rows of the repeating source; 1 without one).
+    pub entries: usize,
+}
+
+pub struct Preview {
+    pub summary: PreviewSummary,
+    composed: crate::render::compose::Composed,
+    report: Report,
+}
+
+impl Preview {
+    /// Renders the previewed report in `format`.
+    pub async fn render(self, format: Format) -> Result<Vec<RenderedFile>, PipelineError> {
+        let mut report = self.report;
+        report.formats = vec![format];
+        let files =
+            render_files(&report, self.composed, self.summary.narrative).await.map_err(PipelineError::Generation)?;
+        Ok(files.into_iter().map(|(_, file)| file).collect())
+    }
+}
+
+/// Fetches, composes and narrates `request.report` in `workspace`.
+pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewRequest) -> Result<Preview, PipelineError> {
+    let report = request.report;
+    report.validate()?;
+    let now = ctx.clock.now();
+    let (parameters, missing) = resolve_parameters(&report, &request.overrides)?;
+    if !missing.is_empty() {
+        let errors = missing.iter().map(|m| FieldError::new(format!("params.{m}"), "is required and has no default"));
+        return Err(ValidationErrors(errors.collect()).into());
+    }
+
+    let (row, entries) = match report.sources.iter().find(|s| s.role == SourceRole::Repeating) {
+        None => (None, 1),
+        Some(spec) => {
+            let sources = SourceContext {
+                store: &ctx.store,
+                blobs: ctx.blobs.as_ref(),
+                http: &ctx.outbound,
+                workspace,
+                parameters: &parameters,
+                data: &request.data,
+                now,
+            };
+            let rows = fetch(&sources, spec)
+                .await
+                .map_err(|e| PipelineError::Generation(format!("source `{}`: {e}", spec.name)))?;
+            (rows.row_object(0), rows.len())
+        }
+    };
+    // A stand-in run gives templates the same `run` they see in a real one.
+    let run = Run {
+        id: RunId::generate(now),
+        workspace_id: workspace.id,
+        report_id: report.id,
+        schedule_id: None,
+        scheduled_for: None,
+        trigger: RunTrigger::Manual,
+        status: RunStatus::Running,
+        inputs: RunInputs { report: report.clone(), parameters: parameters.clone(), data: request.data.clone() },
+        created_at: now,
+        started_at: Some(now),
+        finished_at: None,
+        narrative: None,
+        counts: EntryCounts::default(),
+        error: None,
+        idempotency_key: None,
+        version: 0,
+    };
+    let scope = scope(&report, &parameters, row.as_ref(), &request.data, &run);
+    let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, now)
+        .await
+        .map_err(PipelineError::Generation)?;
+    let narrative = narrate(ctx, workspace, &report, &composed).await;
+    let summary = PreviewSummary {
+        title: composed.document.title.clone(),
+        subtitle: composed.document.subtitle.clone(),
+        narrative,
+        sections: composed.sections.clone(),
+        entries,
+    };
+    Ok(Preview { summary, composed, report })
+}

@@ -1,0 +1,277 @@
+//! Rendering one entry: claim it (queued → in progress, so a repeated message or a second
+//! worker does nothing), fetch its sources, compose the document, narrate it (once per run),
+//! render every requested format and store the files with their size and sha256. A report
+//! that cannot be generated marks the entry `GenerationFailed` with the reason; failures of
+//! the store or the blob store are returned, so the message is retried and, failing that, the
+//! recovery sweep hands the entry out again.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+
+use super::PipelineError;
+use super::recovery::PICKUP_DEADLINE;
+use crate::context::Context;
+use crate::domain::{
+    Artifact, Entry, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus, SourceRole, Workspace,
+};
+use crate::queue::Job;
+use crate::render::compose::{Composed, compose};
+use crate::render::{self, RenderedFile};
+use crate::source::{RowSet, SourceContext, fetch};
+use crate::store::StoreError;
+
+/// How long a worker holds an entry while rendering it.
+pub const RENDER_LEASE: Duration = Duration::minutes(10);
+
+/// What became of a render job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderOutcome {
+    /// Rendered; the entry moved to this status.
+    Rendered(EntryStatus),
+    /// The report could not be generated; the entry records why.
+    Failed(String),
+    /// Nothing to do: another worker has it, it is done, or its run is gone.
+    Skipped,
+}
+
+/// Renders entry `entry_id` of run `run_id`.
+pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Result<RenderOutcome, PipelineError> {
+    let now = ctx.clock.now();
+    match ctx.store.get_entry(run_id, entry_id).await {
+        Ok(entry) if entry.status == EntryStatus::Queued => {}
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(RenderOutcome::Skipped),
+        Err(e) => return Err(e.into()),
+    };
+    let claimed = ctx
+        .store
+        .transition_entry(run_id, entry_id, EntryStatus::Queued, EntryStatus::InProgress, now, |e| {
+            e.lease_until = Some(now + RENDER_LEASE);
+            e.attempts += 1;
+        })
+        .await;
+    let entry = match claimed {
+        Ok(entry) => entry,
+        Err(StoreError::Conflict(_)) => return Ok(RenderOutcome::Skipped),
+        Err(e) => return Err(e.into()),
+    };
+    let run = ctx.store.get_run(run_id).await?;
+    if run.status == RunStatus::Cancelled {
+        ctx.store
+            .transition_entry(run_id, entry_id, EntryStatus::InProgress, EntryStatus::Cancelled, now, |e| {
+                e.lease_until = None
+            })
+            .await?;
+        return Ok(RenderOutcome::Skipped);
+    }
+    let workspace = ctx.store.get_workspace(run.workspace_id).await?;
+    let span = tracing::info_span!("render", run = %run_id, entry = %entry_id, tenant = %workspace.code);
+    let _guard = span.enter();
+
+    match produce(ctx, &workspace, &run, &entry, now).await? {
+        Ok((artifacts, narrative)) => {
+            if let Some(narrative) = &narrative
+                && entry.seq == 0
+            {
+                ctx.store.record_narrative(run_id, narrative).await?;
+            }
+            let report = &run.inputs.report;
+            let next = if report.hold_for_review {
+                EntryStatus::PendingReview
+            } else if report.deliveries.is_empty() {
+                EntryStatus::Completed
+            } else {
+                EntryStatus::InProgress
+            };
+            if next == EntryStatus::InProgress {
+                // Delivering: the stored artifacts mark the entry as rendered for recovery.
+                ctx.store
+                    .update_entry_in(run_id, entry_id, EntryStatus::InProgress, |e| {
+                        e.artifacts = artifacts.clone();
+                        e.lease_until = Some(now + PICKUP_DEADLINE);
+                    })
+                    .await?;
+                let job = Job::Deliver { workspace_id: run.workspace_id, run_id, entry_id, delivery_id: None };
+                if let Err(error) = ctx.deliver_queue.send(&[job]).await {
+                    tracing::warn!(%error, "could not enqueue the deliveries; recovery will");
+                }
+            } else {
+                ctx.store
+                    .transition_entry(run_id, entry_id, EntryStatus::InProgress, next, now, |e| {
+                        e.artifacts = artifacts.clone();
+                        e.lease_until = None;
+                    })
+                    .await?;
+            }
+            tracing::info!(status = next.as_str(), files = artifacts.len(), "entry rendered");
+            Ok(RenderOutcome::Rendered(next))
+        }
+        Err(reason) => {
+            tracing::warn!(%reason, "entry generation failed");
+            ctx.store
+                .transition_entry(run_id, entry_id, EntryStatus::InProgress, EntryStatus::GenerationFailed, now, |e| {
+                    e.error = Some(reason.clone());
+                    e.lease_until = None;
+                })
+                .await?;
+            Ok(RenderOutcome::Failed(reason))
+        }
+    }
+}
+
+/// The generated files and narrative, or why the report could not be generated (the outer
+/// error is infrastructure trouble worth a retry).
+type Produced = Result<(Vec<Artifact>, Option<NarrativeOutput>), String>;
+
+async fn produce(
+    ctx: &Context,
+    workspace: &Workspace,
+    run: &Run,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) -> Result<Produced, PipelineError> {
+    let report = &run.inputs.report;
+    let scope = scope(report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, run);
+    let composed =
+        match build(ctx, workspace, report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, &scope, now).await
+        {
+            Ok(composed) => composed,
+            Err(reason) => return Ok(Err(reason)),
+        };
+    // Narrate once per run: the first entry speaks for the run's shared figures.
+    let narrative = if entry.seq == 0 || report.repeating_source().is_none() {
+        narrate(ctx, workspace, report, &composed).await
+    } else {
+        None
+    };
+    let files = match render_files(report, composed, narrative.clone()).await {
+        Ok(files) => files,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let mut artifacts = Vec::with_capacity(files.len());
+    for (format, file) in files {
+        let key = format!("ws/{}/runs/{}/{}/{}", run.workspace_id, run.id, entry.id, file.file_name);
+        let meta = ctx.blobs.put(&key, file.bytes.into(), file.content_type).await?;
+        artifacts.push(Artifact {
+            report_id: report.id,
+            format,
+            key,
+            file_name: file.file_name,
+            content_type: file.content_type.to_owned(),
+            size: meta.size,
+            sha256: meta.sha256,
+        });
+    }
+    Ok(Ok((artifacts, narrative)))
+}
+
+/// Fetches the report's sources and composes its document. The repeating source of an
+/// entry is the entry's own row; text may name the first row of any source.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn build(
+    ctx: &Context,
+    workspace: &Workspace,
+    report: &Report,
+    parameters: &Map<String, Value>,
+    row: Option<&Map<String, Value>>,
+    data: &Value,
+    scope: &Value,
+    now: DateTime<Utc>,
+) -> Result<Composed, String> {
+    let sources = SourceContext {
+        store: &ctx.store,
+        blobs: ctx.blobs.as_ref(),
+        http: &ctx.outbound,
+        workspace,
+        parameters,
+        data,
+        now,
+    };
+    let mut rows = BTreeMap::new();
+    for spec in &report.sources {
+        let set = match (spec.role, row) {
+            (SourceRole::Repeating, Some(row)) => RowSet::from_objects(vec![row.clone()]),
+            _ => fetch(&sources, spec).await.map_err(|e| format!("source `{}`: {e}", spec.name))?,
+        };
+        rows.insert(spec.name.to_string(), set);
+    }
+    // Text can name a source's first row (`{customers.name}`, a branding source's address).
+    let mut scope = scope.clone();
+    if let Value::Object(names) = &mut scope {
+        for (name, set) in &rows {
+            if let (false, Some(first)) = (names.contains_key(name), set.row_object(0)) {
+                names.insert(name.clone(), Value::Object(first));
+            }
+        }
+    }
+    compose(report, &rows, &scope, now).map_err(|e| e.to_string())
+}
+
+/// The narrative for a composed report, when the report and the workspace ask for one.
+pub(crate) async fn narrate(
+    ctx: &Context,
+    workspace: &Workspace,
+    report: &Report,
+    composed: &Composed,
+) -> Option<NarrativeOutput> {
+    if !report.narrative.enabled {
+        return None;
+    }
+    let narrator = ctx.narrators.for_workspace(workspace)?;
+    Some(
+        crate::narrate::narrate_grounded(
+            narrator.as_ref(),
+            &composed.figures,
+            report.narrative.prompt_addendum.as_deref(),
+        )
+        .await,
+    )
+}
+
+/// Renders every format of the report off the async threads (rendering is CPU work).
+pub(crate) async fn render_files(
+    report: &Report,
+    composed: Composed,
+    narrative: Option<NarrativeOutput>,
+) -> Result<Vec<(crate::domain::Format, RenderedFile)>, String> {
+    let formats = report.formats.clone();
+    let base = report.code.to_string();
+    let mut document = composed.document;
+    document.narrative = narrative.filter(|n| !n.summary.is_empty() || !n.takeaways.is_empty());
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for format in formats {
+            for file in render::render(&document, format, &base).map_err(|e| e.to_string())? {
+                out.push((format, file));
+            }
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| format!("rendering stopped unexpectedly: {e}"))?
+}
+
+/// What `{…}` placeholders in the report's text can name: parameters (also at the top
+/// level), the entry's row (as `row` and under the repeating source's name), the run's data
+/// payload and the run itself.
+pub(crate) fn scope(
+    report: &Report,
+    parameters: &Map<String, Value>,
+    row: Option<&Map<String, Value>>,
+    data: &Value,
+    run: &Run,
+) -> Value {
+    let mut scope = parameters.clone();
+    scope.insert("params".into(), Value::Object(parameters.clone()));
+    if let Some(row) = row {
+        scope.insert("row".into(), Value::Object(row.clone()));
+        if let Some(source) = report.repeating_source() {
+            scope.insert(source.name.to_string(), Value::Object(row.clone()));
+        }
+    }
+    scope.insert("data".into(), data.clone());
+    let at = run.scheduled_for.or(run.started_at).unwrap_or(run.created_at);
+    scope.insert("run".into(), json!({"id": run.id, "date": at.format("%Y-%m-%d").to_string()}));
+    Value::Object(scope)
+}

@@ -1,0 +1,160 @@
+use chrono::TimeZone;
+use serde_json::json;
+
+use super::*;
+use crate::source::{ColumnMeta, Comparison};
+
+fn report(extra: Value) -> Report {
+    let mut base = json!({
+        "id": "01JD0000000000000000000000",
+        "workspace_id": "01JD0000000000000000000001",
+        "code": "weekly-digest",
+        "name": "Weekly digest",
+        "formats": ["pdf"],
+        "sources": [{"name": "offers", "type": "offer_performance", "period": "7d"}],
+        "created_at": "2026-11-01T00:00:00Z",
+        "updated_at": "2026-11-01T00:00:00Z"
+    });
+    base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    serde_json::from_value(base).unwrap()
+}
+
+fn offers() -> RowSet {
+    let col = |name: &str, kind| ColumnMeta { name: name.into(), kind };
+    RowSet {
+        columns: vec![
+            col("offer_id", ColumnType::Text),
+            col("completed", ColumnType::Number),
+            col("previous_completed", ColumnType::Number),
+            col("completion_rate", ColumnType::Number),
+            col("rewards", ColumnType::Number),
+        ],
+        rows: vec![
+            vec![json!("B1"), json!(120), json!(100), json!(0.4), json!(250.5)],
+            vec![json!("D2"), json!(60), json!(80), json!(0.25), Value::Null],
+            vec![json!("I3"), json!(90), json!(95), json!(0.3), json!(10)],
+        ],
+        comparisons: vec![Comparison {
+            label_column: "offer_id".into(),
+            metric: "completions".into(),
+            current_column: "completed".into(),
+            previous_column: "previous_completed".into(),
+        }],
+        note: Some("7 days to 21 Nov 2026".into()),
+    }
+}
+
+fn rows() -> BTreeMap<String, RowSet> {
+    BTreeMap::from([("offers".to_owned(), offers())])
+}
+
+fn at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 8, 0, 0).unwrap()
+}
+
+#[test]
+fn a_report_without_sections_shows_one_table_per_source() {
+    let composed = compose(&report(json!({})), &rows(), &Value::Null, at()).unwrap();
+    let [Block::Table(table)] = &composed.document.blocks[..] else { panic!("{:?}", composed.document.blocks) };
+    assert_eq!(table.title.as_deref(), Some("Offers"));
+    assert_eq!(table.columns.len(), 5);
+    assert_eq!(table.columns[3].format, ValueFormat::Percent { decimals: 1 });
+    assert_eq!(table.columns[3].align, Align::Right);
+    assert_eq!(table.columns[0].label, "Offer id");
+    assert_eq!(composed.document.subtitle.as_deref(), Some("7 days to 21 Nov 2026"));
+    assert_eq!(composed.sections[0].rows, 3);
+}
+
+#[test]
+fn kpi_tiles_aggregate_and_show_the_change_against_the_previous_period() {
+    let r = report(json!({"sections": [{"type": "kpi", "source": "offers", "tiles": [
+        {"label": "Completions", "column": "completed"},
+        {"label": "Avg completion rate", "column": "completion_rate", "aggregate": "avg", "format": {"kind": "percent"}}
+    ]}]}));
+    let composed = compose(&r, &rows(), &Value::Null, at()).unwrap();
+    let Block::Kpis(kpis) = &composed.document.blocks[0] else { panic!() };
+    assert_eq!(kpis.tiles[0].value, "270");
+    let change = kpis.tiles[0].change.as_ref().unwrap();
+    assert_eq!((change.text.as_str(), change.trend), ("-1.8% vs previous period", Trend::Down));
+    assert_eq!(kpis.tiles[1].value, "31.7%");
+    assert!(kpis.tiles[1].change.is_none());
+    let facts: Vec<_> = composed.figures.facts.iter().map(|f| (f.label.as_str(), f.display.as_str())).collect();
+    assert!(facts.contains(&("Completions", "270")));
+    assert!(facts.contains(&("Completions (previous period)", "275")));
+}
+
+#[test]
+fn tables_sort_with_nulls_last_and_total_their_number_columns() {
+    let r = report(json!({"sections": [{"type": "table", "title": "Offers", "source": "offers", "totals": true,
+        "sort": {"column": "rewards", "descending": true},
+        "columns": [{"key": "offer_id"}, {"key": "rewards", "label": "Rewards", "format": {"kind": "currency", "code": "USD"}}]}]}));
+    let composed = compose(&r, &rows(), &Value::Null, at()).unwrap();
+    let Block::Table(table) = &composed.document.blocks[0] else { panic!() };
+    let ids: Vec<_> = table.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids, [json!("B1"), json!("I3"), json!("D2")]);
+    assert_eq!(table.totals.as_ref().unwrap(), &vec![json!("Total"), json!(260.5)]);
+    assert_eq!(table.columns[1].display(&json!(260.5)), "$260.50");
+    assert!(composed.figures.facts.iter().any(|f| f.label == "Total rewards" && f.display == "$260.50"));
+}
+
+#[test]
+fn movers_are_ordered_by_the_size_of_their_change() {
+    let composed = compose(&report(json!({})), &rows(), &Value::Null, at()).unwrap();
+    let movers: Vec<_> = composed.figures.movements.iter().map(|m| (m.subject.as_str(), m.change)).collect();
+    assert_eq!(movers[0], ("offer id D2", Some(-0.25)));
+    assert_eq!(movers[1], ("offer id B1", Some(0.2)));
+    assert!(composed.figures.other_numbers.contains(&250.5));
+}
+
+#[test]
+fn a_section_naming_a_missing_column_or_source_fails_with_its_name() {
+    let r = report(
+        json!({"sections": [{"type": "chart", "source": "offers", "chart": "bar", "x": "offer_id", "y": ["revenue"]}]}),
+    );
+    assert_eq!(
+        compose(&r, &rows(), &Value::Null, at()).unwrap_err().to_string(),
+        "section 0 names column `revenue`, which source `offers` does not return"
+    );
+    let r = report(json!({"sections": [{"type": "table", "source": "offers"}]}));
+    let err = compose(&r, &BTreeMap::new(), &Value::Null, at()).unwrap_err();
+    assert_eq!(err, ComposeError::UnknownSource { section: 0, name: "offers".into() });
+}
+
+#[test]
+fn text_sections_fill_placeholders_and_charts_take_their_series() {
+    let r = report(json!({"sections": [
+        {"type": "text", "title": "Hello {customer.name}", "markdown": "Dear {customer.name},\n\n- balance {customer.balance}"},
+        {"type": "chart", "source": "offers", "chart": "bar", "x": "offer_id", "y": ["completed", "previous_completed"]}
+    ]}));
+    let scope = json!({"customer": {"name": "Zoë", "balance": 12.5}});
+    let composed = compose(&r, &rows(), &scope, at()).unwrap();
+    let Block::Text(text) = &composed.document.blocks[0] else { panic!() };
+    assert_eq!(text.title.as_deref(), Some("Hello Zoë"));
+    assert_eq!(
+        text.parts,
+        vec![TextPart::Paragraph("Dear Zoë,".into()), TextPart::Bullets(vec!["balance 12.5".into()])]
+    );
+    let Block::Chart(chart) = &composed.document.blocks[1] else { panic!() };
+    assert_eq!(chart.categories, ["B1", "D2", "I3"]);
+    assert_eq!(chart.series[1].name, "Previous completed");
+    assert_eq!(chart.series[0].values, [120.0, 60.0, 90.0]);
+}
+
+#[test]
+fn table_names_are_unique_slugs() {
+    let r = report(json!({"sections": [
+        {"type": "table", "title": "Top offers!", "source": "offers"},
+        {"type": "table", "title": "Top offers?", "source": "offers"}
+    ]}));
+    let composed = compose(&r, &rows(), &Value::Null, at()).unwrap();
+    let names: Vec<_> = composed
+        .document
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Table(t) => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["top-offers", "top-offers-2"]);
+}

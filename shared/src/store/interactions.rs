@@ -1,0 +1,234 @@
+//! Interactions in the store: idempotent ingest that moves the daily-summary counters in the
+//! same transaction as it stores each interaction, summaries by range of days (what the
+//! analytics sources read), and the receipt-order listing exports page through.
+//!
+//! Ingest writes chunks of interactions per transaction: a `NotExists` put per interaction
+//! plus one write per daily summary the chunk touches (an `Update` adding to its counters, or
+//! a `NotExists` put carrying them when the summary is new). The puts make re-sending safe: an
+//! interaction whose id is already stored fails its condition, the whole transaction is
+//! refused, and the chunk is written again without it — so a duplicate never increments
+//! anything, and a retried batch only adds what was not stored yet.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::entities::{Entity, daily_summary_key, daily_summary_pk, day_key, interactions_index_pk, time_key};
+use super::repository::{Listing, PageRequest, Store, StoreError, to_item};
+use super::table::{Condition, Index, Item, Key, Query, SkRange, TableError, Update, Write};
+use crate::domain::{DailySummary, Interaction, OfferKind, WorkspaceId};
+
+/// Interactions per transaction (each may touch one more summary, within the 100-write cap).
+const CHUNK: usize = 40;
+
+/// Summaries read per query page.
+const SUMMARY_PAGE: usize = 1_000;
+
+/// What one ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Newly stored interactions.
+    pub accepted: usize,
+    /// Interactions whose id was already stored (or repeated within the batch); not counted.
+    pub duplicates: usize,
+}
+
+/// What ingest knows about a stored summary.
+#[derive(Debug, Clone, Copy)]
+enum Known {
+    Missing,
+    Stored { offer_kind: Option<OfferKind> },
+}
+
+/// The writes one chunk makes to one summary.
+struct SummaryWrite {
+    summary: DailySummary,
+    add: BTreeMap<&'static str, i64>,
+}
+
+fn summary_data(summary: &DailySummary) -> Result<String, StoreError> {
+    serde_json::to_string(summary).map_err(|e| StoreError::Corrupt { kind: "daily summary", message: e.to_string() })
+}
+
+fn summary_from_item(item: &Item) -> Result<DailySummary, StoreError> {
+    let mut summary: DailySummary = serde_json::from_str(&item.data)
+        .map_err(|e| StoreError::Corrupt { kind: "daily summary", message: format!("{}: {e}", item.key.sk) })?;
+    for name in DailySummary::COUNTERS {
+        summary.set_counter(name, item.counter(name));
+    }
+    Ok(summary)
+}
+
+impl Store {
+    /// Stores interactions (already validated) and adds them to their daily summaries. An
+    /// interaction whose client id is already stored in its workspace, or repeats an earlier
+    /// one of the batch, is a duplicate and changes nothing.
+    ///
+    /// Each chunk is atomic; if storage fails midway, the chunks before are stored and the
+    /// batch can be sent again (interactions with client ids are then not counted twice).
+    pub async fn ingest_interactions(&self, interactions: &[Interaction]) -> Result<IngestOutcome, StoreError> {
+        let mut outcome = IngestOutcome::default();
+        let mut seen = HashSet::new();
+        let mut fresh = Vec::with_capacity(interactions.len());
+        for interaction in interactions {
+            if seen.insert(interaction.key()) {
+                fresh.push(interaction);
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        let mut known = HashMap::new();
+        for chunk in fresh.chunks(CHUNK) {
+            let (accepted, duplicates) = self.ingest_chunk(chunk, &mut known).await?;
+            outcome.accepted += accepted;
+            outcome.duplicates += duplicates;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes one chunk in one transaction, dropping the duplicates it finds; returns
+    /// `(accepted, duplicates)`.
+    async fn ingest_chunk(
+        &self,
+        chunk: &[&Interaction],
+        known: &mut HashMap<Key, Known>,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut pending: Vec<&Interaction> = chunk.to_vec();
+        let mut duplicates = 0;
+        // Each failed attempt removes a duplicate or corrects one summary's state.
+        for _ in 0..(2 * chunk.len() + 8) {
+            if pending.is_empty() {
+                return Ok((0, duplicates));
+            }
+            let groups = group_by_summary(&pending);
+            self.learn_summaries(groups.keys(), known).await?;
+
+            let mut writes = Vec::with_capacity(pending.len() + groups.len());
+            for interaction in &pending {
+                writes.push(Write::Put { item: to_item(*interaction)?, condition: Condition::NotExists });
+            }
+            let order: Vec<&Key> = groups.keys().collect();
+            for (key, group) in &groups {
+                let add: Vec<(String, i64)> =
+                    group.add.iter().map(|(name, delta)| (name.to_string(), *delta)).collect();
+                match known.get(key) {
+                    Some(Known::Stored { offer_kind }) => {
+                        let learned_kind = offer_kind.is_none() && group.summary.offer_kind.is_some();
+                        let data = if learned_kind { Some(summary_data(&group.summary)?) } else { None };
+                        let update = Update { data, add, ..Default::default() };
+                        writes.push(Write::Update { key: key.clone(), condition: Condition::Always, update });
+                    }
+                    _ => {
+                        let mut item = Item::new(key.clone(), summary_data(&group.summary)?);
+                        item.counters = add.into_iter().collect();
+                        writes.push(Write::Put { item, condition: Condition::NotExists });
+                    }
+                }
+            }
+
+            match self.write(writes).await {
+                Ok(()) => {
+                    for (key, group) in &groups {
+                        let stored = match known.get(key) {
+                            Some(Known::Stored { offer_kind }) => offer_kind.or(group.summary.offer_kind),
+                            _ => group.summary.offer_kind,
+                        };
+                        known.insert(key.clone(), Known::Stored { offer_kind: stored });
+                    }
+                    return Ok((pending.len(), duplicates));
+                }
+                Err(TableError::ConditionFailed { index }) if index < pending.len() => {
+                    // At least one interaction is stored already: find every such one at once.
+                    let keys: Vec<Key> = pending.iter().map(|i| i.key()).collect();
+                    let found = futures::future::join_all(keys.iter().map(|k| self.table.get(k))).await;
+                    let mut keep = Vec::with_capacity(pending.len());
+                    for (n, (interaction, stored)) in pending.iter().zip(found).enumerate() {
+                        if stored?.is_some() || n == index {
+                            duplicates += 1;
+                        } else {
+                            keep.push(*interaction);
+                        }
+                    }
+                    pending = keep;
+                }
+                Err(TableError::ConditionFailed { index }) => {
+                    // A summary was created (or removed) since it was read: read it again.
+                    if let Some(key) = order.get(index - pending.len()) {
+                        known.remove(*key);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict("interactions are being written concurrently; send the batch again".into()))
+    }
+
+    /// Reads the summaries whose state is not known yet.
+    async fn learn_summaries<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k Key>,
+        known: &mut HashMap<Key, Known>,
+    ) -> Result<(), StoreError> {
+        let unknown: Vec<&Key> = keys.filter(|k| !known.contains_key(*k)).collect();
+        let found = futures::future::join_all(unknown.iter().map(|k| self.table.get(k))).await;
+        for (key, item) in unknown.into_iter().zip(found) {
+            let state = match item? {
+                Some(item) => Known::Stored { offer_kind: summary_from_item(&item)?.offer_kind },
+                None => Known::Missing,
+            };
+            known.insert(key.clone(), state);
+        }
+        Ok(())
+    }
+
+    /// The daily summaries of a workspace for the UTC days `from..=to`, in day order.
+    pub async fn daily_summaries(
+        &self,
+        ws: WorkspaceId,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<DailySummary>, StoreError> {
+        // Summary keys are `{day}#{channel}#…` with a lowercase channel, which sorts before `~`.
+        let range = SkRange::Between(day_key(from), format!("{}#~", day_key(to)));
+        let mut query = Query::table(daily_summary_pk(ws), range).limit(SUMMARY_PAGE);
+        let mut summaries = Vec::new();
+        loop {
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                summaries.push(summary_from_item(item)?);
+            }
+            match page.cursor {
+                Some(cursor) => query = query.after(Some(cursor)),
+                None => return Ok(summaries),
+            }
+        }
+    }
+
+    /// A workspace's interactions in the order Herald received them, from `since` on.
+    pub async fn interactions_received(
+        &self,
+        ws: WorkspaceId,
+        since: Option<DateTime<Utc>>,
+        page: &PageRequest,
+    ) -> Result<Listing<Interaction>, StoreError> {
+        let range = since.map_or(SkRange::All, |at| SkRange::AtLeast(time_key(at)));
+        self.list(page.apply(Query::index(Index::Gsi1, interactions_index_pk(ws), range))).await
+    }
+}
+
+/// The increments of `interactions` per summary they belong to.
+fn group_by_summary(interactions: &[&Interaction]) -> BTreeMap<Key, SummaryWrite> {
+    let mut groups: BTreeMap<Key, SummaryWrite> = BTreeMap::new();
+    for interaction in interactions {
+        let summary = DailySummary::of(interaction);
+        let key = daily_summary_key(interaction.workspace_id, &summary);
+        let group = groups.entry(key).or_insert_with(|| SummaryWrite { summary, add: BTreeMap::new() });
+        if group.summary.offer_kind.is_none() {
+            group.summary.offer_kind = interaction.offer_kind;
+        }
+        for (name, delta) in interaction.increments() {
+            *group.add.entry(name).or_insert(0) += delta;
+        }
+    }
+    groups
+}
