@@ -78,11 +78,22 @@ fn render(doc: &Document, options: Options) -> Result<(Vec<u8>, Vec<PdfWarnMsg>)
     let compress = options.compress.unwrap_or_else(|| pages.iter().map(Vec::len).sum::<usize>() > COMPRESS_ABOVE_OPS);
     pdf.with_pages(pages.into_iter().map(|ops| page(width, height, ops)).collect());
     let mut warnings = Vec::new();
-    let bytes = pdf.save(&PdfSaveOptions { optimize: compress, ..PdfSaveOptions::default() }, &mut warnings);
+    let mut bytes = pdf.save(&PdfSaveOptions { optimize: compress, ..PdfSaveOptions::default() }, &mut warnings);
     if bytes.is_empty() {
         return Err(RenderError::Pdf("the PDF writer produced no output".into()));
     }
+    blank_pdfx_claim(&mut bytes);
     Ok((bytes, warnings))
+}
+
+/// printpdf always writes an empty `/GTS_PDFXVersion` into the document information, which
+/// readers take as a claim to PDF/X. Blanking it with spaces keeps every byte offset (and so
+/// the cross-reference table) valid.
+fn blank_pdfx_claim(bytes: &mut [u8]) {
+    const CLAIM: &[u8] = b"/GTS_PDFXVersion()";
+    if let Some(at) = bytes.windows(CLAIM.len()).rposition(|w| w == CLAIM) {
+        bytes[at..at + CLAIM.len()].fill(b' ');
+    }
 }
 
 /// Millimetres to points, to 1/100 pt (Letter is exactly 612 × 792).
