@@ -83,12 +83,17 @@ impl Canvas {
         }
     }
 
-    fn page(&mut self) -> &mut Page {
+    /// Index of the page being drawn on.
+    fn current_index(&mut self) -> usize {
         if self.pages.is_empty() {
             self.pages.push(Page::default());
         }
-        let last = self.pages.len() - 1;
-        &mut self.pages[self.current.min(last)]
+        self.current.min(self.pages.len() - 1)
+    }
+
+    fn page(&mut self) -> &mut Page {
+        let index = self.current_index();
+        &mut self.pages[index]
     }
 
     fn end_text(&mut self) {
@@ -124,16 +129,16 @@ impl Canvas {
         if text.is_empty() {
             return;
         }
-        let handle = self.handles[weight as usize].clone();
         self.used[weight as usize].add(text);
-        let page = self.page();
+        let index = self.current_index();
+        let page = &mut self.pages[index];
         if !page.in_text {
             page.ops.push(Op::StartTextSection);
             page.in_text = true;
             page.line_start = (0.0, 0.0);
         }
         if page.font != Some((weight, size)) {
-            page.ops.push(Op::SetFont { font: handle, size: Pt(size) });
+            page.ops.push(Op::SetFont { font: self.handles[weight as usize].clone(), size: Pt(size) });
             page.font = Some((weight, size));
         }
         self.set_fill(colour);

@@ -2,12 +2,12 @@
 //! breaking pages where the next piece does not fit, and finally the running header and
 //! the footer with "Page X of Y" on every page, once the page count is known.
 
-use crate::render::chart::{self, Anchor, LabelRole, Mark, Plot, RuleKind};
+use crate::render::chart::{self, Anchor, LabelRole, Mark, RuleKind};
 use crate::render::model::{TextPart, Trend};
 
 use super::canvas::{Canvas, Colour, Mark as Position};
 use super::fonts::{FontSet, Weight};
-use super::prepare::{Narrative, Part, Prepared, Tile};
+use super::prepare::{Chart, Narrative, Part, Prepared, Tile};
 use super::table;
 use super::text::Style;
 
@@ -34,6 +34,8 @@ const BODY_LEADING: f32 = 13.5;
 
 /// Height of charts, at most.
 pub(super) const CHART_HEIGHT: f32 = 210.0;
+/// A chart is drawn down to this height to fill the end of a page.
+const MIN_CHART_HEIGHT: f32 = 150.0;
 
 /// Width and height of the chart box on a page `page_width` wide.
 pub(super) fn chart_size(page_width: f32) -> (f32, f32) {
@@ -91,6 +93,12 @@ impl Flow {
             self.canvas.text(x, baseline(self.y, leading, style.size), style.weight, style.size, colour, line);
             self.y -= leading;
         }
+    }
+
+    /// Height of a block title.
+    fn heading_height(&self, title: &str) -> f32 {
+        let lines = self.style(Weight::Bold, 12.0).wrap(title, self.content_width(), 3).len();
+        18.0 * lines as f32 + 4.0
     }
 
     /// A block's title, kept on one page with the first `keep` points of what it introduces.
@@ -300,8 +308,19 @@ impl Flow {
         }
     }
 
-    fn chart(&mut self, title: Option<&str>, plot: &Plot) {
-        if let Some(title) = title {
+    fn chart(&mut self, chart: &Chart) {
+        // A chart that does not fit in what is left of the page is drawn shorter there, down
+        // to a point, rather than leaving the space empty.
+        let heading = chart.title.as_deref().map_or(0.0, |title| self.heading_height(title));
+        let room = self.y - self.bottom - heading;
+        let shorter;
+        let plot = if room < chart.plot.height && room >= MIN_CHART_HEIGHT {
+            shorter = chart.replot(room);
+            &shorter
+        } else {
+            &chart.plot
+        };
+        if let Some(title) = &chart.title {
             self.heading(title, plot.height);
         }
         self.ensure(plot.height);
@@ -416,7 +435,7 @@ pub(super) fn draw(doc: &Prepared, fonts: FontSet, width: f32, height: f32) -> C
         match block {
             Part::Kpis { title, tiles } => flow.kpis(title.as_deref(), tiles),
             Part::Table(t) => table::draw(&mut flow, t),
-            Part::Chart { title, plot } => flow.chart(title.as_deref(), plot),
+            Part::Chart(chart) => flow.chart(chart),
             Part::Text { title, parts } => flow.prose(title.as_deref(), parts),
         }
         flow.y -= BLOCK_GAP;

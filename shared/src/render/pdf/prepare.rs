@@ -2,8 +2,6 @@
 //! removed, charts laid out. The font set is chosen from this text before anything is
 //! measured.
 
-use std::borrow::Cow;
-
 use crate::render::chart::{self, Mark, Plot};
 use crate::render::model::{Align, Block, ChartBlock, Document, TextPart, Trend};
 
@@ -26,7 +24,7 @@ pub(super) struct Narrative {
 pub(super) enum Part {
     Kpis { title: Option<String>, tiles: Vec<Tile> },
     Table(Table),
-    Chart { title: Option<String>, plot: Plot },
+    Chart(Chart),
     Text { title: Option<String>, parts: Vec<TextPart> },
 }
 
@@ -44,20 +42,42 @@ pub(super) struct Table {
     pub totals: Option<Vec<String>>,
 }
 
-/// Values beyond ±1e300 are brought within it: the axis arithmetic overflows past that.
-fn plottable(block: &ChartBlock) -> Option<Cow<'_, ChartBlock>> {
-    const LIMIT: f64 = 1e300;
-    let out_of_range = |v: &f64| v.is_finite() && v.abs() > LIMIT;
-    if !block.series.iter().any(|s| s.values.iter().any(out_of_range)) {
-        return None;
+pub(super) struct Chart {
+    pub title: Option<String>,
+    /// The block, values beyond ±1e300 brought within it (the axis arithmetic overflows past
+    /// that).
+    block: ChartBlock,
+    /// Laid out at the standard size.
+    pub plot: Plot,
+}
+
+impl Chart {
+    fn new(block: &ChartBlock, (width, height): (f32, f32)) -> Chart {
+        const LIMIT: f64 = 1e300;
+        let mut block = block.clone();
+        for value in block.series.iter_mut().flat_map(|s| s.values.iter_mut()) {
+            if value.is_finite() {
+                *value = value.clamp(-LIMIT, LIMIT);
+            }
+        }
+        let plot = plot(&block, width, height);
+        Chart { title: title(block.title.as_deref()), block, plot }
     }
-    let mut block = block.clone();
-    for value in block.series.iter_mut().flat_map(|s| s.values.iter_mut()) {
-        if value.is_finite() {
-            *value = value.clamp(-LIMIT, LIMIT);
+
+    /// The chart laid out `height` points tall instead (same width, same labels).
+    pub(super) fn replot(&self, height: f32) -> Plot {
+        plot(&self.block, self.plot.width, height)
+    }
+}
+
+fn plot(block: &ChartBlock, width: f32, height: f32) -> Plot {
+    let mut plot = chart::plot(block, width, height);
+    for mark in &mut plot.marks {
+        if let Mark::Label { text, .. } = mark {
+            *text = line(text);
         }
     }
-    Some(Cow::Owned(block))
+    plot
 }
 
 fn line(text: &str) -> String {
@@ -113,16 +133,7 @@ impl Prepared {
                         totals: table.totals.as_deref().map(cells),
                     })
                 }
-                Block::Chart(block) => {
-                    let mut plot =
-                        chart::plot(&plottable(block).unwrap_or(Cow::Borrowed(block)), chart_size.0, chart_size.1);
-                    for mark in &mut plot.marks {
-                        if let Mark::Label { text, .. } = mark {
-                            *text = line(text);
-                        }
-                    }
-                    Part::Chart { title: title(block.title.as_deref()), plot }
-                }
+                Block::Chart(block) => Part::Chart(Chart::new(block, chart_size)),
                 Block::Text(text) => Part::Text {
                     title: title(text.title.as_deref()),
                     parts: text
@@ -168,7 +179,7 @@ impl Prepared {
                         .chain(table.columns.iter().map(|c| c.0.as_str()))
                         .chain(table.rows.iter().chain(table.totals.iter()).flatten().map(String::as_str)),
                 ),
-                Part::Chart { title, plot } => {
+                Part::Chart(Chart { title, plot, .. }) => {
                     Box::new(title.as_deref().into_iter().chain(plot.marks.iter().filter_map(|m| match m {
                         Mark::Label { text, .. } => Some(text.as_str()),
                         _ => None,

@@ -312,6 +312,7 @@ fn metadata_carries_the_title_producer_and_run_time() {
     assert_eq!(field("Producer"), "Herald");
     assert!(field("CreationDate").starts_with("2026-06-01T07:30:00"), "{info}");
     assert!(field("ModDate").starts_with("2026-06-01T07:30:00"), "{info}");
+    assert!(!info.contains("PDF/X"), "the file makes no PDF/X claim:\n{info}");
 }
 
 #[test]
