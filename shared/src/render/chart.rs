@@ -12,6 +12,9 @@ use crate::domain::{ChartKind, ValueFormat};
 /// Font size of tick, category and legend labels, in the plot's units.
 pub const LABEL_SIZE: f32 = 8.0;
 
+/// The largest magnitude a chart draws.
+const MAX_PLOTTABLE: f64 = 1e300;
+
 /// Series colours (RGB), in order; series beyond the palette reuse it.
 pub const PALETTE: [(u8, u8, u8); 6] =
     [(37, 99, 235), (234, 88, 12), (22, 163, 74), (147, 51, 234), (219, 39, 119), (13, 148, 136)];
@@ -108,7 +111,9 @@ fn text_width(text: &str, size: f32) -> f32 {
 pub fn plot(chart: &ChartBlock, width: f32, height: f32) -> Plot {
     let mut marks = Vec::new();
     let n = chart.categories.len();
-    let values = || chart.series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
+    // Values beyond ±1e300 cannot be scaled (their range overflows); they are drawn as gaps.
+    let plottable = |v: &f64| v.is_finite() && v.abs() <= MAX_PLOTTABLE;
+    let values = || chart.series.iter().flat_map(|s| s.values.iter().copied()).filter(plottable);
     if n == 0 || values().next().is_none() {
         marks.push(Mark::Label {
             x: width / 2.0,
@@ -179,14 +184,14 @@ pub fn plot(chart: &ChartBlock, width: f32, height: f32) -> Plot {
         }
     }
 
-    let zero = y_of(0.0_f64.clamp(min, max));
+    let zero = y_of(if min <= max { 0.0_f64.clamp(min, max) } else { min });
     match chart.kind {
         ChartKind::Bar => {
             let groups = chart.series.len().max(1) as f32;
             let bar_w = band * 0.7 / groups;
             for (s, series) in chart.series.iter().enumerate() {
                 for (i, v) in series.values.iter().enumerate().take(n) {
-                    if !v.is_finite() {
+                    if !plottable(v) {
                         continue;
                     }
                     let x = left + band * i as f32 + band * 0.15 + bar_w * s as f32;
@@ -200,7 +205,7 @@ pub fn plot(chart: &ChartBlock, width: f32, height: f32) -> Plot {
             for (s, series) in chart.series.iter().enumerate() {
                 let mut run: Vec<(f32, f32)> = Vec::new();
                 for (i, v) in series.values.iter().enumerate().take(n) {
-                    if v.is_finite() {
+                    if plottable(v) {
                         let point = (left + band * (i as f32 + 0.5), y_of(*v));
                         run.push(point);
                         if n <= 31 {
@@ -366,6 +371,22 @@ mod tests {
         let plot =
             plot(&chart(ChartKind::Bar, vec![Series { name: "x".into(), values: vec![f64::NAN; 4] }]), 300.0, 150.0);
         assert!(matches!(&plot.marks[..], [Mark::Label { role: LabelRole::Empty, .. }]));
+    }
+
+    #[test]
+    fn huge_values_are_gaps_rather_than_a_broken_scale() {
+        let series = vec![Series { name: "x".into(), values: vec![f64::MAX, -f64::MAX, 5.0, 1e301] }];
+        for kind in [ChartKind::Bar, ChartKind::Line] {
+            let plot = plot(&chart(kind, series.clone()), 300.0, 150.0);
+            let ok = |v: f32| v.is_finite() && (-1.0..=301.0).contains(&v);
+            for mark in &plot.marks {
+                match mark {
+                    Mark::Bar { x, y, width, height, .. } => assert!(ok(*x) && ok(*y) && ok(*width) && ok(*height)),
+                    Mark::Line { points, .. } => assert!(points.iter().all(|(x, y)| ok(*x) && ok(*y))),
+                    _ => {}
+                }
+            }
+        }
     }
 
     #[test]

@@ -44,8 +44,6 @@ pub(super) struct Table {
 
 pub(super) struct Chart {
     pub title: Option<String>,
-    /// The block, values beyond ±1e300 brought within it (the axis arithmetic overflows past
-    /// that).
     block: ChartBlock,
     /// Laid out at the standard size.
     pub plot: Plot,
@@ -53,13 +51,7 @@ pub(super) struct Chart {
 
 impl Chart {
     fn new(block: &ChartBlock, (width, height): (f32, f32)) -> Chart {
-        const LIMIT: f64 = 1e300;
-        let mut block = block.clone();
-        for value in block.series.iter_mut().flat_map(|s| s.values.iter_mut()) {
-            if value.is_finite() {
-                *value = value.clamp(-LIMIT, LIMIT);
-            }
-        }
+        let block = block.clone();
         let plot = plot(&block, width, height);
         Chart { title: title(block.title.as_deref()), block, plot }
     }
