@@ -6,6 +6,7 @@ pub mod blob;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod deliver;
 pub mod demo;
 pub mod domain;
 pub mod http;

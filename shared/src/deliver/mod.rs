@@ -1,0 +1,101 @@
+//! Delivery: one rendered entry sent to one destination. The pipeline builds an [`Outgoing`]
+//! (the templated recipients, subject and message, the narrative, the stored artifacts and a
+//! deep link to the run) and a sender for the destination's kind sends it: email (SES, SMTP or
+//! the local outbox), Slack, Teams, a signed webhook, or an S3 archive. A sender says whether a
+//! failure is worth retrying ([`SendError::Transient`]) or not ([`SendError::Permanent`]).
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
+
+/// What one delivery sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    /// Unique per (run, entry, delivery): the webhook id, the email's Message-ID seed, the S3
+    /// object metadata; receivers can use it to drop a repeat.
+    pub idempotency_key: String,
+    pub run: RunInfo,
+    pub entry: EntryInfo,
+    pub recipients: Recipients,
+    /// Sender and reply-to for email (already defaulted from the destination and workspace).
+    pub from: Option<String>,
+    pub reply_to: Option<String>,
+    /// Templated subject (email) or title (chat).
+    pub subject: String,
+    /// Templated message text written by the report's author (may be empty).
+    pub message: String,
+    pub narrative: Option<NarrativeOutput>,
+    /// Deep link to the run (`{public_url}/api/v1/reports/runs/{id}`).
+    pub run_url: String,
+    pub files: Vec<OutgoingFile>,
+}
+
+/// The run an outgoing delivery belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    pub id: RunId,
+    pub workspace_id: WorkspaceId,
+    pub report_id: ReportId,
+    pub report_code: String,
+    pub report_name: String,
+    pub trigger: RunTrigger,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// The entry an outgoing delivery belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntryInfo {
+    pub id: EntryId,
+    pub seq: u32,
+    /// The repeating row the entry was made for.
+    pub row: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+}
+
+/// An artifact to send: its bytes, and a signed link for senders that link rather than attach
+/// (chat messages, emails past the attachment size limit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingFile {
+    /// The name it is sent under (the delivery's naming pattern applied).
+    pub file_name: String,
+    pub content_type: String,
+    pub bytes: Bytes,
+    pub size: u64,
+    /// Hex SHA-256 of `bytes`.
+    pub sha256: String,
+    pub download_url: String,
+}
+
+/// What the provider answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's id for the message (SES MessageId, SMTP queue id, S3 ETag/key…).
+    pub provider_message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth retrying later: timeouts, throttling, 429 and 5xx answers, connection failures.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying will not help: refused credentials, a rejected recipient, 4xx answers,
+    /// misconfiguration. The message says what the provider answered.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SendError::Transient(_))
+    }
+}
