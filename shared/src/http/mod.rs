@@ -17,7 +17,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 
 use crate::context::Context;
-use routes::{blobs, cron, datasets, interactions, preview, reports, runs, schedules, system, tokens, workspaces};
+use routes::{
+    blobs, cron, datasets, destinations, interactions, preview, reports, runs, schedules, system, tokens, workspaces,
+};
 
 /// The whole API.
 pub fn router(ctx: Arc<Context>) -> Router {
@@ -44,6 +46,11 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route(
             "/api/v1/ws/{workspace}/schedules/{id}",
             get(schedules::get).patch(schedules::update).delete(schedules::delete),
+        )
+        .route("/api/v1/ws/{workspace}/destinations", get(destinations::list_destinations).post(destinations::create))
+        .route(
+            "/api/v1/ws/{workspace}/destinations/{id}",
+            get(destinations::get).patch(destinations::update).delete(destinations::delete),
         )
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))

@@ -3,6 +3,7 @@
 pub mod blobs;
 pub mod cron;
 pub mod datasets;
+pub mod destinations;
 pub mod interactions;
 pub mod preview;
 pub mod reports;

@@ -1,0 +1,147 @@
+//! Destinations of a workspace (email, Slack, Teams, webhook, S3): create, list, read, change,
+//! delete. Secrets (chat webhook URLs, signing secrets) are write-only: views show them
+//! redacted, and a change that sends the redacted text back keeps the stored secret.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::context::Context;
+use crate::domain::{
+    Access, Area, Destination, DestinationConfig, DestinationId, FieldError, Name, Secret, ValidationErrors,
+};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+
+/// The API shape of a destination: its record with every secret redacted.
+pub fn view(destination: &Destination) -> Value {
+    let mut redacted = destination.clone();
+    match &mut redacted.config {
+        DestinationConfig::Slack { webhook_url } | DestinationConfig::Teams { webhook_url } => {
+            *webhook_url = Secret::new(Secret::REDACTED);
+        }
+        DestinationConfig::Webhook { signing_secret, .. } => *signing_secret = Secret::new(Secret::REDACTED),
+        DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => {}
+    }
+    let mut v = object("destination", &redacted);
+    v["type"] = Value::String(destination.config.kind().into());
+    v
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationBody {
+    pub name: Option<Name>,
+    pub config: Option<DestinationConfig>,
+    /// The version the change is based on; a newer stored version is a conflict.
+    pub version: Option<u64>,
+}
+
+fn parse_id(id: &str) -> ApiResult<DestinationId> {
+    id.parse().map_err(|_| ApiError::not_found(format_args!("destination `{id}`")))
+}
+
+pub async fn create(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<DestinationBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Destinations, Access::Write)?;
+    let (Some(name), Some(config)) = (body.name, body.config) else {
+        let errors = [("name", "is required"), ("config", "is required")]
+            .into_iter()
+            .map(|(field, message)| FieldError::new(field, message))
+            .collect();
+        return Err(ValidationErrors(errors).into());
+    };
+    config.validate()?;
+    let now = ctx.clock.now();
+    let destination = Destination {
+        id: DestinationId::generate(now),
+        workspace_id: caller.workspace.id,
+        name,
+        config,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    let destination = ctx.store.create_destination(&destination).await?;
+    Ok((StatusCode::CREATED, Json(view(&destination))))
+}
+
+pub async fn list_destinations(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Destinations, Access::Read)?;
+    let listing = ctx.store.list_destinations(caller.workspace.id, &params.page()?).await?;
+    Ok(Json(list(listing, view)))
+}
+
+pub async fn get(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Destinations, Access::Read)?;
+    Ok(Json(view(&ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?)))
+}
+
+pub async fn update(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<DestinationBody>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Destinations, Access::Write)?;
+    let mut destination = ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?;
+    if body.version.is_some_and(|v| v != destination.version) {
+        return Err(ApiError::conflict("the destination changed since that version; read it again"));
+    }
+    if let Some(name) = body.name {
+        destination.name = name;
+    }
+    if let Some(config) = body.config {
+        destination.config = keep_redacted_secrets(config, &destination.config);
+    }
+    destination.config.validate()?;
+    destination.updated_at = ctx.clock.now();
+    Ok(Json(view(&ctx.store.update_destination(&destination).await?)))
+}
+
+pub async fn delete(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Area::Destinations, Access::Write)?;
+    ctx.store.delete_destination(caller.workspace.id, parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A secret sent back as the redacted text means "unchanged" (a form that round-trips a view).
+fn keep_redacted_secrets(mut new: DestinationConfig, old: &DestinationConfig) -> DestinationConfig {
+    let keep = |secret: &mut Secret, stored: &Secret| {
+        if secret.expose() == Secret::REDACTED {
+            *secret = stored.clone();
+        }
+    };
+    match (&mut new, old) {
+        (DestinationConfig::Slack { webhook_url }, DestinationConfig::Slack { webhook_url: stored })
+        | (DestinationConfig::Teams { webhook_url }, DestinationConfig::Teams { webhook_url: stored }) => {
+            keep(webhook_url, stored)
+        }
+        (
+            DestinationConfig::Webhook { signing_secret, .. },
+            DestinationConfig::Webhook { signing_secret: stored, .. },
+        ) => keep(signing_secret, stored),
+        _ => {}
+    }
+    new
+}
