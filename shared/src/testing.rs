@@ -149,22 +149,6 @@ pub mod fixtures {
     }
 
     pub fn delivery(entry: &Entry, index: u32, now: DateTime<Utc>) -> Delivery {
-        Delivery {
-            id: DeliveryId::generate(now),
-            run_id: entry.run_id,
-            entry_id: entry.id,
-            workspace_id: entry.workspace_id,
-            destination_id: DestinationId::generate(now),
-            index,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            provider_message_id: None,
-            error: None,
-            next_attempt_at: None,
-            sent_at: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        }
+        Delivery::new(entry, DestinationId::generate(now), index, now)
     }
 }

@@ -407,10 +407,48 @@ pub struct Delivery {
     pub error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Recorded before each send: (run, entry, delivery index). Webhook receivers see it as
+    /// `webhook-id`, mail as its Message-ID.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// A worker is sending it until then; nobody else may.
+    #[serde(default)]
+    pub sending_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub version: u64,
+}
+
+impl Delivery {
+    /// The pending delivery `index` of the report's deliveries for `entry`.
+    pub fn new(entry: &Entry, destination_id: DestinationId, index: u32, now: DateTime<Utc>) -> Self {
+        Delivery {
+            id: DeliveryId::generate(now),
+            run_id: entry.run_id,
+            entry_id: entry.id,
+            workspace_id: entry.workspace_id,
+            destination_id,
+            index,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            provider_message_id: None,
+            error: None,
+            next_attempt_at: None,
+            sent_at: None,
+            idempotency_key: None,
+            sending_until: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+
+    /// The idempotency key that identifies this (run, entry, delivery) to providers and
+    /// receivers.
+    pub fn send_key(&self) -> String {
+        format!("{}-{}-{}", self.run_id, self.entry_id, self.index)
+    }
 }
 
 #[cfg(test)]

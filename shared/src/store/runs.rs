@@ -385,6 +385,30 @@ impl Store {
         self.list(page.apply(Query::table(format!("RUN#{run}"), SkRange::Prefix(prefix)))).await
     }
 
+    /// Claims a delivery for one send: it must be pending or waiting for a retry, and nobody
+    /// else may be sending it. Records the attempt and the idempotency key before anything is
+    /// sent, so a repeated job finds it claimed (or settled) and sends nothing.
+    pub async fn claim_delivery(
+        &self,
+        delivery: &Delivery,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError> {
+        let id = delivery.id;
+        self.modify(&delivery_key(delivery.run_id, delivery.entry_id, delivery.index), id, |d: &mut Delivery| {
+            let open = matches!(d.status, DeliveryStatus::Pending | DeliveryStatus::FailedTransient);
+            if !open || d.sending_until.is_some_and(|t| t > now) {
+                return Err(StoreError::Conflict(format!("delivery {id} is {} or being sent", d.status.as_str())));
+            }
+            d.attempts += 1;
+            d.idempotency_key = Some(d.send_key());
+            d.sending_until = Some(until);
+            d.updated_at = now;
+            Ok(())
+        })
+        .await
+    }
+
     /// Moves a delivery from `from` to `to` if it is still in `from`, applying `change`.
     pub async fn transition_delivery(
         &self,

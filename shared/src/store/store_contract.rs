@@ -354,6 +354,32 @@ pub async fn deliveries_are_created_once_and_move_by_status(store: &Store, code:
     assert_eq!(store.list_deliveries(run.id, None, &PageRequest::first(10)).await.unwrap().items.len(), 4);
 }
 
+pub async fn a_delivery_is_claimed_by_one_sender_at_a_time(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 1, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let delivery = fixtures::delivery(&entries[0], 0, now());
+    store.create_deliveries(std::slice::from_ref(&delivery)).await.unwrap();
+    let until = now() + Duration::minutes(5);
+    let (a, b) =
+        tokio::join!(store.claim_delivery(&delivery, now(), until), store.claim_delivery(&delivery, now(), until));
+    assert_eq!(a.is_ok() as u8 + b.is_ok() as u8, 1, "exactly one claim wins: {a:?} {b:?}");
+    let claimed = a.or(b).unwrap();
+    assert_eq!((claimed.attempts, claimed.sending_until), (1, Some(until)));
+    assert_eq!(claimed.idempotency_key, Some(delivery.send_key()));
+    // Claimed: nobody else until the claim lapses; after it, a retry may claim again.
+    assert!(is_conflict(store.claim_delivery(&delivery, now() + Duration::minutes(1), until).await));
+    let later = now() + Duration::minutes(6);
+    assert_eq!(store.claim_delivery(&delivery, later, later + Duration::minutes(5)).await.unwrap().attempts, 2);
+    // Settled deliveries are never claimed.
+    let current = store.get_delivery(run.id, entries[0].id, 0).await.unwrap();
+    store.transition_delivery(&current, DeliveryStatus::Pending, DeliveryStatus::Sent, later, |_| {}).await.unwrap();
+    let much_later = now() + Duration::hours(1);
+    assert!(is_conflict(store.claim_delivery(&delivery, much_later, much_later).await));
+}
+
 pub async fn runs_are_listed_newest_first_and_stay_in_their_workspace(store: &Store, code: &str) {
     let ws = new_workspace(store, code).await;
     let other = new_workspace(store, &format!("{code}-b")).await;
@@ -609,6 +635,7 @@ macro_rules! store_contract {
             case!(shared two_concurrent_transitions_of_one_entry_let_exactly_one_win);
             case!(entries_whose_lease_ran_out_are_found_as_stale_work);
             case!(deliveries_are_created_once_and_move_by_status);
+            case!(a_delivery_is_claimed_by_one_sender_at_a_time);
             case!(runs_are_listed_newest_first_and_stay_in_their_workspace);
             case!(ingesting_a_batch_twice_counts_each_interaction_once);
             case!(a_repeated_id_within_one_batch_is_a_duplicate_and_ids_are_per_workspace);
