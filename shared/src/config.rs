@@ -80,6 +80,12 @@ impl fmt::Display for ConfigError {
 }
 
 impl Config {
+    /// The base of the links Herald hands out: `HERALD_PUBLIC_URL`, or the local server's
+    /// default address.
+    pub fn public_base_url(&self) -> &str {
+        self.public_url.as_deref().unwrap_or(crate::context::LOCAL_URL)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
