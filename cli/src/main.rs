@@ -143,6 +143,7 @@ fn config(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Config>
     let defaults = |name: &str| match name {
         "HERALD_STORE" => Some(format!("sqlite:{}", data_dir.join("herald.db").display())),
         "HERALD_BLOBS" => Some(format!("fs:{}", data_dir.join("blobs").display())),
+        "HERALD_OUTBOX" => Some(data_dir.join("outbox").display().to_string()),
         "HERALD_PUBLIC_URL" => public_url.clone(),
         _ => None,
     };

@@ -11,6 +11,8 @@
 //! | `HERALD_SIGNING_KEY` | key for signed download links of the `fs` blob store | generated in the data folder |
 //! | `HERALD_BODY_LIMIT_BYTES` | largest request body accepted | 6 MiB |
 //! | `HERALD_EMAIL_SENDER` | sender address for SES email | |
+//! | `HERALD_OUTBOX` | folder the `outbox` email transport writes `.eml` files to | `./data/outbox` |
+//! | `HERALD_ATTACHMENT_LIMIT_BYTES` | largest total of email attachments; past it, download links | 10 MiB |
 //! | `HERALD_BEDROCK_MODEL_ID` | Bedrock model for narration | |
 //! | `HERALD_LOG_FORMAT` | `json` or `text` | `text` |
 //! | `CRON_TOKEN` | secret for `POST /api/cron/tick` (falls back to `CRON_SECRET`) | unset: endpoint refuses all |
@@ -57,6 +59,10 @@ pub struct Config {
     pub signing_key: Option<Secret>,
     pub body_limit_bytes: usize,
     pub email_sender: Option<String>,
+    /// Where the `outbox` email transport writes `.eml` files.
+    pub outbox_dir: PathBuf,
+    /// Largest total size of an email's attachments; past it, signed links instead.
+    pub attachment_limit_bytes: usize,
     pub bedrock_model_id: Option<String>,
     pub log_format: LogFormat,
     pub cron_token: Option<Secret>,
@@ -67,6 +73,7 @@ pub struct Config {
 }
 
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+pub const DEFAULT_ATTACHMENT_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_APPROVAL_MAX_AGE_HOURS: u32 = 168;
 
 /// Every problem found in the environment.
@@ -161,6 +168,15 @@ impl Config {
             .filter(|h| *h > 0)
             .unwrap_or(DEFAULT_APPROVAL_MAX_AGE_HOURS);
 
+        let attachment_limit_bytes = match var("HERALD_ATTACHMENT_LIMIT_BYTES").map(|v| v.parse::<usize>()) {
+            None => DEFAULT_ATTACHMENT_LIMIT_BYTES,
+            Some(Ok(limit)) if limit > 0 => limit,
+            Some(_) => {
+                problems.push("HERALD_ATTACHMENT_LIMIT_BYTES must be a positive whole number of bytes".to_string());
+                DEFAULT_ATTACHMENT_LIMIT_BYTES
+            }
+        };
+
         match (store, blobs, queue) {
             (Some(store), Some(blobs), Some(queue)) if problems.is_empty() => Ok(Config {
                 store,
@@ -170,6 +186,8 @@ impl Config {
                 signing_key,
                 body_limit_bytes,
                 email_sender: var("HERALD_EMAIL_SENDER"),
+                outbox_dir: PathBuf::from(var("HERALD_OUTBOX").unwrap_or_else(|| "./data/outbox".into())),
+                attachment_limit_bytes,
                 bedrock_model_id: var("HERALD_BEDROCK_MODEL_ID"),
                 log_format,
                 cron_token,

@@ -58,6 +58,7 @@ impl TestServer {
         let mut vars = vec![
             ("HERALD_STORE", store),
             ("HERALD_BLOBS", blobs),
+            ("HERALD_OUTBOX", dir.path().join("outbox").display().to_string()),
             ("HERALD_PUBLIC_URL", url.clone()),
             ("HERALD_BODY_LIMIT_BYTES", "65536".to_string()),
         ];
