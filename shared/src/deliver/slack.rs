@@ -234,3 +234,140 @@ pub(crate) fn check_status(provider: &str, response: &HttpResponse) -> Result<()
 pub(crate) fn answer_text(response: &HttpResponse) -> String {
     truncate(plain_line(&String::from_utf8_lossy(&response.body)), MAX_ANSWER)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::testing::outgoing::{file, outgoing};
+    use crate::testing::recorder::{Recorder, Reply, loopback_policy};
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
+    }
+
+    fn texts(payload: &Value) -> Vec<String> {
+        let mut found = Vec::new();
+        for block in payload["blocks"].as_array().unwrap() {
+            if let Some(text) = block["text"]["text"].as_str() {
+                found.push(text.to_string());
+            }
+            for element in block["elements"].as_array().into_iter().flatten() {
+                if let Some(text) = element["text"].as_str() {
+                    found.push(text.to_string());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_message_has_a_header_summary_takeaways_context_run_button_and_file_links() {
+        let out = outgoing(now());
+        let p = payload(&out);
+        assert!(p["text"].as_str().unwrap().starts_with("Weekly digest for ACME: Revenue grew 12%"));
+        let blocks = p["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        assert_eq!(blocks[0]["text"], json!({"type": "plain_text", "text": "Weekly digest", "emoji": true}));
+        let all = texts(&p).join("\n");
+        assert!(all.contains("Numbers for &lt;ACME&gt; &amp; partners"), "{all}");
+        assert!(all.contains("*Summary*\nRevenue grew 12% to $1.2M; churn fell below 2%."));
+        assert!(all.contains("*Key takeaways*\n• Email beat SMS on conversion\n• Offer B &gt; Offer A"));
+        assert!(all.contains("Run at 2026-11-23 08:00 UTC · trigger: schedule"), "{all}");
+        let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
+        assert_eq!(actions["elements"][0]["type"], "button");
+        assert_eq!(actions["elements"][0]["url"], out.run_url.as_str());
+        assert!(out.run_url.contains("/api/v1/reports/runs/"));
+        for f in &out.files {
+            let link = format!("<{}|{}>", f.download_url, f.file_name);
+            assert!(all.contains(&link), "{link} missing from {all}");
+        }
+    }
+
+    #[test]
+    fn long_texts_and_many_files_are_cut_to_block_kit_limits() {
+        let mut out = outgoing(now());
+        out.run.report_name = "R".repeat(400);
+        out.message = "<&>".repeat(2000);
+        if let Some(n) = out.narrative.as_mut() {
+            n.summary = "s".repeat(10_000);
+            n.takeaways = (0..500).map(|i| format!("takeaway {i} {}", "t".repeat(50))).collect();
+        }
+        out.files = (0..80).map(|i| file(&format!("part-{i}.csv"), "text/csv", b"x")).collect();
+        let p = payload(&out);
+        let blocks = p["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), MAX_BLOCKS);
+        assert_eq!(blocks[0]["text"]["text"].as_str().unwrap().chars().count(), MAX_HEADER);
+        for text in texts(&p) {
+            assert!(text.chars().count() <= MAX_TEXT, "{} chars", text.chars().count());
+            assert!(!text.contains("&am…") && !text.contains("&l…"), "an escape was cut");
+        }
+        assert!(p["text"].as_str().unwrap().chars().count() <= MAX_TEXT);
+        let last = blocks.last().unwrap();
+        assert_eq!(last["type"], "context");
+        assert!(last["elements"][0]["text"].as_str().unwrap().contains("more files"));
+        // The run button survives the cut.
+        assert!(blocks.iter().any(|b| b["type"] == "actions"));
+    }
+
+    #[test]
+    fn a_run_without_narrative_still_has_a_fallback_text_and_the_run_link() {
+        let mut out = outgoing(now());
+        out.narrative = None;
+        out.message.clear();
+        out.files.clear();
+        let p = payload(&out);
+        assert_eq!(p["text"], "Weekly digest for ACME");
+        let types: Vec<&str> = p["blocks"].as_array().unwrap().iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["header", "context", "actions"]);
+    }
+
+    #[tokio::test]
+    async fn a_slack_ok_is_a_receipt_and_the_payload_is_posted() {
+        let server = Recorder::start(vec![Reply::new(200, "ok")]).await;
+        let out = outgoing(now());
+        let receipt = SlackSender::new()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/hook"), &out)
+            .await
+            .unwrap();
+        assert_eq!(receipt, Receipt::default());
+        let requests = server.requests();
+        assert_eq!(requests.len(), 1);
+        assert_eq!(requests[0].path, "/hook");
+        assert_eq!(requests[0].json(), payload(&out));
+    }
+
+    #[tokio::test]
+    async fn slack_errors_are_transient_for_429_and_5xx_and_permanent_for_other_4xx() {
+        let http = OutboundHttp::new();
+        let out = outgoing(now());
+        for (status, body, transient) in
+            [(429, "rate_limited", true), (503, "", true), (400, "invalid_payload", false), (404, "no_service", false)]
+        {
+            let server = Recorder::start(vec![Reply::new(status, body)]).await;
+            let err = SlackSender::new().send(&http, &loopback_policy(), &server.url("/"), &out).await.unwrap_err();
+            assert_eq!(err.is_transient(), transient, "{status}: {err}");
+            assert!(err.to_string().contains(&status.to_string()) && err.to_string().contains(body), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_loopback_webhook_url_is_refused_without_the_allow_list() {
+        let server = Recorder::start(vec![Reply::new(200, "ok")]).await;
+        let err = SlackSender::new()
+            .send(&OutboundHttp::new(), &NetworkPolicy::public_only(), &server.url("/"), &outgoing(now()))
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.contains("not a public address")), "{err:?}");
+        assert!(server.requests().is_empty());
+    }
+
+    #[test]
+    fn truncation_never_leaves_half_an_escape() {
+        assert_eq!(truncate("a&amp;b".into(), 4), "a…");
+        assert_eq!(truncate("abc".into(), 3), "abc");
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(2048), "2.0 KB");
+    }
+}

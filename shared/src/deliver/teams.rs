@@ -132,3 +132,83 @@ impl TeamsSender {
         Ok(Receipt { provider_message_id: None })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::testing::outgoing::{file, outgoing};
+    use crate::testing::recorder::{Recorder, Reply, loopback_policy};
+
+    fn now() -> chrono::DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn the_message_is_one_adaptive_card_with_title_summary_takeaways_and_links() {
+        let out = outgoing(now());
+        let p = payload(&out);
+        assert_eq!(p["type"], "message");
+        let attachments = p["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1);
+        assert_eq!(attachments[0]["contentType"], ADAPTIVE_CARD);
+        let card = &attachments[0]["content"];
+        assert_eq!(card["$schema"], "http://adaptivecards.io/schemas/adaptive-card.json");
+        assert_eq!(card["type"], "AdaptiveCard");
+        assert_eq!(card["version"], "1.4");
+        let body = card["body"].as_array().unwrap();
+        assert_eq!(body[0]["type"], "TextBlock");
+        assert_eq!(body[0]["text"], "Weekly digest");
+        let blocks: Vec<&Value> = body.iter().filter(|b| b["type"] == "TextBlock").collect();
+        assert!(blocks.iter().all(|b| b["wrap"] == true));
+        let text: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+        assert!(text.contains(&"Revenue grew 12% to $1.2M; churn fell below 2%."), "{text:?}");
+        assert!(text.contains(&"- Email beat SMS on conversion\n- Offer B > Offer A"), "{text:?}");
+        assert!(text.iter().any(|t| t.contains("trigger: schedule")));
+        assert_eq!(card["actions"][0], json!({"type": "Action.OpenUrl", "title": "View run", "url": out.run_url}));
+        let set = body.iter().find(|b| b["type"] == "ActionSet").unwrap();
+        let urls: Vec<&str> = set["actions"].as_array().unwrap().iter().map(|a| a["url"].as_str().unwrap()).collect();
+        let expected: Vec<&str> = out.files.iter().map(|f| f.download_url.as_str()).collect();
+        assert_eq!(urls, expected);
+        assert!(set["actions"].as_array().unwrap().iter().all(|a| a["type"] == "Action.OpenUrl"));
+    }
+
+    #[test]
+    fn long_texts_and_many_files_are_cut() {
+        let mut out = outgoing(now());
+        if let Some(n) = out.narrative.as_mut() {
+            n.summary = "s".repeat(20_000);
+        }
+        out.files = (0..60).map(|i| file(&format!("part-{i}.csv"), "text/csv", b"x")).collect();
+        let p = payload(&out);
+        let body = p["attachments"][0]["content"]["body"].as_array().unwrap();
+        assert!(body.iter().filter_map(|b| b["text"].as_str()).all(|t| t.chars().count() <= MAX_TEXT));
+        let set = body.iter().find(|b| b["type"] == "ActionSet").unwrap();
+        assert_eq!(set["actions"].as_array().unwrap().len(), MAX_FILES);
+        assert!(body.iter().any(|b| b["text"].as_str().is_some_and(|t| t.contains("40 more"))));
+    }
+
+    #[tokio::test]
+    async fn teams_accepts_200_and_202_and_the_card_is_posted() {
+        for status in [200, 202] {
+            let server = Recorder::start(vec![Reply::new(status, "1")]).await;
+            let out = outgoing(now());
+            TeamsSender::new().send(&OutboundHttp::new(), &loopback_policy(), &server.url("/wf"), &out).await.unwrap();
+            assert_eq!(server.requests()[0].json(), payload(&out));
+        }
+    }
+
+    #[tokio::test]
+    async fn teams_errors_are_classified_by_status() {
+        let http = OutboundHttp::new();
+        for (status, transient) in [(429, true), (502, true), (400, false), (403, false), (302, false)] {
+            let server = Recorder::start(vec![Reply::new(status, "nope")]).await;
+            let err = TeamsSender::new()
+                .send(&http, &loopback_policy(), &server.url("/"), &outgoing(now()))
+                .await
+                .unwrap_err();
+            assert_eq!(err.is_transient(), transient, "{status}: {err}");
+        }
+    }
+}

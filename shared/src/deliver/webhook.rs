@@ -225,3 +225,208 @@ fn retry_after(response: &HttpResponse) -> Option<Duration> {
     let value = response.headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use chrono::TimeZone;
+    use sha2::Digest;
+
+    use super::*;
+    use crate::testing::outgoing::outgoing;
+    use crate::testing::recorder::{Recorded, Recorder, Reply, loopback_policy};
+
+    /// 32 random-looking bytes, base64, as Standard Webhooks libraries generate.
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn fast() -> WebhookSender {
+        WebhookSender::with_retry(RetryPolicy {
+            attempts: 3,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        })
+    }
+
+    /// The request as the `standardwebhooks` crate sees it.
+    fn verify(secret: &standardwebhooks::Webhook, request: &Recorded) -> Result<(), standardwebhooks::WebhookError> {
+        let mut headers = http::HeaderMap::new();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            if let Some(value) = request.headers.get(name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        secret.verify(&request.body, &headers)
+    }
+
+    #[tokio::test]
+    async fn the_body_is_signed_as_standard_webhooks_verify_it() {
+        let server = Recorder::start(vec![Reply::new(204, "")]).await;
+        let out = outgoing(Utc::now());
+        let now = Utc::now();
+        let receipt =
+            fast().send(&OutboundHttp::new(), &loopback_policy(), &server.url("/in"), SECRET, &out, now).await.unwrap();
+        assert_eq!(receipt.provider_message_id.as_deref(), Some(out.idempotency_key.as_str()));
+        let requests = server.requests();
+        assert_eq!(requests.len(), 1);
+        let request = &requests[0];
+        assert_eq!(request.header("webhook-id"), Some(out.idempotency_key.as_str()));
+        assert_eq!(request.header("webhook-timestamp"), Some(now.timestamp().to_string().as_str()));
+        assert!(request.header("webhook-signature").unwrap().starts_with("v1,"));
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        verify(&standardwebhooks::Webhook::new(SECRET).unwrap(), request).unwrap();
+        // Another secret, or a changed body, does not verify.
+        let other = standardwebhooks::Webhook::new("whsec_dGhpcyBpcyBhbm90aGVyIHNlY3JldCE=").unwrap();
+        assert!(verify(&other, request).is_err());
+        let mut tampered = request.clone();
+        tampered.body = axum::body::Bytes::from(String::from_utf8_lossy(&request.body).replace("Weekly", "Monthly"));
+        assert!(verify(&standardwebhooks::Webhook::new(SECRET).unwrap(), &tampered).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_secret_without_the_whsec_prefix_is_used_as_raw_bytes() {
+        let server = Recorder::start(vec![Reply::new(200, "")]).await;
+        let secret = "plain-text-secret-of-some-length";
+        let now = Utc::now();
+        fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), secret, &outgoing(now), now)
+            .await
+            .unwrap();
+        let raw = standardwebhooks::Webhook::from_bytes(secret.as_bytes().to_vec()).unwrap();
+        verify(&raw, &server.requests()[0]).unwrap();
+    }
+
+    #[test]
+    fn the_signature_is_the_hmac_of_id_timestamp_and_body() {
+        // printf 'msg_1.1700000000.{"a":1}' | openssl dgst -sha256 -hmac key -binary | base64
+        let signature = sign(b"key", "msg_1", 1_700_000_000, br#"{"a":1}"#).unwrap();
+        assert_eq!(signature, "v1,KSgv0SSgWzG5LPnm9tfWJRfBlWqAqHz+OlObgspQi/g=");
+        let library = standardwebhooks::Webhook::from_bytes(b"key".to_vec()).unwrap();
+        assert_eq!(library.sign("msg_1", 1_700_000_000, br#"{"a":1}"#).unwrap(), signature);
+        assert_eq!(signing_key("whsec_a2V5"), Ok(b"key".to_vec()));
+        assert_eq!(signing_key("whsec_!!"), Err(SigningError::InvalidBase64));
+        assert_eq!(signing_key(""), Err(SigningError::Empty));
+    }
+
+    #[tokio::test]
+    async fn the_body_carries_run_entry_narrative_and_base64_artifacts_matching_their_sha256() {
+        let server = Recorder::start(vec![Reply::new(200, "")]).await;
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
+        let out = outgoing(now);
+        fast().send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &out, now).await.unwrap();
+        let body = server.requests()[0].json();
+        assert_eq!(body["type"], "report.delivered");
+        assert_eq!(body["idempotency_key"], out.idempotency_key.as_str());
+        assert_eq!(body["run"]["id"], out.run.id.to_string());
+        assert_eq!(body["run"]["report_code"], "weekly-digest");
+        assert_eq!(body["run"]["trigger"], "schedule");
+        assert_eq!(body["entry"]["id"], out.entry.id.to_string());
+        assert_eq!(body["narrative"]["takeaways"][1], "Offer B > Offer A");
+        assert_eq!(body["subject"], out.subject.as_str());
+        assert_eq!(body["message"], out.message.as_str());
+        assert_eq!(body["run_url"], out.run_url.as_str());
+        let artifacts = body["artifacts"].as_array().unwrap();
+        assert_eq!(artifacts.len(), out.files.len());
+        for (artifact, file) in artifacts.iter().zip(&out.files) {
+            let bytes = BASE64.decode(artifact["content_base64"].as_str().unwrap()).unwrap();
+            assert_eq!(bytes, file.bytes);
+            assert_eq!(artifact["sha256"], hex::encode(Sha256::digest(&bytes)));
+            assert_eq!(artifact["file_name"], file.file_name.as_str());
+            assert_eq!(artifact["content_type"], file.content_type.as_str());
+            assert_eq!(artifact["size"], bytes.len());
+            assert_eq!(artifact["download_url"], file.download_url.as_str());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_503_then_200_succeeds_after_one_retry_with_the_same_signature() {
+        let server = Recorder::start(vec![Reply::new(503, "busy"), Reply::new(200, "")]).await;
+        let now = Utc::now();
+        fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap();
+        let requests = server.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].header("webhook-signature"), requests[1].header("webhook-signature"));
+        assert_eq!(requests[0].body, requests[1].body);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_always_fails_gives_a_transient_error_after_the_attempts() {
+        let server = Recorder::start(vec![Reply::new(500, "boom")]).await;
+        let now = Utc::now();
+        let err = fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, SendError::Transient(m) if m.contains("500") && m.contains("3 attempts")), "{err:?}");
+        assert_eq!(server.requests().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_400_is_permanent_at_once() {
+        let server = Recorder::start(vec![Reply::new(400, "bad event")]).await;
+        let now = Utc::now();
+        let err = fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.contains("400") && m.contains("bad event")), "{err:?}");
+        assert_eq!(server.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_permanent_and_its_target_is_never_called() {
+        let target = Recorder::start(vec![Reply::new(200, "")]).await;
+        let server = Recorder::start(vec![Reply::new(302, "").header("location", &target.url("/elsewhere"))]).await;
+        let now = Utc::now();
+        let err = fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.contains("redirects are not followed")), "{err:?}");
+        assert_eq!(server.requests().len(), 1);
+        assert!(target.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_loopback_url_is_refused_without_the_allow_list_and_says_why() {
+        let server = Recorder::start(vec![Reply::new(200, "")]).await;
+        let now = Utc::now();
+        let err = fast()
+            .send(&OutboundHttp::new(), &NetworkPolicy::public_only(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SendError::Permanent(m) if m.contains("not a public address") && m.contains("allowed_addresses")),
+            "{err:?}"
+        );
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_after_is_honoured_up_to_the_cap() {
+        let server =
+            Recorder::start(vec![Reply::new(429, "").header("retry-after", "3600"), Reply::new(200, "")]).await;
+        let now = Utc::now();
+        let started = Instant::now();
+        fast()
+            .send(&OutboundHttp::new(), &loopback_policy(), &server.url("/"), SECRET, &outgoing(now), now)
+            .await
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(50) && waited < Duration::from_secs(2), "{waited:?}");
+        assert_eq!(server.requests().len(), 2);
+    }
+
+    #[test]
+    fn backoff_doubles_and_stays_under_the_cap() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(1, None), Duration::from_millis(500));
+        assert_eq!(policy.delay(2, None), Duration::from_secs(1));
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(600))), Duration::from_secs(5));
+        assert_eq!(policy.delay(30, None), Duration::from_secs(5));
+    }
+}
