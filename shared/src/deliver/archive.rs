@@ -122,3 +122,85 @@ where
     };
     if transient { SendError::Transient(message) } else { SendError::Permanent(message) }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::testing::outgoing::{file, outgoing};
+
+    /// An archive and a new bucket of the local emulator (`None` if AWS tests are skipped).
+    async fn archive() -> Option<(S3Archive, Client, String)> {
+        let config = crate::testing::emulator().await?;
+        let client = crate::aws::s3_client(&config);
+        let bucket = crate::testing::unique_name("herald-archive").to_lowercase();
+        client.create_bucket().bucket(&bucket).send().await.unwrap();
+        Some((S3Archive::new(client.clone()), client, bucket))
+    }
+
+    #[test]
+    fn keys_join_prefix_and_name_with_normalised_slashes() {
+        assert_eq!(object_key("reports/", "a.pdf").unwrap(), "reports/a.pdf");
+        assert_eq!(object_key("/reports//2026/", "./acme\\a.pdf").unwrap(), "reports/2026/acme/a.pdf");
+        assert_eq!(object_key("", "a.pdf").unwrap(), "a.pdf");
+        for (prefix, name) in [("reports", "../a.pdf"), ("reports/../other", "a.pdf"), ("x", "a/..\\..\\b")] {
+            let err = object_key(prefix, name).unwrap_err();
+            assert!(matches!(&err, SendError::Permanent(m) if m.contains("..")), "{err:?}");
+        }
+        assert!(matches!(object_key("reports", "/"), Err(SendError::Permanent(_))));
+    }
+
+    #[tokio::test]
+    async fn each_file_is_written_under_the_prefix_with_its_bytes_type_and_metadata() {
+        let Some((archive, client, bucket)) = archive().await else { return };
+        let mut out = outgoing(Utc::now());
+        out.files.push(file("acme/2026-11/statement.md", "text/markdown", b"# Statement"));
+        let receipt = archive.send(&bucket, "herald/weekly/", &out).await.unwrap();
+        let keys = [
+            "herald/weekly/weekly-digest.pdf",
+            "herald/weekly/weekly-digest.csv",
+            "herald/weekly/acme/2026-11/statement.md",
+        ];
+        assert_eq!(receipt.provider_message_id, Some(keys.join("\n")));
+        for (key, f) in keys.iter().zip(&out.files) {
+            let object = client.get_object().bucket(&bucket).key(*key).send().await.unwrap();
+            assert_eq!(object.content_type(), Some(f.content_type.as_str()));
+            let metadata = object.metadata().cloned().unwrap_or_default();
+            assert_eq!(metadata.get(SHA256_METADATA), Some(&f.sha256));
+            assert_eq!(metadata.get(IDEMPOTENCY_METADATA), Some(&out.idempotency_key));
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            assert_eq!(bytes, f.bytes);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_bucket_is_a_permanent_failure() {
+        let Some((archive, _, bucket)) = archive().await else { return };
+        let err = archive.send(&format!("{bucket}-missing"), "", &outgoing(Utc::now())).await.unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.contains("NoSuchBucket")), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_key_climbing_out_of_the_prefix_writes_nothing() {
+        let Some((archive, client, bucket)) = archive().await else { return };
+        let mut out = outgoing(Utc::now());
+        out.files.push(file("../escape.pdf", "application/pdf", b"x"));
+        let err = archive.send(&bucket, "herald", &out).await.unwrap_err();
+        assert!(matches!(err, SendError::Permanent(_)));
+        let listed = client.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        assert_eq!(listed.key_count(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_a_transient_failure() {
+        let Some(config) = crate::testing::emulator().await else { return };
+        let unreachable = aws_sdk_s3::config::Builder::from(&config)
+            .endpoint_url("http://127.0.0.1:9")
+            .force_path_style(true)
+            .build();
+        let archive = S3Archive::new(Client::from_conf(unreachable));
+        let err = archive.send("herald-nowhere", "", &outgoing(Utc::now())).await.unwrap_err();
+        assert!(err.is_transient(), "{err:?}");
+    }
+}
