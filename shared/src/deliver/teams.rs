@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::slack::{check_status, context_line, human_size, net_error, truncate};
+use super::slack::{answer_text, check_status, context_line, human_size, net_error, truncate};
 use super::{Outgoing, Receipt, SendError};
-use crate::net::{NetworkPolicy, OutboundHttp, RequestOptions};
+use crate::net::{HttpResponse, NetworkPolicy, OutboundHttp, RequestOptions};
 
 /// The attachment content type of an Adaptive Card.
 pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
@@ -129,8 +129,23 @@ impl TeamsSender {
             .await
             .map_err(|e| net_error("Teams", e))?;
         check_status("Teams", &response)?;
+        connector_error(&response)?;
         Ok(Receipt { provider_message_id: None })
     }
+}
+
+/// Office 365 connector webhooks answer 200 even when Teams refused the message, with
+/// `Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error
+/// 429 …` as the body; such an answer is a failure, transient when Teams was throttling or
+/// failing.
+fn connector_error(response: &HttpResponse) -> Result<(), SendError> {
+    let answer = answer_text(response);
+    if !answer.contains("delivery failed") {
+        return Ok(());
+    }
+    let message = format!("Teams: {answer}");
+    let transient = ["HTTP error 429", "HTTP error 5"].iter().any(|marker| answer.contains(marker));
+    Err(if transient { SendError::Transient(message) } else { SendError::Permanent(message) })
 }
 
 #[cfg(test)]
@@ -196,6 +211,23 @@ mod tests {
             let out = outgoing(now());
             TeamsSender::new().send(&OutboundHttp::new(), &loopback_policy(), &server.url("/wf"), &out).await.unwrap();
             assert_eq!(server.requests()[0].json(), payload(&out));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connector_failure_reported_with_200_is_not_a_success() {
+        let http = OutboundHttp::new();
+        for (code, transient) in [("429", true), ("413", false)] {
+            let body = format!(
+                "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error {code} with ContextId x"
+            );
+            let server = Recorder::start(vec![Reply::new(200, &body)]).await;
+            let err = TeamsSender::new()
+                .send(&http, &loopback_policy(), &server.url("/"), &outgoing(now()))
+                .await
+                .unwrap_err();
+            assert_eq!(err.is_transient(), transient, "{err}");
+            assert!(err.to_string().contains(code));
         }
     }
 
