@@ -152,3 +152,169 @@ pub mod fixtures {
         Delivery::new(entry, DestinationId::generate(now), index, now)
     }
 }
+
+/// A delivery to send in sender tests.
+pub mod outgoing {
+    use bytes::Bytes;
+    use chrono::{DateTime, Utc};
+    use sha2::{Digest, Sha256};
+
+    use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
+    use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
+
+    /// A file named `name` holding `content`, with its size, hash and a download link.
+    pub fn file(name: &str, content_type: &str, content: &[u8]) -> OutgoingFile {
+        OutgoingFile {
+            file_name: name.to_string(),
+            content_type: content_type.to_string(),
+            bytes: Bytes::copy_from_slice(content),
+            size: content.len() as u64,
+            sha256: hex::encode(Sha256::digest(content)),
+            download_url: format!("https://herald.example/files/{name}?sig=abc&exp=1"),
+        }
+    }
+
+    /// A scheduled run of "Weekly digest" with a narrative, a message and a PDF and a CSV.
+    pub fn outgoing(now: DateTime<Utc>) -> Outgoing {
+        let run_id = RunId::generate(now);
+        Outgoing {
+            idempotency_key: format!("{run_id}-0-0"),
+            run: RunInfo {
+                id: run_id,
+                workspace_id: WorkspaceId::generate(now),
+                report_id: ReportId::generate(now),
+                report_code: "weekly-digest".into(),
+                report_name: "Weekly digest".into(),
+                trigger: RunTrigger::Schedule,
+                scheduled_for: Some(now),
+                started_at: Some(now),
+            },
+            entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
+            recipients: Recipients::default(),
+            from: None,
+            reply_to: None,
+            subject: "Weekly digest for ACME".into(),
+            message: "Numbers for <ACME> & partners".into(),
+            narrative: Some(NarrativeOutput {
+                summary: "Revenue grew 12% to $1.2M; churn fell below 2%.".into(),
+                takeaways: vec!["Email beat SMS on conversion".into(), "Offer B > Offer A".into()],
+                narrator: "builtin".into(),
+                dropped: vec![],
+                error: None,
+            }),
+            run_url: format!("https://herald.example/api/v1/reports/runs/{run_id}"),
+            files: vec![
+                file("weekly-digest.pdf", "application/pdf", b"%PDF-1.7 fake pdf bytes \x00\x01\xff"),
+                file("weekly-digest.csv", "text/csv", b"a,b\n1,2\n"),
+            ],
+        }
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that records every request and answers from a script.
+pub mod recorder {
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::{IntoResponse, Response};
+
+    use crate::net::{AddressRange, NetworkPolicy};
+
+    /// One answer: status, headers and body.
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    impl Reply {
+        pub fn new(status: u16, body: &str) -> Self {
+            Self { status, headers: vec![], body: body.to_string() }
+        }
+
+        pub fn header(mut self, name: &str, value: &str) -> Self {
+            self.headers.push((name.to_string(), value.to_string()));
+            self
+        }
+    }
+
+    /// A request the server received.
+    #[derive(Debug, Clone)]
+    pub struct Recorded {
+        pub method: Method,
+        pub path: String,
+        pub headers: HeaderMap,
+        pub body: Bytes,
+    }
+
+    impl Recorded {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+        }
+    }
+
+    /// A running recording server.
+    #[derive(Clone)]
+    pub struct Recorder {
+        /// `http://127.0.0.1:{port}`.
+        pub base: String,
+        requests: Arc<Mutex<Vec<Recorded>>>,
+    }
+
+    impl Recorder {
+        /// Starts a server that answers its n-th request with `script[n]`, and every request
+        /// past the script with its last reply.
+        pub async fn start(script: Vec<Reply>) -> Recorder {
+            let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+            let seen = requests.clone();
+            let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let seen = seen.clone();
+                let script = script.clone();
+                async move {
+                    let n = {
+                        let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                        seen.push(Recorded { method, path: uri.path().to_string(), headers, body });
+                        seen.len() - 1
+                    };
+                    let reply = script.get(n).or(script.last()).cloned().unwrap_or_else(|| Reply::new(200, "ok"));
+                    let mut response: Response = reply.body.into_response();
+                    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+                    for (name, value) in reply.headers {
+                        if let (Ok(name), Ok(value)) = (
+                            axum::http::HeaderName::from_bytes(name.as_bytes()),
+                            axum::http::HeaderValue::from_str(&value),
+                        ) {
+                            response.headers_mut().insert(name, value);
+                        }
+                    }
+                    response
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+            let address = listener.local_addr().expect("a bound address");
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Recorder { base: format!("http://{address}"), requests }
+        }
+
+        /// `base` + `path`.
+        pub fn url(&self, path: &str) -> String {
+            format!("{}{path}", self.base)
+        }
+
+        pub fn requests(&self) -> Vec<Recorded> {
+            self.requests.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+    }
+
+    /// A policy that lets requests reach 127.0.0.1.
+    pub fn loopback_policy() -> NetworkPolicy {
+        NetworkPolicy::allowing(AddressRange::parse("127.0.0.1"))
+    }
+}

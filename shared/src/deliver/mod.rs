@@ -4,7 +4,11 @@
 //! the local outbox), Slack, Teams, a signed webhook, or an S3 archive. A sender says whether a
 //! failure is worth retrying ([`SendError::Transient`]) or not ([`SendError::Permanent`]).
 
+pub mod archive;
 pub mod condition;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
