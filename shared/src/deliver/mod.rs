@@ -4,6 +4,8 @@
 //! the local outbox), Slack, Teams, a signed webhook, or an S3 archive. A sender says whether a
 //! failure is worth retrying ([`SendError::Transient`]) or not ([`SendError::Permanent`]).
 
+pub mod email;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
