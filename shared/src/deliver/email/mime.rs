@@ -290,3 +290,132 @@ impl Body<'_> {
 fn heading(out: &mut String, title: &str) {
     let _ = writeln!(out, "<h2 style=\"margin:20px 0 8px;font-size:17px;color:{ACCENT};\">{}</h2>", escape(title));
 }
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::deliver::email::fixtures;
+    use crate::testing::mail;
+
+    fn sha(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn the_email_has_its_headers_both_alternatives_and_every_attachment_byte_for_byte() {
+        let outgoing = fixtures::outgoing("run-1/entry-0/delivery-0");
+        let built = build(&outgoing, "Herald <reports@herald.example.com>", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+        let message = mail::parse(&built.raw);
+
+        assert_eq!(message.header("from"), Some("Herald <reports@herald.example.com>"));
+        assert_eq!(message.header("reply-to"), Some("support@example.com"));
+        assert_eq!(message.header("to"), Some("\"Ops Team\" <ops@example.com>"));
+        assert_eq!(message.header("cc"), Some("lead@example.com"));
+        assert!(message.header("bcc").is_none(), "Bcc must not be a header");
+        assert!(!String::from_utf8_lossy(&built.raw).contains("audit@example.com"));
+        assert_eq!(message.header("message-id"), Some("<run-1-entry-0-delivery-0@herald>"));
+        assert_eq!(built.message_id, "<run-1-entry-0-delivery-0@herald>");
+        assert_eq!(mail::decode_words(message.header("subject").unwrap()), "Rapport quotidien — Zürich ✓");
+        assert!(message.header("subject").unwrap().is_ascii());
+
+        let envelope: Vec<String> = built.envelope.to().iter().map(ToString::to_string).collect();
+        assert_eq!(envelope, ["ops@example.com", "lead@example.com", "audit@example.com"]);
+        assert_eq!(built.envelope.from().map(ToString::to_string).as_deref(), Some("reports@herald.example.com"));
+
+        assert_eq!(message.content_type(), "multipart/mixed");
+        assert_eq!(message.parts.len(), 3);
+        let alternative = &message.parts[0];
+        assert_eq!(alternative.content_type(), "multipart/alternative");
+        let plain = alternative.parts[0].text();
+        let html = alternative.parts[1].text();
+        assert_eq!(alternative.parts[0].content_type(), "text/plain");
+        assert_eq!(alternative.parts[1].content_type(), "text/html");
+        for text in ["Hello team,", "Executive summary", "Key takeaways", "Backlog is flat", "ops-daily.pdf"] {
+            assert!(plain.contains(text), "plain text lacks {text:?}:\n{plain}");
+            assert!(html.contains(text), "HTML lacks {text:?}:\n{html}");
+        }
+        assert!(plain.contains("Here is <today's> report & numbers."));
+        assert!(plain.contains("- First response time improved to 2h"));
+        assert!(plain.contains("View the run: https://herald.example.com/api/v1/reports/runs/01JD?x=1&y=2"));
+        assert!(html.contains("Here is &lt;today&#39;s&gt; report &amp; numbers."));
+        assert!(html.contains("while &lt;b&gt;backlog&lt;/b&gt; held steady"));
+        assert!(html.contains("<li style=\"margin:0 0 4px;\">Backlog is flat</li>"));
+        assert!(html.contains("href=\"https://herald.example.com/api/v1/reports/runs/01JD?x=1&amp;y=2\""));
+        assert!(!html.contains("<script") && !html.contains("<b>"));
+
+        let attachments: Vec<_> = message.parts[1..].iter().collect();
+        for (part, file) in attachments.iter().zip(&outgoing.files) {
+            assert_eq!(part.file_name().as_deref(), Some(file.file_name.as_str()));
+            assert_eq!(part.content_type(), file.content_type);
+            assert_eq!(sha(&part.body), file.sha256, "{}", file.file_name);
+        }
+        assert!(message.header("date").is_some());
+    }
+
+    #[test]
+    fn a_file_past_the_attachment_limit_becomes_a_signed_link() {
+        let outgoing = fixtures::outgoing("k");
+        let built = build(&outgoing, "reports@herald.example.com", 1_000).unwrap();
+        let message = mail::parse(&built.raw);
+        assert_eq!(message.parts.len(), 2, "only the small CSV is attached");
+        assert_eq!(message.parts[1].file_name().as_deref(), Some("tickets-é.csv"));
+        let plain = message.parts[0].parts[0].text();
+        let html = message.parts[0].parts[1].text();
+        let url = &outgoing.files[0].download_url;
+        assert!(plain.contains(&format!("ops-daily.pdf (39.1 KB), too large to attach: {url}")), "{plain}");
+        assert!(plain.contains("tickets-é.csv (25 B), attached"), "{plain}");
+        assert!(html.contains(&format!("<a href=\"{}\"", escape(url))), "{html}");
+    }
+
+    #[test]
+    fn the_delivery_sender_wins_over_the_default_and_non_ascii_names_are_encoded() {
+        let mut outgoing = fixtures::outgoing("k");
+        outgoing.from = Some("Zoë Ops <zoe@example.com>".into());
+        let built = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+        let message = mail::parse(&built.raw);
+        let from = message.header("from").unwrap();
+        assert!(from.is_ascii(), "{from}");
+        assert_eq!(mail::decode_words(from), "Zoë Ops <zoe@example.com>");
+        assert_eq!(built.envelope.from().map(ToString::to_string).as_deref(), Some("zoe@example.com"));
+    }
+
+    #[test]
+    fn an_invalid_address_is_a_permanent_error_naming_it() {
+        let mut outgoing = fixtures::outgoing("k");
+        outgoing.recipients.cc = vec!["not an address".into()];
+        let err = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap_err();
+        assert_eq!(err, SendError::Permanent("invalid cc address `not an address`".into()));
+        let err = build(&fixtures::outgoing("k"), "nobody", DEFAULT_ATTACHMENT_LIMIT).unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.contains("`nobody`")), "{err:?}");
+    }
+
+    #[test]
+    fn an_email_without_recipients_is_a_permanent_error() {
+        let mut outgoing = fixtures::outgoing("k");
+        outgoing.recipients = Default::default();
+        outgoing.recipients.to = vec!["  ".into()];
+        let err = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap_err();
+        assert!(matches!(&err, SendError::Permanent(m) if m.starts_with("no recipient")), "{err:?}");
+    }
+
+    #[test]
+    fn message_ids_keep_only_safe_characters() {
+        assert_eq!(message_id("run 1/entry:0 <x>"), "<run-1-entry-0--x-@herald>");
+        assert_eq!(message_id("..."), "<message@herald>");
+        assert_eq!(message_id(&"a".repeat(500)).len(), 200 + "<@herald>".len());
+    }
+
+    #[test]
+    fn an_email_without_narrative_or_message_still_lists_files_and_the_run() {
+        let mut outgoing = fixtures::outgoing("k");
+        outgoing.narrative = None;
+        outgoing.message = String::new();
+        let built = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+        let plain = mail::parse(&built.raw).parts[0].parts[0].text();
+        assert!(!plain.contains("Executive summary") && !plain.contains("Key takeaways"));
+        assert!(plain.starts_with("Files"), "{plain}");
+        assert!(plain.contains("View the run:"));
+    }
+}

@@ -104,3 +104,66 @@ impl EmailSender {
 fn unavailable(why: &str) -> SendError {
     SendError::Permanent(why.to_owned())
 }
+
+/// Outgoing emails for the tests of every transport.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use bytes::Bytes;
+    use chrono::Utc;
+    use sha2::{Digest, Sha256};
+
+    use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
+    use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
+
+    pub fn file(name: &str, content_type: &str, bytes: Vec<u8>) -> OutgoingFile {
+        OutgoingFile {
+            file_name: name.into(),
+            content_type: content_type.into(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            download_url: format!("https://files.example.com/{name}?X-Amz-Signature=abc&X-Amz-Expires=3600"),
+            bytes: Bytes::from(bytes),
+        }
+    }
+
+    /// An ops email: a PDF and a CSV, a narrative, To/Cc/Bcc, a non-ASCII subject.
+    pub fn outgoing(key: &str) -> Outgoing {
+        let now = Utc::now();
+        let pdf: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        Outgoing {
+            idempotency_key: key.into(),
+            run: RunInfo {
+                id: RunId::generate(now),
+                workspace_id: WorkspaceId::generate(now),
+                report_id: ReportId::generate(now),
+                report_code: "ops-daily".into(),
+                report_name: "Ops daily".into(),
+                trigger: RunTrigger::Manual,
+                scheduled_for: None,
+                started_at: Some(now),
+            },
+            entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
+            recipients: Recipients {
+                to: vec!["Ops Team <ops@example.com>".into()],
+                cc: vec!["lead@example.com".into()],
+                bcc: vec!["audit@example.com".into()],
+            },
+            from: None,
+            reply_to: Some("support@example.com".into()),
+            subject: "Rapport quotidien — Zürich ✓".into(),
+            message: "Hello team,\n\nHere is <today's> report & numbers.".into(),
+            narrative: Some(NarrativeOutput {
+                summary: "Tickets fell 12% week over week while <b>backlog</b> held steady.".into(),
+                takeaways: vec!["Backlog is flat".into(), "First response time improved to 2h".into()],
+                narrator: "builtin".into(),
+                dropped: vec![],
+                error: None,
+            }),
+            run_url: "https://herald.example.com/api/v1/reports/runs/01JD?x=1&y=2".into(),
+            files: vec![
+                file("ops-daily.pdf", "application/pdf", pdf),
+                file("tickets-é.csv", "text/csv", "id,name\n1,Zoë\n2,Łukasz\n".as_bytes().to_vec()),
+            ],
+        }
+    }
+}

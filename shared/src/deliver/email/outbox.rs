@@ -68,3 +68,37 @@ impl OutboxSender {
         SendError::Transient(format!("outbox: cannot {action} {}: {error}", path.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::deliver::email::{DEFAULT_ATTACHMENT_LIMIT, build, fixtures};
+
+    #[tokio::test]
+    async fn the_outbox_writes_one_eml_file_per_key_even_when_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()));
+        let outbox = OutboxSender::new(dir.path().join("outbox"), clock.clone());
+        let outgoing = fixtures::outgoing("run/1:entry 0");
+        let email = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+
+        let first = outbox.send(&outgoing.idempotency_key, &email).await.unwrap();
+        assert_eq!(first.provider_message_id.as_deref(), Some("20261123T080000.000Z-run-1-entry-0.eml"));
+        clock.set(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
+        let again = outbox.send(&outgoing.idempotency_key, &email).await.unwrap();
+        assert_eq!(again, first);
+
+        let names: Vec<String> = std::fs::read_dir(outbox.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["20261123T080000.000Z-run-1-entry-0.eml"]);
+        assert_eq!(std::fs::read(outbox.dir().join(&names[0])).unwrap(), email.raw);
+
+        let other = outbox.send("another-key", &email).await.unwrap();
+        assert_eq!(other.provider_message_id.as_deref(), Some("20261123T090000.000Z-another-key.eml"));
+    }
+}

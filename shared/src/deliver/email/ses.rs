@@ -52,7 +52,9 @@ fn classify(error: SdkError<SendEmailError>) -> SendError {
     let status = error.raw_response().map(|r| r.status().as_u16());
     match &error {
         SdkError::TimeoutError(_) => SendError::Transient("SES: request timed out".into()),
-        SdkError::DispatchFailure(failure) => SendError::Transient(format!("SES: cannot reach the service: {failure:?}")),
+        SdkError::DispatchFailure(failure) => {
+            SendError::Transient(format!("SES: cannot reach the service: {failure:?}"))
+        }
         SdkError::ResponseError(_) => SendError::Transient(format!("SES: unreadable response: {error}")),
         SdkError::ConstructionFailure(_) => SendError::Permanent(format!("SES: invalid request: {error}")),
         SdkError::ServiceError(context) => {
@@ -78,5 +80,58 @@ fn classify(error: SdkError<SendEmailError>) -> SendError {
             }
         }
         _ => SendError::Transient(format!("SES: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::deliver::email::{EmailRoute, EmailSender, fixtures, mime};
+    use crate::domain::EmailTransport;
+    use crate::testing::{emulator, mail, moto_sent_raw_messages, unique_name};
+
+    #[tokio::test]
+    async fn ses_sends_the_raw_message_from_a_verified_sender_and_rejects_an_unverified_one() {
+        let Some(config) = emulator().await else { return };
+        let client = aws_sdk_sesv2::Client::new(&config);
+        let domain = format!("{}.example.com", unique_name("herald-ses"));
+        let sender = EmailSender::new(format!("reports@{domain}")).with_ses(SesSender::new(client.clone()));
+        let route = EmailRoute { transport: EmailTransport::Ses, configuration_set: None, smtp: None };
+        let key = unique_name("ses-delivery");
+        let outgoing = fixtures::outgoing(&key);
+
+        let err = sender.send(route, &outgoing).await.unwrap_err();
+        assert!(!err.is_transient(), "{err:?}");
+        assert!(err.to_string().contains("MessageRejected"), "{err}");
+
+        client.create_email_identity().email_identity(&domain).send().await.unwrap();
+        let receipt = sender.send(route, &outgoing).await.unwrap();
+        let id = receipt.provider_message_id.expect("an SES MessageId");
+
+        let message_id = mime::message_id(&key);
+        let sent = moto_sent_raw_messages().await;
+        let sent = sent
+            .iter()
+            .find(|m| m["raw_data"].as_str().is_some_and(|raw| raw.contains(&message_id)))
+            .expect("the raw message in moto's data.json");
+        assert_eq!(sent["id"].as_str(), Some(id.as_str()));
+        let destinations = sent["destinations"].to_string();
+        assert!(destinations.contains("audit@example.com"), "Bcc in the destination: {destinations}");
+        let message = mail::parse(sent["raw_data"].as_str().unwrap_or_default().as_bytes());
+        assert!(message.header("bcc").is_none());
+        for (part, file) in message.parts[1..].iter().zip(&outgoing.files) {
+            assert_eq!(part.file_name().as_deref(), Some(file.file_name.as_str()));
+            assert_eq!(hex::encode(Sha256::digest(&part.body)), file.sha256);
+        }
+    }
+
+    #[tokio::test]
+    async fn ses_unavailable_when_no_client_is_configured() {
+        let sender = EmailSender::new("reports@herald.example.com");
+        let route = EmailRoute { transport: EmailTransport::Ses, configuration_set: None, smtp: None };
+        let err = sender.send(route, &fixtures::outgoing("k")).await.unwrap_err();
+        assert_eq!(err, SendError::Permanent("SES is not configured".into()));
     }
 }
