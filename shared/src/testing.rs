@@ -361,11 +361,11 @@ pub mod mail {
             let word = &rest[start + 2..];
             let mut fields = word.splitn(3, '?');
             let (Some(_charset), Some(encoding), Some(tail)) = (fields.next(), fields.next(), fields.next()) else {
-                out.extend_from_slice(rest[start..].as_bytes());
+                out.extend_from_slice(&rest.as_bytes()[start..]);
                 break;
             };
             let Some(end) = tail.find("?=") else {
-                out.extend_from_slice(rest[start..].as_bytes());
+                out.extend_from_slice(&rest.as_bytes()[start..]);
                 break;
             };
             let text = &tail[..end];
