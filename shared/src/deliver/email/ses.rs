@@ -87,10 +87,47 @@ fn classify(error: SdkError<SendEmailError>) -> SendError {
 mod tests {
     use sha2::{Digest, Sha256};
 
+    use aws_sdk_sesv2::error::ErrorMetadata;
+    use aws_sdk_sesv2::types::error::{MessageRejected, TooManyRequestsException};
+
     use super::*;
     use crate::deliver::email::{EmailRoute, EmailSender, fixtures, mime};
     use crate::domain::EmailTransport;
     use crate::testing::{emulator, mail, moto_sent_raw_messages, unique_name};
+
+    fn service_error(err: SendEmailError, status: u16) -> SdkError<SendEmailError> {
+        let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_REQUEST);
+        SdkError::service_error(
+            err,
+            aws_sdk_sesv2::config::http::HttpResponse::new(status.into(), String::new().into()),
+        )
+    }
+
+    fn meta(code: &str, message: &str) -> ErrorMetadata {
+        ErrorMetadata::builder().code(code).message(message).build()
+    }
+
+    #[test]
+    fn ses_errors_are_transient_or_permanent_and_keep_the_providers_text() {
+        let rejected = MessageRejected::builder()
+            .message("Email address is not verified.")
+            .meta(meta("MessageRejected", "Email address is not verified."))
+            .build();
+        let err = classify(service_error(SendEmailError::MessageRejected(rejected), 400));
+        assert_eq!(err, SendError::Permanent("SES MessageRejected: Email address is not verified.".into()));
+
+        let throttled = TooManyRequestsException::builder().meta(meta("TooManyRequestsException", "slow down")).build();
+        assert!(classify(service_error(SendEmailError::TooManyRequestsException(throttled), 429)).is_transient());
+
+        let cases = [("Throttling", 400, true), ("InternalFailure", 500, true), ("AccessDeniedException", 403, false)];
+        for (code, status, transient) in cases {
+            let err = classify(service_error(SendEmailError::generic(meta(code, "x")), status));
+            assert_eq!(err.is_transient(), transient, "{code} {status}: {err:?}");
+            assert!(err.to_string().contains(code), "{err}");
+        }
+        assert!(classify(SdkError::timeout_error("slow")).is_transient());
+        assert!(!classify(SdkError::construction_failure("bad input")).is_transient());
+    }
 
     #[tokio::test]
     async fn ses_sends_the_raw_message_from_a_verified_sender_and_rejects_an_unverified_one() {
