@@ -1,10 +1,12 @@
 //! The local outbox: each email written as an `.eml` file into one folder, for the local server
 //! and for looking at what would have been sent. Files are named
 //! `{timestamp}-{sanitized idempotency key}.eml` and written atomically (a temporary file renamed
-//! into place); sending the same key again finds the existing file and writes nothing.
+//! into place); sending the same key again finds the existing file and writes nothing, and
+//! sends of one key racing each other end with one file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::mime::{BuiltEmail, sanitize};
 use crate::clock::Clock;
@@ -40,28 +42,44 @@ impl OutboxSender {
             return Ok(Receipt { provider_message_id: Some(existing) });
         }
         let name = format!("{}{suffix}", self.clock.now().format("%Y%m%dT%H%M%S%.3fZ"));
-        let temp = self.dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let unique = WRITES.fetch_add(1, Ordering::Relaxed);
+        let temp = self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
         tokio::fs::write(&temp, &email.raw).await.map_err(|e| self.io_error("write", &temp, e))?;
         let target = self.dir.join(&name);
         if let Err(e) = tokio::fs::rename(&temp, &target).await {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(self.io_error("rename", &target, e));
         }
-        Ok(Receipt { provider_message_id: Some(name) })
+        // Sends of one key racing past the check above each write a file: the earliest name
+        // stays and the others are removed, so one file remains.
+        let mut names = self.matching(&suffix).await?;
+        names.sort();
+        let winner = names.first().cloned().unwrap_or(name);
+        for other in names.iter().skip(1) {
+            let _ = tokio::fs::remove_file(self.dir.join(other)).await;
+        }
+        Ok(Receipt { provider_message_id: Some(winner) })
     }
 
-    /// The name of a finished file ending with `suffix`, if one exists.
+    /// The first (earliest) name of a finished file ending with `suffix`, if one exists.
     async fn find(&self, suffix: &str) -> Result<Option<String>, SendError> {
+        Ok(self.matching(suffix).await?.into_iter().min())
+    }
+
+    /// The names of the finished files ending with `suffix`.
+    async fn matching(&self, suffix: &str) -> Result<Vec<String>, SendError> {
+        let mut found = Vec::new();
         let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(|e| self.io_error("list", &self.dir, e))?;
         while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &self.dir, e))? {
             if let Some(name) = entry.file_name().to_str()
                 && !name.starts_with('.')
                 && name.ends_with(suffix)
             {
-                return Ok(Some(name.to_owned()));
+                found.push(name.to_owned());
             }
         }
-        Ok(None)
+        Ok(found)
     }
 
     fn io_error(&self, action: &str, path: &Path, error: std::io::Error) -> SendError {
@@ -100,5 +118,17 @@ mod tests {
 
         let other = outbox.send("another-key", &email).await.unwrap();
         assert_eq!(other.provider_message_id.as_deref(), Some("20261123T090000.000Z-another-key.eml"));
+    }
+
+    #[tokio::test]
+    async fn concurrent_sends_of_one_key_leave_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = OutboxSender::new(dir.path(), Arc::new(crate::clock::SystemClock));
+        let email = build(&fixtures::outgoing("same"), "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+        let sends = (0..8).map(|_| outbox.send("same", &email));
+        let receipts = futures::future::join_all(sends).await;
+        let names: Vec<_> = receipts.into_iter().map(|r| r.unwrap().provider_message_id.unwrap()).collect();
+        assert!(names.iter().all(|n| n == &names[0]), "{names:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
