@@ -318,3 +318,215 @@ pub mod recorder {
         NetworkPolicy::allowing(AddressRange::parse("127.0.0.1"))
     }
 }
+
+/// The local SMTP sink (aiosmtpd with a maildir) named by `SMTP_HOST`, `SMTP_PORT` and
+/// `SMTP_MAILDIR`, as `infra/test.sh` starts it.
+#[derive(Debug, Clone)]
+pub struct SmtpSink {
+    pub host: String,
+    pub port: u16,
+    pub maildir: std::path::PathBuf,
+}
+
+impl SmtpSink {
+    /// The sink, or `None` (said on stderr) only when `HERALD_SKIP_AWS_TESTS=1`; panics when the
+    /// sink's variables are missing otherwise, like [`emulator`].
+    pub fn from_env() -> Option<SmtpSink> {
+        if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: SMTP sink tests (HERALD_SKIP_AWS_TESTS=1)");
+            return None;
+        }
+        let host = std::env::var("SMTP_HOST").unwrap_or_default();
+        let port = std::env::var("SMTP_PORT").ok().and_then(|p| p.parse().ok());
+        let maildir = std::env::var("SMTP_MAILDIR").unwrap_or_default();
+        let (Some(port), false, false) = (port, host.is_empty(), maildir.is_empty()) else {
+            panic!(
+                "SMTP_HOST, SMTP_PORT and SMTP_MAILDIR must name the local SMTP sink: run `make test`, \
+                 or set HERALD_SKIP_AWS_TESTS=1 to skip the emulator tests explicitly"
+            );
+        };
+        assert!(host == "127.0.0.1" || host == "localhost", "SMTP_HOST must be loopback (got `{host}`)");
+        Some(SmtpSink { host, port, maildir: maildir.into() })
+    }
+
+    /// The delivered messages (files in `new/`) whose text contains `needle`.
+    pub fn messages_containing(&self, needle: &str) -> Vec<Vec<u8>> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return vec![];
+        };
+        entries
+            .filter_map(|e| std::fs::read(e.ok()?.path()).ok())
+            .filter(|bytes| String::from_utf8_lossy(bytes).contains(needle))
+            .collect()
+    }
+}
+
+/// The raw messages moto's SES has accepted (`ses.RawMessage` of `GET /moto-api/data.json`),
+/// as JSON objects with `source`, `destinations` and `raw_data`.
+pub async fn moto_sent_raw_messages() -> Vec<serde_json::Value> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    let text = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("moto's data.json")
+        .text()
+        .await
+        .expect("moto's data.json body");
+    let data: serde_json::Value = serde_json::from_str(&text).expect("moto's data.json is JSON");
+    data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default()
+}
+
+/// Just enough MIME reading to check built emails: headers, nested multiparts, base64 bodies,
+/// RFC 2047 encoded words and RFC 2231 file names.
+pub mod mail {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    #[derive(Debug, Clone)]
+    pub struct Part {
+        /// Unfolded headers, names as written.
+        pub headers: Vec<(String, String)>,
+        /// The body, decoded from base64 when the part says so.
+        pub body: Vec<u8>,
+        pub parts: Vec<Part>,
+    }
+
+    impl Part {
+        /// The first header called `name` (any case).
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        /// The media type, lower case, without parameters.
+        pub fn content_type(&self) -> String {
+            self.header("content-type").unwrap_or("text/plain").split(';').next().unwrap_or("").trim().to_lowercase()
+        }
+
+        /// The body as UTF-8 text.
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The attachment's file name, decoded.
+        pub fn file_name(&self) -> Option<String> {
+            param(self.header("content-disposition")?, "filename")
+        }
+
+        /// Every leaf part, depth first.
+        pub fn leaves(&self) -> Vec<&Part> {
+            if self.parts.is_empty() { vec![self] } else { self.parts.iter().flat_map(Part::leaves).collect() }
+        }
+    }
+
+    /// Parses a whole message (or part).
+    pub fn parse(raw: &[u8]) -> Part {
+        let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+        let (head, body) = text.split_once("\n\n").unwrap_or((text.as_str(), ""));
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.lines() {
+            if line.starts_with([' ', '\t']) {
+                if let Some((_, value)) = headers.last_mut() {
+                    value.push_str(line.trim_start());
+                }
+            } else if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+        }
+        let mut part = Part { headers, body: vec![], parts: vec![] };
+        let content_type = part.header("content-type").unwrap_or("").to_owned();
+        if content_type.to_lowercase().starts_with("multipart/") {
+            let boundary = param(&content_type, "boundary").expect("a multipart boundary");
+            let delimiter = format!("--{boundary}");
+            let inner = body.split(&format!("{delimiter}--")).next().unwrap_or("");
+            part.parts =
+                inner.split(&delimiter).skip(1).map(|p| parse(p.trim_start_matches('\n').as_bytes())).collect();
+        } else if part.header("content-transfer-encoding").is_some_and(|e| e.eq_ignore_ascii_case("base64")) {
+            let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            part.body = STANDARD.decode(compact).expect("valid base64");
+        } else {
+            part.body = body.as_bytes().to_vec();
+        }
+        part
+    }
+
+    /// A header parameter (`name=value`, `name="value"` or RFC 2231 `name*=utf-8''…`, also split
+    /// into `name*0*=`, `name*1*=` …), decoded.
+    pub fn param(header: &str, name: &str) -> Option<String> {
+        let mut plain = None;
+        let mut pieces: Vec<(usize, bool, String)> = Vec::new();
+        for item in header.split(';').skip(1) {
+            let Some((key, value)) = item.trim().split_once('=') else { continue };
+            let value = value.trim().trim_matches('"').to_owned();
+            let key = key.trim().to_lowercase();
+            if key == name {
+                plain = Some(value);
+            } else if let Some(rest) = key.strip_prefix(&format!("{name}*")) {
+                let encoded = rest.ends_with('*') || rest.is_empty();
+                let index = rest.trim_matches('*').parse().unwrap_or(0);
+                pieces.push((index, encoded, value));
+            }
+        }
+        if pieces.is_empty() {
+            return plain.map(|v| decode_words(&v));
+        }
+        pieces.sort_by_key(|p| p.0);
+        let mut bytes = Vec::new();
+        for (i, (_, encoded, value)) in pieces.iter().enumerate() {
+            let value = if i == 0 && *encoded { value.splitn(3, '\'').nth(2).unwrap_or(value) } else { value };
+            if *encoded { percent_decode(value, &mut bytes) } else { bytes.extend_from_slice(value.as_bytes()) }
+        }
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn percent_decode(value: &str, out: &mut Vec<u8>) {
+        let bytes = value.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%'
+                && let Some(byte) = value.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+
+    /// A header value with its RFC 2047 encoded words (`=?utf-8?b?…?=`, `=?utf-8?q?…?=`) decoded.
+    pub fn decode_words(value: &str) -> String {
+        let mut out = Vec::new();
+        let mut rest = value;
+        let mut last_was_word = false;
+        while !rest.is_empty() {
+            let Some(start) = rest.find("=?") else {
+                out.extend_from_slice(rest.as_bytes());
+                break;
+            };
+            let between = &rest[..start];
+            if !(last_was_word && between.trim().is_empty()) {
+                out.extend_from_slice(between.as_bytes());
+            }
+            let word = &rest[start + 2..];
+            let mut fields = word.splitn(3, '?');
+            let (Some(_charset), Some(encoding), Some(tail)) = (fields.next(), fields.next(), fields.next()) else {
+                out.extend_from_slice(&rest.as_bytes()[start..]);
+                break;
+            };
+            let Some(end) = tail.find("?=") else {
+                out.extend_from_slice(&rest.as_bytes()[start..]);
+                break;
+            };
+            let text = &tail[..end];
+            if encoding.eq_ignore_ascii_case("b") {
+                out.extend(STANDARD.decode(text).unwrap_or_default());
+            } else {
+                percent_decode(&text.replace('_', " ").replace('=', "%"), &mut out);
+            }
+            last_was_word = true;
+            rest = &tail[end + 2..];
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}

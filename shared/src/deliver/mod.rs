@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod condition;
+pub mod email;
 pub mod slack;
 pub mod teams;
 pub mod webhook;

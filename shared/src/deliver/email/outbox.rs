@@ -1,0 +1,134 @@
+//! The local outbox: each email written as an `.eml` file into one folder, for the local server
+//! and for looking at what would have been sent. Files are named
+//! `{timestamp}-{sanitized idempotency key}.eml` and written atomically (a temporary file renamed
+//! into place); sending the same key again finds the existing file and writes nothing, and
+//! sends of one key racing each other end with one file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::mime::{BuiltEmail, sanitize};
+use crate::clock::Clock;
+use crate::deliver::{Receipt, SendError};
+
+/// Writes emails into `dir`, creating it when missing.
+#[derive(Clone)]
+pub struct OutboxSender {
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for OutboxSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxSender").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl OutboxSender {
+    pub fn new(dir: impl Into<PathBuf>, clock: Arc<dyn Clock>) -> Self {
+        Self { dir: dir.into(), clock }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes `email` under `idempotency_key`; the receipt's provider message id is the file name.
+    pub async fn send(&self, idempotency_key: &str, email: &BuiltEmail) -> Result<Receipt, SendError> {
+        let suffix = format!("-{}.eml", sanitize(idempotency_key));
+        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| self.io_error("create", &self.dir, e))?;
+        if let Some(existing) = self.find(&suffix).await? {
+            return Ok(Receipt { provider_message_id: Some(existing) });
+        }
+        let name = format!("{}{suffix}", self.clock.now().format("%Y%m%dT%H%M%S%.3fZ"));
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let unique = WRITES.fetch_add(1, Ordering::Relaxed);
+        let temp = self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
+        tokio::fs::write(&temp, &email.raw).await.map_err(|e| self.io_error("write", &temp, e))?;
+        let target = self.dir.join(&name);
+        if let Err(e) = tokio::fs::rename(&temp, &target).await {
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(self.io_error("rename", &target, e));
+        }
+        // Sends of one key racing past the check above each write a file: the earliest name
+        // stays and the others are removed, so one file remains.
+        let mut names = self.matching(&suffix).await?;
+        names.sort();
+        let winner = names.first().cloned().unwrap_or(name);
+        for other in names.iter().skip(1) {
+            let _ = tokio::fs::remove_file(self.dir.join(other)).await;
+        }
+        Ok(Receipt { provider_message_id: Some(winner) })
+    }
+
+    /// The first (earliest) name of a finished file ending with `suffix`, if one exists.
+    async fn find(&self, suffix: &str) -> Result<Option<String>, SendError> {
+        Ok(self.matching(suffix).await?.into_iter().min())
+    }
+
+    /// The names of the finished files ending with `suffix`.
+    async fn matching(&self, suffix: &str) -> Result<Vec<String>, SendError> {
+        let mut found = Vec::new();
+        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(|e| self.io_error("list", &self.dir, e))?;
+        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &self.dir, e))? {
+            if let Some(name) = entry.file_name().to_str()
+                && !name.starts_with('.')
+                && name.ends_with(suffix)
+            {
+                found.push(name.to_owned());
+            }
+        }
+        Ok(found)
+    }
+
+    fn io_error(&self, action: &str, path: &Path, error: std::io::Error) -> SendError {
+        SendError::Transient(format!("outbox: cannot {action} {}: {error}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::deliver::email::{DEFAULT_ATTACHMENT_LIMIT, build, fixtures};
+
+    #[tokio::test]
+    async fn the_outbox_writes_one_eml_file_per_key_even_when_sent_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap()));
+        let outbox = OutboxSender::new(dir.path().join("outbox"), clock.clone());
+        let outgoing = fixtures::outgoing("run/1:entry 0");
+        let email = build(&outgoing, "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+
+        let first = outbox.send(&outgoing.idempotency_key, &email).await.unwrap();
+        assert_eq!(first.provider_message_id.as_deref(), Some("20261123T080000.000Z-run-1-entry-0.eml"));
+        clock.set(chrono::Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap());
+        let again = outbox.send(&outgoing.idempotency_key, &email).await.unwrap();
+        assert_eq!(again, first);
+
+        let names: Vec<String> = std::fs::read_dir(outbox.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["20261123T080000.000Z-run-1-entry-0.eml"]);
+        assert_eq!(std::fs::read(outbox.dir().join(&names[0])).unwrap(), email.raw);
+
+        let other = outbox.send("another-key", &email).await.unwrap();
+        assert_eq!(other.provider_message_id.as_deref(), Some("20261123T090000.000Z-another-key.eml"));
+    }
+
+    #[tokio::test]
+    async fn concurrent_sends_of_one_key_leave_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = OutboxSender::new(dir.path(), Arc::new(crate::clock::SystemClock));
+        let email = build(&fixtures::outgoing("same"), "reports@herald.example.com", DEFAULT_ATTACHMENT_LIMIT).unwrap();
+        let sends = (0..8).map(|_| outbox.send("same", &email));
+        let receipts = futures::future::join_all(sends).await;
+        let names: Vec<_> = receipts.into_iter().map(|r| r.unwrap().provider_message_id.unwrap()).collect();
+        assert!(names.iter().all(|n| n == &names[0]), "{names:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
