@@ -2,7 +2,7 @@
 //! and for looking at what would have been sent. Files are named
 //! `{timestamp}-{sanitized idempotency key}.eml` and written atomically (a temporary file renamed
 //! into place); sending the same key again finds the existing file and writes nothing, and
-//! sends of one key racing each other end with one file.
+//! sends of one key racing each other end with one file (the first send claims the name).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,31 +35,56 @@ impl OutboxSender {
     }
 
     /// Writes `email` under `idempotency_key`; the receipt's provider message id is the file name.
+    ///
+    /// The first send of a key claims a file name (a hidden `.{key}.claim` file holding it,
+    /// created atomically); every later or racing send of that key uses the claimed name, so one
+    /// file remains and every receipt names it. A claim whose file is missing (a send stopped
+    /// half way) is completed by the next send.
     pub async fn send(&self, idempotency_key: &str, email: &BuiltEmail) -> Result<Receipt, SendError> {
-        let suffix = format!("-{}.eml", sanitize(idempotency_key));
+        let key = sanitize(idempotency_key);
+        let suffix = format!("-{key}.eml");
         tokio::fs::create_dir_all(&self.dir).await.map_err(|e| self.io_error("create", &self.dir, e))?;
-        if let Some(existing) = self.find(&suffix).await? {
-            return Ok(Receipt { provider_message_id: Some(existing) });
-        }
         let name = format!("{}{suffix}", self.clock.now().format("%Y%m%dT%H%M%S%.3fZ"));
-        static WRITES: AtomicU64 = AtomicU64::new(0);
-        let unique = WRITES.fetch_add(1, Ordering::Relaxed);
-        let temp = self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
+        let claimed = self.claim(&key, &name).await?;
+        let target = self.dir.join(&claimed);
+        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+            return Ok(Receipt { provider_message_id: Some(claimed) });
+        }
+        let temp = self.temp_path(&claimed);
         tokio::fs::write(&temp, &email.raw).await.map_err(|e| self.io_error("write", &temp, e))?;
-        let target = self.dir.join(&name);
         if let Err(e) = tokio::fs::rename(&temp, &target).await {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(self.io_error("rename", &target, e));
         }
-        // Sends of one key racing past the check above each write a file: the earliest name
-        // stays and the others are removed, so one file remains.
-        let mut names = self.matching(&suffix).await?;
-        names.sort();
-        let winner = names.first().cloned().unwrap_or(name);
-        for other in names.iter().skip(1) {
-            let _ = tokio::fs::remove_file(self.dir.join(other)).await;
+        Ok(Receipt { provider_message_id: Some(claimed) })
+    }
+
+    /// The file name for `key`: the one already claimed, else `name`, claimed now.
+    async fn claim(&self, key: &str, name: &str) -> Result<String, SendError> {
+        let claim = self.dir.join(format!(".{key}.claim"));
+        if let Some(existing) = self.find(&format!("-{key}.eml")).await? {
+            return Ok(existing);
         }
-        Ok(Receipt { provider_message_id: Some(winner) })
+        let temp = self.temp_path(name);
+        tokio::fs::write(&temp, name).await.map_err(|e| self.io_error("write", &temp, e))?;
+        // A hard link is created whole or not at all: the claim never holds a partial name.
+        let linked = tokio::fs::hard_link(&temp, &claim).await;
+        let _ = tokio::fs::remove_file(&temp).await;
+        match linked {
+            Ok(()) => Ok(name.to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let held = tokio::fs::read_to_string(&claim).await.map_err(|e| self.io_error("read", &claim, e))?;
+                let held = held.trim();
+                if held.is_empty() || held.contains(['/', '\\']) { Ok(name.to_owned()) } else { Ok(held.to_owned()) }
+            }
+            Err(e) => Err(self.io_error("claim", &claim, e)),
+        }
+    }
+
+    fn temp_path(&self, name: &str) -> PathBuf {
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let unique = WRITES.fetch_add(1, Ordering::Relaxed);
+        self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()))
     }
 
     /// The first (earliest) name of a finished file ending with `suffix`, if one exists.
@@ -95,6 +120,16 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::deliver::email::{DEFAULT_ATTACHMENT_LIMIT, build, fixtures};
 
+    fn eml_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".eml") && !n.starts_with('.'))
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn the_outbox_writes_one_eml_file_per_key_even_when_sent_twice() {
         let dir = tempfile::tempdir().unwrap();
@@ -109,10 +144,7 @@ mod tests {
         let again = outbox.send(&outgoing.idempotency_key, &email).await.unwrap();
         assert_eq!(again, first);
 
-        let names: Vec<String> = std::fs::read_dir(outbox.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = eml_files(outbox.dir());
         assert_eq!(names, ["20261123T080000.000Z-run-1-entry-0.eml"]);
         assert_eq!(std::fs::read(outbox.dir().join(&names[0])).unwrap(), email.raw);
 
@@ -129,6 +161,6 @@ mod tests {
         let receipts = futures::future::join_all(sends).await;
         let names: Vec<_> = receipts.into_iter().map(|r| r.unwrap().provider_message_id.unwrap()).collect();
         assert!(names.iter().all(|n| n == &names[0]), "{names:?}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(eml_files(dir.path()), [names[0].clone()]);
     }
 }
