@@ -133,6 +133,9 @@ enum Admin {
     },
 }
 
+/// Deliveries sent at once by the local server (they wait on the network, not the CPU).
+const DELIVER_WORKERS: usize = 8;
+
 /// Size of the demo data `make run` loads.
 const DEMO_CUSTOMERS: usize = 300;
 const DEMO_DAYS: i64 = 90;
@@ -189,14 +192,17 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()))
+        let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()));
+        let deliver =
+            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping.clone()));
+        (render, deliver)
     });
     axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
     ticker.abort();
     // Let the jobs in flight finish; whatever is left queued is handed out again at start-up.
     let _ = stop.send(true);
-    if let Some(workers) = workers {
-        let _ = workers.await;
+    if let Some((render, deliver)) = workers {
+        let _ = tokio::join!(render, deliver);
     }
     println!("Herald stopped.");
     Ok(())

@@ -10,6 +10,7 @@ use crate::blob::fs::FsBlobs;
 use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
+use crate::deliver::Senders;
 use crate::narrate::Narrators;
 use crate::net::OutboundHttp;
 use crate::queue::Queue;
@@ -41,6 +42,8 @@ pub struct Context {
     pub narrators: Arc<Narrators>,
     /// Every outbound HTTP request (HTTP sources, chat and webhook deliveries) goes through it.
     pub outbound: Arc<OutboundHttp>,
+    /// The sender of each destination kind.
+    pub senders: Arc<Senders>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,20 +102,24 @@ impl Context {
         };
         let config_tick = config.tick_schedule.clone();
         let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone()));
+        let outbound = Arc::new(OutboundHttp::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone()));
         Ok(Self {
             config: Arc::new(config),
             store: Store::new(table),
             blobs,
             render_queue,
             deliver_queue,
-            clock: Arc::new(SystemClock),
+            clock,
             local_blobs,
             tick_source: match &config_tick {
                 Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
                 None => Arc::new(NoTick),
             },
             narrators,
-            outbound: Arc::new(OutboundHttp::new()),
+            outbound,
+            senders,
         })
     }
 }

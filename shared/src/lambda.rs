@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, render_entry, tick};
+use crate::pipeline::{PipelineError, deliver_entry, render_entry, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -48,9 +48,12 @@ pub enum Worker {
 pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), PipelineError> {
     match (worker, job) {
         (Worker::Render, Job::Render { run_id, entry_id, .. }) => {
-            render_entry::render_entry(ctx, *run_id, *entry_id).await.map(|_| ())
+            // Boxed: the pipeline futures are large, and the handler stays small to lay out.
+            Box::pin(render_entry::render_entry(ctx, *run_id, *entry_id)).await.map(|_| ())
         }
-        (Worker::Deliver, Job::Deliver { .. }) => Err(PipelineError::NotAvailable("delivery")),
+        (Worker::Deliver, Job::Deliver { run_id, entry_id, delivery_id, .. }) => {
+            Box::pin(deliver_entry::deliver_entry(ctx, *run_id, *entry_id, *delivery_id)).await.map(|_| ())
+        }
         _ => Err(PipelineError::Queue(crate::queue::QueueError::Malformed(format!(
             "a {worker:?} worker cannot run {job:?}"
         )))),

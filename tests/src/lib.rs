@@ -77,13 +77,18 @@ impl TestServer {
         Some(Self { url, ctx, access, client: reqwest::Client::new(), _dir: dir })
     }
 
-    /// Starts the in-process render workers, as `herald serve` does.
+    /// Starts the in-process render and deliver workers, as `herald serve` does.
     pub fn run_workers(&self) {
+        use herald_core::lambda::Worker;
+        use herald_core::pipeline::workers::run_workers;
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let ctx = self.ctx.clone();
         tokio::spawn(async move {
             let _stop = stop;
-            herald_core::pipeline::workers::run_workers(ctx, herald_core::lambda::Worker::Render, 2, stopping).await;
+            tokio::join!(
+                run_workers(ctx.clone(), Worker::Render, 2, stopping.clone()),
+                run_workers(ctx, Worker::Deliver, 4, stopping)
+            );
         });
     }
 

@@ -6,10 +6,13 @@
 
 pub mod archive;
 pub mod condition;
+pub mod dispatch;
 pub mod email;
 pub mod slack;
 pub mod teams;
 pub mod webhook;
+
+pub use dispatch::Senders;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};

@@ -25,6 +25,9 @@ const LINK_TTL: Duration = Duration::from_secs(3600);
 /// Entries shown in a run's detail (the rest through the entries listing).
 const DETAIL_ENTRIES: usize = 100;
 
+/// Deliveries read for a run's detail (those of the entries shown).
+const DETAIL_DELIVERIES: usize = 1000;
+
 /// The API shape of a run: its record plus `finished` and the seed `003` bucket counts.
 pub fn view(run: &Run) -> Value {
     let mut v = object("report_run", run);
@@ -64,10 +67,15 @@ pub async fn get_run(
     let id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
     let run = ctx.store.get_run_in(caller.workspace.id, id).await?;
     let entries = ctx.store.list_entries(run.id, &PageRequest::first(DETAIL_ENTRIES)).await?;
+    let deliveries = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
     let mut v = view(&run);
     let mut shown = Vec::with_capacity(entries.items.len());
     for entry in &entries.items {
-        shown.push(entry_view(&ctx, entry).await?);
+        let mut entry_v = entry_view(&ctx, entry).await?;
+        let of_entry: Vec<Value> =
+            deliveries.iter().filter(|d| d.entry_id == entry.id).map(|d| object("delivery", d)).collect();
+        entry_v["deliveries"] = Value::Array(of_entry);
+        shown.push(entry_v);
     }
     v["entry_list"] = json!({"object": "list", "data": shown, "next_cursor": entries.cursor});
     Ok(Json(v))

@@ -1,0 +1,77 @@
+//! Which sender a destination uses: built once with the context, given the workspace (its
+//! network allow-list and SMTP settings) and the destination with each send.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::archive::S3Archive;
+use super::email::{EmailRoute, EmailSender, OutboxSender, SesSender};
+use super::slack::SlackSender;
+use super::teams::TeamsSender;
+use super::webhook::WebhookSender;
+use super::{Outgoing, Receipt, SendError};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{Destination, DestinationConfig, Workspace};
+use crate::net::{NetworkPolicy, OutboundHttp};
+
+/// The sender address when neither the destination, the workspace nor the deployment names one.
+pub const FALLBACK_SENDER: &str = "herald@localhost";
+
+pub struct Senders {
+    http: Arc<OutboundHttp>,
+    email: EmailSender,
+    slack: SlackSender,
+    teams: TeamsSender,
+    webhook: WebhookSender,
+    archive: S3Archive,
+}
+
+impl Senders {
+    pub fn new(config: &Config, sdk: &aws_config::SdkConfig, http: Arc<OutboundHttp>, clock: Arc<dyn Clock>) -> Self {
+        let email = EmailSender::new(config.email_sender.clone().unwrap_or_else(|| FALLBACK_SENDER.into()))
+            .with_ses(SesSender::new(aws_sdk_sesv2::Client::new(sdk)))
+            .with_outbox(OutboxSender::new(config.outbox_dir.clone(), clock))
+            .with_attachment_limit(config.attachment_limit_bytes);
+        Self {
+            http,
+            email,
+            slack: SlackSender::new(),
+            teams: TeamsSender::new(),
+            webhook: WebhookSender::new(),
+            archive: S3Archive::new(crate::aws::s3_client(sdk)),
+        }
+    }
+
+    /// Sends `outgoing` to `destination` on behalf of `workspace`.
+    pub async fn send(
+        &self,
+        workspace: &Workspace,
+        destination: &Destination,
+        mut outgoing: Outgoing,
+        now: DateTime<Utc>,
+    ) -> Result<Receipt, SendError> {
+        let policy = NetworkPolicy::of(&workspace.settings.network);
+        match &destination.config {
+            DestinationConfig::Email { transport, from, reply_to, configuration_set } => {
+                let smtp = workspace.settings.smtp.as_ref();
+                outgoing.from = from.clone().or_else(|| outgoing.from.take());
+                outgoing.reply_to =
+                    reply_to.clone().or_else(|| smtp.and_then(|s| s.reply_to.clone())).or(outgoing.reply_to);
+                let route = EmailRoute { transport: *transport, configuration_set: configuration_set.as_deref(), smtp };
+                self.email.send(route, &outgoing).await
+            }
+            DestinationConfig::Slack { webhook_url } => {
+                self.slack.send(&self.http, &policy, webhook_url.expose(), &outgoing).await
+            }
+            DestinationConfig::Teams { webhook_url } => {
+                self.teams.send(&self.http, &policy, webhook_url.expose(), &outgoing).await
+            }
+            DestinationConfig::Webhook { url, signing_secret } => {
+                self.webhook.send(&self.http, &policy, url, signing_secret.expose(), &outgoing, now).await
+            }
+            DestinationConfig::S3 { bucket, prefix } => self.archive.send(bucket, prefix, &outgoing).await,
+        }
+    }
+}
