@@ -269,6 +269,43 @@ async fn one_failing_for_good_and_one_for_now_leave_the_other_delivered_and_the_
     assert_eq!((run["counts"]["errors"].clone(), run["counts"]["completed"].clone()), (json!(1), json!(0)));
     assert_eq!(hook.requests().len(), 4);
     assert_eq!(slack.requests().len(), 1, "permanent failures are not retried");
+
+    // "Retry" on the failed delivery re-sends the stored artifacts; Slack now accepts.
+    let failed = run["entry_list"]["data"][0]["deliveries"][2]["id"].as_str().unwrap().to_owned();
+    let r = s.post(&s.ws(&format!("/runs/{id}/deliveries/{failed}/retry"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await.unwrap());
+    let run = s.finished_run(&id).await;
+    assert_eq!(statuses(&run), ["sent", "sent", "failed_permanent"], "Slack still answers 400: {run}");
+    assert_eq!(slack.requests().len(), 2);
+    assert_eq!(hook.requests().len(), 4, "a retry of one delivery sends only that one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_sends_a_real_message_and_reports_the_answer() {
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    allow_loopback(&s).await;
+    let good = Recorder::start(vec![Reply::new(200, "ok")]).await;
+    let bad = Recorder::start(vec![Reply::new(404, "no_service")]).await;
+    let ok_id = destination(&s, "Slack", json!({"type": "slack", "webhook_url": good.url("/ok")})).await;
+    let bad_id = destination(&s, "Teams", json!({"type": "teams", "webhook_url": bad.url("/gone")})).await;
+    let v = body(s.post(&s.ws(&format!("/destinations/{ok_id}/test"))).send().await.unwrap()).await;
+    assert_eq!((v["object"].clone(), v["ok"].clone()), (json!("destination_test"), json!(true)), "{v}");
+    assert!(good.requests()[0].json().to_string().contains("Herald test message"));
+    let v = body(s.post(&s.ws(&format!("/destinations/{bad_id}/test"))).send().await.unwrap()).await;
+    assert_eq!((v["ok"].clone(), v["transient"].clone()), (json!(false), json!(false)), "{v}");
+    assert!(v["error"].as_str().unwrap().contains("404"), "{v}");
+    let email = destination(&s, "Email", json!({"type": "email"})).await;
+    let r = s.post(&s.ws(&format!("/destinations/{email}/test"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = body(
+        s.post(&s.ws(&format!("/destinations/{email}/test")))
+            .json(&json!({"to": ["me@acme.test"]}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["ok"], true, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

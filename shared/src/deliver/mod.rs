@@ -109,3 +109,40 @@ impl SendError {
         matches!(self, SendError::Transient(_))
     }
 }
+
+/// The message a destination's "test connection" sends: no files, a subject and text that say
+/// what it is, and a one-off idempotency key.
+pub fn test_message(
+    workspace: &crate::domain::Workspace,
+    destination: &crate::domain::Destination,
+    to: Vec<String>,
+    public_url: &str,
+    now: DateTime<Utc>,
+) -> Outgoing {
+    let run_id = RunId::generate(now);
+    Outgoing {
+        idempotency_key: format!("test-{}-{}", destination.id, now.timestamp_millis()),
+        run: RunInfo {
+            id: run_id,
+            workspace_id: workspace.id,
+            report_id: ReportId::generate(now),
+            report_code: "connection-test".into(),
+            report_name: "Herald connection test".into(),
+            trigger: RunTrigger::Manual,
+            scheduled_for: None,
+            started_at: Some(now),
+        },
+        entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
+        recipients: Recipients { to, cc: vec![], bcc: vec![] },
+        from: None,
+        reply_to: None,
+        subject: format!("Herald test message for {}", destination.name),
+        message: format!(
+            "This is a test message from Herald to check the destination \"{}\" of workspace {}. Reports will arrive like this.",
+            destination.name, workspace.code
+        ),
+        narrative: None,
+        run_url: format!("{public_url}/api/v1/ws/{}/destinations/{}", workspace.code, destination.id),
+        files: vec![],
+    }
+}

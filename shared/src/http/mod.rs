@@ -52,8 +52,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
             "/api/v1/ws/{workspace}/destinations/{id}",
             get(destinations::get).patch(destinations::update).delete(destinations::delete),
         )
+        .route("/api/v1/ws/{workspace}/destinations/{id}/test", post(destinations::test))
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
+        .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
         .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
         .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))

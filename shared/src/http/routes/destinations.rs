@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, PageParams, list, object};
 
 /// The API shape of a destination: its record with every secret redacted.
 pub fn view(destination: &Destination) -> Value {
@@ -144,4 +144,38 @@ fn keep_redacted_secrets(mut new: DestinationConfig, old: &DestinationConfig) ->
         _ => {}
     }
     new
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestBody {
+    /// Recipients of the test email (email destinations).
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// "Test connection": sends a real test message through the destination and answers what the
+/// provider said (`ok`, its message id, or its error and whether retrying could help).
+pub async fn test(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<TestBody>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Destinations, Access::Write)?;
+    let destination = ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?;
+    if matches!(destination.config, DestinationConfig::Email { .. }) && body.to.is_empty() {
+        let error = FieldError::new("to", "give at least one address to send the test email to");
+        return Err(ValidationErrors(vec![error]).into());
+    }
+    let now = ctx.clock.now();
+    let outgoing =
+        crate::deliver::test_message(&caller.workspace, &destination, body.to, ctx.config.public_base_url(), now);
+    let answer = match ctx.senders.send(&caller.workspace, &destination, outgoing, now).await {
+        Ok(receipt) => serde_json::json!({"ok": true, "provider_message_id": receipt.provider_message_id}),
+        Err(error) => serde_json::json!({"ok": false, "error": error.to_string(), "transient": error.is_transient()}),
+    };
+    let mut v = object("destination_test", &answer);
+    v["destination_id"] = Value::String(destination.id.to_string());
+    Ok(Json(v))
 }

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
-use crate::domain::{Access, Area, Entry, ReportId, Run, RunId, RunTrigger};
+use crate::domain::{Access, Area, DeliveryId, DeliveryStatus, Entry, EntryStatus, ReportId, Run, RunId, RunTrigger};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
 use crate::pipeline::start_run::{RunRequest, start_run};
+use crate::queue::Job;
 use crate::store::{PageRequest, RunCreation};
 
 /// How long the artifact links in a run's detail stay valid.
@@ -139,4 +140,59 @@ pub async fn run_now(
         RunCreation::Existing(id) => (StatusCode::OK, ctx.store.get_run_in(caller.workspace.id, id).await?),
     };
     Ok((status, Json(view(&run))))
+}
+
+/// Retry one delivery: re-sends the stored artifacts (nothing is rendered or queried again),
+/// whatever the delivery's last outcome. The entry reopens until it settles again.
+pub async fn retry_delivery(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, run, delivery)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Runs, Access::Write)?;
+    let run_id: RunId = run.parse().map_err(|_| ApiError::not_found(format_args!("run `{run}`")))?;
+    let run = ctx.store.get_run_in(caller.workspace.id, run_id).await?;
+    let missing = || ApiError::not_found(format_args!("delivery `{delivery}`"));
+    let delivery_id: DeliveryId = delivery.parse().map_err(|_| missing())?;
+    let found = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
+    let found = found.into_iter().find(|d| d.id == delivery_id).ok_or_else(missing)?;
+    let entry = ctx.store.get_entry(run.id, found.entry_id).await?;
+    let now = ctx.clock.now();
+    let reopen =
+        matches!(entry.status, EntryStatus::Completed | EntryStatus::CompletedWithErrors | EntryStatus::DeliveryFailed);
+    if !(reopen || entry.status == EntryStatus::InProgress && !entry.artifacts.is_empty()) {
+        return Err(ApiError::conflict(format!(
+            "the entry is {}: only rendered entries that are not held for review can be delivered",
+            entry.status.as_str()
+        )));
+    }
+    let delivery = if found.status == DeliveryStatus::Pending {
+        found
+    } else {
+        ctx.store
+            .transition_delivery(&found, found.status, DeliveryStatus::Pending, now, |d| {
+                d.error = None;
+                d.next_attempt_at = None;
+                d.sending_until = None;
+            })
+            .await?
+    };
+    if reopen {
+        let lease = now + crate::pipeline::recovery::PICKUP_DEADLINE;
+        ctx.store
+            .transition_entry(run.id, entry.id, entry.status, EntryStatus::InProgress, now, |e| {
+                e.lease_until = Some(lease);
+            })
+            .await?;
+    }
+    let job = Job::Deliver {
+        workspace_id: run.workspace_id,
+        run_id: run.id,
+        entry_id: entry.id,
+        delivery_id: Some(delivery.id),
+    };
+    if let Err(error) = ctx.deliver_queue.send(&[job]).await {
+        tracing::warn!(%error, "could not enqueue the retry; recovery will");
+    }
+    Ok((StatusCode::ACCEPTED, Json(object("delivery", &delivery))))
 }
