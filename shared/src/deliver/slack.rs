@@ -179,14 +179,23 @@ impl SlackSender {
         webhook_url: &str,
         outgoing: &Outgoing,
     ) -> Result<Receipt, SendError> {
-        let options = RequestOptions::new(TIMEOUT, MAX_RESPONSE_BYTES);
-        let response = http
-            .post_json(policy, webhook_url, &payload(outgoing), &options)
-            .await
-            .map_err(|e| net_error("Slack", e))?;
-        check_status("Slack", &response)?;
+        post_chat(http, policy, webhook_url, "Slack", &payload(outgoing)).await?;
         Ok(Receipt { provider_message_id: None })
     }
+}
+
+/// Posts a chat message and checks the answer's status (Slack and Teams alike).
+pub(crate) async fn post_chat(
+    http: &OutboundHttp,
+    policy: &NetworkPolicy,
+    url: &str,
+    provider: &str,
+    body: &serde_json::Value,
+) -> Result<HttpResponse, SendError> {
+    let options = RequestOptions::new(TIMEOUT, MAX_RESPONSE_BYTES);
+    let response = http.post_json(policy, url, body, &options).await.map_err(|e| net_error(provider, e))?;
+    check_status(provider, &response)?;
+    Ok(response)
 }
 
 /// What a failed request means for a delivery: problems of the target's address or of the

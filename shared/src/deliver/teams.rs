@@ -3,13 +3,11 @@
 //! (version 1.4): the report's name, the author's message, the narrative summary and key
 //! takeaways, when and why the run happened, a button to the run and one to each file.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use super::slack::{answer_text, check_status, context_line, human_size, net_error, truncate};
+use super::slack::{answer_text, context_line, human_size, post_chat, truncate};
 use super::{Outgoing, Receipt, SendError};
-use crate::net::{HttpResponse, NetworkPolicy, OutboundHttp, RequestOptions};
+use crate::net::{HttpResponse, NetworkPolicy, OutboundHttp};
 
 /// The attachment content type of an Adaptive Card.
 pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
@@ -22,9 +20,6 @@ const MAX_TITLE: usize = 150;
 /// Most takeaways and file buttons shown.
 const MAX_TAKEAWAYS: usize = 20;
 const MAX_FILES: usize = 20;
-
-const TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Builds the Teams message (one Adaptive Card attachment) for `outgoing`.
 pub fn payload(outgoing: &Outgoing) -> Value {
@@ -123,12 +118,7 @@ impl TeamsSender {
         webhook_url: &str,
         outgoing: &Outgoing,
     ) -> Result<Receipt, SendError> {
-        let options = RequestOptions::new(TIMEOUT, MAX_RESPONSE_BYTES);
-        let response = http
-            .post_json(policy, webhook_url, &payload(outgoing), &options)
-            .await
-            .map_err(|e| net_error("Teams", e))?;
-        check_status("Teams", &response)?;
+        let response = post_chat(http, policy, webhook_url, "Teams", &payload(outgoing)).await?;
         connector_error(&response)?;
         Ok(Receipt { provider_message_id: None })
     }
