@@ -337,7 +337,22 @@ async fn the_same_delivery_job_processed_twice_sends_once() {
     assert_eq!(run["entry_list"]["data"][0]["deliveries"][0]["attempts"], 1);
 }
 
+async fn a_report_whose_condition_does_not_parse_is_refused_with_the_position(s: TestServer) {
+    let email = destination(&s, "Ops email", json!({"type": "email"})).await;
+    let report = json!({
+        "code": "statements", "name": "Statements", "formats": ["pdf"],
+        "deliveries": [{"destination_id": email, "to": ["{row.email}"], "condition": "row.email != null"}]
+    });
+    let r = s.post(&s.ws("/reports")).json(&report).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = body(r).await;
+    let error = &v["error"]["details"]["errors"][0];
+    assert_eq!(error["field"], "deliveries[0].condition");
+    assert!(error["message"].as_str().unwrap().contains("{row.email}"), "{v}");
+}
+
 herald_tests::on_every_store!(
+    a_report_whose_condition_does_not_parse_is_refused_with_the_position,
     destinations_keep_their_secrets_write_only,
     an_invalid_destination_names_each_bad_field_and_saves_nothing,
 );

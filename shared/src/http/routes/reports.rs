@@ -67,6 +67,9 @@ impl ReportBody {
 async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
     let mut errors = report.validate().err().map(|e| e.0).unwrap_or_default();
     for (i, d) in report.deliveries.iter().enumerate() {
+        if let Some(Err(e)) = d.condition.as_deref().map(crate::deliver::condition::check) {
+            errors.push(FieldError::new(format!("deliveries[{i}].condition"), e.to_string()));
+        }
         match ctx.store.get_destination(report.workspace_id, d.destination_id).await {
             Ok(_) => {}
             Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
