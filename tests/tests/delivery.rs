@@ -281,6 +281,50 @@ async fn one_failing_for_good_and_one_for_now_leave_the_other_delivered_and_the_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_entries_wait_for_the_deliver_action_which_can_also_send_again() {
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    s.run_workers();
+    allow_loopback(&s).await;
+    let hook = Recorder::start(vec![Reply::new(200, "ok")]).await;
+    let webhook = destination(
+        &s,
+        "Hook",
+        json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()}),
+    )
+    .await;
+    report(&s, json!([{"destination_id": webhook}])).await;
+    let r = s.patch(&s.ws("/reports/weekly-digest")).json(&json!({"hold_for_review": true})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = run_now(&s).await;
+    let run = s.finished_run(&id).await;
+    assert_eq!(run["counts"]["review"], 1, "{run}");
+    assert_eq!(run["entry_list"]["data"][0]["status"], "PendingReview");
+    assert!(hook.requests().is_empty(), "nothing leaves before approval");
+
+    let r = s
+        .post(&s.ws(&format!("/runs/{id}/deliver")))
+        .json(&json!({"entry_ids": ["01JD0000000000000000000000"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = s.post(&s.ws(&format!("/runs/{id}/deliver"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(body(r).await["queued"], 1);
+    let run = s.finished_run(&id).await;
+    assert_eq!((run["counts"]["completed"].clone(), run["counts"]["review"].clone()), (json!(1), json!(0)), "{run}");
+    assert_eq!(hook.requests().len(), 1);
+
+    // Delivering a delivered entry again re-sends it from the stored artifacts.
+    let r = s.post(&s.ws(&format!("/runs/{id}/deliver"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let run = s.finished_run(&id).await;
+    assert_eq!(statuses(&run), ["sent"]);
+    assert_eq!(hook.requests().len(), 2);
+    assert_eq!(run["entry_list"]["data"][0]["deliveries"][0]["attempts"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_connection_sends_a_real_message_and_reports_the_answer() {
     let s = TestServer::start(Backend::Sqlite).await.unwrap();
     allow_loopback(&s).await;

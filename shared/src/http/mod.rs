@@ -55,6 +55,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/destinations/{id}/test", post(destinations::test))
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
+        .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
         .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))

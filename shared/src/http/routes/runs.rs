@@ -12,13 +12,16 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
-use crate::domain::{Access, Area, DeliveryId, DeliveryStatus, Entry, EntryStatus, ReportId, Run, RunId, RunTrigger};
+use crate::domain::{
+    Access, Area, DeliveryId, DeliveryStatus, Entry, EntryId, EntryStatus, FieldError, ReportId, Run, RunId,
+    RunTrigger, ValidationErrors,
+};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
 use crate::pipeline::start_run::{RunRequest, start_run};
 use crate::queue::Job;
-use crate::store::{PageRequest, RunCreation};
+use crate::store::{PageRequest, RunCreation, StoreError};
 
 /// How long the artifact links in a run's detail stay valid.
 const LINK_TTL: Duration = Duration::from_secs(3600);
@@ -195,4 +198,97 @@ pub async fn retry_delivery(
         tracing::warn!(%error, "could not enqueue the retry; recovery will");
     }
     Ok((StatusCode::ACCEPTED, Json(object("delivery", &delivery))))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverBody {
+    /// The entries to deliver; every deliverable entry of the run when absent.
+    pub entry_ids: Option<Vec<EntryId>>,
+}
+
+/// "Deliver (N selected)": queues delivery of rendered entries — held ones (this approves
+/// them), delivered ones again (every delivery re-sent from the stored artifacts), or
+/// failed ones. Entries still rendering, failed to render, or rejected are left as they are.
+pub async fn deliver(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<DeliverBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Runs, Access::Write)?;
+    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
+    let run = ctx.store.get_run_in(caller.workspace.id, run_id).await?;
+    let mut entries = Vec::new();
+    let mut page = PageRequest::first(200);
+    loop {
+        let listing = ctx.store.list_entries(run.id, &page).await?;
+        entries.extend(listing.items);
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    if let Some(wanted) = &body.entry_ids {
+        let unknown: Vec<String> =
+            wanted.iter().filter(|w| !entries.iter().any(|e| e.id == **w)).map(ToString::to_string).collect();
+        if !unknown.is_empty() {
+            let error = FieldError::new("entry_ids", format!("not entries of this run: {}", unknown.join(", ")));
+            return Err(ValidationErrors(vec![error]).into());
+        }
+        entries.retain(|e| wanted.contains(&e.id));
+    }
+    let now = ctx.clock.now();
+    let lease = now + crate::pipeline::recovery::PICKUP_DEADLINE;
+    let (mut queued, mut skipped) = (Vec::new(), Vec::new());
+    for entry in entries {
+        let deliverable = !entry.artifacts.is_empty()
+            && matches!(
+                entry.status,
+                EntryStatus::PendingReview
+                    | EntryStatus::Completed
+                    | EntryStatus::CompletedWithErrors
+                    | EntryStatus::DeliveryFailed
+            );
+        if !deliverable {
+            skipped.push(json!({"id": entry.id, "status": entry.status}));
+            continue;
+        }
+        let deliveries = ctx.store.list_deliveries(run.id, Some(entry.id), &PageRequest::first(200)).await?.items;
+        for d in deliveries.iter().filter(|d| d.status != DeliveryStatus::Pending) {
+            match ctx
+                .store
+                .transition_delivery(d, d.status, DeliveryStatus::Pending, now, |d| {
+                    d.error = None;
+                    d.next_attempt_at = None;
+                    d.sending_until = None;
+                })
+                .await
+            {
+                Ok(_) | Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match ctx
+            .store
+            .transition_entry(run.id, entry.id, entry.status, EntryStatus::InProgress, now, |e| {
+                e.lease_until = Some(lease)
+            })
+            .await
+        {
+            Ok(_) => queued.push(Job::Deliver {
+                workspace_id: run.workspace_id,
+                run_id: run.id,
+                entry_id: entry.id,
+                delivery_id: None,
+            }),
+            Err(StoreError::Conflict(_)) => skipped.push(json!({"id": entry.id, "status": "changed meanwhile"})),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Err(error) = ctx.deliver_queue.send(&queued).await {
+        tracing::warn!(%error, "could not enqueue the deliveries; recovery will");
+    }
+    let answer = json!({"object": "run_delivery", "run_id": run.id, "queued": queued.len(), "skipped": skipped});
+    Ok((StatusCode::ACCEPTED, Json(answer)))
 }
