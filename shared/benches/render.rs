@@ -289,6 +289,9 @@ fn main() {
     }
     let statement = statement();
     bench_document("Customer statement (25-row table)", &statement.compose().document, &statement);
+    let mut cyrillic = statement();
+    cyrillic.report.name = herald_core::domain::Name::parse("Выписка по счёту — Zoë Ørsted").expect("a name");
+    bench_document("Customer statement in Cyrillic (embedded DejaVu subset)", &cyrillic.compose().document, &cyrillic);
     let (digest, composed) = digest();
     bench_document("Weekly digest (narrative, KPIs, chart, 3 tables)", &composed.document, &digest);
 

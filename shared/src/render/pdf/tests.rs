@@ -413,12 +413,12 @@ fn hostile_input_renders_without_panicking() {
     }
 }
 
-/// Writes page 1 of the sample statement and digest as PNG files under the temporary
-/// directory, for looking at: `cargo test -p herald-core --lib render::pdf -- --ignored --nocapture`.
+/// Writes page 1 of the sample statement and digests as PNG files (with their PDFs) to
+/// `target/render-samples/`, so a reviewer can look at them after `make test`.
 #[test]
-#[ignore = "writes images for visual inspection"]
 fn sample_pages_are_written_as_images() {
-    let dir = std::env::temp_dir();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/render-samples");
+    std::fs::create_dir_all(&dir).expect("the samples folder");
     let mut greek = digest();
     greek.title = "Еженедельный отчёт — Ελληνικά".into();
     greek.page = PageSetup { size: PaperSize::Letter, orientation: Orientation::Landscape };
@@ -433,80 +433,7 @@ fn sample_pages_are_written_as_images() {
             .status()
             .expect("pdftoppm runs");
         assert!(status.success());
-        println!("{}-1.png", prefix.display());
-    }
-}
-
-/// CPU time this thread has run, from the scheduler's statistics (wall time misleads on a
-/// busy machine).
-fn thread_cpu_time() -> std::time::Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-    let nanos = stat.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    std::time::Duration::from_nanos(nanos)
-}
-
-/// Throughput of one-page statements on one core (CPU time) for each font and compression
-/// choice, and where the time goes:
-/// `cargo test --release -p herald-core --lib render::pdf -- --ignored --nocapture statements_per_second`.
-#[test]
-#[ignore = "a timing loop; run in release"]
-fn statements_per_second() {
-    let doc = statement();
-    let mut unicode = statement();
-    unicode.title = "Выписка по счёту — Zoë Ørsted".into();
-    let cases = [
-        ("WinAnsi statement, standard fonts", &doc, Some(FontSet::Standard)),
-        ("WinAnsi statement, embedded DejaVu subset", &doc, Some(FontSet::Embedded)),
-        ("Cyrillic statement, embedded DejaVu subset", &unicode, None),
-    ];
-    for (name, doc, fonts) in cases {
-        for compress in [None, Some(true)] {
-            let options = Options { fonts, compress };
-            let _ = render(doc, options).expect("renders");
-            let runs = 3_000;
-            let mut size = 0;
-            let start = thread_cpu_time();
-            for _ in 0..runs {
-                size = render(doc, options).expect("renders").0.len();
-            }
-            let per = (thread_cpu_time() - start) / runs;
-            let how = if compress.is_some() { "deflated" } else { "default" };
-            println!("{name}, {how}: {per:?} each, {:.0}/s, {size} bytes", 1.0 / per.as_secs_f64());
-        }
-    }
-
-    for fonts in [FontSet::Standard, FontSet::Embedded] {
-        let runs = 2_000;
-        let (width, height) = (points(210.0), points(297.0));
-        let time = |f: &mut dyn FnMut()| {
-            let start = thread_cpu_time();
-            for _ in 0..runs {
-                f();
-            }
-            (thread_cpu_time() - start) / runs
-        };
-        let prepared = Prepared::new(&doc, layout::chart_size(width));
-        let prepare = time(&mut || drop(Prepared::new(&doc, layout::chart_size(width))));
-        let draw = time(&mut || drop(layout::draw(&prepared, fonts, width, height).finish()));
-        let (pages, used) = layout::draw(&prepared, fonts, width, height).finish();
-        let build = || {
-            let mut pdf = PdfDocument::new("x");
-            if fonts == FontSet::Embedded {
-                fonts::embed(&mut pdf, Weight::Regular, &used[0]).expect("embeds");
-                fonts::embed(&mut pdf, Weight::Bold, &used[1]).expect("embeds");
-            }
-            pdf.with_pages(pages.iter().map(|ops| page(width, height, ops.clone())).collect());
-            pdf
-        };
-        let embed = time(&mut || drop(build()));
-        let pdf = build();
-        let raw = PdfSaveOptions { optimize: false, ..PdfSaveOptions::default() };
-        let save = time(&mut || drop(pdf.save(&raw, &mut Vec::new())));
-        let deflated = time(&mut || drop(pdf.save(&PdfSaveOptions::default(), &mut Vec::new())));
-        let ops: usize = pages.iter().map(Vec::len).sum();
-        println!(
-            "{fonts:?}: prepare {prepare:?}, layout {draw:?} ({ops} ops), document and fonts {embed:?}, \
-             save {save:?} (deflated {deflated:?})"
-        );
+        let png = dir.join(format!("herald-{name}-1.png"));
+        assert!(std::fs::metadata(&png).is_ok_and(|m| m.len() > 1_000), "{} is written", png.display());
     }
 }
