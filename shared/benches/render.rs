@@ -287,8 +287,8 @@ fn main() {
         csv_child(args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(100_000));
         return;
     }
-    let statement = statement();
-    bench_document("Customer statement (25-row table)", &statement.compose().document, &statement);
+    let plain = statement();
+    bench_document("Customer statement (25-row table)", &plain.compose().document, &plain);
     let mut cyrillic = statement();
     cyrillic.report.name = herald_core::domain::Name::parse("Выписка по счёту — Zoë Ørsted").expect("a name");
     bench_document("Customer statement in Cyrillic (embedded DejaVu subset)", &cyrillic.compose().document, &cyrillic);
