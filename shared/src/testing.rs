@@ -365,13 +365,24 @@ impl SmtpSink {
 /// as JSON objects with `source`, `destinations` and `raw_data`.
 pub async fn moto_sent_raw_messages() -> Vec<serde_json::Value> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
-    let text = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .and_then(|r| r.error_for_status())
-        .expect("moto's data.json")
-        .text()
-        .await
-        .expect("moto's data.json body");
+    // moto builds data.json by walking every backend's live objects; while other tests change
+    // them it can fail (500) now and then, so read it again.
+    let mut last = String::new();
+    let mut text = None;
+    for attempt in 0..20 {
+        match reqwest::get(format!("{endpoint}/moto-api/data.json")).await {
+            Ok(r) if r.status().is_success() => {
+                text = r.text().await.ok();
+                if text.is_some() {
+                    break;
+                }
+            }
+            Ok(r) => last = format!("{}: {}", r.status(), r.text().await.unwrap_or_default()),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100 * (attempt + 1))).await;
+    }
+    let text = text.unwrap_or_else(|| panic!("moto's data.json kept failing: {last}"));
     let data: serde_json::Value = serde_json::from_str(&text).expect("moto's data.json is JSON");
     data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default()
 }
