@@ -97,6 +97,12 @@ async fn destination(s: &TestServer, name: &str, config: Value) -> String {
     body(r).await["id"].as_str().unwrap().to_owned()
 }
 
+/// A signed webhook destination posting to `hook`.
+async fn webhook_to(s: &TestServer, hook: &Recorder) -> String {
+    let config = json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()});
+    destination(s, "Hook", config).await
+}
+
 /// A report on inline rows delivering to `deliveries`.
 async fn report(s: &TestServer, deliveries: Value) {
     let report = json!({
@@ -144,12 +150,7 @@ async fn a_run_delivers_to_email_a_signed_webhook_and_slack_each_as_expected() {
     let email =
         destination(&s, "Ops email", json!({"type": "email", "transport": "outbox", "from": "reports@acme.test"}))
             .await;
-    let webhook = destination(
-        &s,
-        "Hook",
-        json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()}),
-    )
-    .await;
+    let webhook = webhook_to(&s, &hook).await;
     let chat = destination(&s, "Slack", json!({"type": "slack", "webhook_url": slack.url("/slack")})).await;
     report(&s, json!([
         {"destination_id": email, "to": ["ops@acme.test"], "subject": "Weekly digest for {run.date}", "message": "Hello team"},
@@ -230,12 +231,7 @@ async fn one_failing_for_good_and_one_for_now_leave_the_other_delivered_and_the_
     .await;
     let slack = Recorder::start(vec![Reply::new(400, "invalid_payload")]).await;
     let email = destination(&s, "Ops email", json!({"type": "email"})).await;
-    let webhook = destination(
-        &s,
-        "Hook",
-        json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()}),
-    )
-    .await;
+    let webhook = webhook_to(&s, &hook).await;
     let chat = destination(&s, "Slack", json!({"type": "slack", "webhook_url": slack.url("/slack")})).await;
     report(
         &s,
@@ -286,12 +282,7 @@ async fn held_entries_wait_for_the_deliver_action_which_can_also_send_again() {
     s.run_workers();
     allow_loopback(&s).await;
     let hook = Recorder::start(vec![Reply::new(200, "ok")]).await;
-    let webhook = destination(
-        &s,
-        "Hook",
-        json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()}),
-    )
-    .await;
+    let webhook = webhook_to(&s, &hook).await;
     report(&s, json!([{"destination_id": webhook}])).await;
     let r = s.patch(&s.ws("/reports/weekly-digest")).json(&json!({"hold_for_review": true})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -357,12 +348,7 @@ async fn the_same_delivery_job_processed_twice_sends_once() {
     let s = TestServer::start(Backend::Sqlite).await.unwrap();
     allow_loopback(&s).await;
     let hook = Recorder::start(vec![Reply::new(200, "ok")]).await;
-    let webhook = destination(
-        &s,
-        "Hook",
-        json!({"type": "webhook", "url": hook.url("/hook"), "signing_secret": signing_secret()}),
-    )
-    .await;
+    let webhook = webhook_to(&s, &hook).await;
     report(&s, json!([{"destination_id": webhook}])).await;
     let id: herald_core::domain::RunId = run_now(&s).await.parse().unwrap();
     let entries = s.ctx.store.list_entries(id, &herald_core::store::PageRequest::first(1)).await.unwrap().items;

@@ -158,14 +158,7 @@ impl Canvas {
         }
         self.end_text();
         self.set_fill(colour);
-        let rectangle = Rect {
-            x: Pt(finite(x)),
-            y: Pt(finite(y)),
-            width: Pt(finite(width)),
-            height: Pt(finite(height)),
-            mode: Some(PaintMode::Fill),
-            winding_order: None,
-        };
+        let rectangle = filled(x, y, width, height);
         self.page().ops.push(Op::DrawRectangle { rectangle });
     }
 
@@ -220,14 +213,7 @@ impl Canvas {
                 continue;
             }
             ops.push(Op::SetFillColor { col: colour.pdf() });
-            let rectangle = Rect {
-                x: Pt(finite(x)),
-                y: Pt(finite(y)),
-                width: Pt(finite(width)),
-                height: Pt(finite(height)),
-                mode: Some(PaintMode::Fill),
-                winding_order: None,
-            };
+            let rectangle = filled(x, y, width, height);
             ops.push(Op::DrawRectangle { rectangle });
         }
         ops.push(Op::RestoreGraphicsState);
@@ -243,5 +229,17 @@ impl Canvas {
             }
         }
         (self.pages.into_iter().map(|page| page.ops).collect(), self.used)
+    }
+}
+
+/// A filled rectangle with its lower-left corner at `(x, y)`; non-finite values become zero.
+fn filled(x: f32, y: f32, width: f32, height: f32) -> Rect {
+    Rect {
+        x: Pt(finite(x)),
+        y: Pt(finite(y)),
+        width: Pt(finite(width)),
+        height: Pt(finite(height)),
+        mode: Some(PaintMode::Fill),
+        winding_order: None,
     }
 }
