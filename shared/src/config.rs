@@ -58,6 +58,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub signing_key: Option<Secret>,
     pub body_limit_bytes: usize,
+    /// Requests each token may make per minute (and its burst); 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
     pub email_sender: Option<String>,
     /// Where the `outbox` email transport writes `.eml` files.
     pub outbox_dir: PathBuf,
@@ -73,6 +75,7 @@ pub struct Config {
 }
 
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 pub const DEFAULT_ATTACHMENT_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_APPROVAL_MAX_AGE_HOURS: u32 = 168;
 
@@ -168,6 +171,15 @@ impl Config {
             .filter(|h| *h > 0)
             .unwrap_or(DEFAULT_APPROVAL_MAX_AGE_HOURS);
 
+        let rate_limit_per_minute = match var("HERALD_RATE_LIMIT_PER_MINUTE").map(|v| v.parse::<u32>()) {
+            None => DEFAULT_RATE_LIMIT_PER_MINUTE,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                problems
+                    .push("HERALD_RATE_LIMIT_PER_MINUTE must be a whole number (0 turns the limit off)".to_string());
+                DEFAULT_RATE_LIMIT_PER_MINUTE
+            }
+        };
         let attachment_limit_bytes = match var("HERALD_ATTACHMENT_LIMIT_BYTES").map(|v| v.parse::<usize>()) {
             None => DEFAULT_ATTACHMENT_LIMIT_BYTES,
             Some(Ok(limit)) if limit > 0 => limit,
@@ -185,6 +197,7 @@ impl Config {
                 public_url,
                 signing_key,
                 body_limit_bytes,
+                rate_limit_per_minute,
                 email_sender: var("HERALD_EMAIL_SENDER"),
                 outbox_dir: PathBuf::from(var("HERALD_OUTBOX").unwrap_or_else(|| "./data/outbox".into())),
                 attachment_limit_bytes,

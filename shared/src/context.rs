@@ -11,6 +11,7 @@ use crate::blob::s3::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
 use crate::deliver::Senders;
+use crate::http::rate_limit::RateLimiter;
 use crate::narrate::Narrators;
 use crate::net::OutboundHttp;
 use crate::queue::Queue;
@@ -44,6 +45,8 @@ pub struct Context {
     pub outbound: Arc<OutboundHttp>,
     /// The sender of each destination kind.
     pub senders: Arc<Senders>,
+    /// Requests per token and minute.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +108,7 @@ impl Context {
         let outbound = Arc::new(OutboundHttp::new());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone()));
+        let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
         Ok(Self {
             config: Arc::new(config),
             store: Store::new(table),
@@ -120,6 +124,7 @@ impl Context {
             narrators,
             outbound,
             senders,
+            rate_limiter,
         })
     }
 }

@@ -61,6 +61,7 @@ impl TestServer {
             ("HERALD_OUTBOX", dir.path().join("outbox").display().to_string()),
             ("HERALD_PUBLIC_URL", url.clone()),
             ("HERALD_BODY_LIMIT_BYTES", "65536".to_string()),
+            ("HERALD_RATE_LIMIT_PER_MINUTE", "0".to_string()),
         ];
         vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let config =

@@ -396,6 +396,182 @@ async fn the_preview_gives_utc_and_local_times_and_flags_dst_moves(s: TestServer
     assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+async fn settings_change_field_by_field_and_never_show_the_smtp_password(s: TestServer) {
+    let url = s.ws("/settings");
+    let initial = body(s.get(&url).send().await.unwrap()).await;
+    assert_eq!(initial["object"], "workspace_settings");
+    assert_eq!(initial["legal_hold"], false);
+    let smtp = json!({"host": "mail.example.com", "port": 587, "username": "reports", "password": "s3cret",
+        "from": "reports@example.com"});
+    let r = s
+        .patch(&url)
+        .json(&json!({"smtp": smtp, "retention": {"run_days": 30}, "legal_hold": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let changed = body(r).await;
+    assert_eq!(changed["retention"]["run_days"], 30);
+    assert_eq!(changed["retention"]["history_days"], initial["retention"]["history_days"]);
+    assert_eq!((changed["legal_hold"].as_bool(), changed["smtp"]["password"].as_str()), (Some(true), Some("********")));
+    assert!(!changed.to_string().contains("s3cret"));
+    let stored = s.ctx.store.get_workspace(s.access.workspace.id).await.unwrap();
+    assert_eq!(stored.settings.smtp.unwrap().password.unwrap().expose(), "s3cret");
+
+    // The redacted password sent back keeps the stored one; every problem is reported at once.
+    let mut resent = changed["smtp"].clone();
+    resent["port"] = json!(2525);
+    let r = s
+        .patch(&url)
+        .json(&json!({"smtp": resent, "network": {"allowed_addresses": ["10.0.0.0/8"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let stored = s.ctx.store.get_workspace(s.access.workspace.id).await.unwrap();
+    let smtp = stored.settings.smtp.clone().unwrap();
+    assert_eq!((smtp.port, smtp.password.unwrap().expose()), (2525, "s3cret"));
+    let bad = json!({"retention": {"run_days": 0}, "smtp": {"host": "", "port": 25, "from": "nope"}});
+    let r = s.patch(&url).json(&bad).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let v = body(r).await;
+    let fields: Vec<&str> =
+        v["error"]["details"]["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"settings.retention.run_days") && fields.contains(&"settings.smtp.host"), "{fields:?}");
+    assert!(fields.contains(&"settings.smtp.from"), "{fields:?}");
+    for bad in [json!({"colour": "red"}), json!({"legal_hold": "yes"}), json!({"version": 0})] {
+        let r = s.patch(&url).json(&bad).send().await.unwrap();
+        assert!(r.status().is_client_error(), "{bad}");
+    }
+    assert_eq!(s.ctx.store.get_workspace(s.access.workspace.id).await.unwrap(), stored, "nothing changed");
+    let r = s.patch(&url).json(&json!({"smtp": null})).send().await.unwrap();
+    assert!(body(r).await["smtp"].is_null());
+}
+
+async fn runs_are_filtered_by_status_trigger_and_creation_window(s: TestServer) {
+    use herald_core::domain::{RunStatus, RunTrigger};
+    let start = Utc::now() - chrono::Duration::hours(3);
+    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", start)).await.unwrap();
+    let mut ids = Vec::new();
+    for hour in 0..3 {
+        let at = start + chrono::Duration::hours(hour);
+        let mut run = fixtures::run(&report, at);
+        run.trigger = if hour == 1 { RunTrigger::Schedule } else { RunTrigger::Api };
+        s.ctx.store.create_run(&run, &fixtures::entries(&run, 1, at), at).await.unwrap();
+        ids.push(run.id.to_string());
+    }
+    s.ctx.store.transition_run(ids[0].parse().unwrap(), RunStatus::Running, RunStatus::Finished, |_| {}).await.unwrap();
+    let s = &s;
+    let listed = |query: String| async move {
+        let page = body(s.get(&s.ws(&format!("/runs?{query}"))).send().await.unwrap()).await;
+        page["data"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(listed("status=finished".into()).await, [ids[0].clone()]);
+    assert_eq!(listed("trigger=schedule".into()).await, [ids[1].clone()]);
+    assert_eq!(listed("trigger=api&status=running".into()).await, [ids[2].clone()]);
+    let from = (start + chrono::Duration::minutes(30)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let before = (start + chrono::Duration::minutes(90)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(listed(format!("created_from={from}&created_before={before}")).await, [ids[1].clone()]);
+    assert_eq!(listed(format!("created_from={from}&report_id=digest&limit=1")).await, [ids[2].clone()]);
+    for bad in [
+        "status=sleeping",
+        "trigger=pigeon",
+        "created_from=yesterday",
+        "colour=red",
+        &format!("created_from={before}&created_before={from}"),
+    ] {
+        let r = s.get(&s.ws(&format!("/runs?{bad}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(code(&body(r).await), "validation_error", "{bad}");
+    }
+}
+
+async fn entries_are_listed_by_status_and_read_one_by_one(s: TestServer) {
+    use herald_core::domain::EntryStatus;
+    let now = Utc::now();
+    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
+    let run = fixtures::run(&report, now);
+    let entries = fixtures::entries(&run, 3, now);
+    s.ctx.store.create_run(&run, &entries, now).await.unwrap();
+    s.ctx
+        .store
+        .transition_entry(run.id, entries[1].id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {})
+        .await
+        .unwrap();
+    let all = body(s.get(&s.ws(&format!("/runs/{}/entries?limit=2", run.id))).send().await.unwrap()).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    assert!(all["next_cursor"].is_string());
+    let busy = body(s.get(&s.ws(&format!("/runs/{}/entries?status=InProgress", run.id))).send().await.unwrap()).await;
+    let busy: Vec<&str> = busy["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(busy, [entries[1].id.to_string()]);
+    let one = body(s.get(&s.ws(&format!("/runs/{}/entries/{}", run.id, entries[2].id))).send().await.unwrap()).await;
+    assert_eq!((one["object"].as_str(), one["seq"].as_u64()), (Some("run_entry"), Some(2)));
+    assert!(one["deliveries"].as_array().unwrap().is_empty());
+    for (path, status) in [
+        (format!("/runs/{}/entries/{}", run.id, herald_core::domain::EntryId::generate(now)), StatusCode::NOT_FOUND),
+        (format!("/runs/{}/entries/nope", run.id), StatusCode::NOT_FOUND),
+        (format!("/runs/{}/entries?status=Sleeping", run.id), StatusCode::BAD_REQUEST),
+    ] {
+        assert_eq!(s.get(&s.ws(&path)).send().await.unwrap().status(), status, "{path}");
+    }
+}
+
+async fn cancelling_a_run_cancels_its_waiting_entries_once(s: TestServer) {
+    use herald_core::domain::{EntryStatus, RunStatus};
+    let now = Utc::now();
+    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
+    let run = fixtures::run(&report, now);
+    let entries = fixtures::entries(&run, 3, now);
+    s.ctx.store.create_run(&run, &entries, now).await.unwrap();
+    s.ctx
+        .store
+        .transition_entry(run.id, entries[0].id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {})
+        .await
+        .unwrap();
+    let url = s.ws(&format!("/runs/{}/cancel", run.id));
+    let r = s.post(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v = body(r).await;
+    assert_eq!((v["status"].as_str(), v["cancelled_entries"].as_u64()), (Some("cancelled"), Some(2)));
+    // The entry a worker holds finishes its step; the run is finished once it is done.
+    assert_eq!((v["counts"]["cancelled"].as_u64(), v["finished"].as_bool()), (Some(2), Some(false)));
+    let again = body(s.post(&url).send().await.unwrap()).await;
+    assert_eq!(again["cancelled_entries"], 0);
+    s.ctx
+        .store
+        .transition_entry(run.id, entries[0].id, EntryStatus::InProgress, EntryStatus::Completed, now, |_| {})
+        .await
+        .unwrap();
+    let detail = body(s.get(&s.ws(&format!("/runs/{}", run.id))).send().await.unwrap()).await;
+    assert_eq!((detail["status"].as_str(), detail["finished"].as_bool()), (Some("cancelled"), Some(true)));
+
+    let finished = fixtures::run(&report, now);
+    s.ctx.store.create_run(&finished, &[], now).await.unwrap();
+    s.ctx.store.transition_run(finished.id, RunStatus::Running, RunStatus::Finished, |_| {}).await.unwrap();
+    let r = s.post(&s.ws(&format!("/runs/{}/cancel", finished.id))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let other =
+        s.post(&s.ws(&format!("/runs/{}/cancel", herald_core::domain::RunId::generate(now)))).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+}
+
+async fn the_seed_run_path_reads_runs_of_the_tokens_workspace(s: TestServer) {
+    let now = Utc::now();
+    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
+    let run = fixtures::run(&report, now);
+    s.ctx.store.create_run(&run, &fixtures::entries(&run, 1, now), now).await.unwrap();
+    let url = format!("{}/api/v1/reports/runs/{}", s.url, run.id);
+    let v = body(s.get(&url).send().await.unwrap()).await;
+    assert_eq!((v["object"].as_str(), v["id"].as_str()), (Some("report_run"), Some(run.id.to_string().as_str())));
+    assert_eq!(v["entry_list"]["data"].as_array().unwrap().len(), 1);
+    assert_eq!(s.client.get(&url).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let other = admin::create_workspace(&s.ctx, &herald_core::testing::unique_name("other").replace('_', "-"), "Other")
+        .await
+        .unwrap();
+    let r = s.client.get(&url).bearer_auth(&other.secret).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
 herald_tests::on_every_store!(
     health_answers_with_a_fresh_or_echoed_correlation_id,
     unknown_paths_get_the_error_envelope_with_the_request_id,
@@ -412,4 +588,29 @@ herald_tests::on_every_store!(
     schedules_are_created_under_a_report_with_their_next_run,
     a_rule_that_never_fires_or_does_not_parse_is_refused_with_the_reason,
     the_preview_gives_utc_and_local_times_and_flags_dst_moves,
+    settings_change_field_by_field_and_never_show_the_smtp_password,
+    runs_are_filtered_by_status_trigger_and_creation_window,
+    entries_are_listed_by_status_and_read_one_by_one,
+    cancelling_a_run_cancels_its_waiting_entries_once,
+    the_seed_run_path_reads_runs_of_the_tokens_workspace,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_past_its_rate_limit_gets_429_with_retry_after_and_others_go_on() {
+    let s = TestServer::start_with(herald_tests::Backend::Sqlite, None, &[("HERALD_RATE_LIMIT_PER_MINUTE", "3")])
+        .await
+        .expect("server");
+    for _ in 0..3 {
+        assert_eq!(s.get(&s.ws("/reports")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let r = s.get(&s.ws("/reports")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "20");
+    let v = body(r).await;
+    assert_eq!((code(&v), v["error"]["details"]["retry_after_seconds"].as_u64()), ("rate_limit_exceeded", Some(20)));
+    assert!(v["request_id"].is_string());
+    let (viewer, secret) = fixtures::token(&s.access.workspace, Role::Viewer, Utc::now());
+    s.ctx.store.create_token(&viewer).await.unwrap();
+    let r = s.client.get(s.ws("/reports")).bearer_auth(&secret).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "another token has its own allowance");
+}

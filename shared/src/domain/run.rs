@@ -153,8 +153,9 @@ impl Run {
     pub fn is_finished(&self) -> bool {
         match self.status {
             RunStatus::Preparing => false,
-            RunStatus::Failed | RunStatus::Cancelled => true,
-            RunStatus::Running | RunStatus::Finished => self.counts.queued == 0,
+            RunStatus::Failed => true,
+            // A cancelled run ends once the entries workers had already taken are done.
+            RunStatus::Running | RunStatus::Finished | RunStatus::Cancelled => self.counts.queued == 0,
         }
     }
 

@@ -52,6 +52,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             .await?
             .filter(|t| t.is_usable(now))
             .ok_or_else(ApiError::unauthorized)?;
+        ctx.rate_limiter.check(token.id, now).map_err(ApiError::rate_limited)?;
 
         // Paths without a workspace (the seeds' compatibility paths) act in the token's own.
         let scoped = parts.extensions.get::<MatchedPath>().is_some_and(|p| p.as_str().contains("{workspace}"));

@@ -37,11 +37,13 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub details: Option<Value>,
+    /// Seconds to wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: None }
+        Self { status, code, message: message.into(), details: None, retry_after: None }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -70,6 +72,18 @@ impl ApiError {
         let message = message.into();
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, format!("{field}: {message}"))
             .with_details(json!({"errors": [{"field": field, "message": message}]}))
+    }
+
+    /// Too many requests for this token; it may try again after `seconds`.
+    pub fn rate_limited(seconds: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimitExceeded,
+            format!("Too many requests for this token; retry in {seconds} s"),
+        )
+        .with_details(json!({"retry_after_seconds": seconds}));
+        error.retry_after = Some(seconds);
+        error
     }
 
     pub fn internal() -> Self {
@@ -140,6 +154,9 @@ impl IntoResponse for ApiError {
             (self.status, axum::Json(json!({ "error": error, "request_id": request_id }))).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

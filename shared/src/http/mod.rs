@@ -8,6 +8,7 @@ pub mod cron_auth;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod rate_limit;
 pub mod routes;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
     Router::new()
         .route("/health", get(system::health))
         .route("/api/v1/ws/{workspace}", get(workspaces::get))
+        .route("/api/v1/ws/{workspace}/settings", get(workspaces::get_settings).patch(workspaces::update_settings))
         .route("/api/v1/ws/{workspace}/tokens", get(tokens::list_tokens).post(tokens::create_token))
         .route("/api/v1/ws/{workspace}/tokens/{id}", delete(tokens::revoke_token))
         .route("/api/v1/ws/{workspace}/reports", get(reports::list_reports).post(reports::create))
@@ -55,6 +57,10 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/destinations/{id}/test", post(destinations::test))
         .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
+        .route("/api/v1/reports/runs/{id}", get(runs::get_run))
+        .route("/api/v1/ws/{workspace}/runs/{id}/cancel", post(runs::cancel))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries", get(runs::list_entries))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}", get(runs::get_entry))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))

@@ -14,7 +14,7 @@ pub mod table;
 
 pub use interactions::IngestOutcome;
 pub use repository::{Listing, PageRequest, Store, StoreError};
-pub use runs::RunCreation;
+pub use runs::{RunCreation, RunQuery};
 pub use table::{Condition, Index, Item, Key, Page, Query, SkRange, Table, TableError, Update, Write};
 
 #[cfg(test)]

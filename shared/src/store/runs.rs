@@ -11,11 +11,43 @@ use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewr
 use super::table::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, SkRange, TableError, Update, Write};
 use crate::domain::{
     Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, NarrativeOutput, ReportId, Run, RunId,
-    RunStatus, WorkspaceId,
+    RunStatus, RunTrigger, WorkspaceId,
 };
 
 /// How long an idempotency key keeps pointing at its run.
 const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// Which runs a listing returns (every field optional).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    pub report: Option<ReportId>,
+    pub status: Option<RunStatus>,
+    pub trigger: Option<RunTrigger>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl RunQuery {
+    fn matches(&self, run: &Run) -> bool {
+        self.status.is_none_or(|s| s == run.status)
+            && self.trigger.is_none_or(|t| t == run.trigger)
+            && self.created_from.is_none_or(|from| run.created_at >= from)
+            && self.created_before.is_none_or(|before| run.created_at < before)
+    }
+
+    /// The range of run ids (ULIDs, time first) created in the window, when one is set.
+    fn id_window(&self) -> Option<(String, String)> {
+        if self.created_from.is_none() && self.created_before.is_none() {
+            return None;
+        }
+        let millis = |t: DateTime<Utc>| t.timestamp_millis().max(0) as u64;
+        let from = self.created_from.map_or(0, millis);
+        let to = self.created_before.map_or((1u64 << 48) - 1, |t| millis(t).saturating_sub(1));
+        Some((ulid::Ulid::from_parts(from, 0).to_string(), ulid::Ulid::from_parts(to, u128::MAX).to_string()))
+    }
+}
 
 /// Outcome of creating a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,19 +179,52 @@ impl Store {
         report: Option<ReportId>,
         page: &PageRequest,
     ) -> Result<Listing<Run>, StoreError> {
-        let query = match report {
-            Some(report) => Query::index(Index::Gsi2, format!("REPORT#{report}"), SkRange::Prefix("RUN#".into())),
-            None => Query::index(Index::Gsi1, format!("WS#{ws}#RUNS"), SkRange::All),
+        self.find_runs(ws, &RunQuery { report, ..RunQuery::default() }, page).await
+    }
+
+    /// Runs of a workspace newest first, narrowed by `query`. The creation window narrows the
+    /// index range (run ids are time-ordered); status and trigger are checked per run, reading
+    /// on until the page is full or a bounded number of reads is spent, so a page may hold
+    /// fewer runs than asked while a `cursor` still says more may follow.
+    pub async fn find_runs(
+        &self,
+        ws: WorkspaceId,
+        query: &RunQuery,
+        page: &PageRequest,
+    ) -> Result<Listing<Run>, StoreError> {
+        const MAX_READS: usize = 8;
+        let window = query.id_window();
+        let base = match query.report {
+            Some(report) => {
+                let sk = match window {
+                    Some((from, to)) => SkRange::Between(format!("RUN#{from}"), format!("RUN#{to}")),
+                    None => SkRange::Prefix("RUN#".into()),
+                };
+                Query::index(Index::Gsi2, format!("REPORT#{report}"), sk)
+            }
+            None => {
+                let sk = window.map_or(SkRange::All, |(from, to)| SkRange::Between(from, to));
+                Query::index(Index::Gsi1, format!("WS#{ws}#RUNS"), sk)
+            }
         };
-        let result = self.table.query(&page.apply(query.descending())).await?;
-        let mut items = Vec::with_capacity(result.items.len());
-        for item in &result.items {
-            let run = run_from_item(item)?;
-            if run.workspace_id == ws {
-                items.push(run);
+        let wanted = page.apply(base.clone()).limit;
+        let mut items = Vec::with_capacity(wanted);
+        let mut cursor = page.cursor.clone();
+        for _ in 0..MAX_READS {
+            let request = base.clone().descending().limit(wanted - items.len()).after(cursor.take());
+            let result = self.table.query(&request).await?;
+            for item in &result.items {
+                let run = run_from_item(item)?;
+                if run.workspace_id == ws && query.matches(&run) {
+                    items.push(run);
+                }
+            }
+            cursor = result.cursor;
+            if items.len() >= wanted || cursor.is_none() {
+                break;
             }
         }
-        Ok(Listing { items, cursor: result.cursor })
+        Ok(Listing { items, cursor })
     }
 
     /// Moves a run from `from` to `to` if it is still in `from`, applying `change`.

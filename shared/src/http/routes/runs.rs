@@ -12,16 +12,19 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::context::Context;
+use chrono::{DateTime, Utc};
+
 use crate::domain::{
-    Access, Area, DeliveryId, DeliveryStatus, Entry, EntryId, EntryStatus, FieldError, ReportId, Run, RunId,
+    Access, Area, DeliveryId, DeliveryStatus, Entry, EntryId, EntryStatus, FieldError, Run, RunId, RunStatus,
     RunTrigger, ValidationErrors,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::pipeline::cancel::{Cancellation, cancel_run};
 use crate::pipeline::start_run::{RunRequest, start_run};
 use crate::queue::Job;
-use crate::store::{PageRequest, RunCreation, StoreError};
+use crate::store::{PageRequest, RunCreation, RunQuery, StoreError};
 
 /// How long the artifact links in a run's detail stay valid.
 const LINK_TTL: Duration = Duration::from_secs(3600);
@@ -41,11 +44,20 @@ pub fn view(run: &Run) -> Value {
     v
 }
 
+/// Which runs to list: all filters optional and combined.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunFilter {
     #[serde(flatten)]
     pub page: PageParams,
+    /// Runs of this report (id or code).
     pub report_id: Option<String>,
+    pub status: Option<RunStatus>,
+    pub trigger: Option<RunTrigger>,
+    /// Runs created at or after this instant.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Runs created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 pub async fn list_runs(
@@ -54,22 +66,57 @@ pub async fn list_runs(
     ApiQuery(filter): ApiQuery<RunFilter>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Runs, Access::Read)?;
-    let report = filter
-        .report_id
-        .map(|r| r.parse::<ReportId>().map_err(|_| ApiError::invalid("report_id", "is not a report id")))
-        .transpose()?;
-    let listing = ctx.store.list_runs(caller.workspace.id, report, &filter.page.page()?).await?;
+    let report = match &filter.report_id {
+        None => None,
+        Some(r) => match ctx.store.resolve_report(caller.workspace.id, r).await {
+            Ok(report) => Some(report.id),
+            Err(StoreError::NotFound { .. }) => {
+                return Err(ApiError::invalid("report_id", "is not a report of this workspace"));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    if let (Some(from), Some(before)) = (filter.created_from, filter.created_before)
+        && from >= before
+    {
+        return Err(ApiError::invalid("created_before", "must be later than created_from"));
+    }
+    let query = RunQuery {
+        report,
+        status: filter.status,
+        trigger: filter.trigger,
+        created_from: filter.created_from,
+        created_before: filter.created_before,
+    };
+    let listing = ctx.store.find_runs(caller.workspace.id, &query, &filter.page.page()?).await?;
     Ok(Json(list(listing, view)))
+}
+
+/// A run of the caller's workspace; ids that do not parse are simply not found.
+async fn run_of(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<Run> {
+    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
+    Ok(ctx.store.get_run_in(caller.workspace.id, run_id).await?)
+}
+
+/// An entry of `run`; ids that do not parse are simply not found.
+async fn entry_of(ctx: &Context, run: &Run, id: &str) -> ApiResult<Entry> {
+    let missing = || ApiError::not_found(format_args!("entry `{id}`"));
+    let entry_id: EntryId = id.parse().map_err(|_| missing())?;
+    match ctx.store.get_entry(run.id, entry_id).await {
+        Ok(entry) => Ok(entry),
+        Err(StoreError::NotFound { .. }) => Err(missing()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn get_run(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    Path((_, id)): Path<(String, String)>,
+    Path(params): Path<Vec<(String, String)>>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Runs, Access::Read)?;
-    let id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
-    let run = ctx.store.get_run_in(caller.workspace.id, id).await?;
+    let id = params.iter().find(|(name, _)| name == "id").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let run = run_of(&ctx, &caller, id).await?;
     let entries = ctx.store.list_entries(run.id, &PageRequest::first(DETAIL_ENTRIES)).await?;
     let deliveries = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
     let mut v = view(&run);
@@ -83,6 +130,72 @@ pub async fn get_run(
     }
     v["entry_list"] = json!({"object": "list", "data": shown, "next_cursor": entries.cursor});
     Ok(Json(v))
+}
+
+/// Which entries of a run to list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntryFilter {
+    #[serde(flatten)]
+    pub page: PageParams,
+    pub status: Option<EntryStatus>,
+}
+
+/// Entries of a run in sequence order, each with its artifacts' signed links (deliveries are
+/// in each entry's own detail).
+pub async fn list_entries(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+    ApiQuery(filter): ApiQuery<EntryFilter>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Runs, Access::Read)?;
+    let run = run_of(&ctx, &caller, &id).await?;
+    let listing = ctx.store.list_entries(run.id, &filter.page.page()?).await?;
+    let mut data = Vec::with_capacity(listing.items.len());
+    for entry in listing.items.iter().filter(|e| filter.status.is_none_or(|s| s == e.status)) {
+        data.push(entry_view(&ctx, entry).await?);
+    }
+    Ok(Json(json!({"object": "list", "data": data, "next_cursor": listing.cursor})))
+}
+
+/// One entry with its artifacts' signed links and its deliveries.
+pub async fn get_entry(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id, entry)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Runs, Access::Read)?;
+    let run = run_of(&ctx, &caller, &id).await?;
+    let entry = entry_of(&ctx, &run, &entry).await?;
+    let deliveries = ctx.store.list_deliveries(run.id, Some(entry.id), &PageRequest::first(200)).await?.items;
+    let mut v = entry_view(&ctx, &entry).await?;
+    v["deliveries"] = deliveries.iter().map(|d| object("delivery", d)).collect();
+    Ok(Json(v))
+}
+
+/// Cancels a run: entries not yet started or held for review are cancelled; entries being
+/// worked on finish their step. Cancelling a cancelled run changes nothing.
+pub async fn cancel(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Runs, Access::Write)?;
+    let run = run_of(&ctx, &caller, &id).await?;
+    match cancel_run(&ctx, run, ctx.clock.now()).await? {
+        Cancellation::Cancelled { run, entries } => {
+            let mut v = view(&run);
+            v["cancelled_entries"] = json!(entries);
+            Ok(Json(v))
+        }
+        Cancellation::AlreadyEnded(status) => {
+            Err(ApiError::conflict(format!("the run has already ended ({}); nothing to cancel", status.as_str())))
+        }
+        Cancellation::Preparing => {
+            Err(ApiError::conflict("the run's entries are still being created; cancel again in a moment"))
+        }
+    }
 }
 
 /// An entry with a signed download link per artifact.
@@ -153,8 +266,7 @@ pub async fn retry_delivery(
     Path((_, run, delivery)): Path<(String, String, String)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
-    let run_id: RunId = run.parse().map_err(|_| ApiError::not_found(format_args!("run `{run}`")))?;
-    let run = ctx.store.get_run_in(caller.workspace.id, run_id).await?;
+    let run = run_of(&ctx, &caller, &run).await?;
     let missing = || ApiError::not_found(format_args!("delivery `{delivery}`"));
     let delivery_id: DeliveryId = delivery.parse().map_err(|_| missing())?;
     let found = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
@@ -217,8 +329,7 @@ pub async fn deliver(
     OptionalJson(body): OptionalJson<DeliverBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
-    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
-    let run = ctx.store.get_run_in(caller.workspace.id, run_id).await?;
+    let run = run_of(&ctx, &caller, &id).await?;
     let mut entries = Vec::new();
     let mut page = PageRequest::first(200);
     loop {
@@ -291,4 +402,26 @@ pub async fn deliver(
     }
     let answer = json!({"object": "run_delivery", "run_id": run.id, "queued": queued.len(), "skipped": skipped});
     Ok((StatusCode::ACCEPTED, Json(answer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(query: &str) -> Result<RunFilter, String> {
+        let uri: axum::http::Uri = format!("/?{query}").parse().map_err(|e| format!("{e}"))?;
+        axum::extract::Query::<RunFilter>::try_from_uri(&uri).map(|q| q.0).map_err(|e| e.body_text())
+    }
+
+    #[test]
+    fn run_filters_read_every_field_and_refuse_unknown_ones() {
+        let f =
+            filter("limit=5&cursor=abc&status=finished&trigger=schedule&created_from=2026-11-01T00:00:00Z").unwrap();
+        assert_eq!(f.page.limit.as_deref(), Some("5"));
+        assert_eq!(f.status, Some(RunStatus::Finished));
+        assert_eq!(f.trigger, Some(RunTrigger::Schedule));
+        assert!(f.created_from.is_some());
+        assert!(filter("colour=red").is_err());
+        assert!(filter("status=sleeping").is_err());
+    }
 }

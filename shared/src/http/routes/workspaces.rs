@@ -1,21 +1,183 @@
-//! The workspace of the path, as its tokens see it.
+//! The workspace of the path, as its tokens see it, and its settings: retention per data kind,
+//! legal hold, SMTP server, AI narration and the network allow-list. Settings change by
+//! partial update; the SMTP password is write-only (views show it redacted, and sending the
+//! redacted text back keeps the stored one).
+
+use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::domain::{Secret, Workspace};
+use crate::context::Context;
+use crate::domain::{Access, AiSettings, Area, NetworkSettings, Secret, SmtpSettings, Workspace, WorkspaceSettings};
 use crate::http::auth::Caller;
-use crate::http::extract::object;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, object};
 
 /// The API shape of a workspace: secrets replaced by a placeholder.
 pub fn view(ws: &Workspace) -> Value {
+    object("workspace", &redacted(ws))
+}
+
+/// The API shape of a workspace's settings.
+pub fn settings_view(ws: &Workspace) -> Value {
+    let mut v = object("workspace_settings", &redacted(ws).settings);
+    v["workspace_id"] = Value::String(ws.id.to_string());
+    v["version"] = Value::from(ws.version);
+    v
+}
+
+fn redacted(ws: &Workspace) -> Workspace {
     let mut ws = ws.clone();
     if let Some(smtp) = &mut ws.settings.smtp {
         smtp.password = smtp.password.as_ref().map(|_| Secret::new(Secret::REDACTED));
     }
-    object("workspace", &ws)
+    ws
 }
 
 pub async fn get(caller: Caller) -> Json<Value> {
     Json(view(&caller.workspace))
+}
+
+pub async fn get_settings(caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Area::Settings, Access::Read)?;
+    Ok(Json(settings_view(&caller.workspace)))
+}
+
+/// A partial change of the settings: absent fields stay as they are; `smtp: null` removes the
+/// SMTP server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    pub retention: Option<RetentionChange>,
+    pub legal_hold: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub smtp: Option<Option<SmtpSettings>>,
+    pub ai: Option<AiSettings>,
+    pub network: Option<NetworkSettings>,
+    /// The version the change is based on; a newer stored version is a conflict.
+    pub version: Option<u64>,
+}
+
+/// Retention days to change; the others keep their values.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionChange {
+    pub history_days: Option<u32>,
+    pub summary_days: Option<u32>,
+    pub run_days: Option<u32>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl SettingsBody {
+    /// The settings after this change.
+    fn apply(self, current: &WorkspaceSettings) -> WorkspaceSettings {
+        let mut next = current.clone();
+        if let Some(r) = self.retention {
+            let kept = current.retention;
+            next.retention.history_days = r.history_days.unwrap_or(kept.history_days);
+            next.retention.summary_days = r.summary_days.unwrap_or(kept.summary_days);
+            next.retention.run_days = r.run_days.unwrap_or(kept.run_days);
+        }
+        if let Some(hold) = self.legal_hold {
+            next.legal_hold = hold;
+        }
+        if let Some(smtp) = self.smtp {
+            next.smtp = smtp.map(|mut smtp| {
+                let resent = smtp.password.as_ref().is_none_or(|p| p.expose() == Secret::REDACTED);
+                if resent {
+                    smtp.password = current.smtp.as_ref().and_then(|c| c.password.clone());
+                }
+                smtp
+            });
+        }
+        if let Some(ai) = self.ai {
+            next.ai = ai;
+        }
+        if let Some(network) = self.network {
+            next.network = network;
+        }
+        next
+    }
+}
+
+pub async fn update_settings(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SettingsBody>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Settings, Access::Write)?;
+    let mut ws = ctx.store.get_workspace(caller.workspace.id).await?;
+    if body.version.is_some_and(|v| v != ws.version) {
+        return Err(ApiError::conflict("the settings changed since that version; read them again"));
+    }
+    let settings = body.apply(&ws.settings);
+    settings.validate()?;
+    ws.settings = settings;
+    ws.updated_at = ctx.clock.now();
+    Ok(Json(settings_view(&ctx.store.update_workspace(&ws).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn smtp(password: Option<&str>) -> SmtpSettings {
+        SmtpSettings {
+            host: "mail.example.com".into(),
+            port: 587,
+            security: Default::default(),
+            username: Some("reports".into()),
+            password: password.map(Secret::new),
+            from: "reports@example.com".into(),
+            reply_to: None,
+        }
+    }
+
+    fn change(body: Value) -> SettingsBody {
+        serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn a_partial_retention_change_keeps_the_other_days() {
+        let current = WorkspaceSettings::default();
+        let next = change(json!({"retention": {"run_days": 30}})).apply(&current);
+        assert_eq!(next.retention.run_days, 30);
+        assert_eq!(next.retention.history_days, current.retention.history_days);
+        assert_eq!(next.retention.summary_days, current.retention.summary_days);
+    }
+
+    #[test]
+    fn sending_the_redacted_smtp_password_back_keeps_the_stored_one() {
+        let current = WorkspaceSettings { smtp: Some(smtp(Some("s3cret"))), ..Default::default() };
+        let mut resent = serde_json::to_value(smtp(Some(Secret::REDACTED))).unwrap();
+        resent["port"] = json!(2525);
+        let next = change(json!({"smtp": resent})).apply(&current);
+        let stored = next.smtp.unwrap();
+        assert_eq!(stored.port, 2525);
+        assert_eq!(stored.password.unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn smtp_null_removes_the_server_and_absent_smtp_keeps_it() {
+        let current = WorkspaceSettings { smtp: Some(smtp(None)), ..Default::default() };
+        assert!(change(json!({"smtp": null})).apply(&current).smtp.is_none());
+        assert!(change(json!({"legal_hold": true})).apply(&current).smtp.is_some());
+    }
+
+    #[test]
+    fn views_never_show_the_smtp_password() {
+        let now = chrono::Utc::now();
+        let mut ws = crate::testing::fixtures::workspace("acme", now);
+        ws.settings.smtp = Some(smtp(Some("s3cret")));
+        assert!(!settings_view(&ws).to_string().contains("s3cret"));
+        assert!(!view(&ws).to_string().contains("s3cret"));
+    }
 }
