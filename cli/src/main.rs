@@ -17,6 +17,8 @@ use herald_core::pipeline::preview::PreviewRequest;
 use herald_core::pipeline::schedules::{self, RuleInput};
 use herald_core::pipeline::{admin, demo_data, recovery, tick, workers};
 
+mod runs;
+
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about = "Scheduled, narrated reports, delivered.")]
 struct Cli {
@@ -73,6 +75,22 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Run a saved report now and follow it to the end with a progress bar over its entries.
+    Run {
+        /// Code or id of the report.
+        report: String,
+        /// Workspace code or id.
+        #[arg(long, default_value = "demo")]
+        workspace: String,
+        /// Parameter values for this run only: --param name=value (values are JSON when they parse as JSON).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Read run records.
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// Run one tick now: fire due schedules, recover stale work.
     Tick {
         #[arg(long, default_value = "./data")]
@@ -116,6 +134,27 @@ enum ScheduleCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// A run with its counts, entries, artifacts and per-destination deliveries.
+    Show {
+        id: String,
+        #[arg(long, default_value = "demo")]
+        workspace: String,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// The latest runs, newest first.
+    List {
+        #[arg(long, default_value = "demo")]
+        workspace: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Admin {
     /// Create a workspace and print its first admin token (shown once).
     CreateWorkspace {
@@ -134,7 +173,7 @@ enum Admin {
 }
 
 /// Deliveries sent at once by the local server (they wait on the network, not the CPU).
-const DELIVER_WORKERS: usize = 8;
+pub(crate) const DELIVER_WORKERS: usize = 8;
 
 /// Size of the demo data `make run` loads.
 const DEMO_CUSTOMERS: usize = 300;
@@ -283,14 +322,7 @@ async fn render(
         }
         (None, None) => anyhow::bail!("give a report code or --file"),
     };
-    let mut overrides = serde_json::Map::new();
-    for param in params {
-        let (name, raw) =
-            param.split_once('=').ok_or_else(|| anyhow::anyhow!("--param `{param}` is not NAME=VALUE"))?;
-        let value = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()));
-        overrides.insert(name.to_owned(), value);
-    }
-    let request = PreviewRequest { report, overrides, data: serde_json::Value::Null };
+    let request = PreviewRequest { report, overrides: parse_params(params)?, data: serde_json::Value::Null };
     let files = herald_core::pipeline::preview::preview(ctx, &workspace, request).await?.render(format).await?;
     let Some(file) = files.into_iter().next() else { anyhow::bail!("the report has no table to write as CSV") };
     match out.as_deref() {
@@ -307,7 +339,19 @@ async fn render(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// `--param name=value` pairs; values are JSON when they parse as JSON, text otherwise.
+pub(crate) fn parse_params(params: &[String]) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut overrides = serde_json::Map::new();
+    for param in params {
+        let (name, raw) =
+            param.split_once('=').ok_or_else(|| anyhow::anyhow!("--param `{param}` is not NAME=VALUE"))?;
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.to_owned()));
+        overrides.insert(name.to_owned(), value);
+    }
+    Ok(overrides)
+}
+
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -349,6 +393,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render { report, file, workspace, format, params, out, data_dir } => {
             let ctx = context(config(&data_dir, None)?).await?;
             render(&ctx, report, file, &workspace, &format, &params, out).await
+        }
+        Command::Run { report, workspace, params, data_dir } => {
+            let config = config(&data_dir, None)?;
+            // Warnings only: the progress bar is the output.
+            herald_core::telemetry::init_with_default(config.log_format, "warn");
+            let ctx = context(config).await?;
+            runs::run(ctx, &workspace, &report, &params).await
+        }
+        Command::Runs(RunsCommand::Show { id, workspace, data_dir }) => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            runs::show(&ctx, &workspace, &id).await
+        }
+        Command::Runs(RunsCommand::List { workspace, limit, data_dir }) => {
+            let ctx = context(config(&data_dir, None)?).await?;
+            runs::list(&ctx, &workspace, limit).await
         }
         Command::Tick { data_dir } => {
             let ctx = context(config(&data_dir, None)?).await?;
