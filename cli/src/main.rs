@@ -96,6 +96,14 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Run a maintenance task now and print its report: export-interactions, cleanup or
+    /// approvals-expire (the same tasks as the /api/v1/cron endpoints and the tick function's
+    /// schedules).
+    Maintenance {
+        task: String,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Work with schedule rules.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -412,6 +420,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tick { data_dir } => {
             let ctx = context(config(&data_dir, None)?).await?;
             println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);
+            Ok(())
+        }
+        Command::Maintenance { task, data_dir } => {
+            let task: herald_core::lambda::Task = serde_json::from_value(serde_json::Value::String(task.clone()))
+                .ok()
+                .filter(|t| *t != herald_core::lambda::Task::Tick)
+                .ok_or_else(|| {
+                    anyhow::anyhow!("unknown task `{task}`: use export-interactions, cleanup or approvals-expire")
+                })?;
+            let ctx = context(config(&data_dir, None)?).await?;
+            let report = herald_core::lambda::handle_tick(&ctx, herald_core::lambda::TickEvent { task }).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Schedule(ScheduleCommand::Preview { cron, rrule, preset, tz, after, count, local }) => {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, deliver_entry, render_entry, tick};
+use crate::pipeline::{PipelineError, deliver_entry, maintenance, render_entry, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -30,8 +30,8 @@ pub struct TickEvent {
 pub async fn handle_tick(ctx: &Context, event: TickEvent) -> Result<Value, PipelineError> {
     let report = match event.task {
         Task::Tick => serde_json::to_value(tick::tick(ctx).await?),
-        Task::ExportInteractions => return Err(PipelineError::NotAvailable("the interaction export")),
-        Task::Cleanup => return Err(PipelineError::NotAvailable("retention cleanup")),
+        Task::ExportInteractions => serde_json::to_value(maintenance::export::export_interactions(ctx).await?),
+        Task::Cleanup => serde_json::to_value(maintenance::cleanup::cleanup(ctx).await?),
         Task::ApprovalsExpire => return Err(PipelineError::NotAvailable("approval expiry")),
     };
     Ok(report.unwrap_or(Value::Null))

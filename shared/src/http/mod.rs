@@ -19,7 +19,8 @@ use axum::routing::{delete, get, post};
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, preview, reports, runs, schedules, system, tokens, workspaces,
+    blobs, cron, datasets, destinations, interactions, maintenance, preview, reports, runs, schedules, system, tokens,
+    workspaces,
 };
 
 /// The whole API.
@@ -70,6 +71,8 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/blobs/{*key}", get(blobs::download))
         .route("/api/cron/tick", post(cron::tick))
         .route("/api/v1/cron/status", get(cron::status))
+        .route("/api/v1/cron/export-interactions", get(maintenance::export_interactions))
+        .route("/api/v1/cron/cleanup", get(maintenance::cleanup))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cancel;
 pub mod deliver_entry;
 pub mod demo_data;
+pub mod maintenance;
 pub mod preview;
 pub mod recovery;
 pub mod render_entry;

@@ -251,6 +251,21 @@ pub async fn concurrent_conditional_transitions_have_exactly_one_winner(table: A
     assert_eq!(stored.version, 2);
 }
 
+pub async fn bulk_deletes_remove_many_items_and_ignore_missing_ones(table: &dyn Table, p: &str) {
+    let mut items: Vec<Item> = (0..60).map(|i| item(p, &format!("{i:03}"))).collect();
+    items[0].indexes[0] = Some(Key::new(format!("{p}-index"), "a"));
+    table.put_all(items).await.unwrap();
+    let mut doomed: Vec<Key> = (0..55).map(|i| Key::new(p, format!("{i:03}"))).collect();
+    doomed.push(Key::new(p, "missing"));
+    doomed.push(Key::new(p, "000"));
+    table.delete_all(doomed).await.unwrap();
+    let left = all_pages(table, Query::table(p, SkRange::All)).await;
+    assert_eq!(sks(&left), ["055", "056", "057", "058", "059"]);
+    let indexed = table.query(&Query::index(Index::Gsi1, format!("{p}-index"), SkRange::All)).await.unwrap();
+    assert!(indexed.items.is_empty(), "a deleted item leaves its indexes too");
+    table.delete_all(Vec::new()).await.unwrap();
+}
+
 /// Instantiates the table contract for one adapter. `$make` is an async block returning
 /// `Option<Arc<dyn Table>>` (`None` only when the adapter's tests are explicitly skipped).
 macro_rules! table_contract {
@@ -286,6 +301,7 @@ macro_rules! table_contract {
             case!(sparse_indexes_hold_only_items_with_an_index_key);
             case!(a_cursor_from_another_partition_is_refused);
             case!(bulk_puts_write_many_items_and_replace_existing_ones);
+            case!(bulk_deletes_remove_many_items_and_ignore_missing_ones);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_conditional_transitions_have_exactly_one_winner() {

@@ -71,6 +71,13 @@ impl Table for CountingTable {
         self.count(0, n);
         Ok(())
     }
+
+    async fn delete_all(&self, keys: Vec<Key>) -> Result<(), TableError> {
+        let n = keys.len();
+        self.inner.delete_all(keys).await?;
+        self.count(0, n);
+        Ok(())
+    }
 }
 
 #[cfg(test)]

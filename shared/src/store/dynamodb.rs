@@ -35,9 +35,9 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType, TimeToLiveSpecification,
-    TimeToLiveStatus, TransactWriteItem, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
+    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use super::table::{
@@ -772,6 +772,27 @@ impl Table for DynamoTable {
                         .build()
                         .map_err(|e| backend_msg(format!("BatchWriteItem: {e}")))?;
                     Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, TableError>>()?;
+            self.batch_write(requests).await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_all(&self, keys: Vec<Key>) -> Result<(), TableError> {
+        keys.iter().try_for_each(|k| check_key(k, "an item"))?;
+        // A batch may not name one key twice.
+        let unique: std::collections::BTreeSet<&Key> = keys.iter().collect();
+        let unique: Vec<&Key> = unique.into_iter().collect();
+        for chunk in unique.chunks(BATCH_SIZE) {
+            let requests = chunk
+                .iter()
+                .map(|key| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key_attrs(key)))
+                        .build()
+                        .map_err(|e| backend_msg(format!("BatchWriteItem: {e}")))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
                 })
                 .collect::<Result<Vec<_>, TableError>>()?;
             self.batch_write(requests).await?;

@@ -18,6 +18,8 @@
 //! | interaction | `WS#{ws}#IX#{dedupe}` | `IX` | `WS#{ws}#INTERACTIONS` / `{created_at}#{id}` | | |
 //! | daily summary | `WS#{ws}#DAILY` | `{day}#{channel}#{offer}` | | | |
 //! | dataset | `WS#{ws}` | `DATASET#{code}` | | | |
+//! | export checkpoint | `WS#{ws}` | `EXPORT#interactions` | | | |
+//! | suppression | `WS#{ws}` | `SUPP#{address}` | `SUPPRESSIONS` / `{expires_at}#{ws}#{address}` (expiring only) | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
@@ -40,8 +42,8 @@ use serde::de::DeserializeOwned;
 
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
-    ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, Interaction, Report, Run,
-    Schedule, Workspace, WorkspaceId,
+    ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint, Interaction,
+    Report, Run, Schedule, Suppression, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -263,4 +265,38 @@ impl Entity for Dataset {
 
 pub fn dataset_key(ws: WorkspaceId, code: &str) -> Key {
     Key::new(workspace_pk(ws), format!("DATASET#{code}"))
+}
+
+impl Entity for ExportCheckpoint {
+    const KIND: &'static str = "export checkpoint";
+    fn key(&self) -> Key {
+        export_checkpoint_key(self.workspace_id)
+    }
+    versioned!();
+}
+
+pub fn export_checkpoint_key(ws: WorkspaceId) -> Key {
+    Key::new(workspace_pk(ws), "EXPORT#interactions")
+}
+
+/// Expiring suppressions of every workspace, by expiry, so cleanup finds the expired ones
+/// with one range read.
+pub const SUPPRESSIONS_INDEX_PK: &str = "SUPPRESSIONS";
+
+impl Entity for Suppression {
+    const KIND: &'static str = "suppression";
+    fn key(&self) -> Key {
+        suppression_key(self.workspace_id, &self.address)
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let expiring = self.expires_at.map(|at| {
+            Key::new(SUPPRESSIONS_INDEX_PK, format!("{}#{}#{}", time_key(at), self.workspace_id, self.address))
+        });
+        [expiring, None, None]
+    }
+    versioned!();
+}
+
+pub fn suppression_key(ws: WorkspaceId, address: &str) -> Key {
+    Key::new(workspace_pk(ws), format!("SUPP#{address}"))
 }

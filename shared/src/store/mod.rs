@@ -7,12 +7,14 @@ mod datasets;
 pub mod dynamodb;
 pub mod entities;
 mod interactions;
+mod maintenance;
 mod repository;
 mod runs;
 pub mod sqlite;
 pub mod table;
 
 pub use interactions::IngestOutcome;
+pub use maintenance::Purged;
 pub use repository::{Listing, PageRequest, Store, StoreError};
 pub use runs::{RunCreation, RunQuery};
 pub use table::{Condition, Index, Item, Key, Page, Query, SkRange, Table, TableError, Update, Write};

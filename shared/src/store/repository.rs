@@ -111,6 +111,11 @@ impl Store {
         Self { table }
     }
 
+    /// The table underneath (for tools and tests that work on raw items).
+    pub fn table(&self) -> &Arc<dyn Table> {
+        &self.table
+    }
+
     /// Writes atomically, retrying (with jitter) when a concurrent transaction interfered.
     pub(crate) async fn write(&self, writes: Vec<Write>) -> Result<(), TableError> {
         let mut attempt = 0;

@@ -195,6 +195,17 @@ impl Table for SqliteTable {
         })
         .await
     }
+
+    async fn delete_all(&self, keys: Vec<Key>) -> Result<(), TableError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            for key in &keys {
+                tx.execute("DELETE FROM items WHERE pk = ?1 AND sk = ?2", params![key.pk, key.sk]).map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
 }
 
 fn run_query(conn: &Connection, query: &Query, start: Option<&Position>) -> Result<Page, TableError> {

@@ -329,4 +329,7 @@ pub trait Table: Send + Sync {
     /// Creates or replaces items without conditions and without atomicity across items
     /// (bulk loads whose items are safe to write twice).
     async fn put_all(&self, items: Vec<Item>) -> Result<(), TableError>;
+    /// Deletes items without conditions and without atomicity across items (purges whose
+    /// deletes are safe to repeat); missing keys are no error.
+    async fn delete_all(&self, keys: Vec<Key>) -> Result<(), TableError>;
 }

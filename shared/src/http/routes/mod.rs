@@ -5,6 +5,7 @@ pub mod cron;
 pub mod datasets;
 pub mod destinations;
 pub mod interactions;
+pub mod maintenance;
 pub mod preview;
 pub mod reports;
 pub mod runs;
