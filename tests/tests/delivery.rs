@@ -381,6 +381,50 @@ async fn a_report_whose_condition_does_not_parse_is_refused_with_the_position(s:
     assert!(error["message"].as_str().unwrap().contains("{row.email}"), "{v}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressed_addresses_are_left_out_and_a_delivery_to_nobody_else_is_skipped_with_a_note() {
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    s.run_workers();
+    let email = destination(&s, "Ops email", json!({"type": "email", "transport": "outbox"})).await;
+    report(&s, json!([{"destination_id": email, "to": ["Bounced@Acme.test", "ops@acme.test"]}])).await;
+    let r = s.client.put(s.ws("/suppressions/bounced@acme.test")).bearer_auth(&s.access.secret);
+    let r = r.json(&json!({"reason": "hard_bounce"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["reason"], "hard_bounce");
+    let listed = body(s.get(&s.ws("/suppressions")).send().await.unwrap()).await;
+    assert_eq!(listed["data"][0]["address"], "bounced@acme.test");
+
+    let run = s.finished_run(&run_now(&s).await).await;
+    assert_eq!(statuses(&run), ["sent"]);
+    let outbox = s.ctx.config.outbox_dir.clone();
+    let sent: Vec<_> = std::fs::read_dir(&outbox)
+        .unwrap()
+        .flatten()
+        .filter(|f| f.file_name().to_string_lossy().ends_with(".eml"))
+        .collect();
+    let message = mail::parse(&std::fs::read(sent[0].path()).unwrap());
+    assert_eq!(message.header("to"), Some("ops@acme.test"));
+
+    let r = s.client.put(s.ws("/suppressions/ops@acme.test")).bearer_auth(&s.access.secret).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let run = s.finished_run(&run_now(&s).await).await;
+    assert_eq!(statuses(&run), ["skipped_condition"]);
+    let note = run["entry_list"]["data"][0]["deliveries"][0]["error"].as_str().unwrap().to_owned();
+    assert!(note.contains("every recipient is suppressed") && note.contains("ops@acme.test"), "{note}");
+
+    for (address, expected) in
+        [("not-an-address", StatusCode::BAD_REQUEST), ("nobody@acme.test", StatusCode::NOT_FOUND)]
+    {
+        let r = s.delete(&s.ws(&format!("/suppressions/{address}"))).send().await.unwrap();
+        assert_eq!(r.status(), expected, "{address}");
+    }
+    let r = s.client.put(s.ws("/suppressions/x@acme.test")).bearer_auth(&s.access.secret);
+    let r = r.json(&json!({"expires_at": "2000-01-01T00:00:00Z"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = s.delete(&s.ws("/suppressions/ops@acme.test")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+}
+
 herald_tests::on_every_store!(
     a_report_whose_condition_does_not_parse_is_refused_with_the_position,
     destinations_keep_their_secrets_write_only,

@@ -19,8 +19,8 @@ use axum::routing::{delete, get, post};
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, maintenance, preview, reports, runs, schedules, system, tokens,
-    workspaces,
+    blobs, cron, datasets, destinations, interactions, maintenance, preview, reports, runs, schedules, suppressions,
+    system, tokens, workspaces,
 };
 
 /// The whole API.
@@ -65,6 +65,11 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
+        .route("/api/v1/ws/{workspace}/suppressions", get(suppressions::list_suppressions))
+        .route(
+            "/api/v1/ws/{workspace}/suppressions/{address}",
+            axum::routing::put(suppressions::put).delete(suppressions::delete),
+        )
         .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
         .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))
         .route("/api/v1/ws/{workspace}/datasets/{code}/rows", get(datasets::rows))

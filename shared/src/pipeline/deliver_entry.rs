@@ -16,7 +16,8 @@ use crate::context::Context;
 use crate::deliver::condition;
 use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Receipt, Recipients, RunInfo, SendError};
 use crate::domain::{
-    Delivery, DeliveryId, DeliverySpec, DeliveryStatus, Entry, EntryId, EntryStatus, Run, RunId, Workspace,
+    Delivery, DeliveryId, DeliverySpec, DeliveryStatus, DestinationConfig, Entry, EntryId, EntryStatus, Run, RunId,
+    Workspace, WorkspaceId,
 };
 use crate::store::{PageRequest, StoreError};
 use crate::template;
@@ -90,7 +91,8 @@ pub async fn deliver_entry(
 
 enum Attempt {
     Sent(Receipt),
-    Skipped,
+    /// Not sent on purpose (the condition said no, or nobody may receive it), with a note.
+    Skipped(Option<String>),
     Failed(SendError),
 }
 
@@ -109,7 +111,7 @@ async fn attempt(
     if let Some(text) = spec.condition.as_deref() {
         match condition::parse(text).and_then(|c| c.evaluate(scope)) {
             Ok(true) => {}
-            Ok(false) => return Ok(Attempt::Skipped),
+            Ok(false) => return Ok(Attempt::Skipped(None)),
             Err(e) => return Ok(Attempt::Failed(SendError::Permanent(e.to_string()))),
         }
     }
@@ -120,6 +122,18 @@ async fn attempt(
         }
         Err(e) => return Err(e.into()),
     };
+    let mut recipients = Recipients {
+        to: condition::recipients(&spec.to, scope),
+        cc: condition::recipients(&spec.cc, scope),
+        bcc: condition::recipients(&spec.bcc, scope),
+    };
+    if matches!(destination.config, DestinationConfig::Email { .. }) {
+        let suppressed = drop_suppressed(ctx, workspace.id, &mut recipients, now).await?;
+        if !suppressed.is_empty() && recipients.to.is_empty() && recipients.cc.is_empty() && recipients.bcc.is_empty() {
+            let note = format!("every recipient is suppressed: {}", suppressed.join(", "));
+            return Ok(Attempt::Skipped(Some(note)));
+        }
+    }
     if files.is_none() {
         *files = Some(load_files(ctx, entry, spec, scope, now).await?);
     }
@@ -138,11 +152,7 @@ async fn attempt(
             started_at: run.started_at,
         },
         entry: EntryInfo { id: entry.id, seq: entry.seq, row: entry.row.clone() },
-        recipients: Recipients {
-            to: condition::recipients(&spec.to, scope),
-            cc: condition::recipients(&spec.cc, scope),
-            bcc: condition::recipients(&spec.bcc, scope),
-        },
+        recipients,
         from: None,
         reply_to: None,
         subject: subject.unwrap_or_else(|| report.name.to_string()),
@@ -155,6 +165,29 @@ async fn attempt(
         Ok(receipt) => Attempt::Sent(receipt),
         Err(error) => Attempt::Failed(error),
     })
+}
+
+/// Removes the addresses suppressed (after a hard bounce or a complaint) from `recipients`;
+/// the ones removed.
+async fn drop_suppressed(
+    ctx: &Context,
+    ws: WorkspaceId,
+    recipients: &mut Recipients,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, PipelineError> {
+    let mut suppressed = Vec::new();
+    for list in [&mut recipients.to, &mut recipients.cc, &mut recipients.bcc] {
+        let mut kept = Vec::with_capacity(list.len());
+        for address in list.drain(..) {
+            if ctx.store.active_suppression(ws, &address, now).await?.is_some() {
+                suppressed.push(address);
+            } else {
+                kept.push(address);
+            }
+        }
+        *list = kept;
+    }
+    Ok(suppressed)
 }
 
 /// The entry's stored artifacts, named by the delivery's naming pattern when it has one.
@@ -221,10 +254,10 @@ async fn settle(ctx: &Context, delivery: &Delivery, result: Attempt, now: DateTi
                 })
                 .await
         }
-        Attempt::Skipped => {
+        Attempt::Skipped(note) => {
             ctx.store
                 .transition_delivery(delivery, from, DeliveryStatus::SkippedCondition, now, |d| {
-                    d.error = None;
+                    d.error = note;
                     d.next_attempt_at = None;
                     d.sending_until = None;
                 })

@@ -10,6 +10,7 @@ pub mod preview;
 pub mod reports;
 pub mod runs;
 pub mod schedules;
+pub mod suppressions;
 pub mod system;
 pub mod tokens;
 pub mod workspaces;
