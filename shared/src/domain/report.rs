@@ -91,6 +91,16 @@ impl Report {
             {
                 errors.push(FieldError::new(format!("parameters[{i}].default"), message));
             }
+            if let Some(column) = &p.from_row {
+                if column.trim().is_empty() {
+                    errors.push(FieldError::new(format!("parameters[{i}].from_row"), "must name a column"));
+                } else if self.repeating_source().is_none() {
+                    errors.push(FieldError::new(
+                        format!("parameters[{i}].from_row"),
+                        "needs a repeating source whose rows give the value",
+                    ));
+                }
+            }
         }
 
         unique_names(self.sources.iter().map(|s| &s.name), "sources", &mut errors);
@@ -148,6 +158,10 @@ pub struct Parameter {
     pub required: bool,
     #[serde(default)]
     pub description: Option<String>,
+    /// A column of the repeating row that gives each entry its value (seed `003`: "bind the
+    /// `customerId` parameter to the repeating row's `id`"); the run's value otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_row: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

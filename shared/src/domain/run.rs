@@ -121,6 +121,10 @@ pub struct Run {
     #[serde(default)]
     pub counts: EntryCounts,
     pub error: Option<String>,
+    /// Something worth knowing about how the run went that is not an error (a repeating
+    /// source that returned no rows, so the run has no entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub idempotency_key: Option<String>,
     #[serde(default)]
     pub version: u64,
@@ -144,6 +148,7 @@ impl Run {
             narrative: None,
             counts: EntryCounts::default(),
             error: None,
+            note: None,
             idempotency_key: None,
             version: 0,
         }

@@ -1,6 +1,10 @@
-//! Starting a run: resolve parameters (run overrides over saved defaults), record the run with
-//! its entries, and hand the entries to the render queue. Manual, API and scheduled runs all
-//! start here. A required parameter without a value fails the run at once, on the record.
+//! Starting a run: resolve parameters (run overrides over saved defaults), make the entries
+//! (one, or one per row of the repeating source, read once here), record the run with them,
+//! and hand the entries to the render queue. Manual, API and scheduled runs all start here.
+//! A required parameter without a value, or a repeating source that cannot be read, fails the
+//! run at once, on the record; a repeating source without rows makes a finished run with no
+//! entries and a note saying why. Parameters bound to a column of the repeating row take
+//! each entry's value from its row; a row without a usable value fails only its entry.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -9,10 +13,11 @@ use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
-    Entry, EntryId, EntryStatus, FieldError, Report, Run, RunId, RunInputs, RunStatus, RunTrigger, ScheduleId,
-    ValidationErrors,
+    Entry, EntryId, EntryStatus, FieldError, ParamType, Report, Run, RunId, RunInputs, RunStatus, RunTrigger,
+    ScheduleId, ValidationErrors,
 };
 use crate::queue::Job;
+use crate::source::{SourceContext, fetch};
 use crate::store::RunCreation;
 
 /// What to run and why.
@@ -75,7 +80,9 @@ pub fn resolve_parameters(
 /// its entries.
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
     let now = ctx.clock.now();
-    let (parameters, missing) = resolve_parameters(&request.report, &request.overrides)?;
+    let (parameters, mut missing) = resolve_parameters(&request.report, &request.overrides)?;
+    // Parameters bound to the repeating row get their values per entry.
+    missing.retain(|name| !request.report.parameters.iter().any(|p| p.name.as_str() == name && p.from_row.is_some()));
     let id = match request.slot {
         Some((schedule, slot)) => RunId::for_slot(schedule, slot),
         None => RunId::generate(now),
@@ -85,35 +92,36 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
     run.schedule_id = request.slot.map(|(s, _)| s);
     run.scheduled_for = request.slot.map(|(_, at)| at);
     run.idempotency_key = request.idempotency_key;
-    let entries = if missing.is_empty() {
-        vec![Entry {
-            id: EntryId::generate(now),
-            run_id: id,
-            workspace_id: run.workspace_id,
-            seq: 0,
-            status: EntryStatus::Queued,
-            row: None,
-            parameters,
-            artifacts: vec![],
-            error: None,
-            review: None,
-            attempts: 0,
-            lease_until: Some(now + PICKUP_DEADLINE),
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        }]
+    let made = if missing.is_empty() {
+        make_entries(ctx, &run, &parameters, now).await?
     } else {
         let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-        run.status = RunStatus::Failed;
-        run.finished_at = Some(now);
-        run.error = Some(format!("required parameter {names} has no value"));
-        vec![]
+        Err(format!("required parameter {names} has no value"))
     };
+    let entries = match made {
+        Ok(entries) => entries,
+        Err(reason) => {
+            run.status = RunStatus::Failed;
+            run.finished_at = Some(now);
+            run.error = Some(reason);
+            vec![]
+        }
+    };
+    if run.status == RunStatus::Running && !entries.iter().any(|e| e.status == EntryStatus::Queued) {
+        run.status = RunStatus::Finished;
+        run.finished_at = Some(now);
+        if entries.is_empty()
+            && let Some(source) = request.report.repeating_source()
+        {
+            run.note =
+                Some(format!("the repeating source `{}` returned no rows, so the run has no entries", source.name));
+        }
+    }
     let creation = ctx.store.create_run(&run, &entries, now).await?;
     if let RunCreation::Created(_) = &creation {
         let jobs: Vec<Job> = entries
             .iter()
+            .filter(|e| e.status == EntryStatus::Queued)
             .map(|e| Job::Render { workspace_id: e.workspace_id, run_id: e.run_id, entry_id: e.id })
             .collect();
         // The entries are recorded: if the queue is unavailable now, the recovery sweep hands
@@ -123,4 +131,105 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         }
     }
     Ok(creation)
+}
+
+/// Most entries one run makes.
+pub const MAX_ENTRIES: usize = 50_000;
+
+/// The run's entries: one without a repeating source, else one per row it returns. The outer
+/// error is trouble worth retrying; the inner one fails the run with its reason.
+async fn make_entries(
+    ctx: &Context,
+    run: &Run,
+    parameters: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Result<Vec<Entry>, String>, PipelineError> {
+    let report = &run.inputs.report;
+    let Some(source) = report.repeating_source() else {
+        return Ok(Ok(vec![new_entry(run, 0, None, parameters.clone(), now)]));
+    };
+    let workspace = ctx.store.get_workspace(run.workspace_id).await?;
+    let sources = SourceContext {
+        store: &ctx.store,
+        blobs: ctx.blobs.as_ref(),
+        http: &ctx.outbound,
+        workspace: &workspace,
+        parameters,
+        data: &run.inputs.data,
+        now,
+    };
+    let rows = match fetch(&sources, source).await {
+        Ok(rows) => rows,
+        Err(e) => return Ok(Err(format!("repeating source `{}`: {e}", source.name))),
+    };
+    if rows.len() > MAX_ENTRIES {
+        return Ok(Err(format!(
+            "repeating source `{}` returned {} rows; a run makes at most {MAX_ENTRIES} entries",
+            source.name,
+            rows.len()
+        )));
+    }
+    let ids = EntryId::sequence(now, rows.len());
+    let mut entries = Vec::with_capacity(rows.len());
+    for (seq, id) in ids.into_iter().enumerate() {
+        let row = rows.row_object(seq).unwrap_or_default();
+        let mut entry = new_entry(run, seq as u32, Some(row), parameters.clone(), now);
+        entry.id = id;
+        if let Err(reason) = bind_row_parameters(report, &mut entry) {
+            entry.status = EntryStatus::GenerationFailed;
+            entry.error = Some(reason);
+            entry.lease_until = None;
+        }
+        entries.push(entry);
+    }
+    Ok(Ok(entries))
+}
+
+fn new_entry(
+    run: &Run,
+    seq: u32,
+    row: Option<Map<String, Value>>,
+    parameters: Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Entry {
+    Entry {
+        id: EntryId::generate(now),
+        run_id: run.id,
+        workspace_id: run.workspace_id,
+        seq,
+        status: EntryStatus::Queued,
+        row,
+        parameters,
+        artifacts: vec![],
+        error: None,
+        review: None,
+        attempts: 0,
+        lease_until: Some(now + PICKUP_DEADLINE),
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    }
+}
+
+/// Gives the entry the values of its parameters bound to a column of its row. Text
+/// parameters take numbers and booleans as text; anything else must have the parameter's type.
+fn bind_row_parameters(report: &Report, entry: &mut Entry) -> Result<(), String> {
+    let row = entry.row.clone().unwrap_or_default();
+    for p in &report.parameters {
+        let Some(column) = &p.from_row else { continue };
+        let value = match row.get(column.as_str()) {
+            Some(Value::Number(n)) if p.kind == ParamType::String => Value::String(n.to_string()),
+            Some(Value::Bool(b)) if p.kind == ParamType::String => Value::String(b.to_string()),
+            Some(value) if !(value.is_null() || value.as_str() == Some("")) => value.clone(),
+            _ if p.required && !entry.parameters.contains_key(p.name.as_str()) => {
+                return Err(format!("row {} has no `{column}` for parameter `{}`", entry.seq + 1, p.name));
+            }
+            _ => continue,
+        };
+        p.kind
+            .check(&value)
+            .map_err(|m| format!("row {}: `{column}` for parameter `{}` {m}", entry.seq + 1, p.name))?;
+        entry.parameters.insert(p.name.to_string(), value);
+    }
+    Ok(())
 }
