@@ -18,7 +18,8 @@ use axum::routing::{delete, get, post};
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, preview, reports, runs, schedules, system, tokens, workspaces,
+    blobs, cron, datasets, destinations, interactions, jobs, preview, reports, review, runs, schedules, system, tokens,
+    workspaces,
 };
 
 /// The whole API.
@@ -57,6 +58,14 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
+        .route("/api/v1/ws/{workspace}/runs/{id}/approve", post(review::approve_entries))
+        .route("/api/v1/ws/{workspace}/runs/{id}/reject", post(review::reject_entries))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/approve", post(review::approve_entry))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/reject", post(review::reject_entry))
+        .route("/api/v1/ws/{workspace}/jobs", get(jobs::list_jobs))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs", post(jobs::start_job_run))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/status", get(jobs::run_status))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/deliver", post(jobs::deliver))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
         .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
         .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))
@@ -64,6 +73,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/blobs/{*key}", get(blobs::download))
         .route("/api/cron/tick", post(cron::tick))
         .route("/api/v1/cron/status", get(cron::status))
+        .route("/api/v1/cron/approvals-expire", get(review::approvals_expire))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -8,6 +8,7 @@ pub mod demo_data;
 pub mod preview;
 pub mod recovery;
 pub mod render_entry;
+pub mod review;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;

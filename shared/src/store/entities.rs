@@ -12,7 +12,7 @@
 //! | schedule | `WS#{ws}` | `SCHED#{id}` | `DUE` / `{next_run_at}#{id}` (enabled only) | `REPORT#{report}` / `SCHED#{id}` | |
 //! | run | `RUN#{id}` | `RUN` | `WS#{ws}#RUNS` / `{id}` | `REPORT#{report}` / `RUN#{id}` | |
 //! | idempotency key | `WS#{ws}` | `IDEM#{key}` | | | |
-//! | entry | `RUN#{run}` | `E#{id}` | | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
+//! | entry | `RUN#{run}` | `E#{id}` | `HELD#{shard}` / `{held_since}#{run}#{id}` (pending review only) | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
 //! | delivery | `RUN#{run}` | `D#{entry}#{index}` | | | |
 //! | last tick | `SYSTEM` | `TICK` | | | |
 //! | interaction | `WS#{ws}#IX#{dedupe}` | `IX` | `WS#{ws}#INTERACTIONS` / `{created_at}#{id}` | | |
@@ -22,7 +22,8 @@
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
 //! by run (table partition), unfinished work by lease expiry (gsi3, 16 shards so one busy run
-//! does not make a hot partition).
+//! does not make a hot partition), entries held for review by the time they were held (gsi1,
+//! sparse, sharded the same way; the approvals expiry reads only those past its cutoff).
 //!
 //! Interactions: `{dedupe}` is `C#{client id}` when the client sent an id, else `I#{id}`; each
 //! interaction is its own partition, so the `NotExists` put that makes re-sending idempotent
@@ -179,13 +180,17 @@ impl Entity for Entry {
         entry_key(self.run_id, self.id)
     }
     fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let shard = (self.id.ulid().random() % u128::from(WORK_SHARDS)) as u8;
         let working = matches!(self.status, EntryStatus::Queued | EntryStatus::InProgress);
         let work = working.then(|| {
-            let shard = (self.id.ulid().random() % u128::from(WORK_SHARDS)) as u8;
             let due = self.lease_until.unwrap_or(self.updated_at);
             Key::new(format!("WORK#{shard}"), format!("{}#{}#{}", time_key(due), self.run_id, self.id))
         });
-        [None, None, work]
+        // An entry enters review in a transition, which stamps `updated_at`: the time it was held.
+        let held = (self.status == EntryStatus::PendingReview).then(|| {
+            Key::new(format!("HELD#{shard}"), format!("{}#{}#{}", time_key(self.updated_at), self.run_id, self.id))
+        });
+        [held, None, work]
     }
     fn state(&self) -> Option<String> {
         Some(self.status.as_str().to_string())
