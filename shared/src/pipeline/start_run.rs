@@ -1,6 +1,8 @@
 //! Starting a run: resolve parameters (run overrides over saved defaults), record the run with
 //! its entries, and hand the entries to the render queue. Manual, API and scheduled runs all
-//! start here. A required parameter without a value fails the run at once, on the record.
+//! start here. A run bursts into one entry per row of the report's repeating source (one entry
+//! when it has none). A required parameter without a value, or a failing repeating source,
+//! fails the run at once, on the record.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -13,6 +15,7 @@ use crate::domain::{
     ValidationErrors,
 };
 use crate::queue::Job;
+use crate::source::{SourceContext, fetch};
 use crate::store::RunCreation;
 
 /// What to run and why.
@@ -71,6 +74,32 @@ pub fn resolve_parameters(
     Ok((values, missing))
 }
 
+/// The rows a run bursts into: one entry per row of the report's repeating source, or a single
+/// entry (no row) when it has none. A failing repeating source fails the run, with the reason.
+async fn repeating_rows(
+    ctx: &Context,
+    report: &Report,
+    parameters: &Map<String, Value>,
+    data: &Value,
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<Map<String, Value>>>, String> {
+    let Some(spec) = report.repeating_source() else {
+        return Ok(vec![None]);
+    };
+    let workspace = ctx.store.get_workspace(report.workspace_id).await.map_err(|e| e.to_string())?;
+    let sources = SourceContext {
+        store: &ctx.store,
+        blobs: ctx.blobs.as_ref(),
+        http: &ctx.outbound,
+        workspace: &workspace,
+        parameters,
+        data,
+        now,
+    };
+    let set = fetch(&sources, spec).await.map_err(|e| format!("repeating source `{}`: {e}", spec.name))?;
+    Ok((0..set.len()).map(|i| set.row_object(i)).collect())
+}
+
 /// Records the run (or finds the one its slot or idempotency key already made) and enqueues
 /// its entries.
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
@@ -85,31 +114,47 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
     run.schedule_id = request.slot.map(|(s, _)| s);
     run.scheduled_for = request.slot.map(|(_, at)| at);
     run.idempotency_key = request.idempotency_key;
-    let entries = if missing.is_empty() {
-        vec![Entry {
-            id: EntryId::generate(now),
-            run_id: id,
-            workspace_id: run.workspace_id,
-            seq: 0,
-            status: EntryStatus::Queued,
-            row: None,
-            parameters,
-            artifacts: vec![],
-            error: None,
-            review: None,
-            attempts: 0,
-            lease_until: Some(now + PICKUP_DEADLINE),
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        }]
+    let rows = if missing.is_empty() {
+        repeating_rows(ctx, &request.report, &parameters, &run.inputs.data, now).await
     } else {
         let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-        run.status = RunStatus::Failed;
-        run.finished_at = Some(now);
-        run.error = Some(format!("required parameter {names} has no value"));
-        vec![]
+        Err(format!("required parameter {names} has no value"))
     };
+    let entries: Vec<Entry> = match rows {
+        Ok(rows) => EntryId::sequence(now, rows.len())
+            .into_iter()
+            .zip(rows)
+            .enumerate()
+            .map(|(seq, (entry_id, row))| Entry {
+                id: entry_id,
+                run_id: id,
+                workspace_id: run.workspace_id,
+                seq: seq as u32,
+                status: EntryStatus::Queued,
+                row,
+                parameters: parameters.clone(),
+                artifacts: vec![],
+                error: None,
+                review: None,
+                attempts: 0,
+                lease_until: Some(now + PICKUP_DEADLINE),
+                created_at: now,
+                updated_at: now,
+                version: 0,
+            })
+            .collect(),
+        Err(reason) => {
+            run.status = RunStatus::Failed;
+            run.finished_at = Some(now);
+            run.error = Some(reason);
+            vec![]
+        }
+    };
+    if entries.is_empty() && run.status == RunStatus::Running {
+        // A repeating source with no rows: nothing to generate.
+        run.status = RunStatus::Finished;
+        run.finished_at = Some(now);
+    }
     let creation = ctx.store.create_run(&run, &entries, now).await?;
     if let RunCreation::Created(_) = &creation {
         let jobs: Vec<Job> = entries
