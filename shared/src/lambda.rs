@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, deliver_entry, render_entry, tick};
+use crate::pipeline::{PipelineError, deliver_entry, render_entry, review_document, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -50,6 +50,9 @@ pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), Pip
         (Worker::Render, Job::Render { run_id, entry_id, .. }) => {
             // Boxed: the pipeline futures are large, and the handler stays small to lay out.
             Box::pin(render_entry::render_entry(ctx, *run_id, *entry_id)).await.map(|_| ())
+        }
+        (Worker::Render, Job::ReviewDocument { workspace_id, file_id }) => {
+            Box::pin(review_document::make_review_document(ctx, *workspace_id, *file_id)).await
         }
         (Worker::Deliver, Job::Deliver { run_id, entry_id, delivery_id, .. }) => {
             Box::pin(deliver_entry::deliver_entry(ctx, *run_id, *entry_id, *delivery_id)).await.map(|_| ())

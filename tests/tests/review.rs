@@ -1,7 +1,7 @@
 //! Hold-for-review seen from outside: held entries are approved, rejected (kept for audit,
 //! never delivered) and delivered in bulk with the run's buckets right at each step; the four
 //! toggle combinations of seed `003` (scheduled or not × held or not); the approvals expiry
-//! of seed `002`; and the seed `003` jobs endpoints.
+//! of seed `002`; the seed `003` jobs endpoints; and the consolidated review document.
 
 use std::sync::Arc;
 
@@ -355,4 +355,81 @@ async fn the_jobs_endpoints_answer_the_seed_shapes_and_keep_runs_to_their_job() 
     let r = s.post(&s.ws("/jobs/statements/runs")).json(&json!({"parameters": {}})).send().await.unwrap();
     assert_eq!(r.status().as_u16() / 100, 4);
     assert_eq!(hook.requests().len(), 3, "refused calls started nothing");
+}
+
+/// The pages of a PDF, as `pdftotext` sees them (it ends each page with a form feed).
+fn pages(pdf: &[u8]) -> usize {
+    herald_tests::pdf_text(pdf).matches('\u{c}').count()
+}
+
+async fn the_review_document_is_a_cover_and_every_entry_pdf_in_order(backend: Backend) {
+    let clock = start_clock();
+    let Some(s) = server(backend, clock.clone(), &[]).await else { return };
+    let hook = Recorder::start(vec![Reply::new(200, "ok")]).await;
+    let destination = webhook_to(&s, &hook).await;
+    statements(&s, "statements", &["Ada", "Brook", "Cyd"], true, &destination).await;
+    statements(&s, "other", &["Dee"], true, &destination).await;
+    let id = start_job(&s, "statements").await;
+    let run = s.finished_run(&id).await;
+
+    let r = s.post(&s.ws(&format!("/jobs/other/runs/{id}/generate-review-document"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "a run of another job");
+    let r = s.post(&s.ws(&format!("/jobs/statements/runs/{id}/generate-review-document"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let file_id = body(r).await["temporaryFileId"].as_str().unwrap().to_owned();
+    let mut file = Value::Null;
+    for _ in 0..300 {
+        file = body(s.get(&s.ws(&format!("/temporary-files/{file_id}"))).send().await.unwrap()).await;
+        if file["status"] != "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(file["status"], "ready", "{file}");
+    assert!(file.get("key").is_none(), "the storage key stays internal: {file}");
+    let document = s.get(&s.ws(&format!("/temporary-files/{file_id}/content"))).send().await.unwrap();
+    assert_eq!(document.status(), StatusCode::OK);
+    assert_eq!(document.headers()["content-type"], "application/pdf");
+    let document = document.bytes().await.unwrap();
+    assert!(document.starts_with(b"%PDF"));
+    let linked = s.client.get(file["download_url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(linked, document, "the signed link serves the same file");
+    assert_eq!(file["size"], document.len());
+
+    let mut entry_pages = 0;
+    let text = herald_tests::pdf_text(&document);
+    let mut last = 0;
+    for entry in run["entry_list"]["data"].as_array().unwrap() {
+        let url = entry["artifacts"][0]["download_url"].as_str().unwrap();
+        entry_pages += pages(&s.client.get(url).send().await.unwrap().bytes().await.unwrap());
+        let name = entry["row"]["name"].as_str().unwrap();
+        let at = text.find(&format!("Statement for {name}")).unwrap_or_else(|| panic!("{name} missing: {text}"));
+        assert!(at > last, "the entries follow in entry order");
+        last = at;
+    }
+    assert_eq!(pages(&document), 1 + entry_pages, "one cover page, then every entry's pages");
+    let cover = text.split('\u{c}').next().unwrap();
+    assert!(cover.contains("Review document"), "{cover}");
+    assert_eq!(cover.matches("PendingReview").count(), 3, "{cover}");
+    for name in ["Ada", "Brook", "Cyd"] {
+        assert!(cover.contains(name), "{cover}");
+    }
+
+    let r = s.get(&s.ws("/temporary-files/01JD0000000000000000000000")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    clock.advance(Duration::hours(25));
+    for path in [format!("/temporary-files/{file_id}"), format!("/temporary-files/{file_id}/content")] {
+        let r = s.get(&s.ws(&path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path} after it expired");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_document_is_a_cover_and_every_entry_pdf_in_order_on_sqlite() {
+    the_review_document_is_a_cover_and_every_entry_pdf_in_order(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_document_is_a_cover_and_every_entry_pdf_in_order_on_dynamodb() {
+    the_review_document_is_a_cover_and_every_entry_pdf_in_order(Backend::DynamoDb).await;
 }

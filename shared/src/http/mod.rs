@@ -18,8 +18,8 @@ use axum::routing::{delete, get, post};
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, jobs, preview, reports, review, runs, schedules, system, tokens,
-    workspaces,
+    blobs, cron, datasets, destinations, interactions, jobs, preview, reports, review, runs, schedules, system,
+    temporary_files, tokens, workspaces,
 };
 
 /// The whole API.
@@ -66,6 +66,12 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/jobs/{job}/runs", post(jobs::start_job_run))
         .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/status", get(jobs::run_status))
         .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/deliver", post(jobs::deliver))
+        .route(
+            "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/generate-review-document",
+            post(jobs::generate_review_document),
+        )
+        .route("/api/v1/ws/{workspace}/temporary-files/{id}", get(temporary_files::get))
+        .route("/api/v1/ws/{workspace}/temporary-files/{id}/content", get(temporary_files::content))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
         .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
         .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))

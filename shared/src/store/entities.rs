@@ -18,6 +18,7 @@
 //! | interaction | `WS#{ws}#IX#{dedupe}` | `IX` | `WS#{ws}#INTERACTIONS` / `{created_at}#{id}` | | |
 //! | daily summary | `WS#{ws}#DAILY` | `{day}#{channel}#{offer}` | | | |
 //! | dataset | `WS#{ws}` | `DATASET#{code}` | | | |
+//! | temporary file | `WS#{ws}` | `TMP#{id}` (expires by TTL) | | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
@@ -42,7 +43,7 @@ use serde::de::DeserializeOwned;
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
     ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, Interaction, Report, Run,
-    Schedule, Workspace, WorkspaceId,
+    Schedule, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -268,4 +269,19 @@ impl Entity for Dataset {
 
 pub fn dataset_key(ws: WorkspaceId, code: &str) -> Key {
     Key::new(workspace_pk(ws), format!("DATASET#{code}"))
+}
+
+impl Entity for TemporaryFile {
+    const KIND: &'static str = "temporary file";
+    fn key(&self) -> Key {
+        temporary_file_key(self.workspace_id, self.id)
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.status.as_str().to_string())
+    }
+    versioned!();
+}
+
+pub fn temporary_file_key(ws: WorkspaceId, id: TemporaryFileId) -> Key {
+    Key::new(workspace_pk(ws), format!("TMP#{id}"))
 }

@@ -11,6 +11,7 @@ mod repository;
 mod runs;
 pub mod sqlite;
 pub mod table;
+mod temporary_files;
 
 pub use interactions::IngestOutcome;
 pub use repository::{Listing, PageRequest, Store, StoreError};

@@ -1,6 +1,6 @@
 //! The contract of the typed `Store`, run on every `Table` adapter: uniqueness, versions,
 //! run creation (single and chunked), counters, transitions with one winner, due schedules
-//! and slot claims, stale work, entries held for review, deliveries and newest-first listings; idempotent interaction
+//! and slot claims, stale work, entries held for review, temporary files, deliveries and newest-first listings; idempotent interaction
 //! ingest with exact daily summaries, and dataset metadata replaced, listed and deleted by
 //! version.
 
@@ -364,6 +364,40 @@ pub async fn held_entries_are_found_by_the_time_they_were_held_until_they_leave_
     assert_eq!((counts.review, counts.cancelled, counts.queued), (1, 1, 1));
 }
 
+pub async fn a_temporary_file_is_settled_once_and_gone_after_it_expires(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let file = TemporaryFile {
+        id: TemporaryFileId::generate(now()),
+        workspace_id: ws.id,
+        run_id: run.id,
+        status: TemporaryFileStatus::Pending,
+        key: None,
+        file_name: "review.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: None,
+        sha256: None,
+        error: None,
+        created_at: now(),
+        expires_at: now() + Duration::hours(24),
+        version: 0,
+    };
+    store.create_temporary_file(&file).await.unwrap();
+    assert!(is_conflict(store.create_temporary_file(&file).await));
+    let ready = store
+        .settle_temporary_file(ws.id, file.id, TemporaryFileStatus::Ready, |f| f.key = Some("tmp/x.pdf".into()))
+        .await
+        .unwrap();
+    assert_eq!((ready.status, ready.key.as_deref()), (TemporaryFileStatus::Ready, Some("tmp/x.pdf")));
+    assert!(is_conflict(store.settle_temporary_file(ws.id, file.id, TemporaryFileStatus::Failed, |_| {}).await));
+    assert_eq!(store.get_temporary_file(ws.id, file.id, now()).await.unwrap(), ready);
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    assert!(matches!(store.get_temporary_file(other.id, file.id, now()).await, Err(StoreError::NotFound { .. })));
+    let later = now() + Duration::hours(24);
+    assert!(matches!(store.get_temporary_file(ws.id, file.id, later).await, Err(StoreError::NotFound { .. })));
+}
+
 pub async fn deliveries_are_created_once_and_move_by_status(store: &Store, code: &str) {
     let ws = new_workspace(store, code).await;
     let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
@@ -673,6 +707,7 @@ macro_rules! store_contract {
             case!(shared two_concurrent_transitions_of_one_entry_let_exactly_one_win);
             case!(entries_whose_lease_ran_out_are_found_as_stale_work);
             case!(held_entries_are_found_by_the_time_they_were_held_until_they_leave_review);
+            case!(a_temporary_file_is_settled_once_and_gone_after_it_expires);
             case!(deliveries_are_created_once_and_move_by_status);
             case!(a_delivery_is_claimed_by_one_sender_at_a_time);
             case!(runs_are_listed_newest_first_and_stay_in_their_workspace);

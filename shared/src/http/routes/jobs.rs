@@ -1,6 +1,7 @@
 //! The jobs API of seed `003` under `/api/v1/ws/{workspace}/jobs`: a job is a report, named by
-//! id or code. List the jobs, start a run, poll its status, and deliver its entries after
-//! review. A run of another job or workspace is "not found". Permission area: jobs.
+//! id or code. List the jobs, start a run, poll its status, deliver its entries after review,
+//! and ask for its consolidated review document. A run of another job or workspace is "not
+//! found". Permission area: jobs.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::domain::{Access, Area, Report, ReportId, Run};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::OptionalJson;
+use crate::pipeline::review_document::request_review_document;
 use crate::store::PageRequest;
 
 /// Reports and schedules read per page while listing jobs.
@@ -124,6 +126,19 @@ pub async fn deliver(
     caller.require(Area::Jobs, Access::Write)?;
     let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
     deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
+}
+
+/// `POST …/jobs/{job}/runs/{run}/generate-review-document`: `202` with `{"temporaryFileId"}`;
+/// poll `GET …/temporary-files/{id}` until it is ready.
+pub async fn generate_review_document(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, job, run)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Jobs, Access::Write)?;
+    let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
+    let file = request_review_document(&ctx, &run).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"object": "temporary_file_request", "temporaryFileId": file.id}))))
 }
 
 #[cfg(test)]

@@ -12,5 +12,6 @@ pub mod review;
 pub mod runs;
 pub mod schedules;
 pub mod system;
+pub mod temporary_files;
 pub mod tokens;
 pub mod workspaces;
