@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, deliver_entry, render_entry, review_document, tick};
+use crate::pipeline::{PipelineError, deliver_entry, render_entry, review, review_document, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -32,7 +32,7 @@ pub async fn handle_tick(ctx: &Context, event: TickEvent) -> Result<Value, Pipel
         Task::Tick => serde_json::to_value(tick::tick(ctx).await?),
         Task::ExportInteractions => return Err(PipelineError::NotAvailable("the interaction export")),
         Task::Cleanup => return Err(PipelineError::NotAvailable("retention cleanup")),
-        Task::ApprovalsExpire => return Err(PipelineError::NotAvailable("approval expiry")),
+        Task::ApprovalsExpire => serde_json::to_value(review::expire_approvals(ctx, ctx.clock.now()).await?),
     };
     Ok(report.unwrap_or(Value::Null))
 }

@@ -317,6 +317,86 @@ mod tests {
         }
     }
 
+    /// A run of `count` entries of a new workspace, every one rendered and held since `at`.
+    async fn held_run(ctx: &Context, code: &str, count: usize, at: DateTime<Utc>) -> (Run, Vec<Entry>) {
+        let ws = ctx.store.create_workspace(&fixtures::workspace(code, at)).await.unwrap();
+        let report = ctx.store.create_report(&fixtures::report(&ws, "r", at)).await.unwrap();
+        let run = fixtures::run(&report, at);
+        let entries = fixtures::entries(&run, count, at);
+        ctx.store.create_run(&run, &entries, at).await.unwrap();
+        let rendered = entry(EntryStatus::InProgress, true).artifacts;
+        let mut held = Vec::new();
+        for e in &entries {
+            let s = &ctx.store;
+            s.transition_entry(run.id, e.id, EntryStatus::Queued, EntryStatus::InProgress, at, |_| {}).await.unwrap();
+            let e = s
+                .transition_entry(run.id, e.id, EntryStatus::InProgress, EntryStatus::PendingReview, at, |e| {
+                    e.artifacts = rendered.clone()
+                })
+                .await
+                .unwrap();
+            held.push(e);
+        }
+        (run, held)
+    }
+
+    #[tokio::test]
+    async fn approving_queues_delivery_and_rejecting_records_who_and_why() {
+        let now = crate::store::store_contract::now();
+        let ctx = crate::testing::local_context(now).await;
+        let (run, held) = held_run(&ctx, "review", 3, now).await;
+        let approved = act(&ctx, &run, held[..1].to_vec(), &Action::Approve, Some("tok_1")).await.unwrap();
+        assert_eq!(approved.done, [held[0].id]);
+        let reject = Action::Reject { reason: Some("wrong totals".into()) };
+        // `held` is a stale view: the approved entry has moved on and is skipped, not rejected.
+        let rejected = act(&ctx, &run, held.clone(), &reject, Some("tok_2")).await.unwrap();
+        assert_eq!(rejected.done, [held[1].id, held[2].id]);
+        assert_eq!(rejected.skipped, [Skipped { id: held[0].id, status: "changed meanwhile".into() }]);
+        let fresh = select(&ctx, &run, Some(&[held[0].id])).await.unwrap();
+        let again = act(&ctx, &run, fresh, &reject, Some("tok_2")).await.unwrap();
+        assert_eq!(again.skipped, [Skipped { id: held[0].id, status: "InProgress".into() }]);
+
+        let first = ctx.store.get_entry(run.id, held[0].id).await.unwrap();
+        let review = first.review.unwrap();
+        assert_eq!((review.decision, review.by.as_deref()), (ReviewDecision::Approved, Some("tok_1")));
+        let second = ctx.store.get_entry(run.id, held[1].id).await.unwrap();
+        assert_eq!(second.status, EntryStatus::Cancelled);
+        assert_eq!(second.artifacts, held[1].artifacts, "kept for audit");
+        let review = second.review.unwrap();
+        assert_eq!(
+            (review.decision, review.by.as_deref(), review.note.as_deref()),
+            (ReviewDecision::Rejected, Some("tok_2"), Some("wrong totals"))
+        );
+        let counts = ctx.store.get_run(run.id).await.unwrap().counts;
+        assert_eq!((counts.queued, counts.review, counts.cancelled), (1, 0, 2));
+        let jobs = ctx.deliver_queue.receive(10, std::time::Duration::ZERO).await.unwrap();
+        assert_eq!(jobs.len(), 1, "only the approved entry is delivered");
+    }
+
+    #[tokio::test]
+    async fn an_expiry_rejects_only_entries_held_past_the_max_age_in_every_workspace_once() {
+        let now = crate::store::store_contract::now();
+        let ctx = crate::testing::local_context(now).await;
+        let max_age = Duration::hours(i64::from(ctx.config.approval_max_age_hours));
+        let (old_a, _) = held_run(&ctx, "old-a", 2, now - max_age - Duration::minutes(1)).await;
+        let (old_b, _) = held_run(&ctx, "old-b", 1, now - max_age).await;
+        let (recent, _) = held_run(&ctx, "recent", 2, now - max_age + Duration::minutes(1)).await;
+
+        let report = expire_approvals(&ctx, now).await.unwrap();
+        assert_eq!(report.expired, 3);
+        assert_eq!(report.workspaces[&old_a.workspace_id].expired, 2);
+        assert_eq!(report.workspaces[&old_b.workspace_id].expired, 1);
+        assert!(!report.workspaces.contains_key(&recent.workspace_id));
+        for e in all_entries(&ctx, old_a.id).await.unwrap() {
+            let review = e.review.unwrap();
+            assert_eq!((e.status, review.decision, review.by), (EntryStatus::Cancelled, ReviewDecision::Expired, None));
+        }
+        assert_eq!(ctx.store.get_run(recent.id).await.unwrap().counts.review, 2);
+
+        let again = expire_approvals(&ctx, now).await.unwrap();
+        assert_eq!((again.expired, again.workspaces.len()), (0, 0));
+    }
+
     #[test]
     fn deliver_takes_rendered_entries_that_are_held_delivered_or_failed_to_deliver() {
         use EntryStatus::*;

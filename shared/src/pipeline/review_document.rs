@@ -91,7 +91,8 @@ pub async fn make_review_document(
     .and_then(|made| made);
     let settled = match made {
         Ok(bytes) => {
-            let key = format!("ws/{ws}/temporary/{}/{}", file.id, file.file_name);
+            // Under `tmp/`, which the bucket's lifecycle rule clears on its own.
+            let key = format!("tmp/review/{ws}/{}/{}", file.id, file.file_name);
             let meta = ctx.blobs.put(&key, bytes.into(), "application/pdf").await?;
             ctx.store
                 .settle_temporary_file(ws, file.id, TemporaryFileStatus::Ready, |f| {
