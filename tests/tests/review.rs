@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
 use herald_core::clock::ManualClock;
+use herald_core::domain::Role;
+use herald_core::testing::fixtures;
 use herald_core::testing::recorder::{Recorder, Reply};
 use herald_tests::{Backend, TestServer};
 use reqwest::StatusCode;
@@ -354,6 +356,20 @@ async fn the_jobs_endpoints_answer_the_seed_shapes_and_keep_runs_to_their_job() 
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = s.post(&s.ws("/jobs/statements/runs")).json(&json!({"parameters": {}})).send().await.unwrap();
     assert_eq!(r.status().as_u16() / 100, 4);
+
+    // Reading takes jobs read access; starting, delivering and deciding take write access.
+    let (viewer, secret) = fixtures::token(&s.access.workspace, Role::Viewer, Utc::now());
+    s.ctx.store.create_token(&viewer).await.unwrap();
+    let r = s.client.get(s.ws(&format!("/jobs/statements/runs/{run_id}/status"))).bearer_auth(&secret).send().await;
+    assert_eq!(r.unwrap().status(), StatusCode::OK);
+    for path in [
+        "/jobs/statements/runs".to_string(),
+        format!("/jobs/statements/runs/{run_id}/deliver"),
+        format!("/runs/{run_id}/approve"),
+    ] {
+        let r = s.client.post(s.ws(&path)).bearer_auth(&secret).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
     assert_eq!(hook.requests().len(), 3, "refused calls started nothing");
 }
 
