@@ -19,6 +19,7 @@
 //! | `CRON_SECRET` | secret for `/api/v1/cron/*` maintenance endpoints | unset: endpoints refuse all |
 //! | `HERALD_TICK_SCHEDULE` | EventBridge Scheduler schedule of the tick, `[group/]name` (for its status) | |
 //! | `APPROVAL_MAX_AGE_HOURS` | age at which pending approvals expire; invalid values fall back | 168 |
+//! | `HERALD_TEMPORARY_FILE_HOURS` | how long temporary files (review documents) stay downloadable | 24 |
 
 use std::fmt;
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ pub struct Config {
     pub cron_token: Option<Secret>,
     pub cron_secret: Option<Secret>,
     pub approval_max_age_hours: u32,
+    /// How long a temporary file (a consolidated review document) stays downloadable.
+    pub temporary_file_hours: u32,
     /// The EventBridge Scheduler schedule that runs the tick, `[group/]name`.
     pub tick_schedule: Option<String>,
 }
@@ -78,6 +81,7 @@ pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 pub const DEFAULT_ATTACHMENT_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_APPROVAL_MAX_AGE_HOURS: u32 = 168;
+pub const DEFAULT_TEMPORARY_FILE_HOURS: u32 = 24;
 
 /// Every problem found in the environment.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -170,6 +174,14 @@ impl Config {
             .and_then(|v| v.parse::<u32>().ok())
             .filter(|h| *h > 0)
             .unwrap_or(DEFAULT_APPROVAL_MAX_AGE_HOURS);
+        let temporary_file_hours = match var("HERALD_TEMPORARY_FILE_HOURS").map(|v| v.parse::<u32>()) {
+            None => DEFAULT_TEMPORARY_FILE_HOURS,
+            Some(Ok(hours)) if (1..=24 * 366).contains(&hours) => hours,
+            Some(_) => {
+                problems.push("HERALD_TEMPORARY_FILE_HOURS must be a whole number of hours from 1 to 8784".to_string());
+                DEFAULT_TEMPORARY_FILE_HOURS
+            }
+        };
 
         let rate_limit_per_minute = match var("HERALD_RATE_LIMIT_PER_MINUTE").map(|v| v.parse::<u32>()) {
             None => DEFAULT_RATE_LIMIT_PER_MINUTE,
@@ -206,6 +218,7 @@ impl Config {
                 cron_token,
                 cron_secret,
                 approval_max_age_hours,
+                temporary_file_hours,
                 tick_schedule: var("HERALD_TICK_SCHEDULE"),
             }),
             _ => Err(ConfigError(problems)),
@@ -279,5 +292,8 @@ mod tests {
     fn an_invalid_approval_age_falls_back_to_the_default() {
         assert_eq!(config(&[("APPROVAL_MAX_AGE_HOURS", "soon")]).unwrap().approval_max_age_hours, 168);
         assert_eq!(config(&[("APPROVAL_MAX_AGE_HOURS", "24")]).unwrap().approval_max_age_hours, 24);
+        assert_eq!(config(&[]).unwrap().temporary_file_hours, 24);
+        assert_eq!(config(&[("HERALD_TEMPORARY_FILE_HOURS", "48")]).unwrap().temporary_file_hours, 48);
+        assert!(config(&[("HERALD_TEMPORARY_FILE_HOURS", "0")]).is_err());
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::pipeline::{PipelineError, deliver_entry, maintenance, render_entry, tick};
+use crate::pipeline::{PipelineError, deliver_entry, maintenance, render_entry, review, review_document, tick};
 use crate::queue::{Job, parse_body};
 
 /// What a scheduled invocation of the tick function asks for.
@@ -32,7 +32,7 @@ pub async fn handle_tick(ctx: &Context, event: TickEvent) -> Result<Value, Pipel
         Task::Tick => serde_json::to_value(tick::tick(ctx).await?),
         Task::ExportInteractions => serde_json::to_value(maintenance::export::export_interactions(ctx).await?),
         Task::Cleanup => serde_json::to_value(maintenance::cleanup::cleanup(ctx).await?),
-        Task::ApprovalsExpire => return Err(PipelineError::NotAvailable("approval expiry")),
+        Task::ApprovalsExpire => serde_json::to_value(review::expire_approvals(ctx, ctx.clock.now()).await?),
     };
     Ok(report.unwrap_or(Value::Null))
 }
@@ -50,6 +50,9 @@ pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), Pip
         (Worker::Render, Job::Render { run_id, entry_id, .. }) => {
             // Boxed: the pipeline futures are large, and the handler stays small to lay out.
             Box::pin(render_entry::render_entry(ctx, *run_id, *entry_id)).await.map(|_| ())
+        }
+        (Worker::Render, Job::ReviewDocument { workspace_id, file_id }) => {
+            Box::pin(review_document::make_review_document(ctx, *workspace_id, *file_id)).await
         }
         (Worker::Deliver, Job::Deliver { run_id, entry_id, delivery_id, .. }) => {
             Box::pin(deliver_entry::deliver_entry(ctx, *run_id, *entry_id, *delivery_id)).await.map(|_| ())

@@ -29,6 +29,24 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// A local context for pipeline unit tests: an in-memory store, in-memory queues, blobs in a
+/// fresh folder, and a manual clock at `now`.
+#[cfg(test)]
+pub(crate) async fn local_context(now: chrono::DateTime<chrono::Utc>) -> crate::context::Context {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = crate::config::Config::from_lookup(|_| None).expect("default config");
+    config.blobs = crate::config::BlobConfig::Fs(dir.keep());
+    let mut ctx = crate::context::Context::from_config(config).await.expect("context");
+    ctx.store = crate::store::Store::new(Arc::new(crate::store::sqlite::SqliteTable::in_memory().expect("sqlite")));
+    ctx.render_queue = Arc::new(crate::queue::MemoryQueue::new(Duration::from_secs(60)));
+    ctx.deliver_queue = Arc::new(crate::queue::MemoryQueue::new(Duration::from_secs(60)));
+    ctx.clock = Arc::new(crate::clock::ManualClock::new(now));
+    ctx
+}
+
 /// Valid entities for tests, with every field filled.
 pub mod fixtures {
     use chrono::{DateTime, Utc};

@@ -74,6 +74,8 @@ ulid_id! {
     DeliveryId;
     /// One event of a workspace's interaction history.
     InteractionId;
+    /// A file kept for a while (a consolidated review document).
+    TemporaryFileId;
 }
 
 impl EntryId {

@@ -19,8 +19,8 @@ use axum::routing::{delete, get, post};
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, maintenance, preview, reports, runs, schedules, suppressions,
-    system, tokens, workspaces,
+    blobs, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports, review, runs, schedules,
+    suppressions, system, temporary_files, tokens, workspaces,
 };
 
 /// The whole API.
@@ -64,6 +64,20 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}", get(runs::get_entry))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
         .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
+        .route("/api/v1/ws/{workspace}/runs/{id}/approve", post(review::approve_entries))
+        .route("/api/v1/ws/{workspace}/runs/{id}/reject", post(review::reject_entries))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/approve", post(review::approve_entry))
+        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/reject", post(review::reject_entry))
+        .route("/api/v1/ws/{workspace}/jobs", get(jobs::list_jobs))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs", post(jobs::start_job_run))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/status", get(jobs::run_status))
+        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/deliver", post(jobs::deliver))
+        .route(
+            "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/generate-review-document",
+            post(jobs::generate_review_document),
+        )
+        .route("/api/v1/ws/{workspace}/temporary-files/{id}", get(temporary_files::get))
+        .route("/api/v1/ws/{workspace}/temporary-files/{id}/content", get(temporary_files::content))
         .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
         .route("/api/v1/ws/{workspace}/suppressions", get(suppressions::list_suppressions))
         .route(
@@ -78,6 +92,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
         .route("/api/v1/cron/status", get(cron::status))
         .route("/api/v1/cron/export-interactions", get(maintenance::export_interactions))
         .route("/api/v1/cron/cleanup", get(maintenance::cleanup))
+        .route("/api/v1/cron/approvals-expire", get(review::approvals_expire))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -10,6 +10,8 @@ pub mod maintenance;
 pub mod preview;
 pub mod recovery;
 pub mod render_entry;
+pub mod review;
+pub mod review_document;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;

@@ -36,7 +36,7 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
     let mut report = RecoveryReport::default();
     for entry in ctx.store.stale_entries(cutoff, SWEEP_BATCH).await? {
         match requeue(ctx, &entry, now).await {
-            Ok(Some(job @ Job::Render { .. })) => {
+            Ok(Some(job @ (Job::Render { .. } | Job::ReviewDocument { .. }))) => {
                 ctx.render_queue.send(&[job]).await?;
                 report.rendering += 1;
             }
@@ -86,33 +86,16 @@ async fn requeue(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Opt
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration as StdDuration;
 
     use super::*;
-    use crate::clock::ManualClock;
     use crate::domain::Artifact;
-    use crate::queue::MemoryQueue;
-    use crate::store::Store;
-    use crate::store::sqlite::SqliteTable;
     use crate::testing::fixtures;
-
-    async fn context(now: DateTime<Utc>) -> Context {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = crate::config::Config::from_lookup(|_| None).unwrap();
-        config.blobs = crate::config::BlobConfig::Fs(dir.keep());
-        let mut ctx = Context::from_config(config).await.unwrap();
-        ctx.store = Store::new(Arc::new(SqliteTable::in_memory().unwrap()));
-        ctx.render_queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(60)));
-        ctx.deliver_queue = Arc::new(MemoryQueue::new(StdDuration::from_secs(60)));
-        ctx.clock = Arc::new(ManualClock::new(now));
-        ctx
-    }
 
     #[tokio::test]
     async fn a_restart_hands_every_unfinished_entry_to_the_queue_again() {
         let now = crate::store::store_contract::now();
-        let ctx = context(now).await;
+        let ctx = crate::testing::local_context(now).await;
         let ws = ctx.store.create_workspace(&fixtures::workspace("recovery", now)).await.unwrap();
         let report = ctx.store.create_report(&fixtures::report(&ws, "r", now)).await.unwrap();
         let run = fixtures::run(&report, now);

@@ -18,7 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{DeliveryId, EntryId, RunId, WorkspaceId};
+use crate::domain::{DeliveryId, EntryId, RunId, TemporaryFileId, WorkspaceId};
 
 /// A unit of work for a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,8 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         delivery_id: Option<DeliveryId>,
     },
+    /// Make a run's consolidated review document (a render worker's job).
+    ReviewDocument { workspace_id: WorkspaceId, file_id: TemporaryFileId },
 }
 
 /// A received message: the job, a handle to acknowledge it with, and how often it was received.

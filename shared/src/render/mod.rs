@@ -8,6 +8,7 @@ pub mod csv;
 pub mod format;
 pub mod html;
 pub mod markdown;
+pub mod merge;
 pub mod model;
 pub mod pdf;
 pub mod svg;

@@ -12,7 +12,7 @@
 //! | schedule | `WS#{ws}` | `SCHED#{id}` | `DUE` / `{next_run_at}#{id}` (enabled only) | `REPORT#{report}` / `SCHED#{id}` | |
 //! | run | `RUN#{id}` | `RUN` | `WS#{ws}#RUNS` / `{id}` | `REPORT#{report}` / `RUN#{id}` | |
 //! | idempotency key | `WS#{ws}` | `IDEM#{key}` | | | |
-//! | entry | `RUN#{run}` | `E#{id}` | | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
+//! | entry | `RUN#{run}` | `E#{id}` | `HELD#{shard}` / `{held_since}#{run}#{id}` (pending review only) | | `WORK#{shard}` / `{lease_until}#{run}#{id}` (queued or in progress only) |
 //! | delivery | `RUN#{run}` | `D#{entry}#{index}` | | | |
 //! | last tick | `SYSTEM` | `TICK` | | | |
 //! | interaction | `WS#{ws}#IX#{dedupe}` | `IX` | `WS#{ws}#INTERACTIONS` / `{created_at}#{id}` | | |
@@ -20,11 +20,13 @@
 //! | dataset | `WS#{ws}` | `DATASET#{code}` | | | |
 //! | export checkpoint | `WS#{ws}` | `EXPORT#interactions` | | | |
 //! | suppression | `WS#{ws}` | `SUPP#{address}` | `SUPPRESSIONS` / `{expires_at}#{ws}#{address}` (expiring only) | | |
+//! | temporary file | `WS#{ws}` | `TMP#{id}` (expires by TTL) | | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
 //! by run (table partition), unfinished work by lease expiry (gsi3, 16 shards so one busy run
-//! does not make a hot partition).
+//! does not make a hot partition), entries held for review by the time they were held (gsi1,
+//! sparse, sharded the same way; the approvals expiry reads only those past its cutoff).
 //!
 //! Interactions: `{dedupe}` is `C#{client id}` when the client sent an id, else `I#{id}`; each
 //! interaction is its own partition, so the `NotExists` put that makes re-sending idempotent
@@ -43,7 +45,7 @@ use serde::de::DeserializeOwned;
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
     ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint, Interaction,
-    Report, Run, Schedule, Suppression, Workspace, WorkspaceId,
+    Report, Run, Schedule, Suppression, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -181,13 +183,17 @@ impl Entity for Entry {
         entry_key(self.run_id, self.id)
     }
     fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let shard = (self.id.ulid().random() % u128::from(WORK_SHARDS)) as u8;
         let working = matches!(self.status, EntryStatus::Queued | EntryStatus::InProgress);
         let work = working.then(|| {
-            let shard = (self.id.ulid().random() % u128::from(WORK_SHARDS)) as u8;
             let due = self.lease_until.unwrap_or(self.updated_at);
             Key::new(format!("WORK#{shard}"), format!("{}#{}#{}", time_key(due), self.run_id, self.id))
         });
-        [None, None, work]
+        // An entry enters review in a transition, which stamps `updated_at`: the time it was held.
+        let held = (self.status == EntryStatus::PendingReview).then(|| {
+            Key::new(format!("HELD#{shard}"), format!("{}#{}#{}", time_key(self.updated_at), self.run_id, self.id))
+        });
+        [held, None, work]
     }
     fn state(&self) -> Option<String> {
         Some(self.status.as_str().to_string())
@@ -265,6 +271,21 @@ impl Entity for Dataset {
 
 pub fn dataset_key(ws: WorkspaceId, code: &str) -> Key {
     Key::new(workspace_pk(ws), format!("DATASET#{code}"))
+}
+
+impl Entity for TemporaryFile {
+    const KIND: &'static str = "temporary file";
+    fn key(&self) -> Key {
+        temporary_file_key(self.workspace_id, self.id)
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.status.as_str().to_string())
+    }
+    versioned!();
+}
+
+pub fn temporary_file_key(ws: WorkspaceId, id: TemporaryFileId) -> Key {
+    Key::new(workspace_pk(ws), format!("TMP#{id}"))
 }
 
 impl Entity for ExportCheckpoint {

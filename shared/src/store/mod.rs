@@ -12,6 +12,7 @@ mod repository;
 mod runs;
 pub mod sqlite;
 pub mod table;
+mod temporary_files;
 
 pub use interactions::IngestOutcome;
 pub use maintenance::Purged;

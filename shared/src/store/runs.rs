@@ -411,6 +411,19 @@ impl Store {
         Ok(stale)
     }
 
+    /// Entries of every workspace held for review since `cutoff` or earlier, oldest first per
+    /// shard, at most `limit` per shard. Reads only the sparse held-entries index, so the cost
+    /// follows the number of entries past the cutoff.
+    pub async fn held_entries(&self, cutoff: DateTime<Utc>, limit: usize) -> Result<Vec<Entry>, StoreError> {
+        let mut held = Vec::new();
+        for shard in 0..WORK_SHARDS {
+            let query =
+                Query::index(Index::Gsi1, format!("HELD#{shard}"), SkRange::AtMost(format!("{}#~", time_key(cutoff))));
+            held.extend(self.list::<Entry>(query.limit(limit)).await?.items);
+        }
+        Ok(held)
+    }
+
     /// Creates delivery records; records that already exist are left as they are, so a
     /// repeated call is harmless.
     pub async fn create_deliveries(&self, deliveries: &[Delivery]) -> Result<(), StoreError> {

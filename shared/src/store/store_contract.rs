@@ -1,6 +1,6 @@
 //! The contract of the typed `Store`, run on every `Table` adapter: uniqueness, versions,
 //! run creation (single and chunked), counters, transitions with one winner, due schedules
-//! and slot claims, stale work, deliveries and newest-first listings; idempotent interaction
+//! and slot claims, stale work, entries held for review, temporary files, deliveries and newest-first listings; idempotent interaction
 //! ingest with exact daily summaries, and dataset metadata replaced, listed and deleted by
 //! version.
 
@@ -326,6 +326,78 @@ pub async fn entries_whose_lease_ran_out_are_found_as_stale_work(store: &Store, 
     );
 }
 
+pub async fn held_entries_are_found_by_the_time_they_were_held_until_they_leave_review(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let entries = fixtures::entries(&run, 3, now());
+    store.create_run(&run, &entries, now()).await.unwrap();
+    let hold = |e: &Entry, at: DateTime<Utc>| {
+        let (run, id) = (e.run_id, e.id);
+        async move {
+            store.transition_entry(run, id, EntryStatus::Queued, EntryStatus::InProgress, at, |_| {}).await.unwrap();
+            store
+                .transition_entry(run, id, EntryStatus::InProgress, EntryStatus::PendingReview, at, |_| {})
+                .await
+                .unwrap()
+        }
+    };
+    let early = now() + Duration::minutes(1);
+    let late = now() + Duration::hours(2);
+    hold(&entries[0], early).await;
+    hold(&entries[1], late).await;
+    let mine = |found: Vec<Entry>| -> Vec<EntryId> {
+        let mut ids: Vec<EntryId> = found.into_iter().filter(|e| e.run_id == run.id).map(|e| e.id).collect();
+        ids.sort();
+        ids
+    };
+    assert!(mine(store.held_entries(now(), 100).await.unwrap()).is_empty());
+    assert_eq!(mine(store.held_entries(early, 100).await.unwrap()), [entries[0].id]);
+    assert_eq!(mine(store.held_entries(late, 100).await.unwrap()), [entries[0].id, entries[1].id]);
+    // An entry that leaves review leaves the index; queued ones were never in it.
+    store
+        .transition_entry(run.id, entries[0].id, EntryStatus::PendingReview, EntryStatus::Cancelled, late, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(mine(store.held_entries(late, 100).await.unwrap()), [entries[1].id]);
+    let counts = store.get_run(run.id).await.unwrap().counts;
+    assert_eq!((counts.review, counts.cancelled, counts.queued), (1, 1, 1));
+}
+
+pub async fn a_temporary_file_is_settled_once_and_gone_after_it_expires(store: &Store, code: &str) {
+    let ws = new_workspace(store, code).await;
+    let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
+    let run = fixtures::run(&report, now());
+    let file = TemporaryFile {
+        id: TemporaryFileId::generate(now()),
+        workspace_id: ws.id,
+        run_id: run.id,
+        status: TemporaryFileStatus::Pending,
+        key: None,
+        file_name: "review.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: None,
+        sha256: None,
+        error: None,
+        created_at: now(),
+        expires_at: now() + Duration::hours(24),
+        version: 0,
+    };
+    store.create_temporary_file(&file).await.unwrap();
+    assert!(is_conflict(store.create_temporary_file(&file).await));
+    let ready = store
+        .settle_temporary_file(ws.id, file.id, TemporaryFileStatus::Ready, |f| f.key = Some("tmp/x.pdf".into()))
+        .await
+        .unwrap();
+    assert_eq!((ready.status, ready.key.as_deref()), (TemporaryFileStatus::Ready, Some("tmp/x.pdf")));
+    assert!(is_conflict(store.settle_temporary_file(ws.id, file.id, TemporaryFileStatus::Failed, |_| {}).await));
+    assert_eq!(store.get_temporary_file(ws.id, file.id, now()).await.unwrap(), ready);
+    let other = new_workspace(store, &format!("{code}-b")).await;
+    assert!(matches!(store.get_temporary_file(other.id, file.id, now()).await, Err(StoreError::NotFound { .. })));
+    let later = now() + Duration::hours(24);
+    assert!(matches!(store.get_temporary_file(ws.id, file.id, later).await, Err(StoreError::NotFound { .. })));
+}
+
 pub async fn deliveries_are_created_once_and_move_by_status(store: &Store, code: &str) {
     let ws = new_workspace(store, code).await;
     let report = store.create_report(&fixtures::report(&ws, "r", now())).await.unwrap();
@@ -634,6 +706,8 @@ macro_rules! store_contract {
             case!(an_illegal_or_stale_transition_changes_nothing);
             case!(shared two_concurrent_transitions_of_one_entry_let_exactly_one_win);
             case!(entries_whose_lease_ran_out_are_found_as_stale_work);
+            case!(held_entries_are_found_by_the_time_they_were_held_until_they_leave_review);
+            case!(a_temporary_file_is_settled_once_and_gone_after_it_expires);
             case!(deliveries_are_created_once_and_move_by_status);
             case!(a_delivery_is_claimed_by_one_sender_at_a_time);
             case!(runs_are_listed_newest_first_and_stay_in_their_workspace);

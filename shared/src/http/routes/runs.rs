@@ -15,13 +15,13 @@ use crate::context::Context;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Access, Area, DeliveryId, DeliveryStatus, Entry, EntryId, EntryStatus, FieldError, Run, RunId, RunStatus,
-    RunTrigger, ValidationErrors,
+    Access, Area, DeliveryId, DeliveryStatus, Entry, EntryId, EntryStatus, Report, Run, RunId, RunStatus, RunTrigger,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
 use crate::pipeline::cancel::{Cancellation, cancel_run};
+use crate::pipeline::review;
 use crate::pipeline::start_run::{RunRequest, start_run};
 use crate::queue::Job;
 use crate::store::{PageRequest, RunCreation, RunQuery, StoreError};
@@ -90,12 +90,6 @@ pub async fn list_runs(
     };
     let listing = ctx.store.find_runs(caller.workspace.id, &query, &filter.page.page()?).await?;
     Ok(Json(list(listing, view)))
-}
-
-/// A run of the caller's workspace; ids that do not parse are simply not found.
-async fn run_of(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<Run> {
-    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
-    Ok(ctx.store.get_run_in(caller.workspace.id, run_id).await?)
 }
 
 /// An entry of `run`; ids that do not parse are simply not found.
@@ -236,6 +230,19 @@ pub async fn run_now(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
     let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
+    let (status, run) = start_api_run(&ctx, &caller, report, &headers, body).await?;
+    Ok((status, Json(view(&run))))
+}
+
+/// Starts an API run of `report` with the body's values, honouring `Idempotency-Key`: `202`
+/// with the new run, or `200` with the run a first call with the same key started.
+pub async fn start_api_run(
+    ctx: &Context,
+    caller: &Caller,
+    report: Report,
+    headers: &HeaderMap,
+    body: RunNowBody,
+) -> ApiResult<(StatusCode, Run)> {
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => match value.to_str().map(str::trim) {
@@ -251,11 +258,10 @@ pub async fn run_now(
         data: body.data,
         idempotency_key,
     };
-    let (status, run) = match start_run(&ctx, request).await? {
+    Ok(match start_run(ctx, request).await? {
         RunCreation::Created(run) => (StatusCode::ACCEPTED, *run),
         RunCreation::Existing(id) => (StatusCode::OK, ctx.store.get_run_in(caller.workspace.id, id).await?),
-    };
-    Ok((status, Json(view(&run))))
+    })
 }
 
 /// Retry one delivery: re-sends the stored artifacts (nothing is rendered or queried again),
@@ -330,77 +336,32 @@ pub async fn deliver(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
     let run = run_of(&ctx, &caller, &id).await?;
-    let mut entries = Vec::new();
-    let mut page = PageRequest::first(200);
-    loop {
-        let listing = ctx.store.list_entries(run.id, &page).await?;
-        entries.extend(listing.items);
-        match listing.cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    if let Some(wanted) = &body.entry_ids {
-        let unknown: Vec<String> =
-            wanted.iter().filter(|w| !entries.iter().any(|e| e.id == **w)).map(ToString::to_string).collect();
-        if !unknown.is_empty() {
-            let error = FieldError::new("entry_ids", format!("not entries of this run: {}", unknown.join(", ")));
-            return Err(ValidationErrors(vec![error]).into());
-        }
-        entries.retain(|e| wanted.contains(&e.id));
-    }
-    let now = ctx.clock.now();
-    let lease = now + crate::pipeline::recovery::PICKUP_DEADLINE;
-    let (mut queued, mut skipped) = (Vec::new(), Vec::new());
-    for entry in entries {
-        let deliverable = !entry.artifacts.is_empty()
-            && matches!(
-                entry.status,
-                EntryStatus::PendingReview
-                    | EntryStatus::Completed
-                    | EntryStatus::CompletedWithErrors
-                    | EntryStatus::DeliveryFailed
-            );
-        if !deliverable {
-            skipped.push(json!({"id": entry.id, "status": entry.status}));
-            continue;
-        }
-        let deliveries = ctx.store.list_deliveries(run.id, Some(entry.id), &PageRequest::first(200)).await?.items;
-        for d in deliveries.iter().filter(|d| d.status != DeliveryStatus::Pending) {
-            match ctx
-                .store
-                .transition_delivery(d, d.status, DeliveryStatus::Pending, now, |d| {
-                    d.error = None;
-                    d.next_attempt_at = None;
-                    d.sending_until = None;
-                })
-                .await
-            {
-                Ok(_) | Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        match ctx
-            .store
-            .transition_entry(run.id, entry.id, entry.status, EntryStatus::InProgress, now, |e| {
-                e.lease_until = Some(lease)
-            })
-            .await
-        {
-            Ok(_) => queued.push(Job::Deliver {
-                workspace_id: run.workspace_id,
-                run_id: run.id,
-                entry_id: entry.id,
-                delivery_id: None,
-            }),
-            Err(StoreError::Conflict(_)) => skipped.push(json!({"id": entry.id, "status": "changed meanwhile"})),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if let Err(error) = ctx.deliver_queue.send(&queued).await {
-        tracing::warn!(%error, "could not enqueue the deliveries; recovery will");
-    }
-    let answer = json!({"object": "run_delivery", "run_id": run.id, "queued": queued.len(), "skipped": skipped});
+    deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
+}
+
+/// A run of the caller's workspace by its id; anything else is "not found".
+pub async fn run_of(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<Run> {
+    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
+    Ok(ctx.store.get_run_in(caller.workspace.id, run_id).await?)
+}
+
+/// Delivers the `wanted` entries of `run` (all when `None`) and answers what was queued and
+/// what was left as it was.
+pub async fn deliver_selected(
+    ctx: &Context,
+    caller: &Caller,
+    run: &Run,
+    wanted: Option<&[EntryId]>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let entries = review::select(ctx, run, wanted).await?;
+    let by = caller.token.id.to_string();
+    let outcome = review::act(ctx, run, entries, &review::Action::Deliver, Some(&by)).await?;
+    let answer = json!({
+        "object": "run_delivery",
+        "run_id": run.id,
+        "queued": outcome.done.len(),
+        "skipped": outcome.skipped,
+    });
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 

@@ -1,0 +1,164 @@
+//! The jobs API of seed `003` under `/api/v1/ws/{workspace}/jobs`: a job is a report, named by
+//! id or code. List the jobs, start a run, poll its status, deliver its entries after review,
+//! and ask for its consolidated review document. A run of another job or workspace is "not
+//! found". Permission area: jobs.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::runs::{DeliverBody, RunNowBody, deliver_selected, run_of, start_api_run};
+use crate::context::Context;
+use crate::domain::{Access, Area, Report, ReportId, Run};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::OptionalJson;
+use crate::pipeline::review_document::request_review_document;
+use crate::store::PageRequest;
+
+/// Reports and schedules read per page while listing jobs.
+const PAGE: usize = 200;
+
+/// A job summary: identity and the two flags of the seed's toggle table.
+fn summary(report: &Report, scheduled: bool) -> Value {
+    json!({
+        "object": "job",
+        "id": report.id,
+        "code": report.code,
+        "name": report.name,
+        "description": report.description,
+        "enabled": report.enabled,
+        "scheduled": scheduled,
+        "hold_for_review": report.hold_for_review,
+    })
+}
+
+/// `GET …/jobs`: every job of the workspace (an array of summaries, as the seed shows).
+/// `scheduled` is true when the job has an enabled schedule.
+pub async fn list_jobs(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Area::Jobs, Access::Read)?;
+    let ws = caller.workspace.id;
+    let mut scheduled: HashSet<ReportId> = HashSet::new();
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let listing = ctx.store.list_schedules(ws, &page).await?;
+        scheduled.extend(listing.items.iter().filter(|s| s.enabled).map(|s| s.report_id));
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let mut jobs = Vec::new();
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let listing = ctx.store.list_reports(ws, &page).await?;
+        jobs.extend(listing.items.iter().map(|r| summary(r, scheduled.contains(&r.id))));
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(Json(Value::Array(jobs)))
+}
+
+/// `POST …/jobs/{job}/runs` with `{"params", "data"}` (all optional): starts a run and answers
+/// `{"jobRunId"}`. `Idempotency-Key` makes a retried call answer the first call's run.
+pub async fn start_job_run(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, job)): Path<(String, String)>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RunNowBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Jobs, Access::Write)?;
+    let report = ctx.store.resolve_report(caller.workspace.id, &job).await?;
+    let (status, run) = start_api_run(&ctx, &caller, report, &headers, body).await?;
+    Ok((status, Json(json!({"object": "job_run", "jobRunId": run.id}))))
+}
+
+/// The run `run` of the job `job` in the caller's workspace; a run of another job is "not found".
+pub async fn job_run(ctx: &Context, caller: &Caller, job: &str, run: &str) -> ApiResult<(Report, Run)> {
+    let report = ctx.store.resolve_report(caller.workspace.id, job).await?;
+    let found = run_of(ctx, caller, run).await?;
+    if found.report_id != report.id {
+        return Err(ApiError::not_found(format_args!("run `{run}`")));
+    }
+    Ok((report, found))
+}
+
+/// The seed `JobRunStatus` of a run.
+pub fn status_view(run: &Run) -> Value {
+    json!({
+        "object": "job_run_status",
+        "finished": run.is_finished(),
+        "entries": run.counts.total,
+        "status": {
+            "queued": run.counts.queued,
+            "completed": run.counts.completed,
+            "errors": run.counts.errors,
+            "review": run.counts.review,
+        },
+    })
+}
+
+/// `GET …/jobs/{job}/runs/{run}/status`: poll until `finished` is true.
+pub async fn run_status(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, job, run)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Area::Jobs, Access::Read)?;
+    let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
+    Ok(Json(status_view(&run)))
+}
+
+/// `POST …/jobs/{job}/runs/{run}/deliver`: the same as delivering the run's entries.
+pub async fn deliver(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, job, run)): Path<(String, String, String)>,
+    OptionalJson(body): OptionalJson<DeliverBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Jobs, Access::Write)?;
+    let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
+    deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
+}
+
+/// `POST …/jobs/{job}/runs/{run}/generate-review-document`: `202` with `{"temporaryFileId"}`;
+/// poll `GET …/temporary-files/{id}` until it is ready.
+pub async fn generate_review_document(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path((_, job, run)): Path<(String, String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Jobs, Access::Write)?;
+    let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
+    let file = request_review_document(&ctx, &run).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"object": "temporary_file_request", "temporaryFileId": file.id}))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::EntryCounts;
+    use crate::testing::fixtures;
+
+    #[test]
+    fn the_status_of_a_run_has_the_seed_shape_and_buckets() {
+        let now = chrono::Utc::now();
+        let ws = fixtures::workspace("acme", now);
+        let report = fixtures::report(&ws, "r", now);
+        let mut run = fixtures::run(&report, now);
+        run.counts = EntryCounts { total: 5, queued: 1, completed: 1, errors: 1, review: 1, cancelled: 1 };
+        let v = status_view(&run);
+        assert_eq!(v["finished"], false);
+        assert_eq!(v["entries"], 5);
+        assert_eq!(v["status"], json!({"queued": 1, "completed": 1, "errors": 1, "review": 1}));
+        run.counts.queued = 0;
+        assert_eq!(status_view(&run)["finished"], true);
+    }
+}
