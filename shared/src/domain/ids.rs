@@ -44,6 +44,15 @@ macro_rules! ulid_id {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let about = concat!("A ", stringify!($name), ": a ULID (26 characters, sortable by creation time)");
+                super::values::string_schema(about, Some("ulid"), None, Some((26, 26)))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl FromStr for $name {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

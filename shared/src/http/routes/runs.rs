@@ -19,6 +19,7 @@ use crate::domain::{
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::start_run::{RunRequest, start_run};
 use crate::queue::Job;
 use crate::store::{PageRequest, RunCreation, StoreError};
@@ -48,6 +49,23 @@ pub struct RunFilter {
     pub report_id: Option<String>,
 }
 
+/// Lists the runs of the workspace, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        PageParams,
+        ("report_id" = Option<String>, Query, description = "Only the runs of this report"),
+    ),
+    responses(
+        (status = 200, description = "A page of runs, newest first", body = views::List<views::RunView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_runs(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -62,6 +80,22 @@ pub async fn list_runs(
     Ok(Json(list(listing, view)))
 }
 
+/// Reads a run in detail: its entries, their deliveries and signed links to their files.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200,
+            description = "The run with its first entries, deliveries and artifact links",
+            body = views::RunDetailView
+        ),
+        ReadErrors,
+    )
+)]
 pub async fn get_run(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -101,7 +135,7 @@ async fn entry_view(ctx: &Context, entry: &Entry) -> ApiResult<Value> {
     Ok(v)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunNowBody {
     /// Parameter values for this run only (saved defaults stay as they are).
@@ -112,8 +146,36 @@ pub struct RunNowBody {
     pub data: Value,
 }
 
+/// Run a report now.
+///
 /// Starts a run of a report now. `Idempotency-Key` makes a retried call answer the run the
 /// first call started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/reports/{report}/runs",
+    operation_id = "run_report",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("report" = String, Path, description = "The report's id or code"),
+        (
+            "Idempotency-Key" = Option<String>,
+            Header,
+            description = "A retried call with the same key answers the run the first call started"
+        ),
+    ),
+    request_body = Option<RunNowBody>,
+    responses(
+        (status = 202, description = "The run started", body = views::RunView),
+        (status = 200,
+            description = "The run an earlier call with this `Idempotency-Key` started",
+            body = views::RunView
+        ),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn run_now(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -145,8 +207,27 @@ pub async fn run_now(
     Ok((status, Json(view(&run))))
 }
 
+/// Retry one delivery from its stored files.
+///
 /// Retry one delivery: re-sends the stored artifacts (nothing is rendered or queried again),
 /// whatever the delivery's last outcome. The entry reopens until it settles again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry",
+    operation_id = "retry_delivery",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        ("delivery" = String, Path, description = "The delivery's id"),
+    ),
+    responses(
+        (status = 202, description = "The delivery, queued again", body = views::DeliveryView),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn retry_delivery(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -200,16 +281,32 @@ pub async fn retry_delivery(
     Ok((StatusCode::ACCEPTED, Json(object("delivery", &delivery))))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverBody {
     /// The entries to deliver; every deliverable entry of the run when absent.
     pub entry_ids: Option<Vec<EntryId>>,
 }
 
+/// Deliver the selected entries of a run.
+///
 /// "Deliver (N selected)": queues delivery of rendered entries — held ones (this approves
 /// them), delivered ones again (every delivery re-sent from the stored artifacts), or
 /// failed ones. Entries still rendering, failed to render, or rejected are left as they are.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/deliver",
+    operation_id = "deliver_run",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    request_body = Option<DeliverBody>,
+    responses(
+        (status = 202, description = "What was queued and what was left as it is", body = views::RunDeliveryView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn deliver(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::domain::{Secret, Workspace};
 use crate::http::auth::Caller;
 use crate::http::extract::object;
+use crate::http::openapi::{ReadErrors, WorkspacePath, views};
 
 /// The API shape of a workspace: secrets replaced by a placeholder.
 pub fn view(ws: &Workspace) -> Value {
@@ -16,6 +17,19 @@ pub fn view(ws: &Workspace) -> Value {
     object("workspace", &ws)
 }
 
+/// The workspace of the path, by id or code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}",
+    operation_id = "get_workspace",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    responses(
+        (status = 200, description = "The workspace", body = views::WorkspaceView),
+        ReadErrors,
+    )
+)]
 pub async fn get(caller: Caller) -> Json<Value> {
     Json(view(&caller.workspace))
 }
