@@ -1,12 +1,13 @@
 //! The OpenAPI document and Swagger UI seen from outside: the served document passes a real
 //! OpenAPI validator (`openapi-spec-validator` from the pinned tool venv), documents exactly the
-//! methods the router answers on every path, and Swagger UI loads with its assets.
+//! methods the router answers on every path, describes the answers the API really gives, and
+//! Swagger UI loads with its assets.
 
 use std::collections::BTreeSet;
 
 use herald_tests::{Backend, TestServer, venv_tool};
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
 
@@ -120,4 +121,187 @@ async fn swagger_ui_answers_its_page_and_every_asset_it_loads() {
     }
     let init = s.client.get(format!("{}/swagger/swagger-initializer.js", s.url)).send().await.unwrap();
     assert!(init.text().await.unwrap().contains("/swagger/v1/swagger.json"));
+}
+
+/// What is wrong with `value` as an instance of `schema` (a schema of the document): types,
+/// required properties, enums, and properties the schema does not name (objects whose schema
+/// names its properties). `oneOf`/`anyOf` need one branch without problems.
+fn problems(doc: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
+    check(doc, schema, value, at, true)
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str() {
+        Some(reference) => {
+            resolve(doc, &doc["components"]["schemas"][reference.trim_start_matches("#/components/schemas/")])
+        }
+        None => schema,
+    }
+}
+
+/// The properties an object schema names, through `allOf` (and the branches of a flattened
+/// `oneOf`, whose own check names the branch's).
+fn named<'a>(doc: &'a Value, schema: &'a Value) -> Vec<(&'a String, &'a Value)> {
+    let schema = resolve(doc, schema);
+    let mut all: Vec<_> = schema["properties"].as_object().into_iter().flatten().collect();
+    for combined in ["allOf", "oneOf", "anyOf"] {
+        for part in schema[combined].as_array().into_iter().flatten() {
+            all.extend(named(doc, part));
+        }
+    }
+    all
+}
+
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str, strict: bool) -> Vec<String> {
+    let schema = resolve(doc, schema);
+    let mut found = Vec::new();
+    for branches in ["oneOf", "anyOf"] {
+        if let Some(branches) = schema[branches].as_array()
+            && !branches.iter().any(|b| check(doc, b, value, at, strict).is_empty())
+        {
+            found.push(format!("{at}: {value} matches none of {branches:?}"));
+        }
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        found.extend(check(doc, part, value, at, false));
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let is = |t: &str| match t {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    };
+    if !types.is_empty() && !types.iter().any(|t| is(t)) {
+        found.push(format!("{at}: {value} is not {types:?}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        found.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let (Some(items), Some(values)) = (schema.get("items"), value.as_array()) {
+        for (i, item) in values.iter().enumerate() {
+            found.extend(check(doc, items, item, &format!("{at}[{i}]"), true));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for key in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            if !object.contains_key(key) {
+                found.push(format!("{at}: `{key}` is required"));
+            }
+        }
+        let properties = named(doc, schema);
+        if strict && !properties.is_empty() {
+            for key in object.keys() {
+                if !properties.iter().any(|(name, _)| *name == key) {
+                    found.push(format!("{at}: `{key}` is not documented"));
+                }
+            }
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            if let Some(v) = object.get(name) {
+                found.extend(check(doc, property, v, &format!("{at}.{name}"), true));
+            }
+        }
+    }
+    found
+}
+
+/// Sends `request` and checks its answer against the documented answer for its status.
+async fn answered(doc: &Value, path: &str, method: &str, request: reqwest::RequestBuilder) -> Value {
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16().to_string();
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let value: Value = r.json().await.unwrap_or(Value::Null);
+    let response = &doc["paths"][path][method]["responses"][&status];
+    assert!(response.is_object(), "{method} {path} answered {status}, which is not documented: {value}");
+    let response = match response["$ref"].as_str() {
+        Some(r) => &doc["components"]["responses"][r.trim_start_matches("#/components/responses/")],
+        None => response,
+    };
+    assert!(content_type.starts_with("application/json"), "{method} {path}: {content_type}");
+    let schema = &response["content"]["application/json"]["schema"];
+    assert!(schema.is_object(), "{method} {path} {status}: no JSON schema documented");
+    let found = problems(doc, schema, &value, &format!("{method} {path} {status}"));
+    assert!(found.is_empty(), "{}\n{value:#}", found.join("\n"));
+    value
+}
+
+#[tokio::test]
+async fn the_documented_answers_are_the_answers_the_api_gives() {
+    let s = server().await;
+    s.run_workers();
+    let doc = document(&s).await;
+    let ws = "/api/v1/ws/{workspace}";
+    let p = |rest: &str| format!("{ws}{rest}");
+
+    answered(&doc, "/health", "get", s.client.get(format!("{}/health", s.url))).await;
+    answered(&doc, ws, "get", s.get(&s.ws(""))).await;
+    answered(&doc, ws, "get", s.client.get(s.ws(""))).await;
+    answered(&doc, &p("/reports/{report}"), "get", s.get(&s.ws("/reports/missing"))).await;
+
+    let token = json!({"name": "ci", "role": "viewer"});
+    let created = answered(&doc, &p("/tokens"), "post", s.post(&s.ws("/tokens")).json(&token)).await;
+    answered(&doc, &p("/tokens"), "get", s.get(&s.ws("/tokens"))).await;
+    let id = created["id"].as_str().unwrap();
+    answered(&doc, &p("/tokens/{id}"), "delete", s.delete(&s.ws(&format!("/tokens/{id}")))).await;
+
+    let hook = json!({"name": "Hook", "config": {"type": "webhook", "url": "http://127.0.0.1:9/hook",
+        "signing_secret": "whsec_0123456789abcdef"}});
+    let destination = answered(&doc, &p("/destinations"), "post", s.post(&s.ws("/destinations")).json(&hook)).await;
+    answered(&doc, &p("/destinations"), "get", s.get(&s.ws("/destinations"))).await;
+
+    let report = json!({
+        "code": "sales", "name": "Sales", "formats": ["pdf", "csv"],
+        "parameters": [{"name": "region", "type": "string", "default": "north"}],
+        "sources": [{"name": "sales", "type": "inline", "rows": [{"region": "north", "amount": 12.5}]}],
+        "sections": [{"type": "table", "source": "sales", "title": "Sales"}],
+        "deliveries": [{"destination_id": destination["id"], "subject": "Sales"}],
+    });
+    answered(&doc, &p("/reports"), "post", s.post(&s.ws("/reports")).json(&report)).await;
+    answered(&doc, &p("/reports"), "post", s.post(&s.ws("/reports")).json(&json!({"name": "No code"}))).await;
+    answered(&doc, &p("/reports"), "get", s.get(&s.ws("/reports"))).await;
+    let preview = json!({"report_id": "sales"});
+    answered(&doc, &p("/reports/preview"), "post", s.post(&s.ws("/reports/preview")).json(&preview)).await;
+
+    let schedule = json!({"name": "Mornings", "rule": {"type": "recurrence", "trigger": "weekly",
+        "start": "2026-01-05T08:00:00", "allowed_days": ["Mon"]}, "timezone": "Europe/London"});
+    answered(
+        &doc,
+        &p("/reports/{report}/schedules"),
+        "post",
+        s.post(&s.ws("/reports/sales/schedules")).json(&schedule),
+    )
+    .await;
+    let rule = json!({"rule": {"type": "cron", "expression": "0 8 * * 1"}, "count": 3});
+    answered(&doc, &p("/schedules/preview"), "post", s.post(&s.ws("/schedules/preview")).json(&rule)).await;
+    answered(&doc, &p("/schedules"), "get", s.get(&s.ws("/schedules"))).await;
+
+    let run = answered(&doc, &p("/reports/{report}/runs"), "post", s.post(&s.ws("/reports/sales/runs"))).await;
+    let id = run["id"].as_str().unwrap();
+    s.finished_run(id).await;
+    let detail = answered(&doc, &p("/runs/{id}"), "get", s.get(&s.ws(&format!("/runs/{id}")))).await;
+    assert!(detail["entry_list"]["data"][0]["artifacts"][0]["download_url"].is_string(), "{detail:#}");
+    assert!(detail["entry_list"]["data"][0]["deliveries"][0]["id"].is_string(), "{detail:#}");
+    answered(&doc, &p("/runs"), "get", s.get(&s.ws("/runs"))).await;
+    answered(&doc, &p("/runs/{id}/deliver"), "post", s.post(&s.ws(&format!("/runs/{id}/deliver")))).await;
+
+    let rows = "region,amount\nnorth,1\nsouth,2\n";
+    let upload = s.client.put(s.ws("/datasets/regions")).bearer_auth(&s.access.secret);
+    answered(&doc, &p("/datasets/{code}"), "put", upload.header("content-type", "text/csv").body(rows)).await;
+    answered(&doc, &p("/datasets/{code}"), "get", s.get(&s.ws("/datasets/regions"))).await;
+    answered(&doc, &p("/datasets/{code}/rows"), "get", s.get(&s.ws("/datasets/regions/rows?limit=1"))).await;
+    answered(&doc, &p("/datasets"), "get", s.get(&s.ws("/datasets?limit=0"))).await;
+
+    let batch = json!([{"customer_id": "c1", "type": "transaction", "amount": 3.5, "channel": "web"}]);
+    answered(&doc, &p("/interactions"), "post", s.post(&s.ws("/interactions")).json(&batch)).await;
 }

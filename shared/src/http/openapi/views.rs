@@ -6,9 +6,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{
-    ApiToken, Artifact, Channel, Delivery, Destination, Entry, EntryId, InteractionKind, OfferKind, Report, Run, RunId,
-    Schedule, Workspace,
+    ApiToken, Artifact, Channel, Delivery, Destination, EntryId, EntryStatus, InteractionKind, OfferKind, Report,
+    Review, Run, RunId, Schedule, Workspace, WorkspaceId,
 };
 use crate::pipeline::preview::PreviewSummary;
 use crate::source::ColumnMeta;
@@ -174,16 +176,34 @@ pub struct EntryList {
     pub next_cursor: Option<String>,
 }
 
-/// An entry of a run.
+/// An entry of a run: its record (see `Entry`), each artifact with a download link, and its
+/// deliveries.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntryView {
     /// Always `run_entry`.
     #[schema(example = "run_entry")]
     pub object: String,
-    #[serde(flatten)]
-    pub entry: Entry,
+    pub id: EntryId,
+    pub run_id: RunId,
+    pub workspace_id: WorkspaceId,
+    /// Position in the run (0-based, the row index of the repeating source).
+    pub seq: u32,
+    pub status: EntryStatus,
+    /// The repeating row this entry was made for.
+    pub row: Option<Map<String, Value>>,
+    /// Parameter values after per-row bindings.
+    pub parameters: Map<String, Value>,
     /// The rendered files, each with a signed download link.
     pub artifacts: Vec<ArtifactView>,
+    pub error: Option<String>,
+    pub review: Option<Review>,
+    /// How many times a worker picked the entry up.
+    pub attempts: u32,
+    /// A worker holds the entry until then.
+    pub lease_until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: u64,
     pub deliveries: Vec<DeliveryView>,
 }
 
@@ -242,7 +262,7 @@ pub struct InteractionInput {
     /// Required for `transaction`; the reward for `completed`.
     pub amount: Option<f64>,
     /// When it happened (RFC 3339); now when absent.
-    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub occurred_at: Option<DateTime<Utc>>,
 }
 
 /// An ingest batch as JSON: an array of interactions, or this object.
@@ -277,8 +297,8 @@ pub struct DatasetView {
     pub format: crate::domain::DatasetFormat,
     pub size_bytes: u64,
     pub sha256: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
     pub version: u64,
 }
 
@@ -303,6 +323,6 @@ pub struct CronStatusView {
     /// The tick is enabled and ran in the last five minutes.
     pub ok: bool,
     pub tick: TickWiring,
-    pub last_tick_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_tick_at: Option<DateTime<Utc>>,
     pub ticking: bool,
 }
