@@ -47,7 +47,8 @@ macro_rules! ulid_id {
         impl utoipa::PartialSchema for $name {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 let about = concat!("A ", stringify!($name), ": a ULID (26 characters, sortable by creation time)");
-                super::values::string_schema(about, Some("ulid"), None, Some((26, 26)))
+                let example = Some("01JD8X0Q6V4W7ZB9N3K2M5P8RT");
+                super::values::string_schema(about, Some("ulid"), None, Some((26, 26)), example)
             }
         }
 

@@ -16,6 +16,7 @@ pub(crate) fn string_schema(
     format: Option<&str>,
     pattern: Option<&str>,
     length: Option<(usize, usize)>,
+    example: Option<&str>,
 ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
     ObjectBuilder::new()
@@ -25,6 +26,7 @@ pub(crate) fn string_schema(
         .pattern(pattern)
         .min_length(length.map(|(min, _)| min))
         .max_length(length.map(|(_, max)| max))
+        .examples(example)
         .into()
 }
 
@@ -116,6 +118,7 @@ string_value!(
         None,
         Some("^[a-z0-9][a-z0-9_-]{0,63}$"),
         Some((1, 64)),
+        Some("weekly-digest"),
     ),
     |v| {
         if v.is_empty() || v.len() > 64 {
@@ -137,7 +140,7 @@ string_value!(
 string_value!(
     /// A display name: 1–200 characters, not blank, no control characters.
     Name,
-    string_schema("A display name: not blank, no control characters", None, None, Some((1, 200))),
+    string_schema("A display name: not blank, no control characters", None, None, Some((1, 200)), Some("Weekly digest")),
     |v| {
         if v.trim().is_empty() {
             return Err("must not be blank".into());
@@ -161,6 +164,7 @@ string_value!(
         None,
         Some("^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
         Some((1, 64)),
+        Some("customers"),
     ),
     |v| {
         let mut chars = v.chars();
@@ -196,7 +200,7 @@ impl Secret {
 
 impl utoipa::PartialSchema for Secret {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema("A secret: write-only, answered as `********`", Some("password"), None, None)
+        string_schema("A secret: write-only, answered as `********`", Some("password"), None, None, None)
     }
 }
 

@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
@@ -177,8 +179,22 @@ impl Failure {
 
     fn response(self) -> Response {
         let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
-        ResponseBuilder::new().description(self.description()).content("application/json", content).build()
+        ResponseBuilder::new()
+            .description(self.description())
+            .content("application/json", content)
+            .header(CORRELATION_HEADER, correlation_header())
+            .build()
     }
+}
+
+/// The header every response carries.
+const CORRELATION_HEADER: &str = "X-Correlation-ID";
+
+fn correlation_header() -> Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some("The request's id: the caller's own when it sent a sensible one, else a new ULID"))
+        .build()
 }
 
 /// References to the shared responses of `failures`, keyed by status.
@@ -247,10 +263,20 @@ impl Modify for SharedComponents {
 }
 
 /// The document as served: the router's paths in OpenAPI's template form (`/blobs/{key}`
-/// for the router's `/blobs/{*key}`).
+/// for the router's `/blobs/{*key}`), every answer with its `X-Correlation-ID` header.
 pub fn finish(mut doc: Document) -> Document {
     let paths = std::mem::take(&mut doc.paths.paths);
     doc.paths.paths = paths.into_iter().map(|(path, item)| (path.replace("{*", "{"), item)).collect();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            for response in operation.responses.responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.headers.insert(CORRELATION_HEADER.into(), correlation_header());
+                }
+            }
+        }
+    }
     doc
 }
 
@@ -338,6 +364,21 @@ mod tests {
                     let name = reference.trim_start_matches("#/components/responses/");
                     assert!(shared.contains_key(name), "{method} {path} {status}: `{reference}` is not a shared error");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn every_answer_documents_its_correlation_id() {
+        let doc = served();
+        let shared = &doc["components"]["responses"];
+        for (path, method, op) in operations(&doc) {
+            for (status, response) in op["responses"].as_object().expect("responses") {
+                let response = match response["$ref"].as_str() {
+                    Some(r) => &shared[r.trim_start_matches("#/components/responses/")],
+                    None => response,
+                };
+                assert!(response["headers"]["X-Correlation-ID"].is_object(), "{method} {path} {status}");
             }
         }
     }

@@ -94,7 +94,7 @@ pub struct FileBody;
 
 impl utoipa::PartialSchema for FileBody {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::domain::values::string_schema("The file's bytes", Some("binary"), None, None)
+        crate::domain::values::string_schema("The file's bytes", Some("binary"), None, None, None)
     }
 }
 
