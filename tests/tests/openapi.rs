@@ -121,6 +121,12 @@ async fn swagger_ui_answers_its_page_and_every_asset_it_loads() {
     }
     let init = s.client.get(format!("{}/swagger/swagger-initializer.js", s.url)).send().await.unwrap();
     assert!(init.text().await.unwrap().contains("/swagger/v1/swagger.json"));
+
+    let missing = s.client.get(format!("{}/swagger/no-such-file.js", s.url)).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers().contains_key("x-correlation-id"));
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
 }
 
 /// What is wrong with `value` as an instance of `schema` (a schema of the document): types,

@@ -280,9 +280,19 @@ pub fn finish(mut doc: Document) -> Document {
     doc
 }
 
-/// Swagger UI at `/swagger/index.html` over the document at `/swagger/v1/swagger.json`.
-pub fn swagger_ui(doc: Document) -> SwaggerUi {
-    SwaggerUi::new(UI_PATH).url(DOCUMENT_PATH, finish(doc))
+/// Swagger UI at `/swagger/index.html` over the document at `/swagger/v1/swagger.json`; a file
+/// it does not have is answered like any unknown path.
+pub fn swagger_ui<S: Clone + Send + Sync + 'static>(doc: Document) -> axum::Router<S> {
+    axum::Router::from(SwaggerUi::new(UI_PATH).url(DOCUMENT_PATH, finish(doc)))
+        .layer(axum::middleware::map_response(enveloped))
+}
+
+async fn enveloped(response: axum::response::Response) -> axum::response::Response {
+    if response.status() == axum::http::StatusCode::NOT_FOUND {
+        axum::response::IntoResponse::into_response(super::routes::system::not_found().await)
+    } else {
+        response
+    }
 }
 
 /// The API's OpenAPI document.
