@@ -43,7 +43,12 @@ pub fn content_type(key: &str) -> &'static str {
     security(()),
     params(("key" = String, Path, description = "The stored file's key"), Signature),
     responses(
-        (status = 200, description = "The file", body = views::FileBody, content_type = "application/octet-stream"),
+        (
+            status = 200,
+            description = "The file; its Content-Type follows its name (PDF, CSV, Markdown, HTML, JSON)",
+            body = views::FileBody,
+            content_type = "application/octet-stream"
+        ),
         LinkErrors,
     )
 )]
