@@ -13,6 +13,8 @@ use crate::http::openapi::{CronErrors, views};
 use crate::pipeline::tick;
 use crate::wiring::TickState;
 
+/// Fire every due schedule.
+///
 /// `POST /api/cron/tick`: fires every due schedule of every workspace once.
 #[utoipa::path(
     post,
@@ -33,6 +35,8 @@ pub async fn tick(State(ctx): State<Arc<Context>>, _: TickCaller) -> ApiResult<J
 /// How recent the last tick must be for the tick to count as running.
 const TICK_FRESHNESS: chrono::Duration = chrono::Duration::minutes(5);
 
+/// Whether schedules can fire.
+///
 /// `GET /api/v1/cron/status`: whether anything makes schedules fire, and when it last did.
 #[utoipa::path(
     get,
