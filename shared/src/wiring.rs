@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TickState {
     Enabled,
@@ -16,7 +16,7 @@ pub enum TickState {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TickWiring {
     /// `eventbridge_scheduler`, `local` or `none`.
     pub kind: &'static str,

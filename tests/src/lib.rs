@@ -145,6 +145,19 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
 
+/// A command of the pinned tool venv that `infra/tools.sh` builds: `$HERALD_TOOLS_VENV/bin/NAME`,
+/// else `<repository>/.tools/venv/bin/NAME`, else `NAME` on the `PATH` (`infra/test.sh` puts the
+/// venv there).
+pub fn venv_tool(name: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venvs = std::env::var_os("HERALD_TOOLS_VENV").map(std::path::PathBuf::from).into_iter();
+    venvs
+        .chain([root.join(".tools/venv")])
+        .map(|venv| venv.join("bin").join(name))
+        .find(|tool| tool.is_file())
+        .unwrap_or_else(|| name.into())
+}
+
 /// Defines each named `async fn(TestServer)` test twice: on the embedded store (`sqlite`) and
 /// on DynamoDB in the emulator (`dynamodb`, skipped only when AWS tests are skipped).
 #[macro_export]

@@ -8,7 +8,7 @@ use super::{Code, WorkspaceId};
 use crate::source::ColumnMeta;
 
 /// How a dataset was uploaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DatasetFormat {
     Csv,

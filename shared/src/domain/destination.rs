@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DestinationId, FieldError, Name, Secret, ValidationErrors, WorkspaceId, looks_like_email};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Destination {
     pub id: DestinationId,
     pub workspace_id: WorkspaceId,
@@ -18,7 +18,7 @@ pub struct Destination {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EmailTransport {
     /// Amazon SES v2 (raw MIME).
@@ -30,7 +30,7 @@ pub enum EmailTransport {
     Outbox,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DestinationConfig {
     Email {

@@ -44,6 +44,16 @@ macro_rules! ulid_id {
             }
         }
 
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let about = concat!("A ", stringify!($name), ": a ULID (26 characters, sortable by creation time)");
+                let example = Some("01JD8X0Q6V4W7ZB9N3K2M5P8RT");
+                super::values::string_schema(about, Some("ulid"), None, Some((26, 26)), example)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl FromStr for $name {
             type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

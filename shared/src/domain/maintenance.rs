@@ -51,7 +51,7 @@ pub enum CheckpointStatus {
 }
 
 /// An email address deliveries skip.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Suppression {
     pub workspace_id: WorkspaceId,
     /// Lowercased.
@@ -70,7 +70,7 @@ impl Suppression {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressionReason {
     HardBounce,

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub id: ReportId,
     pub workspace_id: WorkspaceId,
@@ -147,7 +147,7 @@ fn unique_names<'a>(names: impl Iterator<Item = &'a Ident>, field: &str, errors:
 }
 
 /// A typed input of a report (seed `003`, step 2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Parameter {
     pub name: Ident,
     #[serde(rename = "type")]
@@ -164,7 +164,7 @@ pub struct Parameter {
     pub from_row: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
     String,
@@ -196,7 +196,7 @@ impl ParamType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceRole {
     /// Same rows for every entry of the run.
@@ -206,7 +206,7 @@ pub enum SourceRole {
     Repeating,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceSpec {
     /// The key the rows are bound to in templates and conditions (`{customers.email}`).
     pub name: Ident,
@@ -217,7 +217,7 @@ pub struct SourceSpec {
 }
 
 /// The analytics period of the interaction sources (seeds `000`/`001`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub enum Period {
     #[serde(rename = "today")]
     Today,
@@ -232,7 +232,7 @@ pub enum Period {
     Days90,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceKind {
     OfferPerformance {
@@ -320,7 +320,7 @@ impl SourceKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Section {
     #[serde(default)]
     pub title: Option<String>,
@@ -328,7 +328,7 @@ pub struct Section {
     pub kind: SectionKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SectionKind {
     Kpi {
@@ -366,7 +366,7 @@ impl SectionKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KpiTile {
     pub label: String,
     pub column: String,
@@ -376,7 +376,7 @@ pub struct KpiTile {
     pub format: ValueFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     #[default]
@@ -388,7 +388,7 @@ pub enum Aggregate {
     First,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Column {
     pub key: String,
     #[serde(default)]
@@ -397,7 +397,7 @@ pub struct Column {
     pub format: ValueFormat,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ValueFormat {
     #[default]
@@ -420,21 +420,21 @@ fn one() -> u8 {
     1
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SortSpec {
     pub column: String,
     #[serde(default)]
     pub descending: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChartKind {
     Bar,
     Line,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     Pdf,
@@ -443,14 +443,14 @@ pub enum Format {
     Html,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PageSetup {
     pub size: PaperSize,
     pub orientation: Orientation,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaperSize {
     #[default]
@@ -458,7 +458,7 @@ pub enum PaperSize {
     Letter,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Orientation {
     #[default]
@@ -466,7 +466,7 @@ pub enum Orientation {
     Landscape,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Narrative {
     pub enabled: bool,
@@ -481,7 +481,7 @@ impl Default for Narrative {
 
 /// One delivery of a report: a destination plus the fields templated from the row, and an
 /// optional condition (`{row.email} != null && {row.email} != ""`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliverySpec {
     pub destination_id: DestinationId,
     #[serde(default)]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::{DeliveryId, DestinationId, EntryId, Format, Report, ReportId, RunId, ScheduleId, WorkspaceId};
 
 /// What started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunTrigger {
     Manual,
@@ -17,7 +17,7 @@ pub enum RunTrigger {
     Api,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Inputs recorded; entries being created.
@@ -56,7 +56,7 @@ impl RunStatus {
 }
 
 /// The inputs a run was started with, kept with the run so it can be replayed and audited.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RunInputs {
     /// The report as it was when the run started.
     pub report: Report,
@@ -69,7 +69,7 @@ pub struct RunInputs {
 }
 
 /// Entry counts by bucket, as seed `003` reports them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct EntryCounts {
     pub total: u64,
     pub queued: u64,
@@ -101,7 +101,7 @@ impl EntryCounts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Run {
     pub id: RunId,
     pub workspace_id: WorkspaceId,
@@ -169,7 +169,7 @@ impl Run {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NarrativeOutput {
     /// Empty when the narrator failed (the run still renders its artifacts).
     pub summary: String,
@@ -186,7 +186,7 @@ pub struct NarrativeOutput {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DroppedSentence {
     pub sentence: String,
     /// The numbers in it that no figure accounts for, as written.
@@ -194,7 +194,7 @@ pub struct DroppedSentence {
 }
 
 /// The status of one entry, exactly as seed `003` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EntryStatus {
     ParametersPrepared,
     Queued,
@@ -299,7 +299,7 @@ impl EntryStatus {
 }
 
 /// A hold-for-review decision on an entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewDecision {
     Approved,
@@ -307,7 +307,7 @@ pub enum ReviewDecision {
     Expired,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     pub decision: ReviewDecision,
     pub at: DateTime<Utc>,
@@ -317,7 +317,7 @@ pub struct Review {
 }
 
 /// A rendered file in the blob store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Artifact {
     pub report_id: ReportId,
     pub format: Format,
@@ -330,7 +330,7 @@ pub struct Artifact {
     pub sha256: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     pub id: EntryId,
     pub run_id: RunId,
@@ -359,7 +359,7 @@ pub struct Entry {
 }
 
 /// The status of one (entry × delivery).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     Pending,
@@ -397,7 +397,7 @@ impl DeliveryStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub run_id: RunId,

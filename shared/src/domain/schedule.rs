@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DestinationId, FieldError, Name, ReportId, RunId, ScheduleId, ValidationErrors, WorkspaceId};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schedule {
     pub id: ScheduleId,
     pub workspace_id: WorkspaceId,
@@ -63,7 +63,7 @@ impl Schedule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ScheduleRule {
     /// Strict 5-field cron (`0 8 * * 1`) or a nickname (`@daily`).
@@ -74,7 +74,7 @@ pub enum ScheduleRule {
 }
 
 /// The recurrence rule of seed `003`, step 5.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecurrenceRule {
     pub trigger: Trigger,
     #[serde(default = "one")]
@@ -85,6 +85,7 @@ pub struct RecurrenceRule {
     #[serde(default)]
     pub until: Option<NaiveDate>,
     #[serde(default)]
+    #[schema(value_type = Vec<String>, example = json!(["Mon", "Thu"]))]
     pub allowed_days: Vec<Weekday>,
     /// Month (1–12) a yearly rule anchors on.
     #[serde(default)]
@@ -120,7 +121,7 @@ impl RecurrenceRule {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     Yearly,
@@ -132,7 +133,7 @@ pub enum Trigger {
 }
 
 /// What happens to a slot whose time comes while the previous run is still going.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OverlapPolicy {
     /// Start when the previous run finishes (at most one waiting).
@@ -143,7 +144,7 @@ pub enum OverlapPolicy {
 }
 
 /// The recorded outcome of one slot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlotStatus {
     Ran,

@@ -14,7 +14,7 @@ use super::{Name, TokenId, WorkspaceId};
 /// Every token secret starts with this, so leaked tokens are easy to recognise and scan for.
 pub const TOKEN_PREFIX: &str = "hrld_pat_";
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiToken {
     pub id: TokenId,
     pub workspace_id: WorkspaceId,
@@ -22,6 +22,7 @@ pub struct ApiToken {
     /// The first characters of the secret, to tell tokens apart in lists.
     pub hint: String,
     /// Hex SHA-256 of the secret; the secret itself is never stored.
+    #[schema(ignore)]
     pub hash: TokenHash,
     pub role: Role,
     pub scopes: Vec<Scope>,
@@ -110,7 +111,7 @@ impl TokenHash {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything, including tokens of others and workspace settings.
@@ -231,6 +232,22 @@ impl<'de> Deserialize<'de> for Scope {
         String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
+
+impl utoipa::PartialSchema for Scope {
+    /// Every `area:access` pair.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let every = Area::ALL
+            .into_iter()
+            .flat_map(|area| [Access::Read, Access::Write].map(|access| Scope { area, access }.to_string()));
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A permission: `area:read` or `area:write`"))
+            .enum_values(Some(every))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Scope {}
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,28 @@ pub(crate) fn default_true() -> bool {
     true
 }
 
+/// The OpenAPI schema of a value that travels as a JSON string.
+pub(crate) fn string_schema(
+    description: &str,
+    format: Option<&str>,
+    pattern: Option<&str>,
+    length: Option<(usize, usize)>,
+    example: Option<&str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .format(format.map(|f| SchemaFormat::Custom(f.into())))
+        .pattern(pattern)
+        .min_length(length.map(|(min, _)| min))
+        .max_length(length.map(|(_, max)| max))
+        .examples(example)
+        .into()
+}
+
 /// One problem with one field of an input.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Path of the field, e.g. `sources[1].name`.
     pub field: String,
@@ -41,7 +61,7 @@ impl ValidationErrors {
 }
 
 macro_rules! string_value {
-    ($(#[$meta:meta])* $name:ident, $check:expr) => {
+    ($(#[$meta:meta])* $name:ident, $schema:expr, $check:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
@@ -77,6 +97,14 @@ macro_rules! string_value {
                 Self::parse(raw).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -85,6 +113,13 @@ string_value!(
     /// 1–64 characters of lowercase letters, digits, `-` and `_`, starting with a letter or digit,
     /// and never shaped like a ULID (so `{idOrCode}` paths are unambiguous).
     Code,
+    string_schema(
+        "A stable identifier: lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+        None,
+        Some("^[a-z0-9][a-z0-9_-]{0,63}$"),
+        Some((1, 64)),
+        Some("weekly-digest"),
+    ),
     |v| {
         if v.is_empty() || v.len() > 64 {
             return Err("must be 1 to 64 characters".into());
@@ -105,6 +140,7 @@ string_value!(
 string_value!(
     /// A display name: 1–200 characters, not blank, no control characters.
     Name,
+    string_schema("A display name: not blank, no control characters", None, None, Some((1, 200)), Some("Weekly digest")),
     |v| {
         if v.trim().is_empty() {
             return Err("must not be blank".into());
@@ -123,6 +159,13 @@ string_value!(
     /// A name that templates and expressions refer to (`customers`, `period`, `customerId`):
     /// a letter or `_` followed by letters, digits or `_`, at most 64 characters.
     Ident,
+    string_schema(
+        "A name templates refer to: a letter or `_` followed by letters, digits or `_`",
+        None,
+        Some("^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
+        Some((1, 64)),
+        Some("customers"),
+    ),
     |v| {
         let mut chars = v.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
@@ -154,6 +197,14 @@ impl Secret {
         self.0.is_empty()
     }
 }
+
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        string_schema("A secret: write-only, answered as `********`", Some("password"), None, None, None)
+    }
+}
+
+impl utoipa::ToSchema for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Code, FieldError, Name, Secret, ValidationErrors, WorkspaceId};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Workspace {
     pub id: WorkspaceId,
     pub code: Code,
@@ -23,7 +23,7 @@ pub struct Workspace {
     pub version: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
 pub struct WorkspaceSettings {
     pub retention: Retention,
@@ -46,7 +46,7 @@ impl WorkspaceSettings {
 }
 
 /// How long each kind of data is kept, in days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Retention {
     /// Raw interaction history.
@@ -75,7 +75,7 @@ impl Retention {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with STARTTLS (port 587).
@@ -88,7 +88,7 @@ pub enum SmtpSecurity {
 }
 
 /// The workspace's SMTP server (seed `003`, "SMTP settings").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SmtpSettings {
     pub host: String,
     pub port: u16,
@@ -136,7 +136,7 @@ pub fn looks_like_email(value: &str) -> bool {
 
 /// Where outbound requests (HTTP sources, Slack, Teams, webhooks) may go. Public addresses are
 /// always reachable; private, loopback, link-local and other reserved ones only when listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(default)]
 pub struct NetworkSettings {
     /// IP addresses or CIDR ranges (`10.0.0.5`, `10.1.0.0/16`, `fd00::/8`) allowed although
@@ -162,7 +162,7 @@ impl NetworkSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NarratorKind {
     /// Deterministic narrator built into Herald (no external calls).
@@ -172,7 +172,7 @@ pub enum NarratorKind {
     Bedrock,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AiSettings {
     pub enabled: bool,

@@ -54,9 +54,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
 /// `?cursor=…&limit=…` of a listing.
 /// (Kept as text: query strings inside flattened structs arrive as strings.)
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Where the page starts: the `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Items per page, 1 to 200.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
 }
 

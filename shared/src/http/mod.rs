@@ -8,6 +8,7 @@ pub mod cron_auth;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::context::Context;
 use routes::{
@@ -23,79 +26,68 @@ use routes::{
     suppressions, system, temporary_files, tokens, workspaces,
 };
 
-/// The whole API.
+/// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`
+/// and Swagger UI at `/swagger/index.html`.
 pub fn router(ctx: Arc<Context>) -> Router {
     let body_limit = ctx.config.body_limit_bytes;
-    Router::new()
-        .route("/health", get(system::health))
-        .route("/api/v1/ws/{workspace}", get(workspaces::get))
-        .route("/api/v1/ws/{workspace}/settings", get(workspaces::get_settings).patch(workspaces::update_settings))
-        .route("/api/v1/ws/{workspace}/tokens", get(tokens::list_tokens).post(tokens::create_token))
-        .route("/api/v1/ws/{workspace}/tokens/{id}", delete(tokens::revoke_token))
-        .route("/api/v1/ws/{workspace}/reports", get(reports::list_reports).post(reports::create))
-        .route("/api/v1/ws/{workspace}/reports/preview", post(preview::preview))
-        .route("/api/v1/reports/preview", post(preview::preview))
-        .route("/api/v1/ws/{workspace}/reports/{report}/runs", post(runs::run_now))
-        .route(
-            "/api/v1/ws/{workspace}/reports/{report}",
-            get(reports::get).patch(reports::update).delete(reports::delete),
-        )
-        .route(
-            "/api/v1/ws/{workspace}/reports/{report}/schedules",
-            get(schedules::list_of_report).post(schedules::create),
-        )
-        .route("/api/v1/ws/{workspace}/schedules", get(schedules::list_all))
-        .route("/api/v1/ws/{workspace}/schedules/preview", post(schedules::preview))
-        .route(
-            "/api/v1/ws/{workspace}/schedules/{id}",
-            get(schedules::get).patch(schedules::update).delete(schedules::delete),
-        )
-        .route("/api/v1/ws/{workspace}/destinations", get(destinations::list_destinations).post(destinations::create))
-        .route(
-            "/api/v1/ws/{workspace}/destinations/{id}",
-            get(destinations::get).patch(destinations::update).delete(destinations::delete),
-        )
-        .route("/api/v1/ws/{workspace}/destinations/{id}/test", post(destinations::test))
-        .route("/api/v1/ws/{workspace}/runs", get(runs::list_runs))
-        .route("/api/v1/ws/{workspace}/runs/{id}", get(runs::get_run))
-        .route("/api/v1/reports/runs/{id}", get(runs::get_run))
-        .route("/api/v1/ws/{workspace}/runs/{id}/cancel", post(runs::cancel))
-        .route("/api/v1/ws/{workspace}/runs/{id}/entries", get(runs::list_entries))
-        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}", get(runs::get_entry))
-        .route("/api/v1/ws/{workspace}/runs/{id}/deliver", post(runs::deliver))
-        .route("/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry", post(runs::retry_delivery))
-        .route("/api/v1/ws/{workspace}/runs/{id}/approve", post(review::approve_entries))
-        .route("/api/v1/ws/{workspace}/runs/{id}/reject", post(review::reject_entries))
-        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/approve", post(review::approve_entry))
-        .route("/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/reject", post(review::reject_entry))
-        .route("/api/v1/ws/{workspace}/jobs", get(jobs::list_jobs))
-        .route("/api/v1/ws/{workspace}/jobs/{job}/runs", post(jobs::start_job_run))
-        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/status", get(jobs::run_status))
-        .route("/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/deliver", post(jobs::deliver))
-        .route(
-            "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/generate-review-document",
-            post(jobs::generate_review_document),
-        )
-        .route("/api/v1/ws/{workspace}/temporary-files/{id}", get(temporary_files::get))
-        .route("/api/v1/ws/{workspace}/temporary-files/{id}/content", get(temporary_files::content))
-        .route("/api/v1/ws/{workspace}/interactions", post(interactions::ingest))
-        .route("/api/v1/ws/{workspace}/suppressions", get(suppressions::list_suppressions))
-        .route(
-            "/api/v1/ws/{workspace}/suppressions/{address}",
-            axum::routing::put(suppressions::put).delete(suppressions::delete),
-        )
-        .route("/api/v1/ws/{workspace}/datasets", get(datasets::list_datasets))
-        .route("/api/v1/ws/{workspace}/datasets/{code}", get(datasets::get).put(datasets::put).delete(datasets::delete))
-        .route("/api/v1/ws/{workspace}/datasets/{code}/rows", get(datasets::rows))
-        .route("/blobs/{*key}", get(blobs::download))
-        .route("/api/cron/tick", post(cron::tick))
-        .route("/api/v1/cron/status", get(cron::status))
-        .route("/api/v1/cron/export-interactions", get(maintenance::export_interactions))
-        .route("/api/v1/cron/cleanup", get(maintenance::cleanup))
-        .route("/api/v1/cron/approvals-expire", get(review::approvals_expire))
+    let (api, doc) = api_routes().split_for_parts();
+    api.merge(openapi::swagger_ui(doc))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(middleware::correlation))
         .with_state(ctx)
+}
+
+/// Every route of the API with its OpenAPI operation (each handler's `#[utoipa::path]`).
+pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(workspaces::get))
+        .routes(routes!(workspaces::get_settings, workspaces::update_settings))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(reports::list_reports, reports::create))
+        .routes(routes!(preview::preview))
+        .routes(routes!(preview::preview_in_own_workspace))
+        .routes(routes!(runs::run_now))
+        .routes(routes!(reports::get, reports::update, reports::delete))
+        .routes(routes!(schedules::list_of_report, schedules::create))
+        .routes(routes!(schedules::list_all))
+        .routes(routes!(schedules::preview))
+        .routes(routes!(schedules::get, schedules::update, schedules::delete))
+        .routes(routes!(destinations::list_destinations, destinations::create))
+        .routes(routes!(destinations::get, destinations::update, destinations::delete))
+        .routes(routes!(destinations::test))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::get_run_in_own_workspace))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(runs::list_entries))
+        .routes(routes!(runs::get_entry))
+        .routes(routes!(runs::deliver))
+        .routes(routes!(runs::retry_delivery))
+        .routes(routes!(review::approve_entries))
+        .routes(routes!(review::reject_entries))
+        .routes(routes!(review::approve_entry))
+        .routes(routes!(review::reject_entry))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::start_job_run))
+        .routes(routes!(jobs::run_status))
+        .routes(routes!(jobs::deliver))
+        .routes(routes!(jobs::generate_review_document))
+        .routes(routes!(temporary_files::get))
+        .routes(routes!(temporary_files::content))
+        .routes(routes!(interactions::ingest))
+        .routes(routes!(suppressions::list_suppressions))
+        .routes(routes!(suppressions::put, suppressions::delete))
+        .routes(routes!(datasets::list_datasets))
+        .routes(routes!(datasets::get, datasets::put, datasets::delete))
+        .routes(routes!(datasets::rows))
+        .routes(routes!(blobs::download))
+        .routes(routes!(cron::tick))
+        .routes(routes!(cron::status))
+        .routes(routes!(maintenance::export_interactions))
+        .routes(routes!(maintenance::cleanup))
+        .routes(routes!(review::approvals_expire))
 }

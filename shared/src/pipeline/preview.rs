@@ -27,7 +27,7 @@ pub struct PreviewRequest {
 }
 
 /// What the preview pane shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PreviewSummary {
     pub title: String,
     pub subtitle: Option<String>,

@@ -17,7 +17,7 @@ pub const PICKUP_DEADLINE: Duration = Duration::minutes(15);
 /// Most stale entries handled per work-index shard in one sweep.
 const SWEEP_BATCH: usize = 500;
 
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RecoveryReport {
     /// Entries sent to the render queue again.
     pub rendering: usize,

@@ -19,7 +19,7 @@ use crate::store::StoreError;
 pub const MAX_PREVIEW: usize = 100;
 
 /// A rule as a caller may write it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RuleInput {
     /// Five-field cron (`0 8 * * 1`) or a nickname (`@daily`).
@@ -70,7 +70,7 @@ impl RuleInput {
 }
 
 /// The next fire times of a rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     pub object: &'static str,
     pub timezone: String,
@@ -112,7 +112,7 @@ pub fn preview(
 }
 
 /// The writable fields of a schedule; all optional so one shape serves create and change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     pub name: Option<Name>,

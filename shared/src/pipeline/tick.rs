@@ -39,7 +39,7 @@ const CONCURRENCY: usize = 16;
 /// Most slots walked to find the latest due one (a minutely rule down for ~70 days).
 const MAX_SLOTS_WALKED: usize = 100_000;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TickReport {
     /// True when `errors` is empty.
@@ -60,7 +60,7 @@ pub struct TickReport {
     pub recovery: RecoveryReport,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TickError {
     pub workspace_id: WorkspaceId,

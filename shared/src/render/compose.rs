@@ -43,7 +43,7 @@ pub struct Composed {
     pub sections: Vec<SectionSummary>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SectionSummary {
     pub title: Option<String>,
     #[serde(rename = "type")]

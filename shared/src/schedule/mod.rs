@@ -84,7 +84,7 @@ fn search_from(after: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// One fire time of a rule.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Occurrence {
     /// The instant (UTC).
     pub at: DateTime<Utc>,

@@ -10,10 +10,14 @@ use serde::Deserialize;
 use crate::context::Context;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiQuery;
+use crate::http::openapi::{LinkErrors, views};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Signature {
+    /// When the link stops working (Unix seconds).
     pub expires: i64,
+    /// The link's signature.
     pub signature: String,
 }
 
@@ -30,6 +34,24 @@ pub fn content_type(key: &str) -> &'static str {
     }
 }
 
+/// Downloads a stored file through a signed link (local file storage; S3 links go to S3).
+#[utoipa::path(
+    get,
+    path = "/blobs/{*key}",
+    operation_id = "download_file",
+    tag = "system",
+    security(()),
+    params(("key" = String, Path, description = "The stored file's key"), Signature),
+    responses(
+        (
+            status = 200,
+            description = "The file; its Content-Type follows its name (PDF, CSV, Markdown, HTML, JSON)",
+            body = views::FileBody,
+            content_type = "application/octet-stream"
+        ),
+        LinkErrors,
+    )
+)]
 pub async fn download(
     State(ctx): State<Arc<Context>>,
     Path(key): Path<String>,

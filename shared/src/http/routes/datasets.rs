@@ -19,6 +19,7 @@ use crate::domain::{Access, Area, Code, Dataset, DatasetFormat};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
 use crate::http::extract::{ApiQuery, PageParams, list};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::source::dataset::{self, DatasetError, Upload};
 
 /// Rows per page when the caller does not say.
@@ -64,6 +65,27 @@ fn existing_code(raw: &str) -> Result<Code, ApiError> {
     Code::parse(raw).map_err(|_| ApiError::not_found(format_args!("dataset `{raw}`")))
 }
 
+/// Create or replace a dataset.
+///
+/// Creates or replaces a dataset from a CSV (with a header row) or a JSON array of objects.
+#[utoipa::path(
+    put,
+    path = "/api/v1/ws/{workspace}/datasets/{code}",
+    operation_id = "put_dataset",
+    tag = "datasets",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    request_body(
+        description = "The rows: CSV with a header row, or a JSON array of objects",
+        content((String = "text/csv"), (Vec<Object> = "application/json"))
+    ),
+    responses(
+        (status = 201, description = "The dataset, created", body = views::DatasetView),
+        (status = 200, description = "The dataset, replaced", body = views::DatasetView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn put(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -90,6 +112,19 @@ pub async fn put(
     Ok((status, Json(view(&saved))))
 }
 
+/// Lists the datasets of the workspace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/datasets",
+    operation_id = "list_datasets",
+    tag = "datasets",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of datasets", body = views::List<views::DatasetView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_datasets(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -100,6 +135,19 @@ pub async fn list_datasets(
     Ok(Json(list(listing, view)))
 }
 
+/// Reads a dataset's metadata.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/datasets/{code}",
+    operation_id = "get_dataset",
+    tag = "datasets",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    responses(
+        (status = 200, description = "The dataset's metadata", body = views::DatasetView),
+        ReadErrors,
+    )
+)]
 pub async fn get(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -127,6 +175,18 @@ fn decode_cursor(cursor: &str, version: u64) -> Result<usize, ApiError> {
 }
 
 /// A page of rows, each as an object keyed by column name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/datasets/{code}/rows",
+    operation_id = "list_dataset_rows",
+    tag = "datasets",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code"), PageParams),
+    responses(
+        (status = 200, description = "A page of rows", body = views::DatasetRows),
+        ReadErrors,
+    )
+)]
 pub async fn rows(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -151,6 +211,20 @@ pub async fn rows(
     })))
 }
 
+/// Deletes a dataset and its stored file.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/datasets/{code}",
+    operation_id = "delete_dataset",
+    tag = "datasets",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    responses(
+        (status = 204, description = "Deleted"),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -17,6 +17,7 @@ use crate::domain::{
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 /// The API shape of a destination: its record with every secret redacted.
 pub fn view(destination: &Destination) -> Value {
@@ -33,7 +34,7 @@ pub fn view(destination: &Destination) -> Value {
     v
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationBody {
     pub name: Option<Name>,
@@ -46,6 +47,21 @@ fn parse_id(id: &str) -> ApiResult<DestinationId> {
     id.parse().map_err(|_| ApiError::not_found(format_args!("destination `{id}`")))
 }
 
+/// Creates a destination; `name` and `config` are required.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/destinations",
+    operation_id = "create_destination",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = DestinationBody,
+    responses(
+        (status = 201, description = "The destination, secrets redacted", body = views::DestinationView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -74,6 +90,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&destination))))
 }
 
+/// Lists the destinations of the workspace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/destinations",
+    operation_id = "list_destinations",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of destinations", body = views::List<views::DestinationView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_destinations(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -84,6 +113,19 @@ pub async fn list_destinations(
     Ok(Json(list(listing, view)))
 }
 
+/// Reads a destination.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/destinations/{id}",
+    operation_id = "get_destination",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The destination's id")),
+    responses(
+        (status = 200, description = "The destination, secrets redacted", body = views::DestinationView),
+        ReadErrors,
+    )
+)]
 pub async fn get(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -93,6 +135,21 @@ pub async fn get(
     Ok(Json(view(&ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?)))
 }
 
+/// Changes a destination; a secret sent back as `********` is kept.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/ws/{workspace}/destinations/{id}",
+    operation_id = "update_destination",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The destination's id")),
+    request_body = DestinationBody,
+    responses(
+        (status = 200, description = "The changed destination", body = views::DestinationView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -115,6 +172,20 @@ pub async fn update(
     Ok(Json(view(&ctx.store.update_destination(&destination).await?)))
 }
 
+/// Deletes a destination.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/destinations/{id}",
+    operation_id = "delete_destination",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The destination's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -146,7 +217,7 @@ fn keep_redacted_secrets(mut new: DestinationConfig, old: &DestinationConfig) ->
     new
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestBody {
     /// Recipients of the test email (email destinations).
@@ -154,8 +225,23 @@ pub struct TestBody {
     pub to: Vec<String>,
 }
 
+/// Test connection: send a real test message.
+///
 /// "Test connection": sends a real test message through the destination and answers what the
 /// provider said (`ok`, its message id, or its error and whether retrying could help).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/destinations/{id}/test",
+    operation_id = "test_destination",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The destination's id")),
+    request_body = Option<TestBody>,
+    responses(
+        (status = 200, description = "What the provider answered", body = views::DestinationTestView),
+        WriteErrors,
+    )
+)]
 pub async fn test(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

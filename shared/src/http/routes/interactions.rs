@@ -20,6 +20,7 @@ use crate::domain::{
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
+use crate::http::openapi::{WorkspacePath, WriteErrors, views};
 
 /// Most problems listed in one answer.
 const MAX_REPORTED: usize = 100;
@@ -148,6 +149,29 @@ fn read_ndjson(body: &[u8], batch: &mut Batch) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Ingest a batch of interactions.
+///
+/// Ingests a batch of interactions (JSON array, `{"interactions": [...]}`, or NDJSON); any
+/// problem refuses the whole batch.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/interactions",
+    operation_id = "ingest_interactions",
+    tag = "interactions",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body(
+        description = "A JSON array, `{\"interactions\": [...]}`, or NDJSON (one interaction per line)",
+        content((views::InteractionBatch = "application/json"), (String = "application/x-ndjson"))
+    ),
+    responses(
+        (status = 200,
+            description = "How many were stored and how many were duplicates",
+            body = views::InteractionIngestView
+        ),
+        WriteErrors,
+    )
+)]
 pub async fn ingest(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -17,6 +17,7 @@ use crate::domain::{Access, Area, Report, ReportId, Run};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::OptionalJson;
+use crate::http::openapi::{ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::review_document::request_review_document;
 use crate::store::PageRequest;
 
@@ -37,8 +38,21 @@ fn summary(report: &Report, scheduled: bool) -> Value {
     })
 }
 
-/// `GET …/jobs`: every job of the workspace (an array of summaries, as the seed shows).
+/// Lists every job of the workspace (an array of summaries, as seed `003` shows).
+///
 /// `scheduled` is true when the job has an enabled schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/jobs",
+    operation_id = "list_jobs",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    responses(
+        (status = 200, description = "Every job", body = Vec<views::JobView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_jobs(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Area::Jobs, Access::Read)?;
     let ws = caller.workspace.id;
@@ -65,8 +79,27 @@ pub async fn list_jobs(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiRe
     Ok(Json(Value::Array(jobs)))
 }
 
-/// `POST …/jobs/{job}/runs` with `{"params", "data"}` (all optional): starts a run and answers
-/// `{"jobRunId"}`. `Idempotency-Key` makes a retried call answer the first call's run.
+/// Starts a run of a job with `{"params", "data"}` (all optional) and answers `{"jobRunId"}`.
+///
+/// `Idempotency-Key` makes a retried call answer the first call's run (`200`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/jobs/{job}/runs",
+    operation_id = "start_job_run",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("job" = String, Path, description = "The job's (report's) id or code"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call answer the first call's run"),
+    ),
+    request_body = Option<RunNowBody>,
+    responses(
+        (status = 202, description = "The run started", body = views::JobRunView),
+        (status = 200, description = "The run the first call with this Idempotency-Key started", body = views::JobRunView),
+        WriteErrors,
+    )
+)]
 pub async fn start_job_run(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -105,7 +138,23 @@ pub fn status_view(run: &Run) -> Value {
     })
 }
 
-/// `GET …/jobs/{job}/runs/{run}/status`: poll until `finished` is true.
+/// Reads a job run's status; poll until `finished` is true.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/status",
+    operation_id = "job_run_status",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("job" = String, Path, description = "The job's (report's) id or code"),
+        ("run" = String, Path, description = "The run's id"),
+    ),
+    responses(
+        (status = 200, description = "The run's status", body = views::JobRunStatusView),
+        ReadErrors,
+    )
+)]
 pub async fn run_status(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -116,7 +165,24 @@ pub async fn run_status(
     Ok(Json(status_view(&run)))
 }
 
-/// `POST …/jobs/{job}/runs/{run}/deliver`: the same as delivering the run's entries.
+/// Delivers a job run's entries: held ones (approving them), delivered or failed ones again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/deliver",
+    operation_id = "deliver_job_run",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("job" = String, Path, description = "The job's (report's) id or code"),
+        ("run" = String, Path, description = "The run's id"),
+    ),
+    request_body = Option<DeliverBody>,
+    responses(
+        (status = 202, description = "What was queued and what was left as it is", body = views::RunDeliveryView),
+        WriteErrors,
+    )
+)]
 pub async fn deliver(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -128,8 +194,25 @@ pub async fn deliver(
     deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
 }
 
-/// `POST …/jobs/{job}/runs/{run}/generate-review-document`: `202` with `{"temporaryFileId"}`;
-/// poll `GET …/temporary-files/{id}` until it is ready.
+/// Asks for a consolidated review document of a job run (every entry's PDFs behind a cover).
+///
+/// Answers `202` with `{"temporaryFileId"}`; poll `GET …/temporary-files/{id}` until it is ready.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/jobs/{job}/runs/{run}/generate-review-document",
+    operation_id = "generate_review_document",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("job" = String, Path, description = "The job's (report's) id or code"),
+        ("run" = String, Path, description = "The run's id"),
+    ),
+    responses(
+        (status = 202, description = "The document is being made", body = views::TemporaryFileRequestView),
+        ReadErrors,
+    )
+)]
 pub async fn generate_review_document(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

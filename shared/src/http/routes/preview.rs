@@ -19,9 +19,10 @@ use crate::domain::{Access, Area, Code, FieldError, Format, Name, Report, Report
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, object};
+use crate::http::openapi::{WorkspacePath, WriteErrors, views};
 use crate::pipeline::preview::{PreviewRequest, preview as run_preview};
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PreviewFormat {
     #[default]
@@ -32,7 +33,7 @@ pub enum PreviewFormat {
     Html,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewBody {
     /// A saved report (id or code) ...
@@ -49,6 +50,31 @@ pub struct PreviewBody {
     pub table: Option<String>,
 }
 
+/// Preview a report.
+///
+/// Renders a report transiently (a saved one or an unsaved definition): the summary, or the file in one format.
+/// Nothing is recorded.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/reports/preview",
+    operation_id = "preview_report",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = PreviewBody,
+    responses(
+        (status = 200, description = "The summary (`format` `json`) or the rendered file",
+            content(
+                (views::ReportPreviewView = "application/json"),
+                (views::FileBody = "application/pdf"),
+                (views::FileBody = "text/csv"),
+                (views::FileBody = "text/markdown"),
+                (views::FileBody = "text/html"),
+            )
+        ),
+        WriteErrors,
+    )
+)]
 pub async fn preview(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -97,4 +123,35 @@ pub async fn preview(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
+}
+
+/// Preview a report in the token's workspace.
+///
+/// Renders a report transiently in the token's own workspace (the seed's path).
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/preview",
+    operation_id = "preview_report_in_own_workspace",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    request_body = PreviewBody,
+    responses(
+        (status = 200, description = "The summary (`format` `json`) or the rendered file",
+            content(
+                (views::ReportPreviewView = "application/json"),
+                (views::FileBody = "application/pdf"),
+                (views::FileBody = "text/csv"),
+                (views::FileBody = "text/markdown"),
+                (views::FileBody = "text/html"),
+            )
+        ),
+        WriteErrors,
+    )
+)]
+pub async fn preview_in_own_workspace(
+    state: State<Arc<Context>>,
+    caller: Caller,
+    body: ApiJson<PreviewBody>,
+) -> ApiResult<Response> {
+    preview(state, caller, body).await
 }

@@ -17,6 +17,7 @@ use crate::domain::{
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::store::StoreError;
 
 pub fn view(report: &Report) -> Value {
@@ -33,7 +34,7 @@ pub fn view(report: &Report) -> Value {
 }
 
 /// The writable fields of a report; all optional so one shape serves create and change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
     pub code: Option<Code>,
@@ -82,6 +83,21 @@ async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
     Ok(ValidationErrors::into_result(errors)?)
 }
 
+/// Creates a report; `code`, `name` and `formats` are required.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/reports",
+    operation_id = "create_report",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = ReportBody,
+    responses(
+        (status = 201, description = "The report", body = views::ReportView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -105,6 +121,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&report))))
 }
 
+/// Lists the reports of the workspace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/reports",
+    operation_id = "list_reports",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of reports", body = views::List<views::ReportView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_reports(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -115,6 +144,19 @@ pub async fn list_reports(
     Ok(Json(list(listing, view)))
 }
 
+/// Reads a report by id or code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/reports/{report}",
+    operation_id = "get_report",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("report" = String, Path, description = "The report's id or code")),
+    responses(
+        (status = 200, description = "The report", body = views::ReportView),
+        ReadErrors,
+    )
+)]
 pub async fn get(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -124,6 +166,21 @@ pub async fn get(
     Ok(Json(view(&ctx.store.resolve_report(caller.workspace.id, &report).await?)))
 }
 
+/// Changes the given fields of a report; `version` guards against lost updates.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/ws/{workspace}/reports/{report}",
+    operation_id = "update_report",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("report" = String, Path, description = "The report's id or code")),
+    request_body = ReportBody,
+    responses(
+        (status = 200, description = "The changed report", body = views::ReportView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -146,6 +203,20 @@ pub async fn update(
     Ok(Json(view(&ctx.store.update_report(&current).await?)))
 }
 
+/// Deletes a report.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/reports/{report}",
+    operation_id = "delete_report",
+    tag = "reports",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("report" = String, Path, description = "The report's id or code")),
+    responses(
+        (status = 204, description = "Deleted"),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

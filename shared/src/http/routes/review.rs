@@ -17,19 +17,20 @@ use crate::http::auth::Caller;
 use crate::http::cron_auth::MaintenanceCaller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{OptionalJson, object};
+use crate::http::openapi::{ConflictErrors, CronErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::review::{self, Action};
 
 /// Longest reason a rejection may carry.
 const MAX_REASON_CHARS: usize = 2000;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Why the entry is not to be delivered (kept on the entry).
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     /// The entries to decide on; every held entry of the run when absent.
@@ -71,7 +72,24 @@ async fn decide_one(ctx: &Context, caller: &Caller, run: &str, entry: &str, acti
     Ok(Json(object("run_entry", &entry)))
 }
 
-/// `POST …/runs/{id}/entries/{entry}/approve`: queues the held entry's deliveries.
+/// Approves an entry held for review: its deliveries are queued.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/approve",
+    operation_id = "approve_entry",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        ("entry" = String, Path, description = "The entry's id"),
+    ),
+    responses(
+        (status = 202, description = "The approved entry; its deliveries are queued", body = views::EntryRecordView),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn approve_entry(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -81,7 +99,25 @@ pub async fn approve_entry(
     Ok((StatusCode::ACCEPTED, answer))
 }
 
-/// `POST …/runs/{id}/entries/{entry}/reject`: the held entry is cancelled, never delivered.
+/// Rejects an entry held for review: it is cancelled, keeps its files and is never delivered.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/entries/{entry}/reject",
+    operation_id = "reject_entry",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        ("entry" = String, Path, description = "The entry's id"),
+    ),
+    request_body = Option<RejectBody>,
+    responses(
+        (status = 200, description = "The rejected entry", body = views::EntryRecordView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn reject_entry(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -110,7 +146,20 @@ async fn decide_many(ctx: &Context, caller: &Caller, run: &str, body: BulkBody, 
     Ok(json!({"object": kind, "run_id": run.id, count: outcome.done.len(), "skipped": outcome.skipped}))
 }
 
-/// `POST …/runs/{id}/approve` with `{"entry_ids": […]}` (absent: every held entry).
+/// Approves held entries of a run: the named ones, or every held one when none are named.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/approve",
+    operation_id = "approve_entries",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    request_body = Option<BulkBody>,
+    responses(
+        (status = 202, description = "What was approved and what was left as it is", body = views::RunApprovalView),
+        WriteErrors,
+    )
+)]
 pub async fn approve_entries(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -124,7 +173,20 @@ pub async fn approve_entries(
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
-/// `POST …/runs/{id}/reject` with `{"entry_ids": […], "reason"}` (absent: every held entry).
+/// Rejects held entries of a run: the named ones, or every held one when none are named.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/reject",
+    operation_id = "reject_entries",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    request_body = Option<BulkBody>,
+    responses(
+        (status = 200, description = "What was rejected and what was left as it is", body = views::RunRejectionView),
+        WriteErrors,
+    )
+)]
 pub async fn reject_entries(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -135,8 +197,21 @@ pub async fn reject_entries(
     Ok(Json(decide_many(&ctx, &caller, &run, body, action).await?))
 }
 
-/// `GET /api/v1/cron/approvals-expire`: rejects (note `expired`) every entry of every
-/// workspace held longer than `APPROVAL_MAX_AGE_HOURS`; counts and errors per workspace.
+/// Expires pending approvals older than `APPROVAL_MAX_AGE_HOURS` in every workspace.
+///
+/// Each such entry is rejected with the note `expired`; counts and errors per workspace. A
+/// second call right after is a no-op.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cron/approvals-expire",
+    operation_id = "cron_approvals_expire",
+    tag = "cron",
+    security(("cron_bearer" = []), ("cron_secret_header" = [])),
+    responses(
+        (status = 200, description = "What the expiry did", body = views::ApprovalsExpiryView),
+        CronErrors,
+    )
+)]
 pub async fn approvals_expire(State(ctx): State<Arc<Context>>, _: MaintenanceCaller) -> ApiResult<Json<Value>> {
     let report = review::expire_approvals(&ctx, ctx.clock.now()).await?;
     let workspaces: Vec<Value> = report

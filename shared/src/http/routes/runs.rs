@@ -20,6 +20,7 @@ use crate::domain::{
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::cancel::{Cancellation, cancel_run};
 use crate::pipeline::review;
 use crate::pipeline::start_run::{RunRequest, start_run};
@@ -60,6 +61,27 @@ pub struct RunFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
+/// Lists the runs of the workspace, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs",
+    operation_id = "list_runs",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        PageParams,
+        ("report_id" = Option<String>, Query, description = "Only the runs of this report (id or code)"),
+        ("status" = Option<RunStatus>, Query, description = "Only runs in this status"),
+        ("trigger" = Option<RunTrigger>, Query, description = "Only runs started this way"),
+        ("created_from" = Option<DateTime<Utc>>, Query, description = "Only runs created at or after this instant"),
+        ("created_before" = Option<DateTime<Utc>>, Query, description = "Only runs created before this instant"),
+    ),
+    responses(
+        (status = 200, description = "A page of runs, newest first", body = views::List<views::RunView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_runs(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -103,20 +125,63 @@ async fn entry_of(ctx: &Context, run: &Run, id: &str) -> ApiResult<Entry> {
     }
 }
 
+/// Reads a run in detail: its entries, their deliveries and signed links to their files.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs/{id}",
+    operation_id = "get_run",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200,
+            description = "The run with its first entries, deliveries and artifact links",
+            body = views::RunDetailView
+        ),
+        ReadErrors,
+    )
+)]
 pub async fn get_run(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    Path(params): Path<Vec<(String, String)>>,
+    Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    run_detail(&ctx, &caller, &id).await
+}
+
+/// Reads a run of the token's own workspace in detail (the path of seed `000`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/runs/{id}",
+    operation_id = "get_run_in_own_workspace",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200,
+            description = "The run with its first entries, deliveries and artifact links",
+            body = views::RunDetailView
+        ),
+        ReadErrors,
+    )
+)]
+pub async fn get_run_in_own_workspace(
+    State(ctx): State<Arc<Context>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    run_detail(&ctx, &caller, &id).await
+}
+
+async fn run_detail(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<Json<Value>> {
     caller.require(Area::Runs, Access::Read)?;
-    let id = params.iter().find(|(name, _)| name == "id").map(|(_, v)| v.as_str()).unwrap_or_default();
-    let run = run_of(&ctx, &caller, id).await?;
+    let run = run_of(ctx, caller, id).await?;
     let entries = ctx.store.list_entries(run.id, &PageRequest::first(DETAIL_ENTRIES)).await?;
     let deliveries = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
     let mut v = view(&run);
     let mut shown = Vec::with_capacity(entries.items.len());
     for entry in &entries.items {
-        let mut entry_v = entry_view(&ctx, entry).await?;
+        let mut entry_v = entry_view(ctx, entry).await?;
         let of_entry: Vec<Value> =
             deliveries.iter().filter(|d| d.entry_id == entry.id).map(|d| object("delivery", d)).collect();
         entry_v["deliveries"] = Value::Array(of_entry);
@@ -135,8 +200,27 @@ pub struct EntryFilter {
     pub status: Option<EntryStatus>,
 }
 
-/// Entries of a run in sequence order, each with its artifacts' signed links (deliveries are
-/// in each entry's own detail).
+/// Lists a run's entries in sequence order, each with signed links to its files.
+///
+/// Deliveries are in each entry's own detail. With `status`, a page holds the matching
+/// entries of the next `limit` entries, so it may be short while `next_cursor` says more follow.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs/{id}/entries",
+    operation_id = "list_run_entries",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        PageParams,
+        ("status" = Option<EntryStatus>, Query, description = "Only entries in this status"),
+    ),
+    responses(
+        (status = 200, description = "A page of entries", body = views::List<views::EntryView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_entries(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -153,7 +237,23 @@ pub async fn list_entries(
     Ok(Json(json!({"object": "list", "data": data, "next_cursor": listing.cursor})))
 }
 
-/// One entry with its artifacts' signed links and its deliveries.
+/// Reads one entry of a run with signed links to its files and its deliveries.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/runs/{id}/entries/{entry}",
+    operation_id = "get_run_entry",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        ("entry" = String, Path, description = "The entry's id"),
+    ),
+    responses(
+        (status = 200, description = "The entry", body = views::EntryView),
+        ReadErrors,
+    )
+)]
 pub async fn get_entry(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -168,8 +268,23 @@ pub async fn get_entry(
     Ok(Json(v))
 }
 
-/// Cancels a run: entries not yet started or held for review are cancelled; entries being
-/// worked on finish their step. Cancelling a cancelled run changes nothing.
+/// Cancels a run: entries not yet started or held for review are cancelled.
+///
+/// Entries being worked on finish their step. Cancelling a cancelled run changes nothing; a
+/// run that already ended is a conflict.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/cancel",
+    operation_id = "cancel_run",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The cancelled run", body = views::CancelledRunView),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn cancel(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -208,7 +323,7 @@ async fn entry_view(ctx: &Context, entry: &Entry) -> ApiResult<Value> {
     Ok(v)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunNowBody {
     /// Parameter values for this run only (saved defaults stay as they are).
@@ -219,8 +334,36 @@ pub struct RunNowBody {
     pub data: Value,
 }
 
+/// Run a report now.
+///
 /// Starts a run of a report now. `Idempotency-Key` makes a retried call answer the run the
 /// first call started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/reports/{report}/runs",
+    operation_id = "run_report",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("report" = String, Path, description = "The report's id or code"),
+        (
+            "Idempotency-Key" = Option<String>,
+            Header,
+            description = "A retried call with the same key answers the run the first call started"
+        ),
+    ),
+    request_body = Option<RunNowBody>,
+    responses(
+        (status = 202, description = "The run started", body = views::RunView),
+        (status = 200,
+            description = "The run an earlier call with this `Idempotency-Key` started",
+            body = views::RunView
+        ),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn run_now(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -264,8 +407,27 @@ pub async fn start_api_run(
     })
 }
 
+/// Retry one delivery from its stored files.
+///
 /// Retry one delivery: re-sends the stored artifacts (nothing is rendered or queried again),
 /// whatever the delivery's last outcome. The entry reopens until it settles again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/deliveries/{delivery}/retry",
+    operation_id = "retry_delivery",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(
+        WorkspacePath,
+        ("id" = String, Path, description = "The run's id"),
+        ("delivery" = String, Path, description = "The delivery's id"),
+    ),
+    responses(
+        (status = 202, description = "The delivery, queued again", body = views::DeliveryView),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn retry_delivery(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -318,16 +480,32 @@ pub async fn retry_delivery(
     Ok((StatusCode::ACCEPTED, Json(object("delivery", &delivery))))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverBody {
     /// The entries to deliver; every deliverable entry of the run when absent.
     pub entry_ids: Option<Vec<EntryId>>,
 }
 
+/// Deliver the selected entries of a run.
+///
 /// "Deliver (N selected)": queues delivery of rendered entries — held ones (this approves
 /// them), delivered ones again (every delivery re-sent from the stored artifacts), or
 /// failed ones. Entries still rendering, failed to render, or rejected are left as they are.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/runs/{id}/deliver",
+    operation_id = "deliver_run",
+    tag = "runs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
+    request_body = Option<DeliverBody>,
+    responses(
+        (status = 202, description = "What was queued and what was left as it is", body = views::RunDeliveryView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn deliver(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -15,6 +15,7 @@ use crate::domain::{Access, Area, Schedule, ScheduleId, ScheduleRule};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::schedules::{self, RuleInput, ScheduleInput};
 use crate::schedule::recurrence;
 
@@ -30,6 +31,23 @@ fn schedule_id(raw: &str) -> Result<ScheduleId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found(format_args!("schedule `{raw}`")))
 }
 
+/// Put a report on a schedule.
+///
+/// Puts a report on a schedule (a cron expression, a recurrence rule, RFC 5545 text or a preset).
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/reports/{report}/schedules",
+    operation_id = "create_schedule",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("report" = String, Path, description = "The report's id or code")),
+    request_body = ScheduleInput,
+    responses(
+        (status = 201, description = "The schedule, with its next run", body = views::ScheduleView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -42,6 +60,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&schedule))))
 }
 
+/// Lists the schedules of one report.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/reports/{report}/schedules",
+    operation_id = "list_report_schedules",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("report" = String, Path, description = "The report's id or code"), PageParams),
+    responses(
+        (status = 200, description = "A page of the report's schedules", body = views::List<views::ScheduleView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_of_report(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -53,6 +84,19 @@ pub async fn list_of_report(
     Ok(Json(list(ctx.store.schedules_of_report(report.id, &params.page()?).await?, view)))
 }
 
+/// Lists every schedule of the workspace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/schedules",
+    operation_id = "list_schedules",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of schedules", body = views::List<views::ScheduleView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_all(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -62,6 +106,19 @@ pub async fn list_all(
     Ok(Json(list(ctx.store.list_schedules(caller.workspace.id, &params.page()?).await?, view)))
 }
 
+/// Reads a schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/schedules/{id}",
+    operation_id = "get_schedule",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The schedule's id")),
+    responses(
+        (status = 200, description = "The schedule", body = views::ScheduleView),
+        ReadErrors,
+    )
+)]
 pub async fn get(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -71,6 +128,24 @@ pub async fn get(
     Ok(Json(view(&ctx.store.get_schedule(caller.workspace.id, schedule_id(&id)?).await?)))
 }
 
+/// Changes the given fields of a schedule; the next run is recomputed from now.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/ws/{workspace}/schedules/{id}",
+    operation_id = "update_schedule",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The schedule's id")),
+    request_body = ScheduleInput,
+    responses(
+        (status = 200,
+            description = "The changed schedule, its next run recomputed from now",
+            body = views::ScheduleView
+        ),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -82,6 +157,20 @@ pub async fn update(
     Ok(Json(view(&schedules::update_schedule(&ctx, current, input).await?)))
 }
 
+/// Deletes a schedule.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/schedules/{id}",
+    operation_id = "delete_schedule",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The schedule's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -92,7 +181,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreviewRequest {
     pub rule: RuleInput,
@@ -103,6 +192,22 @@ pub struct PreviewRequest {
     pub count: Option<usize>,
 }
 
+/// Preview the next fire times of a rule.
+///
+/// The next fire times of a rule before it is saved; a rule that never fires is refused with the reason.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/schedules/preview",
+    operation_id = "preview_schedule",
+    tag = "schedules",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = PreviewRequest,
+    responses(
+        (status = 200, description = "The next fire times", body = schedules::Preview),
+        WriteErrors,
+    )
+)]
 pub async fn preview(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

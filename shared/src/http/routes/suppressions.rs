@@ -17,12 +17,13 @@ use crate::domain::{Access, Area, Suppression, SuppressionReason, looks_like_ema
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::openapi::{ReadErrors, WorkspacePath, WriteErrors, views};
 
 pub fn view(suppression: &Suppression) -> Value {
     object("suppression", suppression)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressionBody {
     /// `manual` when absent.
@@ -36,6 +37,19 @@ fn address_of(raw: &str) -> ApiResult<String> {
     if looks_like_email(&address) { Ok(address) } else { Err(ApiError::invalid("address", "must be an email address")) }
 }
 
+/// Lists the workspace's suppressed email addresses.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/suppressions",
+    operation_id = "list_suppressions",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of suppressions", body = views::List<views::SuppressionView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_suppressions(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -46,7 +60,20 @@ pub async fn list_suppressions(
     Ok(Json(list(listing, view)))
 }
 
-/// Suppresses an address (or changes its suppression).
+/// Suppresses an email address (or changes its suppression).
+#[utoipa::path(
+    put,
+    path = "/api/v1/ws/{workspace}/suppressions/{address}",
+    operation_id = "put_suppression",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("address" = String, Path, description = "The email address")),
+    request_body = Option<SuppressionBody>,
+    responses(
+        (status = 200, description = "The suppression", body = views::SuppressionView),
+        WriteErrors,
+    )
+)]
 pub async fn put(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -70,6 +97,19 @@ pub async fn put(
     Ok(Json(view(&ctx.store.put_suppression(&suppression).await?)))
 }
 
+/// Lifts the suppression of an email address.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/suppressions/{address}",
+    operation_id = "delete_suppression",
+    tag = "destinations",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("address" = String, Path, description = "The email address")),
+    responses(
+        (status = 204, description = "The address may receive mail again"),
+        ReadErrors,
+    )
+)]
 pub async fn delete(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

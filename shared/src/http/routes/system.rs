@@ -5,7 +5,20 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::http::error::{ApiError, ErrorCode};
+use crate::http::openapi::{ServerErrors, views};
 
+/// Liveness: answers while the service runs.
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "system",
+    security(()),
+    responses(
+        (status = 200, description = "The service is up", body = views::HealthView),
+        ServerErrors,
+    )
+)]
 pub async fn health() -> Json<Value> {
     Json(json!({ "object": "health", "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }

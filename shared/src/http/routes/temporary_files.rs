@@ -15,6 +15,7 @@ use crate::domain::{Access, Area, TemporaryFile, TemporaryFileId, TemporaryFileS
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::object;
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, views};
 
 /// Longest validity of a download link (never past the file's expiry).
 const LINK_TTL: Duration = Duration::from_secs(3600);
@@ -27,8 +28,20 @@ async fn find(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<TemporaryFi
     Ok(ctx.store.get_temporary_file(caller.workspace.id, file_id, ctx.clock.now()).await?)
 }
 
-/// `GET …/temporary-files/{id}`: status (`pending`, `ready`, `failed`), and a signed
-/// `download_url` when ready.
+/// Reads a temporary file: its status (`pending`, `ready`, `failed`), and a signed
+/// `download_url` once ready.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/temporary-files/{id}",
+    operation_id = "get_temporary_file",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The temporary file's id")),
+    responses(
+        (status = 200, description = "The file's status", body = views::TemporaryFileView),
+        ReadErrors,
+    )
+)]
 pub async fn get(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -51,7 +64,20 @@ pub async fn get(
     Ok(Json(v))
 }
 
-/// `GET …/temporary-files/{id}/content`: the file itself, once ready (`409` before).
+/// Downloads a temporary file once it is ready (`409` before).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/temporary-files/{id}/content",
+    operation_id = "get_temporary_file_content",
+    tag = "jobs",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The temporary file's id")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/pdf", body = views::FileBody),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn content(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -16,6 +16,7 @@ use crate::domain::{Access, ApiToken, Area, FieldError, Name, Role, Scope, Token
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 pub fn view(token: &ApiToken) -> Value {
     let mut v = object("api_token", token);
@@ -29,6 +30,19 @@ fn visible_to(caller: &Caller, token: &ApiToken) -> bool {
     caller.token.role == Role::Admin || token.id == caller.token.id || token.created_by == Some(caller.token.id)
 }
 
+/// Lists the tokens this token may see (admins: all of the workspace).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/tokens",
+    operation_id = "list_tokens",
+    tag = "tokens",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, PageParams),
+    responses(
+        (status = 200, description = "A page of tokens", body = views::List<views::TokenView>),
+        ReadErrors,
+    )
+)]
 pub async fn list_tokens(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -40,7 +54,7 @@ pub async fn list_tokens(
     Ok(Json(list(listing, view)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     pub name: Name,
@@ -60,6 +74,21 @@ fn rank(role: Role) -> u8 {
     }
 }
 
+/// Creates a token with at most the caller's own permissions; its secret is shown once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/tokens",
+    operation_id = "create_token",
+    tag = "tokens",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = CreateToken,
+    responses(
+        (status = 201, description = "The token, with its secret shown this once", body = views::CreatedTokenView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn create_token(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
@@ -103,6 +132,20 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+/// Revokes a token: it stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/ws/{workspace}/tokens/{id}",
+    operation_id = "revoke_token",
+    tag = "tokens",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath, ("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 200, description = "The revoked token", body = views::TokenView),
+        ReadErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn revoke_token(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -15,6 +15,7 @@ use crate::domain::{Access, AiSettings, Area, NetworkSettings, Secret, SmtpSetti
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, object};
+use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 /// The API shape of a workspace: secrets replaced by a placeholder.
 pub fn view(ws: &Workspace) -> Value {
@@ -37,10 +38,36 @@ fn redacted(ws: &Workspace) -> Workspace {
     ws
 }
 
+/// The workspace of the path, by id or code.
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}",
+    operation_id = "get_workspace",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    responses(
+        (status = 200, description = "The workspace", body = views::WorkspaceView),
+        ReadErrors,
+    )
+)]
 pub async fn get(caller: Caller) -> Json<Value> {
     Json(view(&caller.workspace))
 }
 
+/// Reads the workspace's settings (the SMTP password redacted).
+#[utoipa::path(
+    get,
+    path = "/api/v1/ws/{workspace}/settings",
+    operation_id = "get_settings",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    responses(
+        (status = 200, description = "The settings", body = views::WorkspaceSettingsView),
+        ReadErrors,
+    )
+)]
 pub async fn get_settings(caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Area::Settings, Access::Read)?;
     Ok(Json(settings_view(&caller.workspace)))
@@ -48,12 +75,14 @@ pub async fn get_settings(caller: Caller) -> ApiResult<Json<Value>> {
 
 /// A partial change of the settings: absent fields stay as they are; `smtp: null` removes the
 /// SMTP server.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsBody {
     pub retention: Option<RetentionChange>,
     pub legal_hold: Option<bool>,
+    /// The SMTP server; `null` removes it; a password of `********` keeps the stored one.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<SmtpSettings>)]
     pub smtp: Option<Option<SmtpSettings>>,
     pub ai: Option<AiSettings>,
     pub network: Option<NetworkSettings>,
@@ -62,7 +91,7 @@ pub struct SettingsBody {
 }
 
 /// Retention days to change; the others keep their values.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionChange {
     pub history_days: Option<u32>,
@@ -107,6 +136,21 @@ impl SettingsBody {
     }
 }
 
+/// Changes the workspace's settings field by field (admins only).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/ws/{workspace}/settings",
+    operation_id = "update_settings",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    request_body = SettingsBody,
+    responses(
+        (status = 200, description = "The changed settings", body = views::WorkspaceSettingsView),
+        WriteErrors,
+        ConflictErrors,
+    )
+)]
 pub async fn update_settings(
     State(ctx): State<Arc<Context>>,
     caller: Caller,

@@ -26,7 +26,7 @@ pub const RUN_PURGE_LIMIT: usize = 200;
 /// The tables retention applies to, as named in the report.
 pub const TABLES: [&str; 3] = ["interactions", "summaries", "runs"];
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupReport {
     /// True when nothing failed.
@@ -39,7 +39,7 @@ pub struct CleanupReport {
     pub partitions: &'static str,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantCleanup {
     pub workspace: String,
@@ -52,7 +52,7 @@ pub struct TenantCleanup {
     pub has_more: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableRef {
     pub workspace: String,
@@ -60,7 +60,7 @@ pub struct TableRef {
     pub table: &'static str,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantError {
     pub workspace: String,

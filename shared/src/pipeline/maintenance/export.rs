@@ -27,7 +27,7 @@ pub const SETTLE: Duration = Duration::minutes(2);
 /// Where the export files go in the blob store.
 pub const EXPORT_PREFIX: &str = "exports/interactions";
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportReport {
     /// True when no workspace failed.
@@ -37,7 +37,7 @@ pub struct ExportReport {
     pub tenants: Vec<TenantExport>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantExport {
     pub workspace: String,
