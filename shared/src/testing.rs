@@ -127,7 +127,7 @@ pub mod fixtures {
     }
 
     pub fn run(report: &Report, now: DateTime<Utc>) -> Run {
-        let inputs = RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null };
+        let inputs = RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null, included: vec![] };
         Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now)
     }
 
@@ -146,6 +146,7 @@ pub mod fixtures {
                 parameters: Map::new(),
                 artifacts: vec![],
                 error: None,
+                generation_errors: vec![],
                 review: None,
                 attempts: 0,
                 lease_until: Some(now + chrono::Duration::minutes(15)),

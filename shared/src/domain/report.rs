@@ -37,6 +37,11 @@ pub struct Report {
     /// Entries wait in `PendingReview` for approval before any delivery fires.
     #[serde(default)]
     pub hold_for_review: bool,
+    /// Other saved reports each entry also runs, in order, after this report's own sections
+    /// (seed `003`: "a cover page plus a financial detail plus a KPI summary" in one job).
+    /// Each makes its own files; one failing does not stop the others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<IncludedReport>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -61,6 +66,7 @@ impl Report {
             narrative: Narrative::default(),
             deliveries: vec![],
             hold_for_review: false,
+            includes: vec![],
             created_at: now,
             updated_at: now,
             version: 0,
@@ -119,6 +125,32 @@ impl Report {
             {
                 errors.push(FieldError::new(format!("sections[{i}].source"), format!("no source is named `{source}`")));
             }
+        }
+
+        for (i, include) in self.includes.iter().enumerate() {
+            if include.report.trim().is_empty() {
+                errors.push(FieldError::new(format!("includes[{i}].report"), "must name a saved report"));
+            } else if include.report == self.code.as_str() || include.report == self.id.to_string() {
+                errors.push(FieldError::new(format!("includes[{i}].report"), "a report cannot include itself"));
+            }
+            for (name, binding) in &include.bindings {
+                match binding {
+                    Binding::Param(p) if !self.parameters.iter().any(|q| q.name.as_str() == p) => {
+                        errors.push(FieldError::new(
+                            format!("includes[{i}].bindings.{name}"),
+                            format!("no parameter is named `{p}`"),
+                        ))
+                    }
+                    Binding::Row(_) if self.repeating_source().is_none() => errors.push(FieldError::new(
+                        format!("includes[{i}].bindings.{name}"),
+                        "a row binding needs a repeating source",
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        if self.includes.len() > 10 {
+            errors.push(FieldError::new("includes", "at most 10 reports can be included"));
         }
 
         if self.prompt_addendum_len() > 2_000 {
@@ -476,6 +508,41 @@ pub struct Narrative {
 impl Default for Narrative {
     fn default() -> Self {
         Self { enabled: true, prompt_addendum: None }
+    }
+}
+
+/// A saved report run for each entry of another one, with its parameters bound.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IncludedReport {
+    /// The saved report's id or code.
+    pub report: String,
+    /// Values of its parameters, by parameter name; the others take their defaults.
+    #[serde(default)]
+    pub bindings: std::collections::BTreeMap<String, Binding>,
+}
+
+/// Where an included report's parameter gets its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Binding {
+    /// A parameter of the including report (`{"param": "period"}`).
+    Param(String),
+    /// A column of the entry's repeating row (`{"row": "id"}`).
+    Row(String),
+    /// A fixed value (`{"value": "2026-05-01"}`).
+    Value(Value),
+}
+
+impl Binding {
+    /// The bound value for an entry, if it has one.
+    pub fn resolve(&self, parameters: &Map<String, Value>, row: Option<&Map<String, Value>>) -> Option<Value> {
+        let value = match self {
+            Binding::Param(name) => parameters.get(name).cloned(),
+            Binding::Row(column) => row.and_then(|r| r.get(column)).cloned(),
+            Binding::Value(value) => Some(value.clone()),
+        };
+        value.filter(|v| !v.is_null())
     }
 }
 

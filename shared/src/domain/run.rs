@@ -66,6 +66,9 @@ pub struct RunInputs {
     /// Free-form payload of an API run (seed `003` `JobRunRequest.data`).
     #[serde(default)]
     pub data: Value,
+    /// The included reports (`report.includes`) as they were when the run started, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub included: Vec<Report>,
 }
 
 /// Entry counts by bucket, as seed `003` reports them.
@@ -346,6 +349,10 @@ pub struct Entry {
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
     pub error: Option<String>,
+    /// Reports of the entry that could not be generated while others were (each with why);
+    /// the entry goes on with the files it has and ends `CompletedWithErrors`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generation_errors: Vec<String>,
     pub review: Option<Review>,
     /// How many times a worker picked the entry up.
     #[serde(default)]

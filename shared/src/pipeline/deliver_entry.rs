@@ -308,17 +308,18 @@ async fn finish(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Deli
     }
     let failed: Vec<&Delivery> = deliveries.iter().filter(|d| d.status == DeliveryStatus::FailedPermanent).collect();
     let next = match (failed.len(), deliveries.len()) {
-        (0, _) => EntryStatus::Completed,
-        (f, n) if f == n => EntryStatus::DeliveryFailed,
+        (0, _) if entry.generation_errors.is_empty() => EntryStatus::Completed,
+        (f, n) if f == n && f > 0 => EntryStatus::DeliveryFailed,
         _ => EntryStatus::CompletedWithErrors,
     };
-    let error = (!failed.is_empty()).then(|| {
-        let reasons: Vec<String> = failed
-            .iter()
-            .map(|d| format!("delivery {}: {}", d.index, d.error.as_deref().unwrap_or("failed")))
-            .collect();
-        reasons.join("; ")
-    });
+    // Reports that could not be generated, then deliveries that failed for good.
+    let reasons: Vec<String> = entry
+        .generation_errors
+        .iter()
+        .cloned()
+        .chain(failed.iter().map(|d| format!("delivery {}: {}", d.index, d.error.as_deref().unwrap_or("failed"))))
+        .collect();
+    let error = (!reasons.is_empty()).then(|| reasons.join("; "));
     match ctx
         .store
         .transition_entry(entry.run_id, entry.id, EntryStatus::InProgress, next, now, |e| {

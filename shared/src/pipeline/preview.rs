@@ -84,7 +84,12 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
         }
     };
     // A stand-in run gives templates the same `run` they see in a real one.
-    let inputs = RunInputs { report: report.clone(), parameters: parameters.clone(), data: request.data.clone() };
+    let inputs = RunInputs {
+        report: report.clone(),
+        parameters: parameters.clone(),
+        data: request.data.clone(),
+        included: vec![],
+    };
     let run = Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now);
     let scope = scope(&report, &parameters, row.as_ref(), &request.data, &run);
     let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, now)

@@ -70,7 +70,7 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
     let _guard = span.enter();
 
     match produce(ctx, &workspace, &run, &entry, now).await? {
-        Ok((artifacts, narrative)) => {
+        Ok(Generated { artifacts, narrative, failures }) => {
             if let Some(narrative) = &narrative
                 && entry.seq == 0
             {
@@ -79,16 +79,19 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
             let report = &run.inputs.report;
             let next = if report.hold_for_review {
                 EntryStatus::PendingReview
-            } else if report.deliveries.is_empty() {
+            } else if !report.deliveries.is_empty() {
+                EntryStatus::InProgress
+            } else if failures.is_empty() {
                 EntryStatus::Completed
             } else {
-                EntryStatus::InProgress
+                EntryStatus::CompletedWithErrors
             };
             if next == EntryStatus::InProgress {
                 // Delivering: the stored artifacts mark the entry as rendered for recovery.
                 ctx.store
                     .update_entry_in(run_id, entry_id, EntryStatus::InProgress, |e| {
                         e.artifacts = artifacts.clone();
+                        e.generation_errors = failures.clone();
                         e.lease_until = Some(now + PICKUP_DEADLINE);
                     })
                     .await?;
@@ -100,6 +103,8 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
                 ctx.store
                     .transition_entry(run_id, entry_id, EntryStatus::InProgress, next, now, |e| {
                         e.artifacts = artifacts.clone();
+                        e.generation_errors = failures.clone();
+                        e.error = (!failures.is_empty()).then(|| failures.join("; "));
                         e.lease_until = None;
                     })
                     .await?;
@@ -120,10 +125,20 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
     }
 }
 
-/// The generated files and narrative, or why the report could not be generated (the outer
-/// error is infrastructure trouble worth a retry).
-type Produced = Result<(Vec<Artifact>, Option<NarrativeOutput>), String>;
+/// What rendering an entry made: its files, the run's narrative (first entry), and the
+/// reports that failed while others did not.
+struct Generated {
+    artifacts: Vec<Artifact>,
+    narrative: Option<NarrativeOutput>,
+    failures: Vec<String>,
+}
 
+/// The generated files, or why nothing could be generated (the outer error is infrastructure
+/// trouble worth a retry).
+type Produced = Result<Generated, String>;
+
+/// Renders the report's own document (unless it only bundles included reports) and then each
+/// included report, in order; one failing does not stop the others.
 async fn produce(
     ctx: &Context,
     workspace: &Workspace,
@@ -132,26 +147,78 @@ async fn produce(
     now: DateTime<Utc>,
 ) -> Result<Produced, PipelineError> {
     let report = &run.inputs.report;
-    let scope = scope(report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, run);
+    let included = &run.inputs.included;
+    let mut generated = Generated { artifacts: Vec::new(), narrative: None, failures: Vec::new() };
+    if !report.sections.is_empty() || included.is_empty() {
+        // Narrate once per run: the first entry speaks for the run's shared figures.
+        let narrate_here = entry.seq == 0 || report.repeating_source().is_none();
+        match document(ctx, workspace, run, entry, report, &entry.parameters, narrate_here, now).await? {
+            Ok((artifacts, narrative)) => {
+                generated.artifacts = artifacts;
+                generated.narrative = narrative;
+            }
+            Err(reason) if included.is_empty() => return Ok(Err(reason)),
+            Err(reason) => generated.failures.push(format!("report `{}`: {reason}", report.code)),
+        }
+    }
+    for (include, other) in report.includes.iter().zip(included) {
+        let bound: Map<String, Value> = include
+            .bindings
+            .iter()
+            .filter_map(|(name, binding)| Some((name.clone(), binding.resolve(&entry.parameters, entry.row.as_ref())?)))
+            .collect();
+        let parameters = match crate::pipeline::start_run::resolve_parameters(other, &bound) {
+            Ok((values, missing)) if missing.is_empty() => values,
+            Ok((_, missing)) => {
+                let reason = format!("required parameter `{}` has no value", missing.join("`, `"));
+                generated.failures.push(format!("report `{}`: {reason}", other.code));
+                continue;
+            }
+            Err(errors) => {
+                generated.failures.push(format!("report `{}`: {errors}", other.code));
+                continue;
+            }
+        };
+        match document(ctx, workspace, run, entry, other, &parameters, false, now).await? {
+            Ok((artifacts, _)) => generated.artifacts.extend(artifacts),
+            Err(reason) => generated.failures.push(format!("report `{}`: {reason}", other.code)),
+        }
+    }
+    if generated.artifacts.is_empty() && !generated.failures.is_empty() {
+        return Ok(Err(generated.failures.join("; ")));
+    }
+    Ok(Ok(generated))
+}
+
+/// One report's files for the entry (and its narrative when `narrate` says so), stored in
+/// the blob store; the inner error says why the report could not be generated.
+#[allow(clippy::too_many_arguments)]
+async fn document(
+    ctx: &Context,
+    workspace: &Workspace,
+    run: &Run,
+    entry: &Entry,
+    report: &Report,
+    parameters: &Map<String, Value>,
+    narrate_here: bool,
+    now: DateTime<Utc>,
+) -> Result<Result<(Vec<Artifact>, Option<NarrativeOutput>), String>, PipelineError> {
+    let scope = scope(report, parameters, entry.row.as_ref(), &run.inputs.data, run);
     let composed =
-        match build(ctx, workspace, report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, &scope, now).await
-        {
+        match build(ctx, workspace, report, parameters, entry.row.as_ref(), &run.inputs.data, &scope, now).await {
             Ok(composed) => composed,
             Err(reason) => return Ok(Err(reason)),
         };
-    // Narrate once per run: the first entry speaks for the run's shared figures.
-    let narrative = if entry.seq == 0 || report.repeating_source().is_none() {
-        narrate(ctx, workspace, report, &composed).await
-    } else {
-        None
-    };
+    let narrative = if narrate_here { narrate(ctx, workspace, report, &composed).await } else { None };
     let files = match render_files(report, composed, narrative.clone()).await {
         Ok(files) => files,
         Err(reason) => return Ok(Err(reason)),
     };
+    // The report's own files sit beside the entry; included reports' in a folder of their code.
+    let folder = if report.id == run.inputs.report.id { String::new() } else { format!("{}/", report.code) };
     let mut artifacts = Vec::with_capacity(files.len());
     for (format, file) in files {
-        let key = format!("ws/{}/runs/{}/{}/{}", run.workspace_id, run.id, entry.id, file.file_name);
+        let key = format!("ws/{}/runs/{}/{}/{folder}{}", run.workspace_id, run.id, entry.id, file.file_name);
         let meta = ctx.blobs.put(&key, file.bytes.into(), file.content_type).await?;
         artifacts.push(Artifact {
             report_id: report.id,

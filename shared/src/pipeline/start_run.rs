@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::queue::Job;
 use crate::source::{SourceContext, fetch};
-use crate::store::RunCreation;
+use crate::store::{RunCreation, StoreError};
 
 /// What to run and why.
 #[derive(Debug, Clone)]
@@ -87,12 +87,20 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         Some((schedule, slot)) => RunId::for_slot(schedule, slot),
         None => RunId::generate(now),
     };
-    let inputs = RunInputs { report: request.report.clone(), parameters: parameters.clone(), data: request.data };
+    let included = included_reports(ctx, &request.report).await?;
+    let inputs = RunInputs {
+        report: request.report.clone(),
+        parameters: parameters.clone(),
+        data: request.data,
+        included: included.clone().unwrap_or_default(),
+    };
     let mut run = Run::started(id, inputs, request.trigger, now);
     run.schedule_id = request.slot.map(|(s, _)| s);
     run.scheduled_for = request.slot.map(|(_, at)| at);
     run.idempotency_key = request.idempotency_key;
-    let made = if missing.is_empty() {
+    let made = if let Err(reason) = included {
+        Err(reason)
+    } else if missing.is_empty() {
         make_entries(ctx, &run, &parameters, now).await?
     } else {
         let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
@@ -131,6 +139,22 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         }
     }
     Ok(creation)
+}
+
+/// The saved reports `report` includes, in order (their own includes are not followed). The
+/// inner error, naming a report that no longer exists, fails the run.
+async fn included_reports(ctx: &Context, report: &Report) -> Result<Result<Vec<Report>, String>, PipelineError> {
+    let mut included = Vec::with_capacity(report.includes.len());
+    for include in &report.includes {
+        match ctx.store.resolve_report(report.workspace_id, &include.report).await {
+            Ok(found) => included.push(found),
+            Err(StoreError::NotFound { .. }) => {
+                return Ok(Err(format!("included report `{}` does not exist", include.report)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Ok(included))
 }
 
 /// Most entries one run makes.
@@ -202,6 +226,7 @@ fn new_entry(
         parameters,
         artifacts: vec![],
         error: None,
+        generation_errors: vec![],
         review: None,
         attempts: 0,
         lease_until: Some(now + PICKUP_DEADLINE),

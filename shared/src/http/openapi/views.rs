@@ -197,6 +197,9 @@ pub struct EntryView {
     /// The rendered files, each with a signed download link.
     pub artifacts: Vec<ArtifactView>,
     pub error: Option<String>,
+    /// Reports of the entry that could not be generated while others were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub generation_errors: Vec<String>,
     pub review: Option<Review>,
     /// How many times a worker picked the entry up.
     pub attempts: u32,

@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::domain::{
-    Access, Area, Code, DeliverySpec, FieldError, Format, Name, Narrative, PageSetup, Parameter, Report, ReportId,
-    Section, SourceSpec, ValidationErrors,
+    Access, Area, Code, DeliverySpec, FieldError, Format, IncludedReport, Name, Narrative, PageSetup, Parameter,
+    Report, ReportId, Section, SourceSpec, ValidationErrors,
 };
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
@@ -49,6 +49,8 @@ pub struct ReportBody {
     pub narrative: Option<Narrative>,
     pub deliveries: Option<Vec<DeliverySpec>>,
     pub hold_for_review: Option<bool>,
+    /// Other saved reports each entry also runs, in order, with their parameters bound.
+    pub includes: Option<Vec<IncludedReport>>,
     /// The version the change is based on; a newer stored version is a conflict.
     pub version: Option<u64>,
 }
@@ -58,7 +60,20 @@ impl ReportBody {
         macro_rules! set {
             ($($field:ident),+) => {$( if let Some(v) = self.$field { r.$field = v; } )+};
         }
-        set!(code, name, enabled, parameters, sources, sections, formats, page, narrative, deliveries, hold_for_review);
+        set!(
+            code,
+            name,
+            enabled,
+            parameters,
+            sources,
+            sections,
+            formats,
+            page,
+            narrative,
+            deliveries,
+            hold_for_review,
+            includes
+        );
         if self.description.is_some() {
             r.description = self.description.filter(|d| !d.trim().is_empty());
         }
@@ -76,6 +91,23 @@ async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
             Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
                 format!("deliveries[{i}].destination_id"),
                 "no destination with this id in the workspace",
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for (i, include) in report.includes.iter().enumerate() {
+        match ctx.store.resolve_report(report.workspace_id, &include.report).await {
+            Ok(other) => {
+                for name in include.bindings.keys() {
+                    if !other.parameters.iter().any(|p| p.name.as_str() == name) {
+                        let message = format!("report `{}` has no parameter `{name}`", other.code);
+                        errors.push(FieldError::new(format!("includes[{i}].bindings.{name}"), message));
+                    }
+                }
+            }
+            Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
+                format!("includes[{i}].report"),
+                "no report with this id or code in the workspace",
             )),
             Err(e) => return Err(e.into()),
         }
