@@ -104,6 +104,17 @@ enum Command {
         #[arg(long, default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Run one function's real handler on a sample event (as `sam local invoke` would, without
+    /// Docker) against the configured store, blobs and queues; prints the function's answer.
+    Invoke {
+        /// api, tick, render or deliver.
+        function: String,
+        /// The event, e.g. events/tick.json ('-' for stdin).
+        #[arg(long)]
+        event: PathBuf,
+        #[arg(long, default_value = "./data")]
+        data_dir: PathBuf,
+    },
     /// Work with schedule rules.
     #[command(subcommand)]
     Schedule(ScheduleCommand),
@@ -420,6 +431,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tick { data_dir } => {
             let ctx = context(config(&data_dir, None)?).await?;
             println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);
+            Ok(())
+        }
+        Command::Invoke { function, event, data_dir } => {
+            let function: herald_core::lambda::Function = function.parse()?;
+            let text = if event == Path::new("-") {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&event).with_context(|| format!("cannot read {}", event.display()))?
+            };
+            let ctx = context(config(&data_dir, None)?).await?;
+            let answer = herald_core::lambda::invoke(ctx, function, &text).await?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
         Command::Maintenance { task, data_dir } => {
