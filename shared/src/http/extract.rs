@@ -10,33 +10,55 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use crate::store::{Listing, PageRequest};
 
-/// A JSON body; malformed or mistyped bodies are `body_validation_error`.
-pub struct ApiJson<T>(pub T);
+/// A JSON body read but not yet judged: a handler checks the caller's permission first and
+/// then `parse`s it, so a caller who may not do something is told so whatever it sent.
+/// Malformed or mistyped bodies are `body_validation_error`; a body without a JSON
+/// `Content-Type` is 415.
+pub struct JsonBody {
+    json: bool,
+    bytes: bytes::Bytes,
+}
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+impl JsonBody {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !self.json {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                super::error::ErrorCode::BodyValidationError,
+                "Expected a request body with `Content-Type: application/json`",
+            ));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&self.bytes)?;
+        Ok(value)
+    }
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+    /// For a body that may be left out: an empty body is `T::default()`.
+    pub fn parse_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&self.bytes)?;
+        Ok(value)
     }
 }
 
-/// A JSON body that may be left out: an empty body is `T::default()`.
-pub struct OptionalJson<T>(pub T);
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
         let bytes = bytes::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::new(e.status(), super::error::ErrorCode::BodyValidationError, e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(Self(value))
+        Ok(Self { json, bytes })
     }
 }
 
