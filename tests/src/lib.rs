@@ -8,6 +8,8 @@ use herald_core::config::Config;
 use herald_core::context::Context;
 use herald_core::pipeline::admin::{self, Access};
 
+pub mod surface;
+
 pub struct TestServer {
     pub url: String,
     pub ctx: Arc<Context>,

@@ -66,7 +66,7 @@ impl FromRequestParts<Arc<Context>> for Caller {
             Some(requested) => match ctx.store.resolve_workspace(requested).await {
                 Ok(ws) if ws.id == token.workspace_id => ws,
                 Ok(_) | Err(crate::store::StoreError::NotFound { .. }) => {
-                    return Err(ApiError::not_found(format_args!("workspace `{requested}`")));
+                    return Err(ApiError::not_found("workspace"));
                 }
                 Err(e) => return Err(e.into()),
             },

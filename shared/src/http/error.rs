@@ -59,6 +59,8 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
 
+    /// `what` (a kind of thing) was not found. The answer never repeats the id or code asked
+    /// for, so it reads the same whether the thing never existed or belongs to someone else.
     pub fn not_found(what: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("{what} not found"))
     }
@@ -101,7 +103,7 @@ impl From<ValidationErrors> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { kind, id } => ApiError::not_found(format_args!("{kind} `{id}`")),
+            StoreError::NotFound { kind, .. } => ApiError::not_found(kind),
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::InvalidTransition { .. } => ApiError::conflict(e.to_string()),
             StoreError::InvalidCursor => ApiError::invalid("cursor", "is not a cursor of this listing"),

@@ -10,33 +10,71 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use crate::store::{Listing, PageRequest};
 
-/// A JSON body; malformed or mistyped bodies are `body_validation_error`.
-pub struct ApiJson<T>(pub T);
+/// A body that could not be read as the operation's JSON object, with the reason.
+fn body_error(status: axum::http::StatusCode, reason: impl Into<String>) -> ApiError {
+    ApiError::new(
+        status,
+        super::error::ErrorCode::BodyValidationError,
+        "Request body did not match the expected schema",
+    )
+    .with_details(json!({ "reason": reason.into() }))
+}
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+/// A JSON object body read but not yet judged: a handler checks the caller's permission first
+/// and then `parse`s it, so a caller who may not do something is told so whatever it sent.
+/// Malformed or mistyped bodies (an array, a string…) are `body_validation_error`; a body
+/// without a JSON `Content-Type` is 415.
+pub struct JsonBody {
+    json: bool,
+    bytes: bytes::Bytes,
+}
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+impl JsonBody {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !self.json {
+            return Err(body_error(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            ));
+        }
+        self.object()
+    }
+
+    /// For a body that may be left out: an empty body is `T::default()`.
+    pub fn parse_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        self.object()
+    }
+
+    /// The body as `T`, which every body of the API is an object of (a JSON array would
+    /// otherwise fill a struct's fields in order).
+    fn object<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let axum::Json(value) = axum::Json::<Value>::from_bytes(&self.bytes)?;
+        if !value.is_object() {
+            return Err(body_error(axum::http::StatusCode::BAD_REQUEST, "The request body must be a JSON object"));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&self.bytes)?;
+        Ok(value)
     }
 }
 
-/// A JSON body that may be left out: an empty body is `T::default()`.
-pub struct OptionalJson<T>(pub T);
-
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = bytes::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::new(e.status(), super::error::ErrorCode::BodyValidationError, e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
-        Ok(Self(value))
+        let json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .is_some_and(|mime| {
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        let bytes = bytes::Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), e.body_text()))?;
+        Ok(Self { json, bytes })
     }
 }
 
@@ -94,4 +132,53 @@ pub fn list<T>(listing: Listing<T>, view: impl Fn(&T) -> Value) -> Value {
         "has_more": listing.cursor.is_some(),
         "next_cursor": listing.cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Options {
+        limit: Option<u32>,
+    }
+
+    async fn body(content_type: Option<&str>, text: &str) -> JsonBody {
+        let mut request = axum::http::Request::builder().method("POST").uri("/");
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request.body(Body::from(text.to_owned())).unwrap();
+        match JsonBody::from_request(request, &()).await {
+            Ok(body) => body,
+            Err(e) => panic!("the body was not read: {}", e.message),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_json_array_or_scalar_is_not_taken_for_an_object_body() {
+        for text in ["[5]", "[]", "\"text\"", "42", "null"] {
+            let read = body(Some("application/json"), text).await;
+            for error in [read.parse::<Options>().unwrap_err(), read.parse_or_default::<Options>().unwrap_err()] {
+                assert_eq!(error.status, StatusCode::BAD_REQUEST, "{text}");
+                assert!(error.details.is_some_and(|d| d["reason"].is_string()), "{text}");
+            }
+        }
+        let read = body(Some("application/json"), r#"{"limit": 5}"#).await;
+        assert_eq!(read.parse::<Options>().unwrap().limit, Some(5));
+        assert_eq!(body(None, " \n").await.parse_or_default::<Options>().unwrap().limit, None);
+        let unknown = body(Some("application/json"), r#"{"colour": "red"}"#).await.parse::<Options>();
+        assert_eq!(unknown.unwrap_err().status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_json_content_type_is_refused_only_when_it_is_read() {
+        let read = body(Some("text/plain"), "{}").await;
+        assert_eq!(read.parse::<Options>().unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(body(Some("application/merge-patch+json; charset=utf-8"), "{}").await.parse::<Options>().is_ok());
+    }
 }

@@ -62,7 +62,7 @@ impl From<DatasetError> for ApiError {
 
 /// A dataset code from the path; one that cannot be a code names no dataset.
 fn existing_code(raw: &str) -> Result<Code, ApiError> {
-    Code::parse(raw).map_err(|_| ApiError::not_found(format_args!("dataset `{raw}`")))
+    Code::parse(raw).map_err(|_| ApiError::not_found("dataset"))
 }
 
 /// Create or replace a dataset.

@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 /// The API shape of a destination: its record with every secret redacted.
@@ -44,7 +44,7 @@ pub struct DestinationBody {
 }
 
 fn parse_id(id: &str) -> ApiResult<DestinationId> {
-    id.parse().map_err(|_| ApiError::not_found(format_args!("destination `{id}`")))
+    id.parse().map_err(|_| ApiError::not_found("destination"))
 }
 
 /// Creates a destination; `name` and `config` are required.
@@ -65,9 +65,10 @@ fn parse_id(id: &str) -> ApiResult<DestinationId> {
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    ApiJson(body): ApiJson<DestinationBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Destinations, Access::Write)?;
+    let body: DestinationBody = body.parse()?;
     let (Some(name), Some(config)) = (body.name, body.config) else {
         let errors = [("name", "is required"), ("config", "is required")]
             .into_iter()
@@ -154,9 +155,10 @@ pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<DestinationBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Destinations, Access::Write)?;
+    let body: DestinationBody = body.parse()?;
     let mut destination = ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?;
     if body.version.is_some_and(|v| v != destination.version) {
         return Err(ApiError::conflict("the destination changed since that version; read it again"));
@@ -246,9 +248,10 @@ pub async fn test(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
-    OptionalJson(body): OptionalJson<TestBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Destinations, Access::Write)?;
+    let body: TestBody = body.parse_or_default()?;
     let destination = ctx.store.get_destination(caller.workspace.id, parse_id(&id)?).await?;
     if matches!(destination.config, DestinationConfig::Email { .. }) && body.to.is_empty() {
         let error = FieldError::new("to", "give at least one address to send the test email to");

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::domain::{Access, Area, Report, ReportId, Run};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::OptionalJson;
+use crate::http::extract::JsonBody;
 use crate::http::openapi::{ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::review_document::request_review_document;
 use crate::store::PageRequest;
@@ -105,9 +105,10 @@ pub async fn start_job_run(
     caller: Caller,
     Path((_, job)): Path<(String, String)>,
     headers: HeaderMap,
-    OptionalJson(body): OptionalJson<RunNowBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Jobs, Access::Write)?;
+    let body: RunNowBody = body.parse_or_default()?;
     let report = ctx.store.resolve_report(caller.workspace.id, &job).await?;
     let (status, run) = start_api_run(&ctx, &caller, report, &headers, body).await?;
     Ok((status, Json(json!({"object": "job_run", "jobRunId": run.id}))))
@@ -118,7 +119,7 @@ pub async fn job_run(ctx: &Context, caller: &Caller, job: &str, run: &str) -> Ap
     let report = ctx.store.resolve_report(caller.workspace.id, job).await?;
     let found = run_of(ctx, caller, run).await?;
     if found.report_id != report.id {
-        return Err(ApiError::not_found(format_args!("run `{run}`")));
+        return Err(ApiError::not_found("run"));
     }
     Ok((report, found))
 }
@@ -187,9 +188,10 @@ pub async fn deliver(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, job, run)): Path<(String, String, String)>,
-    OptionalJson(body): OptionalJson<DeliverBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Jobs, Access::Write)?;
+    let body: DeliverBody = body.parse_or_default()?;
     let (_, run) = job_run(&ctx, &caller, &job, &run).await?;
     deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
 }

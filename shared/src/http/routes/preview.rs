@@ -18,7 +18,7 @@ use crate::context::Context;
 use crate::domain::{Access, Area, Code, FieldError, Format, Name, Report, ReportId, ValidationErrors};
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
-use crate::http::extract::{ApiJson, object};
+use crate::http::extract::{JsonBody, object};
 use crate::http::openapi::{WorkspacePath, WriteErrors, views};
 use crate::pipeline::preview::{PreviewRequest, preview as run_preview};
 
@@ -75,12 +75,9 @@ pub struct PreviewBody {
         WriteErrors,
     )
 )]
-pub async fn preview(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-    ApiJson(body): ApiJson<PreviewBody>,
-) -> ApiResult<Response> {
+pub async fn preview(State(ctx): State<Arc<Context>>, caller: Caller, body: JsonBody) -> ApiResult<Response> {
     caller.require(Area::Reports, Access::Read)?;
+    let body: PreviewBody = body.parse()?;
     let now = ctx.clock.now();
     let report = match (body.report_id, body.report) {
         (Some(id), None) => ctx.store.resolve_report(caller.workspace.id, &id).await?,
@@ -151,7 +148,7 @@ pub async fn preview(
 pub async fn preview_in_own_workspace(
     state: State<Arc<Context>>,
     caller: Caller,
-    body: ApiJson<PreviewBody>,
+    body: JsonBody,
 ) -> ApiResult<Response> {
     preview(state, caller, body).await
 }

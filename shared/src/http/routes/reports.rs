@@ -16,7 +16,7 @@ use crate::domain::{
 };
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
-use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::store::StoreError;
 
@@ -133,9 +133,10 @@ async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
 pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    ApiJson(body): ApiJson<ReportBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Reports, Access::Write)?;
+    let body: ReportBody = body.parse()?;
     let (Some(code), Some(name), Some(_)) = (body.code.clone(), body.name.clone(), body.formats.as_ref()) else {
         let missing =
             [("code", body.code.is_none()), ("name", body.name.is_none()), ("formats", body.formats.is_none())]
@@ -217,9 +218,10 @@ pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, report)): Path<(String, String)>,
-    ApiJson(body): ApiJson<ReportBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Reports, Access::Write)?;
+    let body: ReportBody = body.parse()?;
     let mut current = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     if let Some(version) = body.version
         && version != current.version

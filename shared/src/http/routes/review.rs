@@ -16,7 +16,7 @@ use crate::domain::{Access, Area, EntryId, EntryStatus};
 use crate::http::auth::Caller;
 use crate::http::cron_auth::MaintenanceCaller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{OptionalJson, object};
+use crate::http::extract::{JsonBody, object};
 use crate::http::openapi::{ConflictErrors, CronErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::review::{self, Action};
 
@@ -51,7 +51,7 @@ fn reason(text: Option<String>) -> ApiResult<Option<String>> {
 async fn decide_one(ctx: &Context, caller: &Caller, run: &str, entry: &str, action: Action) -> ApiResult<Json<Value>> {
     caller.require(Area::Runs, Access::Write)?;
     let run = run_of(ctx, caller, run).await?;
-    let entry_id: EntryId = entry.parse().map_err(|_| ApiError::not_found(format_args!("entry `{entry}`")))?;
+    let entry_id: EntryId = entry.parse().map_err(|_| ApiError::not_found("entry"))?;
     let found = ctx.store.get_entry(run.id, entry_id).await?;
     let refused = || {
         ApiError::conflict(format!(
@@ -122,8 +122,10 @@ pub async fn reject_entry(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, run, entry)): Path<(String, String, String)>,
-    OptionalJson(body): OptionalJson<RejectBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
+    caller.require(Area::Runs, Access::Write)?;
+    let body: RejectBody = body.parse_or_default()?;
     let action = Action::Reject { reason: reason(body.reason)? };
     decide_one(&ctx, &caller, &run, &entry, action).await
 }
@@ -164,8 +166,10 @@ pub async fn approve_entries(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, run)): Path<(String, String)>,
-    OptionalJson(body): OptionalJson<BulkBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Area::Runs, Access::Write)?;
+    let body: BulkBody = body.parse_or_default()?;
     if body.reason.is_some() {
         return Err(ApiError::invalid("reason", "is only accepted when rejecting"));
     }
@@ -191,8 +195,10 @@ pub async fn reject_entries(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, run)): Path<(String, String)>,
-    OptionalJson(mut body): OptionalJson<BulkBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
+    caller.require(Area::Runs, Access::Write)?;
+    let mut body: BulkBody = body.parse_or_default()?;
     let action = Action::Reject { reason: reason(body.reason.take())? };
     Ok(Json(decide_many(&ctx, &caller, &run, body, action).await?))
 }

@@ -19,7 +19,7 @@ use crate::domain::{
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::cancel::{Cancellation, cancel_run};
 use crate::pipeline::review;
@@ -116,7 +116,7 @@ pub async fn list_runs(
 
 /// An entry of `run`; ids that do not parse are simply not found.
 async fn entry_of(ctx: &Context, run: &Run, id: &str) -> ApiResult<Entry> {
-    let missing = || ApiError::not_found(format_args!("entry `{id}`"));
+    let missing = || ApiError::not_found("entry");
     let entry_id: EntryId = id.parse().map_err(|_| missing())?;
     match ctx.store.get_entry(run.id, entry_id).await {
         Ok(entry) => Ok(entry),
@@ -369,9 +369,10 @@ pub async fn run_now(
     caller: Caller,
     Path((_, report)): Path<(String, String)>,
     headers: HeaderMap,
-    OptionalJson(body): OptionalJson<RunNowBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
+    let body: RunNowBody = body.parse_or_default()?;
     let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     let (status, run) = start_api_run(&ctx, &caller, report, &headers, body).await?;
     Ok((status, Json(view(&run))))
@@ -435,7 +436,7 @@ pub async fn retry_delivery(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
     let run = run_of(&ctx, &caller, &run).await?;
-    let missing = || ApiError::not_found(format_args!("delivery `{delivery}`"));
+    let missing = || ApiError::not_found("delivery");
     let delivery_id: DeliveryId = delivery.parse().map_err(|_| missing())?;
     let found = ctx.store.list_deliveries(run.id, None, &PageRequest::first(DETAIL_DELIVERIES)).await?.items;
     let found = found.into_iter().find(|d| d.id == delivery_id).ok_or_else(missing)?;
@@ -510,16 +511,17 @@ pub async fn deliver(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
-    OptionalJson(body): OptionalJson<DeliverBody>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
+    let body: DeliverBody = body.parse_or_default()?;
     let run = run_of(&ctx, &caller, &id).await?;
     deliver_selected(&ctx, &caller, &run, body.entry_ids.as_deref()).await
 }
 
 /// A run of the caller's workspace by its id; anything else is "not found".
 pub async fn run_of(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<Run> {
-    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found(format_args!("run `{id}`")))?;
+    let run_id: RunId = id.parse().map_err(|_| ApiError::not_found("run"))?;
     Ok(ctx.store.get_run_in(caller.workspace.id, run_id).await?)
 }
 

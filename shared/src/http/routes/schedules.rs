@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::domain::{Access, Area, Schedule, ScheduleId, ScheduleRule};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::schedules::{self, RuleInput, ScheduleInput};
 use crate::schedule::recurrence;
@@ -28,7 +28,7 @@ pub fn view(s: &Schedule) -> Value {
 }
 
 fn schedule_id(raw: &str) -> Result<ScheduleId, ApiError> {
-    raw.parse().map_err(|_| ApiError::not_found(format_args!("schedule `{raw}`")))
+    raw.parse().map_err(|_| ApiError::not_found("schedule"))
 }
 
 /// Put a report on a schedule.
@@ -52,9 +52,10 @@ pub async fn create(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, report)): Path<(String, String)>,
-    ApiJson(input): ApiJson<ScheduleInput>,
+    input: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Schedules, Access::Write)?;
+    let input: ScheduleInput = input.parse()?;
     let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     let schedule = schedules::create_schedule(&ctx, &report, input).await?;
     Ok((StatusCode::CREATED, Json(view(&schedule))))
@@ -150,9 +151,10 @@ pub async fn update(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, id)): Path<(String, String)>,
-    ApiJson(input): ApiJson<ScheduleInput>,
+    input: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Schedules, Access::Write)?;
+    let input: ScheduleInput = input.parse()?;
     let current = ctx.store.get_schedule(caller.workspace.id, schedule_id(&id)?).await?;
     Ok(Json(view(&schedules::update_schedule(&ctx, current, input).await?)))
 }
@@ -208,12 +210,9 @@ pub struct PreviewRequest {
         WriteErrors,
     )
 )]
-pub async fn preview(
-    State(ctx): State<Arc<Context>>,
-    caller: Caller,
-    ApiJson(request): ApiJson<PreviewRequest>,
-) -> ApiResult<Json<Value>> {
+pub async fn preview(State(ctx): State<Arc<Context>>, caller: Caller, request: JsonBody) -> ApiResult<Json<Value>> {
     caller.require(Area::Schedules, Access::Read)?;
+    let request: PreviewRequest = request.parse()?;
     let (rule, timezone) = request.rule.resolve(request.timezone.as_deref())?;
     let after = request.after.unwrap_or_else(|| ctx.clock.now());
     let preview = schedules::preview(&rule, &timezone, after, request.count.unwrap_or(10))?;

@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::domain::{Access, Area, Suppression, SuppressionReason, looks_like_email};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiQuery, OptionalJson, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ReadErrors, WorkspacePath, WriteErrors, views};
 
 pub fn view(suppression: &Suppression) -> Value {
@@ -78,9 +78,10 @@ pub async fn put(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
     Path((_, address)): Path<(String, String)>,
-    OptionalJson(body): OptionalJson<SuppressionBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Destinations, Access::Write)?;
+    let body: SuppressionBody = body.parse_or_default()?;
     let address = address_of(&address)?;
     let now = ctx.clock.now();
     if body.expires_at.is_some_and(|at| at <= now) {

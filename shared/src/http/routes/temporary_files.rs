@@ -23,8 +23,7 @@ const LINK_TTL: Duration = Duration::from_secs(3600);
 /// Temporary files are made from runs: reading them takes jobs or runs read access.
 async fn find(ctx: &Context, caller: &Caller, id: &str) -> ApiResult<TemporaryFile> {
     caller.require(Area::Jobs, Access::Read).or_else(|_| caller.require(Area::Runs, Access::Read))?;
-    let file_id: TemporaryFileId =
-        id.parse().map_err(|_| ApiError::not_found(format_args!("temporary file `{id}`")))?;
+    let file_id: TemporaryFileId = id.parse().map_err(|_| ApiError::not_found("temporary file"))?;
     Ok(ctx.store.get_temporary_file(caller.workspace.id, file_id, ctx.clock.now()).await?)
 }
 
@@ -91,7 +90,7 @@ pub async fn content(
         }
     };
     let bytes = ctx.blobs.get(key).await.map_err(|e| match e {
-        crate::blob::BlobError::NotFound(_) => ApiError::not_found(format_args!("temporary file `{id}`")),
+        crate::blob::BlobError::NotFound(_) => ApiError::not_found("temporary file"),
         other => {
             tracing::error!(error = %other, "temporary file read failed");
             ApiError::internal()

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::domain::{Access, ApiToken, Area, FieldError, Name, Role, Scope, TokenGrant, TokenId, ValidationErrors};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiQuery, PageParams, list, object};
+use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 pub fn view(token: &ApiToken) -> Value {
@@ -92,9 +92,10 @@ fn rank(role: Role) -> u8 {
 pub async fn create_token(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    ApiJson(body): ApiJson<CreateToken>,
+    body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Tokens, Access::Write)?;
+    let body: CreateToken = body.parse()?;
     let now = ctx.clock.now();
     let role = body.role.unwrap_or(caller.token.role);
     let mut errors = Vec::new();
@@ -152,10 +153,10 @@ pub async fn revoke_token(
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Tokens, Access::Write)?;
-    let id: TokenId = id.parse().map_err(|_| ApiError::not_found(format_args!("token `{id}`")))?;
+    let id: TokenId = id.parse().map_err(|_| ApiError::not_found("token"))?;
     let token = ctx.store.get_token(caller.workspace.id, id).await?;
     if !visible_to(&caller, &token) {
-        return Err(ApiError::not_found(format_args!("token `{id}`")));
+        return Err(ApiError::not_found("token"));
     }
     let revoked = ctx.store.revoke_token(caller.workspace.id, id, ctx.clock.now()).await?;
     Ok(Json(view(&revoked)))

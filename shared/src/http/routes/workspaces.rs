@@ -14,7 +14,7 @@ use crate::context::Context;
 use crate::domain::{Access, AiSettings, Area, NetworkSettings, Secret, SmtpSettings, Workspace, WorkspaceSettings};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, object};
+use crate::http::extract::{JsonBody, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
 /// The API shape of a workspace: secrets replaced by a placeholder.
@@ -154,9 +154,10 @@ impl SettingsBody {
 pub async fn update_settings(
     State(ctx): State<Arc<Context>>,
     caller: Caller,
-    ApiJson(body): ApiJson<SettingsBody>,
+    body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Settings, Access::Write)?;
+    let body: SettingsBody = body.parse()?;
     let mut ws = ctx.store.get_workspace(caller.workspace.id).await?;
     if body.version.is_some_and(|v| v != ws.version) {
         return Err(ApiError::conflict("the settings changed since that version; read them again"));
