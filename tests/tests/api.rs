@@ -486,18 +486,24 @@ async fn runs_are_filtered_by_status_trigger_and_creation_window(s: TestServer) 
     }
 }
 
-async fn entries_are_listed_by_status_and_read_one_by_one(s: TestServer) {
+/// A run of three queued entries, entry `taken` already in a worker's hands.
+async fn run_of_three_with_one_taken(
+    s: &TestServer,
+    taken: usize,
+) -> (chrono::DateTime<Utc>, herald_core::domain::Report, herald_core::domain::Run, Vec<herald_core::domain::Entry>) {
     use herald_core::domain::EntryStatus;
     let now = Utc::now();
     let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
     let run = fixtures::run(&report, now);
     let entries = fixtures::entries(&run, 3, now);
     s.ctx.store.create_run(&run, &entries, now).await.unwrap();
-    s.ctx
-        .store
-        .transition_entry(run.id, entries[1].id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {})
-        .await
-        .unwrap();
+    let id = entries[taken].id;
+    s.ctx.store.transition_entry(run.id, id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {}).await.unwrap();
+    (now, report, run, entries)
+}
+
+async fn entries_are_listed_by_status_and_read_one_by_one(s: TestServer) {
+    let (now, _, run, entries) = run_of_three_with_one_taken(&s, 1).await;
     let all = body(s.get(&s.ws(&format!("/runs/{}/entries?limit=2", run.id))).send().await.unwrap()).await;
     assert_eq!(all["data"].as_array().unwrap().len(), 2);
     assert!(all["next_cursor"].is_string());
@@ -518,16 +524,7 @@ async fn entries_are_listed_by_status_and_read_one_by_one(s: TestServer) {
 
 async fn cancelling_a_run_cancels_its_waiting_entries_once(s: TestServer) {
     use herald_core::domain::{EntryStatus, RunStatus};
-    let now = Utc::now();
-    let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "digest", now)).await.unwrap();
-    let run = fixtures::run(&report, now);
-    let entries = fixtures::entries(&run, 3, now);
-    s.ctx.store.create_run(&run, &entries, now).await.unwrap();
-    s.ctx
-        .store
-        .transition_entry(run.id, entries[0].id, EntryStatus::Queued, EntryStatus::InProgress, now, |_| {})
-        .await
-        .unwrap();
+    let (now, report, run, entries) = run_of_three_with_one_taken(&s, 0).await;
     let url = s.ws(&format!("/runs/{}/cancel", run.id));
     let r = s.post(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
