@@ -59,11 +59,12 @@ impl OutboxSender {
         Ok(Receipt { provider_message_id: Some(claimed) })
     }
 
-    /// The file name for `key`: the one already claimed, else `name`, claimed now.
+    /// The file name for `key`: the one already claimed, else `name`, claimed now. Reads one
+    /// small file, so a send costs the same however many emails the folder holds.
     async fn claim(&self, key: &str, name: &str) -> Result<String, SendError> {
         let claim = self.dir.join(format!(".{key}.claim"));
-        if let Some(existing) = self.find(&format!("-{key}.eml")).await? {
-            return Ok(existing);
+        if let Some(held) = self.held(&claim).await? {
+            return Ok(held);
         }
         let temp = self.temp_path(name);
         tokio::fs::write(&temp, name).await.map_err(|e| self.io_error("write", &temp, e))?;
@@ -73,11 +74,21 @@ impl OutboxSender {
         match linked {
             Ok(()) => Ok(name.to_owned()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let held = tokio::fs::read_to_string(&claim).await.map_err(|e| self.io_error("read", &claim, e))?;
-                let held = held.trim();
-                if held.is_empty() || held.contains(['/', '\\']) { Ok(name.to_owned()) } else { Ok(held.to_owned()) }
+                Ok(self.held(&claim).await?.unwrap_or_else(|| name.to_owned()))
             }
             Err(e) => Err(self.io_error("claim", &claim, e)),
+        }
+    }
+
+    /// The file name a claim holds; `None` when there is no claim (or it holds no usable name).
+    async fn held(&self, claim: &Path) -> Result<Option<String>, SendError> {
+        match tokio::fs::read_to_string(claim).await {
+            Ok(held) => {
+                let held = held.trim();
+                Ok((!held.is_empty() && !held.contains(['/', '\\'])).then(|| held.to_owned()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error("read", claim, e)),
         }
     }
 
@@ -85,26 +96,6 @@ impl OutboxSender {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let unique = WRITES.fetch_add(1, Ordering::Relaxed);
         self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()))
-    }
-
-    /// The first (earliest) name of a finished file ending with `suffix`, if one exists.
-    async fn find(&self, suffix: &str) -> Result<Option<String>, SendError> {
-        Ok(self.matching(suffix).await?.into_iter().min())
-    }
-
-    /// The names of the finished files ending with `suffix`.
-    async fn matching(&self, suffix: &str) -> Result<Vec<String>, SendError> {
-        let mut found = Vec::new();
-        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(|e| self.io_error("list", &self.dir, e))?;
-        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &self.dir, e))? {
-            if let Some(name) = entry.file_name().to_str()
-                && !name.starts_with('.')
-                && name.ends_with(suffix)
-            {
-                found.push(name.to_owned());
-            }
-        }
-        Ok(found)
     }
 
     fn io_error(&self, action: &str, path: &Path, error: std::io::Error) -> SendError {
