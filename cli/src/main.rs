@@ -238,8 +238,12 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
     let ticker = tokio::spawn(minute_ticker(ctx.clone()));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()));
+        let render = tokio::spawn(workers::run_workers(
+            ctx.clone(),
+            Worker::Render,
+            workers::render_concurrency(),
+            stopping.clone(),
+        ));
         let deliver =
             tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping.clone()));
         (render, deliver)

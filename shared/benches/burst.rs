@@ -55,7 +55,8 @@ async fn burst() {
 
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()));
+    let concurrency = workers::render_concurrency();
+    let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, concurrency, stopping.clone()));
     let deliver = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping));
 
     let started = Instant::now();
