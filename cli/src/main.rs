@@ -239,7 +239,7 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
         let access = admin::demo_access(&ctx).await?;
         let load = demo_data::load(&ctx, &access.workspace, DEMO_CUSTOMERS, DEMO_DAYS).await?;
         println!(
-            "Demo data: {} customers, {} interactions loaded now, reports: weekly-digest, customer-statement",
+            "Demo data: {} customers, {} interactions loaded now, reports: weekly-digest, customer-statement, monthly-statements (run it: herald run monthly-statements)",
             load.customers, load.interactions
         );
         println!("Demo workspace: {} ({})", access.workspace.code, access.workspace.id);
@@ -249,8 +249,12 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
     let ticker = tokio::spawn(minute_ticker(ctx.clone()));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone()));
+        let render = tokio::spawn(workers::run_workers(
+            ctx.clone(),
+            Worker::Render,
+            workers::render_concurrency(),
+            stopping.clone(),
+        ));
         let deliver =
             tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping.clone()));
         (render, deliver)

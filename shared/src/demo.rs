@@ -1,10 +1,11 @@
 //! The demo workspace: a deterministic offers/customers/interaction history in the shape of
 //! the public Starbucks rewards dataset (offers of kind bogo/discount/informational sent over
 //! email/mobile/social/web; events received, viewed, completed and transactions), a
-//! `customers` and a `transactions` dataset, and example reports (a weekly digest and a
-//! monthly customer statement). The same seed and day always give the same data.
+//! `customers` and a `transactions` dataset, and example reports (a weekly digest, a
+//! customer statement, and the seed `003` quickstart job that bursts into one emailed
+//! statement per customer). The same seed and day always give the same data.
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 /// One offer of the portfolio.
@@ -410,6 +411,61 @@ pub fn reports(first_customer: &str) -> Vec<Value> {
     ]
 }
 
+/// The seed `003` quickstart job as an API report body: one statement per row of the
+/// `customers` dataset (the repeating source), `customer_id` bound to the row's `id`, a
+/// `period` date parameter defaulting to `period_start`, and one email per customer to the
+/// row's address through `destination_id`. Rows without an address are skipped by the
+/// delivery condition. It has no schedule: it runs only when asked.
+pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
+    let usd = json!({"kind": "currency", "code": "USD"});
+    json!({
+        "code": "monthly-statements",
+        "name": "Monthly Customer Statements",
+        "description": "Emails each customer their own statement: one entry per row of the customers dataset.",
+        "parameters": [
+            {"name": "period", "type": "date", "default": period_start.format("%Y-%m-%d").to_string(),
+             "description": "Start of the statement month."},
+            {"name": "customer_id", "type": "string", "required": true, "from_row": "id",
+             "description": "The customer of each entry, from the repeating row's `id`."}
+        ],
+        "sources": [
+            {"name": "customers", "role": "repeating", "type": "dataset", "dataset": "customers"},
+            {"name": "lines", "type": "dataset", "dataset": "transactions", "filter": {"customer_id": "{customer_id}"}}
+        ],
+        "sections": [
+            {"type": "text", "title": "Statement for {customers.name}", "markdown":
+                "Statement of {period} for {customers.name} ({customers.email}), {customers.tier} member since {customers.became_member_on}.\n\nEvery recent purchase is listed below. Thank you for being a member."},
+            {"type": "kpi", "source": "lines", "tiles": [
+                {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
+                {"label": "Total spent", "column": "amount", "format": usd},
+                {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
+            ]},
+            {"type": "table", "title": "Purchases", "source": "lines", "totals": true,
+             "sort": {"column": "date"}, "columns": [
+                {"key": "date", "format": {"kind": "date"}},
+                {"key": "description"},
+                {"key": "channel"},
+                {"key": "amount", "format": usd}
+            ]}
+        ],
+        "formats": ["pdf"],
+        "narrative": {"enabled": false},
+        "deliveries": [{
+            "destination_id": destination_id,
+            "to": ["{customers.email}"],
+            "subject": "Your statement for {period}, {customers.name}",
+            "message": "Hello {customers.name},\n\nyour statement for the month starting {period} is attached.",
+            "naming_pattern": "statement-{period}-{customers.id}",
+            "condition": "{customers.email} != null && {customers.email} != \"\""
+        }]
+    })
+}
+
+/// The first day of `day`'s month.
+pub fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +501,21 @@ mod tests {
         let people = customers(100, 3);
         let blank = people.iter().filter(|c| c["email"] == "").count();
         assert_eq!(blank, 4);
+    }
+
+    #[test]
+    fn the_statements_job_is_a_valid_report_bursting_over_customers_with_a_guarded_email() {
+        let body =
+            statements_job("01JD0000000000000000000000", month_start(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()));
+        let report = crate::testing::fixtures::report_json(body);
+        report.validate().unwrap();
+        assert_eq!(report.repeating_source().map(|s| s.name.as_str()), Some("customers"));
+        let period = report.parameters.iter().find(|p| p.name.as_str() == "period").unwrap();
+        assert_eq!(period.default, Some(json!("2026-11-01")));
+        let bound = report.parameters.iter().find(|p| p.name.as_str() == "customer_id").unwrap();
+        assert_eq!(bound.from_row.as_deref(), Some("id"));
+        let delivery = &report.deliveries[0];
+        assert_eq!(delivery.to, ["{customers.email}"]);
+        assert!(delivery.condition.as_deref().unwrap().contains("!= \"\""));
     }
 }

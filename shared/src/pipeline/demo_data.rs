@@ -1,6 +1,7 @@
 //! Loads the demo data of [`crate::demo`] into a workspace: the interaction history (once —
 //! a workspace that already has history keeps it), the `customers` and `transactions`
-//! datasets (replaced), and the example reports (created when missing).
+//! datasets (replaced), the example reports (created when missing) and, for the statements
+//! job, an email destination writing to the local outbox (created when missing).
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -10,7 +11,8 @@ use super::PipelineError;
 use crate::context::Context;
 use crate::demo;
 use crate::domain::{
-    Code, DatasetFormat, FieldError, Report, ReportId, ValidationErrors, Workspace, parse_interaction,
+    Code, DatasetFormat, Destination, DestinationConfig, DestinationId, EmailTransport, FieldError, Name, Report,
+    ReportId, ValidationErrors, Workspace, parse_interaction,
 };
 use crate::source::RowSet;
 use crate::source::dataset::{self, DatasetError, Upload};
@@ -64,7 +66,10 @@ pub async fn load(
     save_dataset(ctx, workspace, "transactions", history.transactions).await?;
 
     let first = people.first().and_then(|c| c.get("id")).and_then(Value::as_str).unwrap_or_default();
-    for body in demo::reports(first) {
+    let outbox = outbox_destination(ctx, workspace).await?;
+    let mut bodies = demo::reports(first);
+    bodies.push(demo::statements_job(&outbox.id.to_string(), demo::month_start(now.date_naive())));
+    for body in bodies {
         let report = report(workspace, body, now)?;
         match ctx.store.resolve_report(workspace.id, report.code.as_str()).await {
             Ok(_) => {}
@@ -76,6 +81,34 @@ pub async fn load(
         }
     }
     Ok(load)
+}
+
+/// Name of the demo's email destination.
+const OUTBOX_DESTINATION: &str = "Demo outbox";
+
+/// The demo's email destination (`.eml` files in the outbox folder), created when missing.
+async fn outbox_destination(ctx: &Context, workspace: &Workspace) -> Result<Destination, PipelineError> {
+    let existing = ctx.store.list_destinations(workspace.id, &PageRequest::first(200)).await?.items;
+    if let Some(found) = existing.into_iter().find(|d| d.name.as_str() == OUTBOX_DESTINATION) {
+        return Ok(found);
+    }
+    let now = ctx.clock.now();
+    let invalid = |m: String| PipelineError::Invalid(ValidationErrors(vec![FieldError::new("destination", m)]));
+    let destination = Destination {
+        id: DestinationId::generate(now),
+        workspace_id: workspace.id,
+        name: Name::parse(OUTBOX_DESTINATION).map_err(invalid)?,
+        config: DestinationConfig::Email {
+            transport: EmailTransport::Outbox,
+            from: None,
+            reply_to: None,
+            configuration_set: None,
+        },
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    Ok(ctx.store.create_destination(&destination).await?)
 }
 
 async fn save_dataset(

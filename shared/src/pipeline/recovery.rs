@@ -1,6 +1,9 @@
 //! The recovery sweep: finds entries whose lease ran out (a worker crashed, a message was
 //! lost, or the local server restarted with jobs in its in-process queue) and hands them to
-//! the queue again. The store decides what is unfinished; the queue only carries ids.
+//! the queue again. The store decides what is unfinished; the queue only carries ids. A
+//! delivering entry's send claims that lapsed by the cutoff are released with it, so a
+//! delivery cut short by a crash is sent again at once (under its same idempotency key)
+//! instead of waiting out the claim.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -9,7 +12,7 @@ use super::PipelineError;
 use crate::context::Context;
 use crate::domain::{Entry, EntryStatus};
 use crate::queue::Job;
-use crate::store::StoreError;
+use crate::store::{PageRequest, StoreError};
 
 /// How long a queued entry may wait for a worker before the sweep enqueues it again.
 pub const PICKUP_DEADLINE: Duration = Duration::minutes(15);
@@ -35,7 +38,7 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
     let now = ctx.clock.now();
     let mut report = RecoveryReport::default();
     for entry in ctx.store.stale_entries(cutoff, SWEEP_BATCH).await? {
-        match requeue(ctx, &entry, now).await {
+        match requeue(ctx, &entry, now, cutoff).await {
             Ok(Some(job @ (Job::Render { .. } | Job::ReviewDocument { .. }))) => {
                 ctx.render_queue.send(&[job]).await?;
                 report.rendering += 1;
@@ -56,17 +59,25 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
 
 /// Records the new lease first (the store is the source of truth), then says which job to
 /// send. `None` when the entry moved on in the meantime.
-async fn requeue(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
+async fn requeue(
+    ctx: &Context,
+    entry: &Entry,
+    now: DateTime<Utc>,
+    cutoff: DateTime<Utc>,
+) -> Result<Option<Job>, StoreError> {
     let lease = now + PICKUP_DEADLINE;
     let (run, id, workspace_id) = (entry.run_id, entry.id, entry.workspace_id);
     let render = Job::Render { workspace_id, run_id: run, entry_id: id };
     let (outcome, job) = match entry.status {
         EntryStatus::Queued => (ctx.store.extend_entry_lease(run, id, EntryStatus::Queued, lease).await, render),
         // Delivering: the artifacts exist, so only the deliveries are picked up again.
-        EntryStatus::InProgress if !entry.artifacts.is_empty() => (
-            ctx.store.extend_entry_lease(run, id, EntryStatus::InProgress, lease).await,
-            Job::Deliver { workspace_id, run_id: run, entry_id: id, delivery_id: None },
-        ),
+        EntryStatus::InProgress if !entry.artifacts.is_empty() => {
+            let extended = ctx.store.extend_entry_lease(run, id, EntryStatus::InProgress, lease).await;
+            if extended.is_ok() {
+                release_lapsed_claims(ctx, entry, cutoff).await?;
+            }
+            (extended, Job::Deliver { workspace_id, run_id: run, entry_id: id, delivery_id: None })
+        }
         EntryStatus::InProgress => (
             ctx.store
                 .transition_entry(run, id, EntryStatus::InProgress, EntryStatus::Queued, now, |e| {
@@ -84,6 +95,19 @@ async fn requeue(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Opt
     }
 }
 
+/// Releases the entry's send claims that lapsed at or before `cutoff`.
+async fn release_lapsed_claims(ctx: &Context, entry: &Entry, cutoff: DateTime<Utc>) -> Result<(), StoreError> {
+    let deliveries = ctx.store.list_deliveries(entry.run_id, Some(entry.id), &PageRequest::first(200)).await?.items;
+    for delivery in deliveries.iter().filter(|d| !d.status.is_settled() && d.sending_until.is_some_and(|t| t <= cutoff))
+    {
+        match ctx.store.release_delivery(delivery, cutoff).await {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration as StdDuration;
@@ -93,7 +117,7 @@ mod tests {
     use crate::testing::fixtures;
 
     #[tokio::test]
-    async fn a_restart_hands_every_unfinished_entry_to_the_queue_again() {
+    async fn a_restart_hands_every_unfinished_entry_to_the_queue_again_and_releases_lapsed_send_claims() {
         let now = crate::store::store_contract::now();
         let ctx = crate::testing::local_context(now).await;
         let ws = ctx.store.create_workspace(&fixtures::workspace("recovery", now)).await.unwrap();
@@ -125,6 +149,10 @@ mod tests {
             .transition_entry(run.id, entries[3].id, EntryStatus::Queued, EntryStatus::Cancelled, now, |_| {})
             .await
             .unwrap();
+        // Entry 2's delivery was being sent when the worker stopped: its claim still holds.
+        let delivery = fixtures::delivery(&entries[2], 0, now);
+        store.create_deliveries(std::slice::from_ref(&delivery)).await.unwrap();
+        store.claim_delivery(&delivery, now, now + Duration::minutes(5)).await.unwrap();
 
         let far_future = now + Duration::days(36_500);
         let outcome = recover_stale_work(&ctx, far_future).await.unwrap();
@@ -144,6 +172,9 @@ mod tests {
         let delivering = ctx.deliver_queue.receive(10, StdDuration::ZERO).await.unwrap();
         assert_eq!(delivering.len(), 1);
         assert_eq!(store.get_entry(run.id, entries[1].id).await.unwrap().status, EntryStatus::Queued);
+        // The lapsed claim is released, so the delivery is sent again at once, under its key.
+        let released = store.get_delivery(run.id, entries[2].id, 0).await.unwrap();
+        assert_eq!((released.sending_until, released.idempotency_key), (None, Some(delivery.send_key())));
         // Leases moved forward: an immediate second sweep at the real time finds nothing.
         let again = recover_stale_work(&ctx, now).await.unwrap();
         assert_eq!(again, RecoveryReport::default());

@@ -17,6 +17,12 @@ use crate::queue::Queue;
 /// How long a failed job waits before it is offered again (times the attempt, capped).
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// Render jobs the local server runs at once: two per core, so one entry's waits on the
+/// store and the files overlap another's rendering.
+pub fn render_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from) * 2
+}
+
 /// Runs `worker` jobs from its queue until `shutdown` turns true, at most `concurrency` at a
 /// time; returns once the jobs in flight have finished.
 pub async fn run_workers(ctx: Arc<Context>, worker: Worker, concurrency: usize, mut shutdown: watch::Receiver<bool>) {

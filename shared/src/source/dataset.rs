@@ -7,6 +7,7 @@
 //! and only then is the old document deleted.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -348,12 +349,40 @@ pub async fn load(blobs: &dyn Blobs, dataset: &Dataset) -> Result<RowSet, Datase
     serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))
 }
 
-/// Keeps the rows whose columns equal the filter's values (placeholders filled from the run).
-/// Values compare loosely: `"5"` matches the number 5, `"true"` the boolean, null only null.
-pub fn filter(rows: RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_>) -> Result<RowSet, SourceError> {
-    if filter.is_empty() {
+/// Parsed uploads most recently read, newest first: a run reads the same upload once per
+/// entry, and parsing it each time would cost more than the entry's own work. Uploads never
+/// change under their blob key and hash, so a hit is always current; at most
+/// [`PARSED_UPLOADS`] are held.
+static PARSED: std::sync::Mutex<Vec<(String, Arc<RowSet>)>> = std::sync::Mutex::new(Vec::new());
+
+/// Parsed uploads held for reuse.
+const PARSED_UPLOADS: usize = 4;
+
+/// The rows of a dataset's current upload, parsed once and shared while it is read often.
+pub async fn load_shared(blobs: &dyn Blobs, dataset: &Dataset) -> Result<Arc<RowSet>, DatasetError> {
+    let key = format!("{}#{}", dataset.blob_key, dataset.sha256);
+    let cached = |parsed: &mut Vec<(String, Arc<RowSet>)>| {
+        let at = parsed.iter().position(|(k, _)| *k == key)?;
+        let hit = parsed.remove(at);
+        let rows = hit.1.clone();
+        parsed.insert(0, hit);
+        Some(rows)
+    };
+    if let Some(rows) = PARSED.lock().ok().and_then(|mut parsed| cached(&mut parsed)) {
         return Ok(rows);
     }
+    let rows = Arc::new(load(blobs, dataset).await?);
+    if let Ok(mut parsed) = PARSED.lock() {
+        parsed.retain(|(k, _)| *k != key);
+        parsed.insert(0, (key, rows.clone()));
+        parsed.truncate(PARSED_UPLOADS);
+    }
+    Ok(rows)
+}
+
+/// The rows whose columns equal the filter's values (placeholders filled from the run).
+/// Values compare loosely: `"5"` matches the number 5, `"true"` the boolean, null only null.
+pub fn filter(rows: &RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_>) -> Result<RowSet, SourceError> {
     let mut wanted = Vec::with_capacity(filter.len());
     for (column, value) in filter {
         let j = rows.column(column).ok_or_else(|| SourceError::UnknownColumn {
@@ -363,12 +392,18 @@ pub fn filter(rows: RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_>
         let value = bindings.expand_value(value).map_err(|e| SourceError::Template { field: "filter", source: e })?;
         wanted.push((j, value));
     }
-    let RowSet { columns, rows, comparisons, note } = rows;
-    let rows = rows
-        .into_iter()
+    let kept = rows
+        .rows
+        .iter()
         .filter(|row| wanted.iter().all(|(j, value)| loosely_equal(row.get(*j).unwrap_or(&Value::Null), value)))
+        .cloned()
         .collect();
-    Ok(RowSet { columns, rows, comparisons, note })
+    Ok(RowSet {
+        columns: rows.columns.clone(),
+        rows: kept,
+        comparisons: rows.comparisons.clone(),
+        note: rows.note.clone(),
+    })
 }
 
 fn loosely_equal(cell: &Value, wanted: &Value) -> bool {
@@ -460,12 +495,12 @@ mod tests {
         let bindings = Bindings { parameters: &parameters, data: &Value::Null };
         let wanted: Map<String, Value> =
             serde_json::from_value(json!({"region": "{region}", "active": "false"})).unwrap();
-        let kept = filter(rows.clone(), &wanted, &bindings).unwrap();
+        let kept = filter(&rows, &wanted, &bindings).unwrap();
         assert_eq!(kept.rows, vec![vec![json!("EU"), json!(3), json!(false)]]);
         let by_number: Map<String, Value> = serde_json::from_value(json!({"n": "2"})).unwrap();
-        assert_eq!(filter(rows.clone(), &by_number, &bindings).unwrap().len(), 1);
+        assert_eq!(filter(&rows, &by_number, &bindings).unwrap().len(), 1);
         let unknown: Map<String, Value> = serde_json::from_value(json!({"country": "EU"})).unwrap();
-        let err = filter(rows, &unknown, &bindings).unwrap_err();
+        let err = filter(&rows, &unknown, &bindings).unwrap_err();
         assert_eq!(err.to_string(), "the dataset has no column `country` (its columns: region, n, active)");
     }
 

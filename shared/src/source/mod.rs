@@ -264,8 +264,8 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
                 Err(StoreError::NotFound { .. }) => return Err(SourceError::DatasetNotFound(code.to_string())),
                 Err(e) => return Err(e.into()),
             };
-            let rows = dataset::load(ctx.blobs, &meta).await?;
-            dataset::filter(rows, filter, &ctx.bindings())
+            let rows = dataset::load_shared(ctx.blobs, &meta).await?;
+            dataset::filter(&rows, filter, &ctx.bindings())
         }
         SourceKind::Http { url, header_name, header_secret, timeout_ms, max_bytes } => {
             let source = http::HttpSource {

@@ -487,6 +487,22 @@ impl Store {
         .await
     }
 
+    /// Ends a send claim that lapsed at or before `cutoff` (its sender is gone: a crashed
+    /// worker, or the local server before a restart), so the delivery can be claimed again at
+    /// once. Its idempotency key stays, so the next send is recognised as the same message.
+    /// A settled delivery, or one whose claim still holds at `cutoff`, is a conflict.
+    pub async fn release_delivery(&self, delivery: &Delivery, cutoff: DateTime<Utc>) -> Result<Delivery, StoreError> {
+        let id = delivery.id;
+        self.modify(&delivery_key(delivery.run_id, delivery.entry_id, delivery.index), id, |d: &mut Delivery| {
+            if d.status.is_settled() || d.sending_until.is_none_or(|t| t > cutoff) {
+                return Err(StoreError::Conflict(format!("delivery {id} holds no lapsed claim")));
+            }
+            d.sending_until = None;
+            Ok(())
+        })
+        .await
+    }
+
     /// Moves a delivery from `from` to `to` if it is still in `from`, applying `change`.
     pub async fn transition_delivery(
         &self,

@@ -443,13 +443,20 @@ pub async fn a_delivery_is_claimed_by_one_sender_at_a_time(store: &Store, code: 
     assert_eq!(claimed.idempotency_key, Some(delivery.send_key()));
     // Claimed: nobody else until the claim lapses; after it, a retry may claim again.
     assert!(is_conflict(store.claim_delivery(&delivery, now() + Duration::minutes(1), until).await));
+    // A claim is released only once it has lapsed by the cutoff; then it is claimable at once.
+    assert!(is_conflict(store.release_delivery(&delivery, now() + Duration::minutes(1)).await));
+    let released = store.release_delivery(&delivery, until).await.unwrap();
+    assert_eq!((released.sending_until, released.idempotency_key), (None, Some(delivery.send_key())));
+    assert!(is_conflict(store.release_delivery(&delivery, until).await), "nothing left to release");
+    assert_eq!(store.claim_delivery(&delivery, now() + Duration::minutes(1), until).await.unwrap().attempts, 2);
     let later = now() + Duration::minutes(6);
-    assert_eq!(store.claim_delivery(&delivery, later, later + Duration::minutes(5)).await.unwrap().attempts, 2);
+    assert_eq!(store.claim_delivery(&delivery, later, later + Duration::minutes(5)).await.unwrap().attempts, 3);
     // Settled deliveries are never claimed.
     let current = store.get_delivery(run.id, entries[0].id, 0).await.unwrap();
     store.transition_delivery(&current, DeliveryStatus::Pending, DeliveryStatus::Sent, later, |_| {}).await.unwrap();
     let much_later = now() + Duration::hours(1);
     assert!(is_conflict(store.claim_delivery(&delivery, much_later, much_later).await));
+    assert!(is_conflict(store.release_delivery(&delivery, much_later).await));
 }
 
 pub async fn runs_are_listed_newest_first_and_stay_in_their_workspace(store: &Store, code: &str) {

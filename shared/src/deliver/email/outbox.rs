@@ -41,43 +41,62 @@ impl OutboxSender {
     /// file remains and every receipt names it. A claim whose file is missing (a send stopped
     /// half way) is completed by the next send.
     pub async fn send(&self, idempotency_key: &str, email: &BuiltEmail) -> Result<Receipt, SendError> {
-        let key = sanitize(idempotency_key);
+        // One trip to the blocking pool for the whole send: it is a handful of small file
+        // operations, each of which would otherwise be a trip of its own.
+        let (outbox, key, raw) = (self.clone(), sanitize(idempotency_key), email.raw.clone());
+        tokio::task::spawn_blocking(move || outbox.write(&key, &raw))
+            .await
+            .map_err(|e| SendError::Transient(format!("outbox: the write stopped unexpectedly: {e}")))?
+    }
+
+    fn write(&self, key: &str, raw: &[u8]) -> Result<Receipt, SendError> {
         let suffix = format!("-{key}.eml");
-        tokio::fs::create_dir_all(&self.dir).await.map_err(|e| self.io_error("create", &self.dir, e))?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| self.io_error("create", &self.dir, e))?;
         let name = format!("{}{suffix}", self.clock.now().format("%Y%m%dT%H%M%S%.3fZ"));
-        let claimed = self.claim(&key, &name).await?;
+        let claimed = self.claim(key, &name)?;
         let target = self.dir.join(&claimed);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+        if target.try_exists().unwrap_or(false) {
             return Ok(Receipt { provider_message_id: Some(claimed) });
         }
         let temp = self.temp_path(&claimed);
-        tokio::fs::write(&temp, &email.raw).await.map_err(|e| self.io_error("write", &temp, e))?;
-        if let Err(e) = tokio::fs::rename(&temp, &target).await {
-            let _ = tokio::fs::remove_file(&temp).await;
+        std::fs::write(&temp, raw).map_err(|e| self.io_error("write", &temp, e))?;
+        if let Err(e) = std::fs::rename(&temp, &target) {
+            let _ = std::fs::remove_file(&temp);
             return Err(self.io_error("rename", &target, e));
         }
         Ok(Receipt { provider_message_id: Some(claimed) })
     }
 
-    /// The file name for `key`: the one already claimed, else `name`, claimed now.
-    async fn claim(&self, key: &str, name: &str) -> Result<String, SendError> {
+    /// The file name for `key`: the one already claimed, else `name`, claimed now. Reads one
+    /// small file, so a send costs the same however many emails the folder holds.
+    fn claim(&self, key: &str, name: &str) -> Result<String, SendError> {
         let claim = self.dir.join(format!(".{key}.claim"));
-        if let Some(existing) = self.find(&format!("-{key}.eml")).await? {
-            return Ok(existing);
+        if let Some(held) = self.held(&claim)? {
+            return Ok(held);
         }
         let temp = self.temp_path(name);
-        tokio::fs::write(&temp, name).await.map_err(|e| self.io_error("write", &temp, e))?;
+        std::fs::write(&temp, name).map_err(|e| self.io_error("write", &temp, e))?;
         // A hard link is created whole or not at all: the claim never holds a partial name.
-        let linked = tokio::fs::hard_link(&temp, &claim).await;
-        let _ = tokio::fs::remove_file(&temp).await;
+        let linked = std::fs::hard_link(&temp, &claim);
+        let _ = std::fs::remove_file(&temp);
         match linked {
             Ok(()) => Ok(name.to_owned()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let held = tokio::fs::read_to_string(&claim).await.map_err(|e| self.io_error("read", &claim, e))?;
-                let held = held.trim();
-                if held.is_empty() || held.contains(['/', '\\']) { Ok(name.to_owned()) } else { Ok(held.to_owned()) }
+                Ok(self.held(&claim)?.unwrap_or_else(|| name.to_owned()))
             }
             Err(e) => Err(self.io_error("claim", &claim, e)),
+        }
+    }
+
+    /// The file name a claim holds; `None` when there is no claim (or it holds no usable name).
+    fn held(&self, claim: &Path) -> Result<Option<String>, SendError> {
+        match std::fs::read_to_string(claim) {
+            Ok(held) => {
+                let held = held.trim();
+                Ok((!held.is_empty() && !held.contains(['/', '\\'])).then(|| held.to_owned()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io_error("read", claim, e)),
         }
     }
 
@@ -85,26 +104,6 @@ impl OutboxSender {
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let unique = WRITES.fetch_add(1, Ordering::Relaxed);
         self.dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()))
-    }
-
-    /// The first (earliest) name of a finished file ending with `suffix`, if one exists.
-    async fn find(&self, suffix: &str) -> Result<Option<String>, SendError> {
-        Ok(self.matching(suffix).await?.into_iter().min())
-    }
-
-    /// The names of the finished files ending with `suffix`.
-    async fn matching(&self, suffix: &str) -> Result<Vec<String>, SendError> {
-        let mut found = Vec::new();
-        let mut entries = tokio::fs::read_dir(&self.dir).await.map_err(|e| self.io_error("list", &self.dir, e))?;
-        while let Some(entry) = entries.next_entry().await.map_err(|e| self.io_error("list", &self.dir, e))? {
-            if let Some(name) = entry.file_name().to_str()
-                && !name.starts_with('.')
-                && name.ends_with(suffix)
-            {
-                found.push(name.to_owned());
-            }
-        }
-        Ok(found)
     }
 
     fn io_error(&self, action: &str, path: &Path, error: std::io::Error) -> SendError {
