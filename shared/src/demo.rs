@@ -336,6 +336,7 @@ fn purchase(
 pub fn reports(first_customer: &str) -> Vec<Value> {
     let usd = json!({"kind": "currency", "code": "USD"});
     let pct = json!({"kind": "percent", "decimals": 1});
+    let purchases = purchase_sections();
     vec![
         json!({
             "code": "weekly-digest",
@@ -392,22 +393,31 @@ pub fn reports(first_customer: &str) -> Vec<Value> {
             "sections": [
                 {"type": "text", "title": "Statement for {customers.name}", "markdown":
                     "Prepared for {customers.name} ({customers.email}), {customers.tier} member since {customers.became_member_on}.\n\nEvery purchase of the last 90 days is listed below. Thank you for being a member."},
-                {"type": "kpi", "source": "lines", "tiles": [
-                    {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
-                    {"label": "Total spent", "column": "amount", "format": usd},
-                    {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
-                ]},
-                {"type": "table", "title": "Purchases", "source": "lines", "totals": true,
-                 "sort": {"column": "date"}, "columns": [
-                    {"key": "date", "format": {"kind": "date"}},
-                    {"key": "description"},
-                    {"key": "channel"},
-                    {"key": "amount", "format": usd}
-                ]}
+                purchases[0],
+                purchases[1]
             ],
             "formats": ["pdf"],
             "narrative": {"enabled": false}
         }),
+    ]
+}
+
+/// The KPI tiles and the purchases table of a statement, over its `lines` source.
+fn purchase_sections() -> [Value; 2] {
+    let usd = json!({"kind": "currency", "code": "USD"});
+    [
+        json!({"type": "kpi", "source": "lines", "tiles": [
+            {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
+            {"label": "Total spent", "column": "amount", "format": usd},
+            {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
+        ]}),
+        json!({"type": "table", "title": "Purchases", "source": "lines", "totals": true,
+         "sort": {"column": "date"}, "columns": [
+            {"key": "date", "format": {"kind": "date"}},
+            {"key": "description"},
+            {"key": "channel"},
+            {"key": "amount", "format": usd}
+        ]}),
     ]
 }
 
@@ -417,7 +427,7 @@ pub fn reports(first_customer: &str) -> Vec<Value> {
 /// row's address through `destination_id`. Rows without an address are skipped by the
 /// delivery condition. It has no schedule: it runs only when asked.
 pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
-    let usd = json!({"kind": "currency", "code": "USD"});
+    let purchases = purchase_sections();
     json!({
         "code": "monthly-statements",
         "name": "Monthly Customer Statements",
@@ -435,18 +445,8 @@ pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
         "sections": [
             {"type": "text", "title": "Statement for {customers.name}", "markdown":
                 "Statement of {period} for {customers.name} ({customers.email}), {customers.tier} member since {customers.became_member_on}.\n\nEvery recent purchase is listed below. Thank you for being a member."},
-            {"type": "kpi", "source": "lines", "tiles": [
-                {"label": "Purchases", "column": "amount", "aggregate": "count", "format": {"kind": "number"}},
-                {"label": "Total spent", "column": "amount", "format": usd},
-                {"label": "Average purchase", "column": "amount", "aggregate": "avg", "format": usd}
-            ]},
-            {"type": "table", "title": "Purchases", "source": "lines", "totals": true,
-             "sort": {"column": "date"}, "columns": [
-                {"key": "date", "format": {"kind": "date"}},
-                {"key": "description"},
-                {"key": "channel"},
-                {"key": "amount", "format": usd}
-            ]}
+            purchases[0],
+            purchases[1]
         ],
         "formats": ["pdf"],
         "narrative": {"enabled": false},
