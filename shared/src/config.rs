@@ -75,6 +75,8 @@ pub struct Config {
     pub temporary_file_hours: u32,
     /// The EventBridge Scheduler schedule that runs the tick, `[group/]name`.
     pub tick_schedule: Option<String>,
+    /// Serve the web console's files from this folder instead of the copies built in.
+    pub console_dir: Option<PathBuf>,
 }
 
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -220,6 +222,7 @@ impl Config {
                 approval_max_age_hours,
                 temporary_file_hours,
                 tick_schedule: var("HERALD_TICK_SCHEDULE"),
+                console_dir: var("HERALD_CONSOLE_DIR").map(PathBuf::from),
             }),
             _ => Err(ConfigError(problems)),
         }

@@ -4,6 +4,7 @@
 //! limit, and bearer personal access tokens scoped to one workspace.
 
 pub mod auth;
+pub mod console;
 pub mod cron_auth;
 pub mod error;
 pub mod extract;
@@ -26,12 +27,13 @@ use routes::{
     suppressions, system, temporary_files, tokens, workspaces,
 };
 
-/// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`
-/// and Swagger UI at `/swagger/index.html`.
+/// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`,
+/// Swagger UI at `/swagger/index.html` and the web console at `/console`.
 pub fn router(ctx: Arc<Context>) -> Router {
     let body_limit = ctx.config.body_limit_bytes;
     let (api, doc) = api_routes().split_for_parts();
     api.merge(openapi::swagger_ui(doc))
+        .merge(console::routes())
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -43,6 +45,7 @@ pub fn router(ctx: Arc<Context>) -> Router {
 pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(system::health))
+        .routes(routes!(workspaces::session))
         .routes(routes!(workspaces::get))
         .routes(routes!(workspaces::get_settings, workspaces::update_settings))
         .routes(routes!(tokens::list_tokens, tokens::create_token))

@@ -61,6 +61,16 @@ pub struct TokenView {
     pub token: ApiToken,
 }
 
+/// Who is calling: the bearer token and the workspace it belongs to (the console's sign-in).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Always `session`.
+    #[schema(example = "session")]
+    pub object: String,
+    pub token: TokenView,
+    pub workspace: WorkspaceView,
+}
+
 /// A token just created: the only time its secret is shown.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreatedTokenView {

@@ -55,6 +55,28 @@ pub async fn get(caller: Caller) -> Json<Value> {
     Json(view(&caller.workspace))
 }
 
+/// Who the bearer token is and which workspace it acts in.
+///
+/// The console signs in with this: a token alone names its workspace.
+#[utoipa::path(
+    get,
+    path = "/api/v1/session",
+    operation_id = "get_session",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    responses(
+        (status = 200, description = "The token and its workspace", body = views::SessionView),
+        ReadErrors,
+    )
+)]
+pub async fn session(caller: Caller) -> Json<Value> {
+    Json(serde_json::json!({
+        "object": "session",
+        "token": super::tokens::view(&caller.token),
+        "workspace": view(&caller.workspace),
+    }))
+}
+
 /// Reads the workspace's settings (the SMTP password redacted).
 #[utoipa::path(
     get,

@@ -1,0 +1,7 @@
+// The runs page (in progress).
+
+import { h, pageHeader } from "../ui.js";
+
+export async function render(ctx) {
+  return h("section", {}, pageHeader("Runs"), h("p", { class: "muted" }, `View ${ctx.view}`));
+}

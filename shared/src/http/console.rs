@@ -1,0 +1,167 @@
+//! The web console: a single-page app at `/console`, its files built into the binary (no CDN,
+//! no build step), served with an `ETag` and a strict content security policy. It talks to the
+//! API with the personal access token the user signs in with; pages live in the URL fragment,
+//! so the server only ever answers `index.html` and the files it names.
+//!
+//! `HERALD_CONSOLE_DIR` serves the files from a folder instead, to work on the console without
+//! rebuilding.
+
+use std::path::Path as FsPath;
+use std::sync::{Arc, LazyLock};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use sha2::{Digest, Sha256};
+
+use crate::context::Context;
+use crate::http::routes::system;
+
+/// One file of the console.
+struct Asset {
+    path: &'static str,
+    body: &'static [u8],
+}
+
+macro_rules! assets {
+    ($($path:literal),* $(,)?) => {
+        &[$(Asset { path: $path, body: include_bytes!(concat!("../../console/", $path)) }),*]
+    };
+}
+
+/// Every file of the console (a test checks that this list and the folder agree).
+static ASSETS: &[Asset] = assets!(
+    "index.html",
+    "app.css",
+    "app.js",
+    "api.js",
+    "ui.js",
+    "pages/reports.js",
+    "pages/editor.js",
+    "pages/schedule.js",
+    "pages/runs.js",
+    "pages/destinations.js",
+    "pages/tokens.js",
+);
+
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| ASSETS.iter().map(|a| etag(a.body)).collect());
+
+/// Scripts, styles, data and frames only from Herald itself; rendered PDFs and HTML open in
+/// frames from the same origin or from `blob:` URLs.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data: blob:; frame-src 'self' blob:; object-src 'self' blob:; connect-src 'self'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// `/` and `/console` answer the app; `/console/{file}` its files.
+pub fn routes() -> Router<Arc<Context>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(index))
+        .route("/console/", get(index))
+        .route("/console/{*path}", get(file))
+}
+
+async fn index(State(ctx): State<Arc<Context>>, headers: HeaderMap) -> Response {
+    serve(&ctx, "index.html", &headers).await
+}
+
+async fn file(State(ctx): State<Arc<Context>>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+    serve(&ctx, &path, &headers).await
+}
+
+async fn serve(ctx: &Context, path: &str, headers: &HeaderMap) -> Response {
+    let Some(content_type) = content_type(path) else {
+        return system::not_found().await.into_response();
+    };
+    let found = match &ctx.config.console_dir {
+        Some(dir) => from_folder(dir, path).await.map(|body| (etag(&body), body)),
+        None => ASSETS.iter().position(|a| a.path == path).map(|i| (ETAGS[i].clone(), ASSETS[i].body.to_vec())),
+    };
+    let Some((tag, body)) = found else {
+        return system::not_found().await.into_response();
+    };
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v == tag);
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, content_type)], body).into_response()
+    };
+    let h = response.headers_mut();
+    if let Ok(tag) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, tag);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The media type of a console file, or `None` for a name the console never uses (which also
+/// keeps `..` and other path tricks out of the folder mode).
+fn content_type(path: &str) -> Option<&'static str> {
+    let plain = !path.is_empty()
+        && path.split('/').all(|part| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        });
+    if !plain {
+        return None;
+    }
+    match path.rsplit_once('.')?.1 {
+        "html" => Some("text/html; charset=utf-8"),
+        "css" => Some("text/css; charset=utf-8"),
+        "js" => Some("text/javascript; charset=utf-8"),
+        "svg" => Some("image/svg+xml"),
+        _ => None,
+    }
+}
+
+async fn from_folder(dir: &FsPath, path: &str) -> Option<Vec<u8>> {
+    tokio::fs::read(dir.join(path)).await.ok()
+}
+
+fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_under(dir: &FsPath, prefix: &str, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("console folder") {
+            let entry = entry.expect("entry");
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            if entry.path().is_dir() {
+                files_under(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_in_the_console_folder_is_built_in_and_servable() {
+        let mut on_disk = Vec::new();
+        files_under(&FsPath::new(env!("CARGO_MANIFEST_DIR")).join("console"), "", &mut on_disk);
+        on_disk.sort();
+        let mut built_in: Vec<String> = ASSETS.iter().map(|a| a.path.to_string()).collect();
+        built_in.sort();
+        assert_eq!(on_disk, built_in);
+        assert!(built_in.iter().all(|p| content_type(p).is_some()), "an unservable file: {built_in:?}");
+    }
+
+    #[test]
+    fn paths_that_climb_or_hide_are_never_served() {
+        for path in ["../Cargo.toml", "pages/../../x.js", ".env", "pages/.x.js", "a//b.js", "", "x.rs", "a\\b.js"] {
+            assert_eq!(content_type(path), None, "{path}");
+        }
+        assert_eq!(content_type("pages/runs.js"), Some("text/javascript; charset=utf-8"));
+    }
+}
