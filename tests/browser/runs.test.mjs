@@ -1,0 +1,213 @@
+// The runs pages of the console on the demo workspace: a run started from the reports list is
+// watched to its end, its PDF opened and its deliveries shown (a failed one retried); a run
+// held for review has one entry approved and one rejected in the page, and the API confirms
+// what was delivered; the lists filter; and the detail works 375 px wide.
+
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { openConsole, shot, startHerald } from "./lib.mjs";
+
+let herald;
+let workspace;
+
+/** One API call with the admin token; throws on a non-2xx answer. */
+async function call(method, path, body) {
+  const response = await fetch(`${herald.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${herald.token}`, "Content-Type": "application/json", Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const ws = (path) => `/api/v1/ws/${workspace.id}${path}`;
+
+/** Polls `read` until `done(value)` holds, or fails after `ms`. */
+async function until(read, done, ms = 30000, what = "condition") {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await read();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out waiting for ${what}; last value: ${JSON.stringify(last?.counts ? { status: last.status, counts: last.counts } : last)?.slice(0, 2000)}`);
+}
+
+async function setReport(code, fields) {
+  const report = await call("GET", ws(`/reports/${code}`));
+  return call("PATCH", ws(`/reports/${report.id}`), { ...fields, version: report.version });
+}
+
+/** The bytes behind a link of the page, fetched as the browser would. */
+async function download(href) {
+  const response = await fetch(new URL(href, herald.url));
+  assert.equal(response.status, 200, `download of ${href}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+let outbox;
+let webhook;
+
+before(async () => {
+  herald = await startHerald();
+  workspace = (await call("GET", "/api/v1/session")).workspace;
+  const destinations = (await call("GET", ws("/destinations"))).data;
+  outbox = destinations.find((d) => d.name === "Demo outbox");
+  assert.ok(outbox, "the demo has its outbox destination");
+  // A webhook to a loopback address the server refuses to call: its deliveries fail.
+  webhook = await call("POST", ws("/destinations"), {
+    name: "Ops webhook",
+    config: { type: "webhook", url: "http://127.0.0.1:9/hook", signing_secret: "whsec_0123456789abcdef0123" },
+  });
+  await setReport("weekly-digest", {
+    deliveries: [
+      { destination_id: outbox.id, to: ["team@example.com"], subject: "Weekly digest" },
+      { destination_id: webhook.id },
+    ],
+  });
+});
+
+after(async () => {
+  await herald?.stop();
+});
+
+test("a run started from the reports list is watched to its end, its PDF opens and a failed delivery is retried", async () => {
+  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    await page.getByRole("button", { name: "Run Weekly digest now" }).click();
+    const toastLink = page.locator(".toast").getByRole("link");
+    await toastLink.waitFor();
+    const runId = (await toastLink.textContent()).trim();
+    await toastLink.click();
+    await page.getByRole("heading", { level: 1, name: `Run …${runId.slice(-8)}` }).waitFor();
+    await shot(page, "runs-detail-running");
+
+    // The page polls: the status the server reports appears without a reload.
+    const status = page.locator(".run-status .badge");
+    await page.waitForFunction(() => document.querySelector(".run-status .badge")?.textContent === "finished", null, { timeout: 30000 });
+    const run = await call("GET", ws(`/runs/${runId}`));
+    assert.equal(run.status, "finished");
+    assert.equal(await status.textContent(), run.status);
+    assert.equal(await page.locator(".bucket-completed .strong").textContent(), String(run.counts.completed));
+
+    // The PDF link is the API's signed link, and it downloads a PDF.
+    const entry = run.entry_list.data[0];
+    const pdf = entry.artifacts.find((a) => a.format === "pdf");
+    const link = page.getByRole("link", { name: `Download PDF ${pdf.file_name}` });
+    const href = await link.getAttribute("href");
+    assert.equal(new URL(href, herald.url).pathname, new URL(pdf.download_url, herald.url).pathname);
+    const bytes = await download(href);
+    assert.equal(bytes.subarray(0, 4).toString("latin1"), "%PDF");
+
+    // Per destination: the outbox mail was sent, the webhook refused with the server's reason.
+    const row = page.locator(`tr[data-entry="${entry.id}"]`);
+    const sent = entry.deliveries.find((d) => d.destination_id === outbox.id);
+    const failed = entry.deliveries.find((d) => d.destination_id === webhook.id);
+    assert.equal(sent.status, "sent");
+    assert.match(failed.status, /^failed_/);
+    await row.locator(`[data-delivery="${sent.id}"]`).getByText("sent", { exact: true }).waitFor();
+    await row.locator(`[data-delivery="${failed.id}"]`).getByText(failed.error).waitFor();
+    await shot(page, "runs-detail-finished");
+
+    await page.getByRole("button", { name: "Retry delivery to Ops webhook for entry 1" }).click();
+    await page.locator(".toast").getByText("Delivery to Ops webhook queued again.").waitFor();
+    const retried = await until(
+      async () => (await call("GET", ws(`/runs/${runId}/entries/${entry.id}`))).deliveries.find((d) => d.id === failed.id),
+      (d) => d.attempts > failed.attempts && /^failed_/.test(d.status),
+      30000,
+      "the retried delivery to be attempted again",
+    );
+    assert.ok(retried.attempts > failed.attempts);
+    // The sent mail was not sent again by the retry of the other destination.
+    const mail = (await call("GET", ws(`/runs/${runId}/entries/${entry.id}`))).deliveries.find((d) => d.id === sent.id);
+    assert.equal(mail.attempts, sent.attempts);
+
+    // The run list shows it, and filters by trigger and status.
+    await page.goto(`${herald.url}/console#/runs`);
+    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+    await shot(page, "runs-list");
+    await page.getByLabel("Trigger").selectOption("schedule");
+    await page.getByRole("heading", { name: "No runs match these filters" }).waitFor();
+    assert.match(page.url(), /#\/runs\?trigger=schedule$/);
+    await page.getByRole("link", { name: "Clear filters" }).click();
+    await page.getByLabel("Status").selectOption("finished");
+    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+  } finally {
+    await browser.close();
+  }
+});
+
+test("held entries are approved and rejected in the page and only the approved one is delivered", async () => {
+  await setReport("monthly-statements", { hold_for_review: true });
+  const started = await call("POST", ws("/reports/monthly-statements/runs"), {});
+  const run = await until(() => call("GET", ws(`/runs/${started.id}`)), (r) => r.finished, 60000, "the statements to render");
+  const held = run.entry_list.data.filter((e) => e.status === "PendingReview");
+  assert.ok(held.length >= 3, "entries are held for review");
+  // Two customers with an address: their mail passes the delivery condition.
+  const [approve, reject] = held.filter((e) => e.row?.email);
+
+  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    await page.goto(`${herald.url}/console#/runs/${run.id}`);
+    await page.getByRole("button", { name: `Approve all held (${run.counts.review})` }).waitFor();
+    await shot(page, "runs-held");
+
+    await page.getByRole("button", { name: `Approve entry ${approve.seq + 1}`, exact: true }).click();
+    await page.locator(".toast").getByText(`Entry ${approve.seq + 1} approved`).waitFor();
+    await page.getByRole("button", { name: `Reject entry ${reject.seq + 1}`, exact: true }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Reason (kept on the entry)").fill("Wrong billing address");
+    await dialog.getByRole("button", { name: "Reject" }).click();
+    await page.locator(`tr[data-entry="${reject.id}"]`).getByText("Reason: Wrong billing address").waitFor();
+    await page.locator(`tr[data-entry="${approve.id}"]`).getByText("approved", { exact: true }).waitFor();
+
+    const entry = (id) => call("GET", ws(`/runs/${run.id}/entries/${id}`));
+    const approved = await until(() => entry(approve.id), (e) => e.status === "Completed", 30000, "the approved entry to be delivered");
+    assert.equal(approved.review.decision, "approved");
+    assert.deepEqual(approved.deliveries.map((d) => d.status), ["sent"]);
+    const rejected = await entry(reject.id);
+    assert.equal(rejected.status, "Cancelled");
+    assert.equal(rejected.review.decision, "rejected");
+    assert.equal(rejected.review.note, "Wrong billing address");
+    assert.ok(rejected.deliveries.every((d) => d.status !== "sent"), "a rejected entry is never delivered");
+    // The decision shows who made it: the signed-in token's name.
+    const me = (await call("GET", "/api/v1/session")).token.name;
+    await page.locator(`tr[data-entry="${approve.id}"]`).getByText(`by ${me}`, { exact: false }).waitFor();
+    await page.locator(`tr[data-entry="${approve.id}"] [data-delivery]`).getByText("sent", { exact: true }).waitFor({ timeout: 30000 });
+    await shot(page, "runs-review-approved");
+
+    // The consolidated review document is made, polled and downloaded as a PDF.
+    await page.getByRole("button", { name: "Review document" }).click();
+    const docLink = page.getByRole("link", { name: "Download the review document" });
+    await docLink.waitFor({ timeout: 60000 });
+    const doc = await download(await docLink.getAttribute("href"));
+    assert.equal(doc.subarray(0, 4).toString("latin1"), "%PDF");
+
+    // Reject the rest in bulk: every other held entry is cancelled.
+    await page.getByRole("button", { name: /^Reject all held/ }).click();
+    await dialog.getByRole("button", { name: "Reject" }).click();
+    await page.locator(".toast").getByText(`${run.counts.review - 2} entries rejected`).waitFor();
+    const after = await call("GET", ws(`/runs/${run.id}`));
+    assert.equal(after.counts.review, 0);
+    assert.equal(await page.getByRole("button", { name: /^Approve all held/ }).count(), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a run's detail fits a 375 px wide screen", async () => {
+  const runs = await call("GET", ws("/runs?limit=1"));
+  const { browser, page } = await openConsole(herald, { width: 375, height: 800 });
+  try {
+    await page.goto(`${herald.url}/console#/runs/${runs.data[0].id}`);
+    await page.getByRole("heading", { level: 2, name: "Entries", exact: true }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px`);
+    await shot(page, "runs-narrow");
+  } finally {
+    await browser.close();
+  }
+});
