@@ -135,6 +135,12 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await page.getByRole("link", { name: "Clear filters" }).click();
     await page.getByLabel("Status").selectOption("finished");
     await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+
+    // The report's own runs sit under its tabs.
+    await page.getByRole("link", { name: "Weekly digest" }).first().click();
+    await page.getByRole("heading", { level: 1, name: "Runs of Weekly digest" }).waitFor();
+    await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Runs" }).waitFor();
+    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
   } finally {
     await browser.close();
   }
@@ -147,7 +153,7 @@ test("held entries are approved and rejected in the page and only the approved o
   const held = run.entry_list.data.filter((e) => e.status === "PendingReview");
   assert.ok(held.length >= 3, "entries are held for review");
   // Two customers with an address: their mail passes the delivery condition.
-  const [approve, reject] = held.filter((e) => e.row?.email);
+  const [approve, reject, third] = held.filter((e) => e.row?.email);
 
   const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
   try {
@@ -186,10 +192,18 @@ test("held entries are approved and rejected in the page and only the approved o
     const doc = await download(await docLink.getAttribute("href"));
     assert.equal(doc.subarray(0, 4).toString("latin1"), "%PDF");
 
+    // "Deliver selected" approves a held entry and sends it.
+    await page.getByRole("checkbox", { name: `Select entry ${third.seq + 1}`, exact: true }).check();
+    await page.getByRole("button", { name: "Deliver selected (1)" }).click();
+    await page.locator(".toast").getByText("1 entry queued for delivery.").waitFor();
+    const delivered = await until(() => entry(third.id), (e) => e.status === "Completed", 30000, "the selected entry to be delivered");
+    assert.equal(delivered.review.decision, "approved");
+    assert.deepEqual(delivered.deliveries.map((d) => d.status), ["sent"]);
+
     // Reject the rest in bulk: every other held entry is cancelled.
     await page.getByRole("button", { name: /^Reject all held/ }).click();
     await dialog.getByRole("button", { name: "Reject" }).click();
-    await page.locator(".toast").getByText(`${run.counts.review - 2} entries rejected`).waitFor();
+    await page.locator(".toast").getByText(`${run.counts.review - 3} entries rejected`).waitFor();
     const after = await call("GET", ws(`/runs/${run.id}`));
     assert.equal(after.counts.review, 0);
     assert.equal(await page.getByRole("button", { name: /^Approve all held/ }).count(), 0);
@@ -199,7 +213,7 @@ test("held entries are approved and rejected in the page and only the approved o
 });
 
 test("a run's detail fits a 375 px wide screen", async () => {
-  const runs = await call("GET", ws("/runs?limit=1"));
+  const runs = await call("GET", ws("/runs?report_id=weekly-digest&limit=1"));
   const { browser, page } = await openConsole(herald, { width: 375, height: 800 });
   try {
     await page.goto(`${herald.url}/console#/runs/${runs.data[0].id}`);

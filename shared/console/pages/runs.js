@@ -6,13 +6,15 @@
 import { api } from "../api.js";
 import {
   badge, busy, button, confirmDialog, emptyState, errorState, field, fmtBytes, fmtDuration, fmtTime, h, loading,
-  pageHeader, promptDialog, replace, reportTabs, select, table, toast,
+  pageHeader, promptDialog, replace, reportTabs, select, toast,
 } from "../ui.js";
 
 /** How often a run that is not finished is read again. */
 const POLL_MS = 1500;
-/** Runs and entries per page. */
+/** Runs per page. */
 const PAGE = 25;
+/** Entries shown at first, and added by "Show more entries". */
+const SHOWN = 25;
 
 const RUN_STATUSES = ["preparing", "running", "finished", "failed", "cancelled"];
 const TRIGGERS = ["manual", "schedule", "api"];
@@ -143,7 +145,7 @@ function runRow(run, names) {
   return h(
     "tr",
     {},
-    h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, class: "mono", "aria-label": `Run ${run.id}` }, shortId(run.id)), " ", badge(run.status)),
+    h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, class: "mono", "aria-label": `Run ${run.id}` }, shortId(run.id)), " ", runBadge(run)),
     h("td", {}, h("a", { href: `#/reports/${encodeURIComponent(run.report_id)}/runs` }, name)),
     h("td", { class: "hide-narrow" }, run.trigger),
     h("td", { class: "hide-narrow" }, fmtTime(run.created_at)),
@@ -162,6 +164,12 @@ function emptyRuns(filters, base) {
     "A run starts when a schedule fires or when someone runs a report now.",
     h("a", { class: "btn btn-primary", href: "#/reports" }, "Go to reports to run one"),
   );
+}
+
+/** A run's status; a finished run with failed entries shows in the colour of a warning. */
+function runBadge(run) {
+  const tone = { preparing: "queued", running: "running", failed: "failed", cancelled: "cancelled" }[run.status];
+  return toneBadge(run.status, tone ?? (run.counts?.errors ? "completed_with_errors" : "completed"));
 }
 
 /** A badge showing `word` in the colour `badge` gives the status `tone`. */
@@ -208,6 +216,7 @@ async function renderDetail(ctx, runId) {
     selected: new Set(),
     extra: [],
     cursor: null,
+    shown: SHOWN,
     signature: "",
   };
   state.summary = h("div", {});
@@ -276,8 +285,7 @@ async function paint(state) {
   if (signature === state.signature) return;
   state.signature = signature;
   await decisionMakers(state, entries);
-  state.cursor = run.entry_list?.next_cursor ?? null;
-  state.extra = [];
+  if (!state.extra.length) state.cursor = run.entry_list?.next_cursor ?? null;
   paintEntries(state, entries);
 }
 
@@ -290,7 +298,7 @@ function summaryCard(run) {
     h(
       "dl",
       { class: "kv" },
-      h("dt", {}, "Status"), h("dd", { class: "run-status" }, badge(run.status), run.finished ? null : h("span", { class: "muted small" }, " refreshing every 1.5 s")),
+      h("dt", {}, "Status"), h("dd", { class: "run-status" }, runBadge(run), run.finished ? null : h("span", { class: "muted small" }, " refreshing every 1.5 s")),
       h("dt", {}, "Report"), h("dd", {}, h("a", { href: `#/reports/${encodeURIComponent(run.report_id)}/runs` }, name)),
       h("dt", {}, "Trigger"), h("dd", {}, run.trigger, run.scheduled_for ? ` (slot ${fmtTime(run.scheduled_for)})` : ""),
       h("dt", {}, "Created"), h("dd", {}, fmtTime(run.created_at, { seconds: true })),
@@ -406,6 +414,8 @@ function entryFilter(state) {
     onchange: async () => {
       state.filter = input.value;
       state.signature = "";
+      state.shown = SHOWN;
+      state.extra = [];
       state.selected.clear();
       replace(state.entries, loading("Loading entries…"));
       try {
@@ -415,7 +425,7 @@ function entryFilter(state) {
       }
     },
   });
-  return h("div", { class: "row" }, field("Show entries", input));
+  return h("div", { class: "row runs-filters" }, field("Show entries", input));
 }
 
 /** Entries in one status, through the entries listing (deliveries from the run's detail). */
@@ -446,6 +456,8 @@ async function decisionMakers(state, entries) {
   }
 }
 
+const ENTRY_COLUMNS = ["Select", "Entry", "Status", "Files", "Deliveries", "Review"];
+
 function paintEntries(state, entries) {
   const all = [...entries, ...state.extra];
   if (!all.length) {
@@ -454,37 +466,51 @@ function paintEntries(state, entries) {
       : emptyState("No entries", state.run.note ?? (working(state.run) ? "The run is still preparing its entries." : "This run made no entries.")));
     return;
   }
+  const shown = all.slice(0, state.shown);
   const held = all.filter((e) => e.status === "PendingReview");
   replace(
     state.entries,
     selectionBar(state, all),
-    table(
-      [
-        { label: "Select", cell: (e) => selectBox(state, e, all) },
-        { label: "Entry", cell: (e) => entryName(e) },
-        { label: "Status", cell: (e) => entryStatus(e) },
-        { label: "Files", cell: (e) => artifacts(e) },
-        { label: "Deliveries", cell: (e) => deliveries(state, e) },
-        { label: "Review", cell: (e) => review(state, e) },
-      ],
-      all,
-      { caption: `Entries of run ${state.run.id}`, rowProps: (e) => ({ "data-entry": e.id, class: e.status === "PendingReview" ? "entry-held" : null }) },
+    h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "entries-table" },
+        h("caption", { class: "sr-only" }, `Entries of run ${state.run.id}`),
+        h("thead", {}, h("tr", {}, ENTRY_COLUMNS.map((label) => h("th", { scope: "col" }, label)))),
+        h("tbody", {}, shown.map((e) => entryRow(state, e, all))),
+      ),
     ),
-    state.cursor ? moreEntries(state, entries) : null,
+    all.length > shown.length || state.cursor ? moreEntries(state, entries, all.length - shown.length) : null,
   );
-  state.live.textContent = `${all.length} entries shown${held.length ? `, ${held.length} held for review` : ""}`;
+  state.live.textContent = `${shown.length} of ${state.cursor ? "more than " : ""}${all.length} entries shown${held.length ? `, ${held.length} held for review` : ""}`;
 }
 
-function moreEntries(state, entries) {
-  const btn = button("Load more entries", () =>
+function entryRow(state, e, all) {
+  const cells = [selectBox(state, e, all), entryName(e), entryStatus(e), artifacts(e), deliveries(state, e), review(state, e)];
+  return h(
+    "tr",
+    { "data-entry": e.id, class: e.status === "PendingReview" ? "entry-held" : null },
+    cells.map((cell, i) => h("td", { "data-label": ENTRY_COLUMNS[i] }, cell)),
+  );
+}
+
+/** Shows the next entries: those already read first, then the next page of the listing. */
+function moreEntries(state, entries, waiting) {
+  const label = waiting > 0 ? `Show ${Math.min(waiting, SHOWN)} more entries` : "Load more entries";
+  const btn = button(label, () =>
     busy(btn, async () => {
       try {
-        const q = new URLSearchParams({ limit: "100", cursor: state.cursor });
-        if (state.filter) q.set("status", state.filter);
-        const listing = await api.get(`${state.path}/entries?${q}`, { signal: state.ctx.signal });
-        await decisionMakers(state, listing.data);
-        state.extra.push(...withDeliveries(state, listing.data));
-        state.cursor = listing.next_cursor ?? null;
+        if (waiting <= 0) {
+          const q = new URLSearchParams({ limit: "100", cursor: state.cursor });
+          if (state.filter) q.set("status", state.filter);
+          const listing = await api.get(`${state.path}/entries?${q}`, { signal: state.ctx.signal });
+          await decisionMakers(state, listing.data);
+          state.extra.push(...withDeliveries(state, listing.data));
+          state.cursor = listing.next_cursor ?? null;
+        }
+        state.shown += SHOWN;
         paintEntries(state, entries);
       } catch (e) {
         if (e.name !== "AbortError") toast(e.message, "error");
