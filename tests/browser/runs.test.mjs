@@ -1,7 +1,8 @@
 // The runs pages of the console on the demo workspace: a run started from the reports list is
 // watched to its end, its PDF opened and its deliveries shown (a failed one retried); a run
 // held for review has one entry approved and one rejected in the page, and the API confirms
-// what was delivered; the lists filter; and the detail works 375 px wide.
+// what was delivered; a long run is watched while it works and cancelled; the lists filter;
+// and the detail works 375 px wide.
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -83,7 +84,6 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     const runId = (await toastLink.textContent()).trim();
     await toastLink.click();
     await page.getByRole("heading", { level: 1, name: `Run …${runId.slice(-8)}` }).waitFor();
-    await shot(page, "runs-detail-running");
 
     // The page polls: the status the server reports appears without a reload.
     const status = page.locator(".run-status .badge");
@@ -207,6 +207,40 @@ test("held entries are approved and rejected in the page and only the approved o
     const after = await call("GET", ws(`/runs/${run.id}`));
     assert.equal(after.counts.review, 0);
     assert.equal(await page.getByRole("button", { name: /^Approve all held/ }).count(), 0);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("a long run is watched while it works and cancelled from its page", async () => {
+  const rows = Array.from({ length: 10000 }, (_, n) => ({ n }));
+  await call("PUT", ws("/datasets/letters"), rows);
+  await call("POST", ws("/reports"), {
+    code: "letters",
+    name: "Letters",
+    sources: [{ name: "rows", role: "repeating", type: "dataset", dataset: "letters" }],
+    sections: [{ type: "text", title: "Letter {rows.n}", markdown: "Hello {rows.n}" }],
+    formats: ["pdf"],
+  });
+  const started = await call("POST", ws("/reports/letters/runs"), {});
+  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    await page.goto(`${herald.url}/console#/runs/${started.id}`);
+    await page.locator(".run-status").getByText("running", { exact: true }).waitFor();
+    // Polling: the completed count the page shows grows without a reload.
+    const completed = page.locator(".bucket-completed .strong");
+    const first = Number(await completed.textContent());
+    await page.waitForFunction((n) => Number(document.querySelector(".bucket-completed .strong")?.textContent) > n, first, { timeout: 20000 });
+    await shot(page, "runs-detail-running");
+
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Cancel run" }).click();
+    await page.locator(".toast").getByText(/^Run cancelled: \d+ entries cancelled\.$/).waitFor();
+    await page.locator(".run-status").getByText("cancelled", { exact: true }).waitFor();
+    const run = await call("GET", ws(`/runs/${started.id}`));
+    assert.equal(run.status, "cancelled");
+    assert.ok(run.counts.cancelled > 0, "entries not yet started were cancelled");
+    assert.equal(await page.getByRole("button", { name: "Cancel run" }).count(), 0);
   } finally {
     await browser.close();
   }

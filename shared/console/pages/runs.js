@@ -328,7 +328,7 @@ function runActions(state) {
     out.push(actionButton(state, `Approve all held (${held})`, () => bulk(state, "approve", null), { kind: "primary" }));
     out.push(actionButton(state, `Reject all held (${held})`, () => bulk(state, "reject", null)));
   }
-  if (run.entries) out.push(reviewDocumentButton(state));
+  if (run.entries && (held || run.inputs?.report?.hold_for_review)) out.push(reviewDocumentButton(state));
   if (working(run)) {
     out.push(actionButton(state, "Cancel run", () => cancelRun(state), { kind: "danger" }));
   }
