@@ -49,6 +49,13 @@ async function download(href) {
   return Buffer.from(await response.arrayBuffer());
 }
 
+/** Collects the page's uncaught script errors; each test ends with none. */
+function scriptErrors(page) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  return errors;
+}
+
 let outbox;
 let webhook;
 
@@ -77,6 +84,7 @@ after(async () => {
 
 test("a run started from the reports list is watched to its end, its PDF opens and a failed delivery is retried", async () => {
   const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  const errors = scriptErrors(page);
   try {
     await page.getByRole("button", { name: "Run Weekly digest now" }).click();
     const toastLink = page.locator(".toast").getByRole("link");
@@ -141,6 +149,7 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await page.getByRole("heading", { level: 1, name: "Runs of Weekly digest" }).waitFor();
     await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Runs" }).waitFor();
     await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
@@ -156,6 +165,7 @@ test("held entries are approved and rejected in the page and only the approved o
   const [approve, reject, third] = held.filter((e) => e.row?.email);
 
   const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  const errors = scriptErrors(page);
   try {
     await page.goto(`${herald.url}/console#/runs/${run.id}`);
     await page.getByRole("button", { name: `Approve all held (${run.counts.review})` }).waitFor();
@@ -207,6 +217,7 @@ test("held entries are approved and rejected in the page and only the approved o
     const after = await call("GET", ws(`/runs/${run.id}`));
     assert.equal(after.counts.review, 0);
     assert.equal(await page.getByRole("button", { name: /^Approve all held/ }).count(), 0);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
@@ -224,6 +235,7 @@ test("a long run is watched while it works and cancelled from its page", async (
   });
   const started = await call("POST", ws("/reports/letters/runs"), {});
   const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  const errors = scriptErrors(page);
   try {
     await page.goto(`${herald.url}/console#/runs/${started.id}`);
     await page.locator(".run-status").getByText("running", { exact: true }).waitFor();
@@ -241,6 +253,7 @@ test("a long run is watched while it works and cancelled from its page", async (
     assert.equal(run.status, "cancelled");
     assert.ok(run.counts.cancelled > 0, "entries not yet started were cancelled");
     assert.equal(await page.getByRole("button", { name: "Cancel run" }).count(), 0);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }
@@ -249,12 +262,14 @@ test("a long run is watched while it works and cancelled from its page", async (
 test("a run's detail fits a 375 px wide screen", async () => {
   const runs = await call("GET", ws("/runs?report_id=weekly-digest&limit=1"));
   const { browser, page } = await openConsole(herald, { width: 375, height: 800 });
+  const errors = scriptErrors(page);
   try {
     await page.goto(`${herald.url}/console#/runs/${runs.data[0].id}`);
     await page.getByRole("heading", { level: 2, name: "Entries", exact: true }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px`);
     await shot(page, "runs-narrow");
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
   }

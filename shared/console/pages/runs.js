@@ -218,6 +218,7 @@ async function renderDetail(ctx, runId) {
     cursor: null,
     shown: SHOWN,
     signature: "",
+    actionsKey: "",
   };
   state.summary = h("div", {});
   state.actions = h("div", { class: "actions" });
@@ -275,7 +276,12 @@ async function refresh(state) {
 async function paint(state) {
   const { run } = state;
   replace(state.summary, summaryCard(run));
-  replace(state.actions, runActions(state));
+  // Actions are rebuilt only when they change, so polling never takes the keyboard focus away.
+  const actions = JSON.stringify([run.counts?.review, working(run), run.entries]);
+  if (actions !== state.actionsKey) {
+    state.actionsKey = actions;
+    replace(state.actions, runActions(state));
+  }
   if (state.filter) {
     await loadFiltered(state);
     return;
@@ -370,6 +376,9 @@ async function bulk(state, action, ids) {
 
 /* ---------- Review document ---------- */
 
+/** Seconds to wait for a review document before suggesting to ask again. */
+const REVIEW_DOC_TRIES = 120;
+
 function reviewDocumentButton(state) {
   const btn = button("Review document", () => busy(btn, () => makeReviewDocument(state)), { "aria-describedby": "review-doc-hint" });
   return [btn, h("span", { id: "review-doc-hint", class: "sr-only" }, "Makes one PDF of every entry's files behind a cover page")];
@@ -381,12 +390,14 @@ async function makeReviewDocument(state) {
   try {
     const req = await api.post(api.ws(`/jobs/${encodeURIComponent(run.report_id)}/runs/${encodeURIComponent(run.id)}/generate-review-document`));
     let file;
-    for (;;) {
+    for (let tries = 0; tries < REVIEW_DOC_TRIES; tries++) {
       file = await api.get(api.ws(`/temporary-files/${encodeURIComponent(req.temporaryFileId)}`), { signal: ctx.signal });
       if (file.status !== "pending") break;
       await sleep(1000, ctx.signal);
     }
-    if (file.status === "ready") {
+    if (file.status === "pending") {
+      replace(state.reviewDoc, h("p", { class: "callout warn" }, "The review document is still being made. Ask for it again in a minute."));
+    } else if (file.status === "ready") {
       replace(state.reviewDoc, h("p", { class: "callout" }, "Review document ready: ", h("a", { href: file.download_url, download: file.file_name }, "Download the review document"), ` ${file.file_name}`, file.size ? ` (${fmtBytes(file.size)})` : ""));
     } else {
       replace(state.reviewDoc, h("p", { class: "callout bad" }, `The review document could not be made: ${file.error ?? file.status}`));
@@ -482,9 +493,9 @@ function paintEntries(state, entries) {
         h("tbody", {}, shown.map((e) => entryRow(state, e, all))),
       ),
     ),
+    h("p", { class: "muted small runs-count" }, `${shown.length} of ${state.cursor ? "more than " : ""}${all.length} entries shown${held.length ? `, ${held.length} held for review` : ""}`),
     all.length > shown.length || state.cursor ? moreEntries(state, entries, all.length - shown.length) : null,
   );
-  state.live.textContent = `${shown.length} of ${state.cursor ? "more than " : ""}${all.length} entries shown${held.length ? `, ${held.length} held for review` : ""}`;
 }
 
 function entryRow(state, e, all) {
@@ -528,9 +539,22 @@ function selectionBar(state, all) {
     h("span", { class: "muted" }, n ? `${n} selected` : "Select entries to approve, reject or deliver them together."),
     n ? actionButton(state, `Approve selected (${n})`, () => bulk(state, "approve", ids)) : null,
     n ? actionButton(state, `Reject selected (${n})`, () => bulk(state, "reject", ids)) : null,
-    n ? actionButton(state, `Deliver selected (${n})`, () => bulk(state, "deliver", ids)) : null,
+    n ? actionButton(state, `Deliver selected (${n})`, () => deliverSelected(state, ids, all)) : null,
   );
   return bar;
+}
+
+/** Delivers the selected entries; sending already delivered ones again is confirmed first. */
+async function deliverSelected(state, ids, all) {
+  const again = all.filter((e) => ids.includes(e.id) && e.status !== "PendingReview").length;
+  if (again) {
+    const ok = await confirmDialog(
+      `${again} of the selected entries ${again === 1 ? "is" : "are"} not held for review: every delivery of ${again === 1 ? "it" : "them"} is sent again from the stored files. Held entries are approved and sent.`,
+      { title: "Deliver again?", confirmLabel: "Deliver" },
+    );
+    if (!ok) return;
+  }
+  await bulk(state, "deliver", ids);
 }
 
 function selectBox(state, entry, all) {
