@@ -86,6 +86,12 @@ test("a run started from the reports list is watched to its end, its PDF opens a
   const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
   const errors = scriptErrors(page);
   try {
+    // Before any run: the empty list says what is missing and where to start one.
+    await page.goto(`${herald.url}/console#/runs`);
+    await page.getByRole("heading", { name: "No runs yet" }).waitFor();
+    await shot(page, "runs-empty");
+    await page.getByRole("link", { name: "Go to reports to run one" }).click();
+
     await page.getByRole("button", { name: "Run Weekly digest now" }).click();
     const toastLink = page.locator(".toast").getByRole("link");
     await toastLink.waitFor();
@@ -144,6 +150,12 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await page.getByLabel("Status").selectOption("finished");
     await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
 
+    // A run that does not exist: the server's message and a way to try again.
+    await page.goto(`${herald.url}/console#/runs/01M00000000000000000000000`);
+    await page.getByRole("alert").getByText("run not found").waitFor();
+    await page.getByRole("button", { name: "Try again" }).waitFor();
+    await page.goto(`${herald.url}/console#/runs`);
+
     // The report's own runs sit under its tabs.
     await page.getByRole("link", { name: "Weekly digest" }).first().click();
     await page.getByRole("heading", { level: 1, name: "Runs of Weekly digest" }).waitFor();
@@ -173,6 +185,8 @@ test("held entries are approved and rejected in the page and only the approved o
 
     await page.getByRole("button", { name: `Approve entry ${approve.seq + 1}`, exact: true }).click();
     await page.locator(".toast").getByText(`Entry ${approve.seq + 1} approved`).waitFor();
+    // The keyboard focus stays in the row that was decided on.
+    await page.waitForFunction((id) => document.activeElement?.closest("tr")?.dataset.entry === id, approve.id);
     await page.getByRole("button", { name: `Reject entry ${reject.seq + 1}`, exact: true }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByLabel("Reason (kept on the entry)").fill("Wrong billing address");

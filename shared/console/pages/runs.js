@@ -655,6 +655,7 @@ function deliveryItem(state, entry, d) {
       await api.post(`${state.path}/deliveries/${encodeURIComponent(d.id)}/retry`);
       toast(`Delivery to ${name} queued again.`, "success");
       await refresh(state);
+      refocus(state, `[data-delivery="${d.id}"]`);
     }, { kind: "link", "aria-label": `Retry delivery to ${name} for entry ${entry.seq + 1}` })
     : null;
   return h(
@@ -667,6 +668,14 @@ function deliveryItem(state, entry, d) {
     d.error ? h("p", { class: "field-error small" }, d.error) : null,
     d.next_attempt_at && d.status === "failed_transient" ? h("p", { class: "muted small" }, `Next attempt ${fmtTime(d.next_attempt_at)}`) : null,
   );
+}
+
+/** After an action in a row repainted the entries, puts the keyboard focus back in that row. */
+function refocus(state, selector) {
+  const target = state.entries.querySelector(selector);
+  if (!target) return;
+  target.tabIndex = -1;
+  target.focus();
 }
 
 /** The review decision on an entry, or approve / reject buttons while it is held. */
@@ -691,6 +700,7 @@ function review(state, entry) {
       await api.post(`${state.path}/entries/${encodeURIComponent(entry.id)}/approve`);
       toast(`Entry ${entry.seq + 1} approved: its deliveries are queued.`, "success");
       await refresh(state);
+      refocus(state, `tr[data-entry="${entry.id}"] .decision`);
     }, { kind: "primary", "aria-label": `Approve ${label}` }),
     actionButton(state, "Reject", async () => {
       const reason = await promptDialog(`Reject entry ${entry.seq + 1}`, "Reason (kept on the entry)", { confirmLabel: "Reject" });
@@ -698,6 +708,7 @@ function review(state, entry) {
       await api.post(`${state.path}/entries/${encodeURIComponent(entry.id)}/reject`, reason ? { reason } : {});
       toast(`Entry ${entry.seq + 1} rejected: it will not be delivered.`, "success");
       await refresh(state);
+      refocus(state, `tr[data-entry="${entry.id}"] .decision`);
     }, { "aria-label": `Reject ${label}` }),
   );
 }
