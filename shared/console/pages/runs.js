@@ -24,6 +24,9 @@ const ENTRY_STATUSES = [
 ];
 const BUCKETS = ["queued", "completed", "errors", "review", "cancelled"];
 
+/** "3 errors", "1 error", "2 held for review": a bucket's count in words. */
+const bucketWords = (bucket, n) => ({ errors: n === 1 ? "error" : "errors", review: "held for review" })[bucket] ?? bucket;
+
 /** Entry statuses in words, each with the tone of its bucket. */
 const ENTRY_LABEL = {
   ParametersPrepared: ["prepared", "queued"], Queued: ["queued", "queued"], InProgress: ["in progress", "running"],
@@ -166,10 +169,10 @@ function emptyRuns(filters, base) {
   );
 }
 
-/** A run's status; a finished run with failed entries shows in the colour of a warning. */
+/** A run's status; a finished run with failed or held entries shows in the colour of a warning. */
 function runBadge(run) {
   const tone = { preparing: "queued", running: "running", failed: "failed", cancelled: "cancelled" }[run.status];
-  return toneBadge(run.status, tone ?? (run.counts?.errors ? "completed_with_errors" : "completed"));
+  return toneBadge(run.status, tone ?? (run.counts?.errors || run.counts?.review ? "completed_with_errors" : "completed"));
 }
 
 /** A badge showing `word` in the colour `badge` gives the status `tone`. */
@@ -191,7 +194,7 @@ function duration(run) {
 /** "12 entries: 10 completed · 2 review" — the non-empty buckets of a run. */
 function bucketSummary(run) {
   const counts = run.counts ?? {};
-  const parts = BUCKETS.filter((b) => counts[b]).map((b) => `${counts[b]} ${b}`);
+  const parts = BUCKETS.filter((b) => counts[b]).map((b) => `${counts[b]} ${bucketWords(b, counts[b])}`);
   return h("span", {}, h("span", { class: "strong" }, `${run.entries ?? 0}`), ` ${run.entries === 1 ? "entry" : "entries"}`, parts.length ? h("span", { class: "muted small" }, `: ${parts.join(" · ")}`) : null);
 }
 
@@ -311,6 +314,7 @@ function summaryCard(run) {
       h("dt", {}, "Started"), h("dd", {}, fmtTime(run.started_at, { seconds: true })),
       h("dt", {}, "Finished"), h("dd", {}, fmtTime(run.finished_at, { seconds: true })),
       h("dt", {}, "Duration"), h("dd", {}, duration(run)),
+      parameters(run),
       run.note ? [h("dt", {}, "Note"), h("dd", {}, run.note)] : null,
       run.error ? [h("dt", {}, "Error"), h("dd", { class: "field-error" }, run.error)] : null,
     ),
@@ -319,9 +323,31 @@ function summaryCard(run) {
       "ul",
       { class: "run-buckets", "aria-label": "Entries by status" },
       h("li", {}, h("span", { class: "strong" }, String(run.entries ?? 0)), " total"),
-      BUCKETS.map((b) => h("li", { class: `bucket bucket-${b}` }, h("span", { class: "strong" }, String(counts[b] ?? 0)), ` ${b}`)),
+      BUCKETS.map((b) => h("li", { class: `bucket bucket-${b}` }, h("span", { class: "strong" }, String(counts[b] ?? 0)), ` ${bucketWords(b, counts[b] ?? 0)}`)),
     ),
-    run.narrative?.summary ? h("div", { class: "run-narrative" }, h("h3", {}, "Executive summary"), h("p", {}, run.narrative.summary)) : null,
+    narrative(run.narrative),
+  );
+}
+
+/** The parameter values the run was started with, as `name = value`. */
+function parameters(run) {
+  const values = Object.entries(run.inputs?.parameters ?? {});
+  if (!values.length) return null;
+  return [
+    h("dt", {}, "Parameters"),
+    h("dd", {}, h("ul", { class: "plain-list" }, values.map(([k, v]) => h("li", {}, h("code", {}, k), ` = ${typeof v === "string" ? v : JSON.stringify(v)}`)))),
+  ];
+}
+
+/** The executive summary and takeaways the narrator wrote for the run. */
+function narrative(n) {
+  if (!n?.summary && !n?.error) return null;
+  return h(
+    "div",
+    { class: "run-narrative" },
+    h("h3", {}, "Executive summary"),
+    n.summary ? h("p", {}, n.summary) : h("p", { class: "muted" }, `No summary: ${n.error}`),
+    n.takeaways?.length ? h("ul", {}, n.takeaways.map((t) => h("li", {}, t))) : null,
   );
 }
 
@@ -478,7 +504,6 @@ function paintEntries(state, entries) {
     return;
   }
   const shown = all.slice(0, state.shown);
-  const held = all.filter((e) => e.status === "PendingReview");
   replace(
     state.entries,
     selectionBar(state, all),
@@ -493,7 +518,9 @@ function paintEntries(state, entries) {
         h("tbody", {}, shown.map((e) => entryRow(state, e, all))),
       ),
     ),
-    h("p", { class: "muted small runs-count" }, `${shown.length} of ${state.cursor ? "more than " : ""}${all.length} entries shown${held.length ? `, ${held.length} held for review` : ""}`),
+    h("p", { class: "muted small runs-count" }, state.filter
+      ? `${shown.length} of ${all.length}${state.cursor ? "+" : ""} matching entries shown`
+      : `${shown.length} of ${state.run.entries ?? all.length} entries shown`),
     all.length > shown.length || state.cursor ? moreEntries(state, entries, all.length - shown.length) : null,
   );
 }
