@@ -115,6 +115,11 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     assert.equal(new URL(href, herald.url).pathname, new URL(pdf.download_url, herald.url).pathname);
     const bytes = await download(href);
     assert.equal(bytes.subarray(0, 4).toString("latin1"), "%PDF");
+    // "Open" shows the same file in a new tab.
+    const [tab] = await Promise.all([page.context().waitForEvent("page"), page.getByRole("button", { name: `Open ${pdf.file_name}` }).click()]);
+    await tab.waitForURL(/^blob:/);
+    assert.equal(await tab.evaluate(() => document.contentType), "application/pdf");
+    await tab.close();
 
     // Per destination: the outbox mail was sent, the webhook refused with the server's reason.
     const row = page.locator(`tr[data-entry="${entry.id}"]`);

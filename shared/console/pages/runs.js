@@ -264,7 +264,11 @@ function poll(state) {
   ctx.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
 }
 
-const working = (run) => !run.finished && !["failed", "cancelled"].includes(run.status);
+/**
+ * Whether the run may still change by itself: its status is not final yet, or entries are
+ * still at work (a cancelled run's taken entries finish their step).
+ */
+const working = (run) => run.status === "preparing" || run.status === "running" || !run.finished;
 
 /** Re-reads the run after an action and repaints it (and polls again if it reopened). */
 async function refresh(state) {
@@ -280,7 +284,7 @@ async function paint(state) {
   const { run } = state;
   replace(state.summary, summaryCard(run));
   // Actions are rebuilt only when they change, so polling never takes the keyboard focus away.
-  const actions = JSON.stringify([run.counts?.review, working(run), run.entries]);
+  const actions = JSON.stringify([run.counts?.review, run.status, run.entries]);
   if (actions !== state.actionsKey) {
     state.actionsKey = actions;
     replace(state.actions, runActions(state));
@@ -307,7 +311,7 @@ function summaryCard(run) {
     h(
       "dl",
       { class: "kv" },
-      h("dt", {}, "Status"), h("dd", { class: "run-status" }, runBadge(run), run.finished ? null : h("span", { class: "muted small" }, " refreshing every 1.5 s")),
+      h("dt", {}, "Status"), h("dd", { class: "run-status" }, runBadge(run), working(run) ? h("span", { class: "muted small" }, " refreshing every 1.5 s") : null),
       h("dt", {}, "Report"), h("dd", {}, h("a", { href: `#/reports/${encodeURIComponent(run.report_id)}/runs` }, name)),
       h("dt", {}, "Trigger"), h("dd", {}, run.trigger, run.scheduled_for ? ` (slot ${fmtTime(run.scheduled_for)})` : ""),
       h("dt", {}, "Created"), h("dd", {}, fmtTime(run.created_at, { seconds: true })),
@@ -361,7 +365,7 @@ function runActions(state) {
     out.push(actionButton(state, `Reject all held (${held})`, () => bulk(state, "reject", null)));
   }
   if (run.entries && (held || run.inputs?.report?.hold_for_review)) out.push(reviewDocumentButton(state));
-  if (working(run)) {
+  if (run.status === "preparing" || run.status === "running") {
     out.push(actionButton(state, "Cancel run", () => cancelRun(state), { kind: "danger" }));
   }
   return out;
