@@ -278,6 +278,26 @@ test("a long run is watched while it works and cancelled from its page", async (
   }
 });
 
+test("the runs list shows 25 runs at a time and Load more adds the next ones", async () => {
+  for (let i = 0; i < 25; i++) await call("POST", ws("/reports/customer-statement/runs"), {});
+  const total = (await call("GET", ws("/runs?limit=100"))).data.length;
+  assert.ok(total > 25 && total <= 50, `${total} runs`);
+  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
+  const errors = scriptErrors(page);
+  try {
+    await page.goto(`${herald.url}/console#/runs`);
+    const rows = page.locator("tbody tr");
+    await page.getByRole("button", { name: "Load more" }).waitFor();
+    assert.equal(await rows.count(), 25);
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n, total);
+    assert.equal(await page.getByRole("button", { name: "Load more" }).count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
 test("a run's detail fits a 375 px wide screen", async () => {
   const runs = await call("GET", ws("/runs?report_id=weekly-digest&limit=1"));
   const { browser, page } = await openConsole(herald, { width: 375, height: 800 });
