@@ -4,6 +4,8 @@
 // what was delivered; a long run is watched while it works and cancelled; the lists filter;
 // and the detail works 375 px wide.
 
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { openConsole, shot, startHerald } from "./lib.mjs";
@@ -42,18 +44,18 @@ async function setReport(code, fields) {
   return call("PATCH", ws(`/reports/${report.id}`), { ...fields, version: report.version });
 }
 
+/** Every mail the server wrote to its outbox, as one text. */
+async function outboxText() {
+  const files = await readdir(herald.outbox, { recursive: true }).catch(() => []);
+  const mails = files.filter((f) => f.endsWith(".eml"));
+  return (await Promise.all(mails.map((f) => readFile(path.join(herald.outbox, f), "latin1")))).join("\n");
+}
+
 /** The bytes behind a link of the page, fetched as the browser would. */
 async function download(href) {
   const response = await fetch(new URL(href, herald.url));
   assert.equal(response.status, 200, `download of ${href}`);
   return Buffer.from(await response.arrayBuffer());
-}
-
-/** Collects the page's uncaught script errors; each test ends with none. */
-function scriptErrors(page) {
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  return errors;
 }
 
 let outbox;
@@ -83,8 +85,7 @@ after(async () => {
 });
 
 test("a run started from the reports list is watched to its end, its PDF opens and a failed delivery is retried", async () => {
-  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
-  const errors = scriptErrors(page);
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
     // Before any run: the empty list says what is missing and where to start one.
     await page.goto(`${herald.url}/console#/runs`);
@@ -181,8 +182,7 @@ test("held entries are approved and rejected in the page and only the approved o
   // Two customers with an address: their mail passes the delivery condition.
   const [approve, reject, third] = held.filter((e) => e.row?.email);
 
-  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
-  const errors = scriptErrors(page);
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
     await page.goto(`${herald.url}/console#/runs/${run.id}`);
     await page.getByRole("button", { name: `Approve all held (${run.counts.review})` }).waitFor();
@@ -208,6 +208,10 @@ test("held entries are approved and rejected in the page and only the approved o
     assert.equal(rejected.review.decision, "rejected");
     assert.equal(rejected.review.note, "Wrong billing address");
     assert.ok(rejected.deliveries.every((d) => d.status !== "sent"), "a rejected entry is never delivered");
+    // The outbox holds the approved customer's mail and none for the rejected one.
+    const mail = await outboxText();
+    assert.ok(mail.includes(`To: ${approve.row.email}`), "the approved statement was mailed");
+    assert.ok(!mail.includes(reject.row.email), "the rejected statement was not mailed");
     // The decision shows who made it: the signed-in token's name.
     const me = (await call("GET", "/api/v1/session")).token.name;
     await page.locator(`tr[data-entry="${approve.id}"]`).getByText(`by ${me}`, { exact: false }).waitFor();
@@ -253,8 +257,7 @@ test("a long run is watched while it works and cancelled from its page", async (
     formats: ["pdf"],
   });
   const started = await call("POST", ws("/reports/letters/runs"), {});
-  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
-  const errors = scriptErrors(page);
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
     await page.goto(`${herald.url}/console#/runs/${started.id}`);
     await page.locator(".run-status").getByText("running", { exact: true }).waitFor();
@@ -282,8 +285,7 @@ test("the runs list shows 25 runs at a time and Load more adds the next ones", a
   for (let i = 0; i < 25; i++) await call("POST", ws("/reports/customer-statement/runs"), {});
   const total = (await call("GET", ws("/runs?limit=100"))).data.length;
   assert.ok(total > 25 && total <= 50, `${total} runs`);
-  const { browser, page } = await openConsole(herald, { width: 1280, height: 900 });
-  const errors = scriptErrors(page);
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
     await page.goto(`${herald.url}/console#/runs`);
     const rows = page.locator("tbody tr");
@@ -300,8 +302,7 @@ test("the runs list shows 25 runs at a time and Load more adds the next ones", a
 
 test("a run's detail fits a 375 px wide screen", async () => {
   const runs = await call("GET", ws("/runs?report_id=weekly-digest&limit=1"));
-  const { browser, page } = await openConsole(herald, { width: 375, height: 800 });
-  const errors = scriptErrors(page);
+  const { browser, page, errors } = await openConsole(herald, { width: 375, height: 800 });
   try {
     await page.goto(`${herald.url}/console#/runs/${runs.data[0].id}`);
     await page.getByRole("heading", { level: 2, name: "Entries", exact: true }).waitFor();
