@@ -108,15 +108,19 @@ async function loadRuns(ctx, body, filters, names, base) {
   const more = h("div", { class: "runs-more" });
   const status = h("p", { class: "sr-only", role: "status" });
   const addPage = (listing) => {
-    rows.append(...listing.data.map((run) => runRow(run, names)));
+    const added = listing.data.map((run) => runRow(run, names));
+    rows.append(...added);
     replace(more, listing.has_more ? loadMoreButton(listing.next_cursor) : null);
     status.textContent = `${rows.children.length} runs shown${listing.has_more ? ", more available" : ""}`;
+    return added;
   };
   const loadMoreButton = (cursor) => {
     const btn = button("Load more", () =>
       busy(btn, async () => {
         try {
-          addPage(await api.get(runsQuery(filters, cursor), { signal: ctx.signal }));
+          const added = addPage(await api.get(runsQuery(filters, cursor), { signal: ctx.signal }));
+          // The button is gone or replaced: the keyboard goes on at the first run added.
+          added[0]?.querySelector("a")?.focus();
         } catch (e) {
           if (e.name !== "AbortError") toast(e.message, "error");
         }
