@@ -224,6 +224,15 @@ test("held entries are approved and rejected in the page and only the approved o
     const doc = await download(await docLink.getAttribute("href"));
     assert.equal(doc.subarray(0, 4).toString("latin1"), "%PDF");
 
+    // The status filter lists the entries the API lists in that status.
+    await page.getByLabel("Show entries").selectOption("Cancelled");
+    await page.waitForFunction((id) => {
+      const rows = [...document.querySelectorAll(".entries-table tbody tr")];
+      return rows.length === 1 && rows[0].dataset.entry === id;
+    }, reject.id);
+    await page.getByLabel("Show entries").selectOption("");
+    await page.locator(`tr[data-entry="${approve.id}"]`).waitFor();
+
     // "Deliver selected" approves a held entry and sends it.
     await page.getByRole("checkbox", { name: `Select entry ${third.seq + 1}`, exact: true }).check();
     await page.getByRole("button", { name: "Deliver selected (1)" }).click();

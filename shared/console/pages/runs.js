@@ -477,6 +477,9 @@ function entryFilter(state) {
 async function loadFiltered(state) {
   const q = new URLSearchParams({ status: state.filter, limit: "100" });
   const listing = await api.get(`${state.path}/entries?${q}`, { signal: state.ctx.signal });
+  const signature = JSON.stringify([state.filter, listing.next_cursor, listing.data.map((e) => [e.id, e.version])]);
+  if (signature === state.signature) return;
+  state.signature = signature;
   await decisionMakers(state, listing.data);
   state.cursor = listing.next_cursor ?? null;
   state.extra = [];
@@ -556,8 +559,11 @@ function moreEntries(state, entries, waiting) {
           state.extra.push(...withDeliveries(state, listing.data));
           state.cursor = listing.next_cursor ?? null;
         }
+        const first = state.shown;
         state.shown += SHOWN;
         paintEntries(state, entries);
+        // The button was replaced: the keyboard goes on at the first entry added.
+        state.entries.querySelectorAll("tbody tr")[first]?.querySelector("input")?.focus();
       } catch (e) {
         if (e.name !== "AbortError") toast(e.message, "error");
       }
