@@ -45,6 +45,7 @@ export async function render(ctx) {
     codeTouched: false,
     autoNamed: new WeakSet(),
     hadSecret: new WeakSet(),
+    open: new WeakSet(),
     datasets,
     destinations,
     errors: {},
@@ -341,9 +342,11 @@ function composeSection(ed) {
       d.sections.length
         ? null
         : h("p", { class: "muted" }, "No sections: the report shows one table per source. Add sections to choose KPI tiles, tables, charts and text."),
+      d.sections.length ? h("p", { class: "hint" }, "Open a section to change it.") : null,
       d.sections.map((s, i) => sectionItem(ed, s, i)),
       h("div", { class: "actions" }, addButton(ed, "sections", "Add section", () => {
         d.sections.push(sectionDefaults("table", { source: d.sources[0]?.name ?? "" }));
+        ed.open.add(d.sections.at(-1));
         return `sections[${d.sections.length - 1}].type`;
       })),
     ),
@@ -528,6 +531,7 @@ function sectionItem(ed, s, i) {
   const label = `section ${i + 1} (${s.title || kindLabel})`;
   const kind = selectInput(ed, `${p}.type`, SECTION_KINDS, s.type, (type) => {
     sections[i] = sectionDefaults(type, { title: s.title, source: s.source ?? ed.draft.sources[0]?.name ?? "" });
+    ed.open.add(sections[i]);
   }, { redraws: true });
   const title = textInput(ed, `${p}.title`, s.title, (v) => (s.title = v.trim() ? v : null), {
     placeholder: s.type === "text" ? "" : "The source's name",
@@ -535,15 +539,23 @@ function sectionItem(ed, s, i) {
   const sourceNames = ed.draft.sources.map((x) => [x.name, x.name]);
   if (s.source !== undefined && !sourceNames.some(([n]) => n === s.source)) sourceNames.unshift([s.source, s.source ? `${s.source} (missing)` : "Pick a source"]);
   const source = s.type === "text" ? null : selectInput(ed, `${p}.source`, sourceNames, s.source, (v) => (s.source = v), { redraws: true });
-  return h(
-    "fieldset",
-    { class: "editor-item" },
-    h("legend", {}, `Section ${i + 1}: ${kindLabel}`),
-    h("div", { class: "grid-2" }, labelled(ed, "Section type", kind), labelled(ed, "Title", title)),
-    source ? labelled(ed, "Source", source) : null,
-    sectionFields(ed, s, p),
-    itemActions(ed, sections, i, p, label),
+  const heading = `Section ${i + 1}: ${kindLabel}${s.title ? ` — ${s.title}` : ""}${s.source ? ` (${s.source})` : ""}`;
+  const open = ed.open.has(s) || Object.keys(ed.errors).some((k) => k.startsWith(`${p}.`));
+  const details = h(
+    "details",
+    { class: "editor-item", open },
+    h("summary", {}, heading),
+    h(
+      "div",
+      { role: "group", "aria-label": `Section ${i + 1}` },
+      h("div", { class: "grid-2" }, labelled(ed, "Section type", kind), labelled(ed, "Title", title)),
+      source ? labelled(ed, "Source", source) : null,
+      sectionFields(ed, s, p),
+      itemActions(ed, sections, i, p, label),
+    ),
   );
+  details.addEventListener("toggle", () => (details.open ? ed.open.add(s) : ed.open.delete(s)));
+  return details;
 }
 
 function sectionFields(ed, s, p) {
