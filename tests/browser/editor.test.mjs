@@ -89,7 +89,7 @@ test("the weekly digest of seed 000 is created through the form and saved with t
 
     await page.getByLabel("Name", { exact: true }).fill("Seed digest");
     assert.equal(await page.getByLabel("Code", { exact: true }).inputValue(), "seed-digest", "the code is suggested from the name");
-    await page.getByLabel("Description").fill("Offers and channels, week over week.");
+    await page.getByLabel("Description", { exact: true }).fill("Offers and channels, week over week.");
     await page.getByRole("button", { name: "Add source" }).click();
     await page.getByLabel("Kind").nth(1).selectOption("channel_effectiveness");
     assert.equal(await page.getByLabel("Source name").nth(1).inputValue(), "channels");
@@ -193,6 +193,56 @@ test("the preview follows an edit with the rows and summary the server computes,
   }
 });
 
+test("parameters, reordering and the JSON view edit one definition, and typing previews once after a pause", async () => {
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    await openEditor(page, "/reports/new");
+    await page.getByLabel("Name", { exact: true }).fill("Threshold digest");
+    await page.getByRole("button", { name: "Add parameter" }).click();
+    await page.getByLabel("Parameter name").fill("threshold");
+    await page.getByLabel("Type", { exact: true }).selectOption("number");
+    await page.getByLabel("Default").fill("2.5");
+    await page.getByRole("checkbox", { name: /^Required/ }).check();
+    await page.getByRole("button", { name: "Add source" }).click();
+    await page.getByRole("button", { name: "Move source channels up" }).click();
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Move down", "focus stays with the moved source");
+    assert.equal(await page.getByLabel("Source name").first().inputValue(), "channels");
+
+    // Let the previews of those edits settle, then type: one preview, 600 ms after the last key.
+    await page.waitForTimeout(1500);
+    const asked = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/reports/preview") && r.postDataJSON()?.format === "json") asked.push(Date.now());
+    });
+    const typedAt = Date.now();
+    await page.getByLabel("Description", { exact: true }).pressSequentially("Sales over the line", { delay: 60 });
+    const lastKey = Date.now();
+    await page.waitForTimeout(1500);
+    assert.equal(asked.length, 1, "one preview for the whole burst of typing");
+    assert.ok(asked[0] - lastKey >= 500 && asked[0] > typedAt, "the preview waits for the pause");
+
+    await page.getByRole("button", { name: "Edit as JSON" }).click();
+    const area = page.getByLabel("Report definition");
+    const definition = JSON.parse(await area.inputValue());
+    assert.deepEqual(definition.parameters, [{ name: "threshold", type: "number", required: true, default: 2.5 }]);
+    assert.deepEqual(definition.sources.map((x) => x.name), ["channels", "offers"]);
+    definition.name = "Threshold digest, edited as JSON";
+    await area.fill(JSON.stringify(definition, null, 2));
+    await page.getByRole("button", { name: "Edit with the form" }).click();
+    assert.equal(await page.getByLabel("Name", { exact: true }).inputValue(), "Threshold digest, edited as JSON");
+
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "Threshold digest, edited as JSON" }).waitFor();
+    const saved = await call("GET", ws("/reports/threshold-digest"));
+    assert.equal(saved.description, "Sales over the line");
+    assert.deepEqual(saved.sources.map((x) => x.name), ["channels", "offers"]);
+    assert.deepEqual(saved.parameters.map((x) => [x.name, x.type, x.default, x.required]), [["threshold", "number", 2.5, true]]);
+    assert.deepEqual(errors, [], "no page or console errors");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("a 422 from the API is shown next to the field it names and nothing is saved", async () => {
   const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
@@ -230,14 +280,14 @@ test("saving over a change made elsewhere explains the conflict and reloads the 
     const changed = await call("PATCH", ws(`/reports/${report.id}`), { description: "Changed elsewhere.", version: report.version });
     assert.equal(changed.status, 200);
 
-    await page.getByLabel("Description").first().fill("My edit.");
+    await page.getByLabel("Description", { exact: true }).fill("My edit.");
     await page.getByRole("button", { name: "Save", exact: true }).click();
     await page.getByRole("alert").filter({ hasText: "Someone else saved this report after you opened it." }).waitFor();
     await shot(page, "editor-conflict");
     assert.equal((await call("GET", ws(`/reports/${report.id}`))).description, "Changed elsewhere.", "nothing was overwritten");
 
     await page.getByRole("button", { name: "Reload the saved version" }).click();
-    await eventually(async () => (await page.getByLabel("Description").first().inputValue()) === "Changed elsewhere.");
+    await eventually(async () => (await page.getByLabel("Description", { exact: true }).inputValue()) === "Changed elsewhere.");
     assert.deepEqual(errors, [], "no page or console errors");
   } finally {
     await browser.close();

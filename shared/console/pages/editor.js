@@ -772,7 +772,7 @@ function parameterItem(ed, prm, i) {
         else delete prm.from_row;
       }, { spellcheck: "false" }), { hint: "Each entry takes its value from this column." }),
     ),
-    labelled(ed, "Description", textInput(ed, `${p}.description`, prm.description, (v) => (prm.description = v.trim() ? v : null))),
+    labelled(ed, "Parameter description", textInput(ed, `${p}.description`, prm.description, (v) => (prm.description = v.trim() ? v : null))),
     boolInput(ed, `${p}.required`, "Required (a run without a value fails)", prm.required, (v) => (prm.required = v)),
     itemActions(ed, ed.draft.parameters, i, p, `parameter ${prm.name || i + 1}`),
   );
