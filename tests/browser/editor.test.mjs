@@ -243,6 +243,30 @@ test("parameters, reordering and the JSON view edit one definition, and typing p
   }
 });
 
+test("a report whose required parameter has no default previews with the value given in the pane", async () => {
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    const report = await call("GET", ws("/reports/monthly-statements"));
+    await page.goto(`${herald.url}/console/#/reports/${report.id}`);
+    const pane = page.getByRole("complementary", { name: "Preview" });
+    await pane.getByText("Preview value of customer_id: is required and has no default").waitFor();
+
+    const customer = (await call("GET", ws("/datasets/customers/rows?limit=1"))).data[0];
+    const expected = await call("POST", ws("/reports/preview"), { report_id: report.id, params: { customer_id: customer.id } });
+    assert.equal(expected.status, 200);
+    const previewed = nextPreview(page, "json");
+    await page.getByLabel("Preview value of customer_id").fill(customer.id);
+    const answer = await previewed;
+    assert.deepEqual(answer.request().postDataJSON().params, { customer_id: customer.id });
+    assert.deepEqual((await answer.json()).sections, expected.sections);
+    await eventually(async () => (await rowsShown(page, "Purchases")) === expected.sections.find((x) => x.title === "Purchases").rows);
+    await pane.getByText(expected.title, { exact: true }).waitFor();
+    assert.deepEqual(errors, [], "no page or console errors");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("a 422 from the API is shown next to the field it names and nothing is saved", async () => {
   const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {

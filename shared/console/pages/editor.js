@@ -52,7 +52,7 @@ export async function render(ctx) {
     local: {},
     inputs: new Map(),
     json: false,
-    preview: { seq: 0, controller: null, url: null, format: "pdf" },
+    preview: { seq: 0, controller: null, url: null, format: "pdf", params: {} },
   };
   if (!report) ed.draft.sources.forEach((s) => ed.autoNamed.add(s));
   for (const s of ed.draft.sources) if (s.header_secret) ed.hadSecret.add(s);
@@ -227,6 +227,7 @@ function redraw(ed, focusPath) {
   const active = focusPath ?? document.activeElement?.dataset?.path;
   ed.inputs = new Map();
   replace(ed.formHost, ed.json ? jsonEditor(ed) : formSections(ed));
+  previewParams(ed);
   if (active) {
     const target = ed.formHost.querySelector(`[data-path="${CSS.escape(active)}"]`);
     if (target && !target.disabled) target.focus();
@@ -910,6 +911,7 @@ function inputFor(ed, path) {
 /** A readable name for a field path: `sections[1].source` → `Section 2 › source`. */
 function describe(path) {
   if (!path) return "Report";
+  if (path.startsWith("params.")) return `Preview value of ${path.slice(7)}`;
   return path
     .replace(/^(\w+)\[(\d+)\]/, (_, list, n) => `${list.replace(/s$/, "").replace(/^\w/, (c) => c.toUpperCase())} ${Number(n) + 1}`)
     .replace(/\.(\w+)\[(\d+)\]/g, (_, list, n) => ` › ${list.replace(/s$/, "")} ${Number(n) + 1}`)
@@ -994,6 +996,7 @@ function previewPane(ed) {
   pv.status = h("p", { class: "muted small editor-preview-status", role: "status" }, "");
   pv.summary = h("div", { class: "editor-summary" });
   pv.frameHost = h("div", { class: "editor-frame" });
+  pv.paramsHost = h("div", { class: "editor-preview-params" });
   const toggle = FORMATS.filter(([f]) => f === "pdf" || f === "html").map(([value, label]) => {
     const b = button(label, () => {
       if (pv.format === value) return;
@@ -1011,6 +1014,7 @@ function previewPane(ed) {
     "aside",
     { class: "card editor-preview", "aria-labelledby": "ed-preview" },
     h("div", { class: "page-header" }, h("h2", { id: "ed-preview" }, "Preview"), pv.status),
+    pv.paramsHost,
     pv.summary,
     h("div", { class: "actions editor-doc-toggle", role: "group", "aria-label": "Rendered document" }, h("span", { class: "legend" }, "Document"), toggle),
     pv.frameHost,
@@ -1018,11 +1022,44 @@ function previewPane(ed) {
   );
 }
 
+/** Values the preview runs with, one input per parameter (its default when left empty). */
+function previewParams(ed) {
+  const pv = ed.preview;
+  const params = ed.draft.parameters.filter((p) => p.name);
+  if (!params.length) return replace(pv.paramsHost);
+  const inputs = params.map((p) => {
+    const current = pv.params[p.name] ?? "";
+    const onchange = (v) => {
+      pv.params[p.name] = v;
+      ed.schedulePreview();
+    };
+    const input =
+      p.type === "boolean"
+        ? select([["", "Default"], ["true", "Yes"], ["false", "No"]], current, { onchange: (e) => onchange(e.target.value) })
+        : h("input", {
+          type: p.type === "date" ? "date" : "text",
+          value: current,
+          placeholder: p.default === null || p.default === undefined ? (p.from_row ? `From the row's ${p.from_row}` : "") : String(p.default),
+          oninput: (e) => onchange(e.target.value),
+        });
+    return field(`Preview value of ${p.name}`, input);
+  });
+  replace(pv.paramsHost, h("details", { open: params.some((p) => p.required && (p.default ?? null) === null) }, h("summary", {}, "Preview with parameter values"), h("div", { class: "row" }, inputs)));
+}
+
 /** The preview request's body for the current draft (the code is not needed to preview). */
 function previewBody(ed, format) {
   const report = definition(ed);
   if (!report.name?.trim()) delete report.name;
-  return { report, format };
+  const params = {};
+  for (const p of ed.draft.parameters) {
+    const raw = ed.preview.params[p.name];
+    if (raw === undefined || raw === "") continue;
+    if (p.type === "number") params[p.name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    else if (p.type === "boolean") params[p.name] = raw === "true";
+    else params[p.name] = raw;
+  }
+  return { report, params, format };
 }
 
 async function refreshPreview(ed) {
