@@ -42,6 +42,8 @@ pub struct ReportBody {
     pub description: Option<String>,
     pub enabled: Option<bool>,
     pub parameters: Option<Vec<Parameter>>,
+    /// An HTTP source sent back with its `header_secret` as read (`********`) keeps the secret
+    /// saved under the same source name.
     pub sources: Option<Vec<SourceSpec>>,
     pub sections: Option<Vec<Section>>,
     pub formats: Option<Vec<Format>>,
