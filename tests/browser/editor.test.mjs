@@ -296,7 +296,7 @@ test("a 422 from the API is shown next to the field it names and nothing is save
   }
 });
 
-test("saving over a change made elsewhere explains the conflict and reloads the saved version", async () => {
+test("saving over a change made elsewhere explains the conflict, then saves over it or reloads the saved version", async () => {
   const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {
     const report = await call("GET", ws("/reports/customer-statement"));
@@ -304,14 +304,28 @@ test("saving over a change made elsewhere explains the conflict and reloads the 
     const changed = await call("PATCH", ws(`/reports/${report.id}`), { description: "Changed elsewhere.", version: report.version });
     assert.equal(changed.status, 200);
 
-    await page.getByLabel("Description", { exact: true }).fill("My edit.");
+    const description = page.getByLabel("Description", { exact: true });
+    await description.fill("My edit.");
+    await page.getByText("Unsaved changes").waitFor();
     await page.getByRole("button", { name: "Save", exact: true }).click();
-    await page.getByRole("alert").filter({ hasText: "Someone else saved this report after you opened it." }).waitFor();
+    const conflict = page.getByRole("alert").filter({ hasText: "Someone else saved this report after you opened it." });
+    await conflict.waitFor();
     await shot(page, "editor-conflict");
     assert.equal((await call("GET", ws(`/reports/${report.id}`))).description, "Changed elsewhere.", "nothing was overwritten");
 
+    await page.getByRole("button", { name: "Save mine over it" }).click();
+    await conflict.waitFor({ state: "detached" });
+    await page.getByText("Unsaved changes").waitFor({ state: "hidden" });
+    const mine = await call("GET", ws(`/reports/${report.id}`));
+    assert.equal(mine.description, "My edit.");
+    assert.equal(mine.version, changed.version + 1);
+
+    await call("PATCH", ws(`/reports/${report.id}`), { description: "Changed elsewhere again.", version: mine.version });
+    await description.fill("Another edit.");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await conflict.waitFor();
     await page.getByRole("button", { name: "Reload the saved version" }).click();
-    await eventually(async () => (await page.getByLabel("Description", { exact: true }).inputValue()) === "Changed elsewhere.");
+    await eventually(async () => (await page.getByLabel("Description", { exact: true }).inputValue()) === "Changed elsewhere again.");
     assert.deepEqual(errors, [], "no page or console errors");
   } finally {
     await browser.close();

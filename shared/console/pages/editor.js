@@ -52,6 +52,7 @@ export async function render(ctx) {
     local: {},
     inputs: new Map(),
     json: false,
+    dirty: false,
     preview: { seq: 0, controller: null, url: null, format: "pdf", params: {} },
   };
   if (!report) ed.draft.sources.forEach((s) => ed.autoNamed.add(s));
@@ -59,6 +60,11 @@ export async function render(ctx) {
   ctx.setTitle(report ? `Edit ${report.name}` : "New report");
 
   ed.saveBtn = button("Save", () => save(ed), { kind: "primary" });
+  ed.dirtyNote = h("span", { class: "muted small", role: "status" }, "");
+  const leaving = (e) => {
+    if (ed.dirty) e.preventDefault();
+  };
+  window.addEventListener("beforeunload", leaving);
   ed.formHost = h("div", { class: "editor-form" });
   ed.alertHost = h("div", { class: "editor-alerts" });
   ed.paneNode = previewPane(ed);
@@ -67,10 +73,11 @@ export async function render(ctx) {
     ed.schedulePreview.cancel();
     ed.preview.controller?.abort();
     if (ed.preview.url) URL.revokeObjectURL(ed.preview.url);
+    window.removeEventListener("beforeunload", leaving);
   });
   redraw(ed);
   refreshPreview(ed);
-  const header = pageHeader(report ? report.name : "New report", ed.saveBtn);
+  const header = pageHeader(report ? report.name : "New report", ed.dirtyNote, ed.saveBtn);
   ed.heading = header.querySelector("h1");
 
   return h(
@@ -151,8 +158,15 @@ const splitList = (text) => text.split(",").map((s) => s.trim()).filter(Boolean)
 // ---------------------------------------------------------------------------------------
 // Form plumbing: inputs registered by field path so API errors land next to them.
 
+/** Marks the draft as changed since it was loaded or saved. */
+function touch(ed, dirty = true) {
+  ed.dirty = dirty;
+  ed.dirtyNote.textContent = dirty ? "Unsaved changes" : "";
+}
+
 /** Called after every edit: clears the field's error and schedules the preview. */
 function changed(ed, path, input) {
+  if (!ed.dirty) touch(ed);
   if (ed.errors[path]) {
     delete ed.errors[path];
     setFieldError(input, null);
@@ -239,6 +253,7 @@ function itemActions(ed, list, index, path, label, { onRemove } = {}) {
   const move = (to, key) => () => {
     const [item] = list.splice(index, 1);
     list.splice(to, 0, item);
+    touch(ed);
     ed.schedulePreview();
     const newPath = path.replace(/\[\d+\]$/, `[${to}]`);
     const still = (to === 0 && key === "up") || (to === list.length - 1 && key === "down");
@@ -249,6 +264,7 @@ function itemActions(ed, list, index, path, label, { onRemove } = {}) {
   const remove = button("Remove", () => {
     list.splice(index, 1);
     onRemove?.();
+    touch(ed);
     ed.schedulePreview();
     redraw(ed, `${path.replace(/\[\d+\]$/, "")}:add`);
   }, { kind: "danger-link", "aria-label": `Remove ${label}` });
@@ -260,6 +276,7 @@ function itemActions(ed, list, index, path, label, { onRemove } = {}) {
 function addButton(ed, listPath, label, onAdd) {
   const btn = button(label, () => {
     const focus = onAdd();
+    touch(ed);
     ed.schedulePreview();
     redraw(ed, focus);
   });
@@ -865,6 +882,7 @@ async function save(ed) {
     try {
       if (!ed.report) {
         const saved = await api.post(api.ws("/reports"), { code: ed.code, ...definition(ed) });
+        touch(ed, false);
         toast(`${saved.name} created`, "success");
         ctx.navigate(`/reports/${encodeURIComponent(saved.id)}`);
         return;
@@ -872,6 +890,7 @@ async function save(ed) {
       const saved = await api.patch(api.ws(`/reports/${encodeURIComponent(ed.report.id)}`), { ...definition(ed), version: ed.report.version });
       ed.report = saved;
       ed.heading.textContent = saved.name;
+      touch(ed, false);
       ed.errors = {};
       redraw(ed);
       toast(`${saved.name} saved`, "success");
