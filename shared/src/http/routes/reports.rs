@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::domain::{
     Access, Area, Code, DeliverySpec, FieldError, Format, IncludedReport, Name, Narrative, PageSetup, Parameter,
-    Report, ReportId, Section, SourceSpec, ValidationErrors,
+    Report, ReportId, Secret, Section, SourceKind, SourceSpec, ValidationErrors,
 };
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
@@ -42,6 +42,8 @@ pub struct ReportBody {
     pub description: Option<String>,
     pub enabled: Option<bool>,
     pub parameters: Option<Vec<Parameter>>,
+    /// An HTTP source sent back with its `header_secret` as read (`********`) keeps the secret
+    /// saved under the same source name.
     pub sources: Option<Vec<SourceSpec>>,
     pub sections: Option<Vec<Section>>,
     pub formats: Option<Vec<Format>>,
@@ -78,6 +80,31 @@ impl ReportBody {
             r.description = self.description.filter(|d| !d.trim().is_empty());
         }
     }
+}
+
+/// Sources sent back as they were read (a header secret of `********`) keep the secret saved
+/// under the same source name, so a client can change a report without knowing its secrets.
+/// A placeholder with no saved secret behind it is an error.
+fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    for (i, SourceSpec { name, kind, .. }) in sources.iter_mut().enumerate() {
+        let SourceKind::Http { header_secret: Some(secret), .. } = kind else { continue };
+        if secret.expose() != Secret::REDACTED {
+            continue;
+        }
+        let kept = saved.iter().find(|s| &s.name == name).and_then(|s| match &s.kind {
+            SourceKind::Http { header_secret, .. } => header_secret.clone(),
+            _ => None,
+        });
+        match kept {
+            Some(kept) => *secret = kept,
+            None => errors.push(FieldError::new(
+                format!("sources[{i}].header_secret"),
+                format!("write the secret: `{}` only keeps one already saved for this source", Secret::REDACTED),
+            )),
+        }
+    }
+    ValidationErrors::into_result(errors)
 }
 
 async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
@@ -136,7 +163,10 @@ pub async fn create(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Reports, Access::Write)?;
-    let body: ReportBody = body.parse()?;
+    let mut body: ReportBody = body.parse()?;
+    if let Some(sources) = body.sources.as_mut() {
+        keep_saved_secrets(sources, &[])?;
+    }
     let (Some(code), Some(name), Some(_)) = (body.code.clone(), body.name.clone(), body.formats.as_ref()) else {
         let missing =
             [("code", body.code.is_none()), ("name", body.name.is_none()), ("formats", body.formats.is_none())]
@@ -221,7 +251,7 @@ pub async fn update(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Reports, Access::Write)?;
-    let body: ReportBody = body.parse()?;
+    let mut body: ReportBody = body.parse()?;
     let mut current = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     if let Some(version) = body.version
         && version != current.version
@@ -230,6 +260,9 @@ pub async fn update(
             "the report is at version {}, not {version}; reload and retry",
             current.version
         )));
+    }
+    if let Some(sources) = body.sources.as_mut() {
+        keep_saved_secrets(sources, &current.sources)?;
     }
     body.apply(&mut current);
     current.updated_at = ctx.clock.now();
@@ -260,4 +293,52 @@ pub async fn delete(
     let report = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     ctx.store.delete_report(caller.workspace.id, report.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sources(value: Value) -> Vec<SourceSpec> {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn secret_of(source: &SourceSpec) -> Option<&str> {
+        match &source.kind {
+            SourceKind::Http { header_secret, .. } => header_secret.as_ref().map(Secret::expose),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_source_sent_back_with_its_redacted_secret_keeps_the_saved_one() {
+        let saved = sources(json!([
+            {"name": "orders", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "s3cret"}
+        ]));
+        let mut incoming = sources(json!([
+            {"name": "extra", "type": "inline", "rows": []},
+            {"name": "orders", "type": "http", "url": "https://example.com/b", "header_name": "X-Key", "header_secret": "********"}
+        ]));
+        keep_saved_secrets(&mut incoming, &saved).unwrap();
+        assert_eq!(secret_of(&incoming[1]), Some("s3cret"));
+    }
+
+    #[test]
+    fn a_new_secret_replaces_the_saved_one_and_a_placeholder_without_one_is_refused() {
+        let saved = sources(json!([
+            {"name": "orders", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "old"}
+        ]));
+        let mut changed = sources(json!([
+            {"name": "orders", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "new"}
+        ]));
+        keep_saved_secrets(&mut changed, &saved).unwrap();
+        assert_eq!(secret_of(&changed[0]), Some("new"));
+
+        let mut renamed = sources(json!([
+            {"name": "other", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "********"}
+        ]));
+        let errors = keep_saved_secrets(&mut renamed, &saved).unwrap_err().0;
+        assert_eq!(errors[0].field, "sources[0].header_secret");
+    }
 }
