@@ -200,6 +200,45 @@ test("deleting a schedule asks first, then removes it", async () => {
   assert.deepEqual((await schedules()).map((s) => s.name), ["Monday digest"]);
 });
 
+test("an unknown timezone is refused next to the timezone field and nothing is saved", async () => {
+  await page.getByLabel("Schedule name").fill("Nowhere");
+  const zone = page.getByLabel("Timezone");
+  await zone.fill("Mars/Olympus");
+  await page.getByText("`Mars/Olympus` is not an IANA timezone").first().waitFor();
+  assert.equal(await zone.getAttribute("aria-invalid"), "true");
+  await page.getByRole("button", { name: "Add schedule" }).click();
+  await page.getByText("`Mars/Olympus` is not an IANA timezone").first().waitFor();
+  assert.deepEqual((await schedules()).map((s) => s.name), ["Monday digest"]);
+});
+
+test("RFC 5545 text is previewed in the zone it names, a bad one is refused next to it, and a good one saved", async () => {
+  await page.getByLabel("Schedule name").fill("Paris first Monday");
+  await page.getByRole("radio", { name: "RFC 5545 text" }).check();
+  assert.equal(await page.getByLabel("Timezone").isVisible(), false);
+  const text = page.getByLabel("Rule as RFC 5545 text");
+  await text.fill("RRULE:FREQ=SOMETIMES");
+  await page.getByText(/missing DTSTART line/).first().waitFor();
+  assert.equal(await text.getAttribute("aria-invalid"), "true");
+
+  await text.fill("DTSTART;TZID=Europe/Paris:20270105T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1");
+  await previewShows(/2027-02-01 08:00 UTC/);
+  const times = await previewTimes();
+  // The first Monday of each month from February 2027, 09:00 in Paris (CET, then CEST).
+  assert.match(times[0], /2027-02-01 08:00 UTC/);
+  assert.match(times[2], /2027-04-05 07:00 UTC/);
+  assert.equal(await text.getAttribute("aria-invalid"), null);
+
+  await page.getByRole("button", { name: "Add schedule" }).click();
+  await page.getByRole("row", { name: /Paris first Monday/ }).waitFor();
+  const saved = (await schedules()).find((s) => s.name === "Paris first Monday");
+  assert.equal(saved.timezone, "Europe/Paris");
+  assert.equal(saved.rule.trigger, "monthly");
+  assert.deepEqual(saved.rule.allowed_days, ["Mon"]);
+  assert.equal(saved.rule.occurrence, 1);
+  assert.equal(saved.next_run_at, "2027-02-01T08:00:00Z");
+  assert.match(await page.getByRole("row", { name: /Paris first Monday/ }).innerText(), /Every month on the 1st Monday at 09:00/);
+});
+
 test("the tab fits a 375 px phone screen", async () => {
   const narrow = await browser.newContext({ viewport: { width: 375, height: 800 } });
   const phone = await narrow.newPage();

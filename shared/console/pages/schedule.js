@@ -24,6 +24,9 @@ const MONTHS = ["January", "February", "March", "April", "May", "June", "July", 
 const ORDINALS = ["1st", "2nd", "3rd", "4th", "5th"];
 const CRON_DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const PREVIEW_COUNT = 10;
+/** How a rule is written: `[value, label]`. */
+const MODES = [["cron", "Preset / cron"], ["recurrence", "Recurrence"], ["text", "RFC 5545 text"]];
+const RRULE_EXAMPLE = "DTSTART;TZID=Europe/London:20270104T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1";
 
 export async function render(ctx) {
   const [reportId] = ctx.params;
@@ -63,7 +66,7 @@ export async function render(ctx) {
 // ---------------------------------------------------------------------------------------------
 
 function renderList(page) {
-  const heading = h("h2", { id: "schedules-title" }, "Schedules");
+  const heading = h("h2", { id: "schedules-title", tabindex: "-1" }, "Schedules");
   if (!page.schedules.length) {
     replace(
       page.listHost,
@@ -71,7 +74,7 @@ function renderList(page) {
       emptyState(
         "No schedules yet",
         `${page.report.name} runs only when asked. Add a schedule below to run it on a cadence.`,
-        h("a", { class: "btn btn-primary", href: "#schedule-form-title", onclick: (e) => focusForm(e, page) }, "Add a schedule"),
+        button("Add a schedule", () => page.formHost.querySelector("input")?.focus(), { kind: "primary" }),
       ),
     );
     return;
@@ -95,11 +98,6 @@ function renderList(page) {
   );
 }
 
-function focusForm(e, page) {
-  e.preventDefault();
-  page.formHost.querySelector("input")?.focus();
-}
-
 function nextFire(s) {
   if (!s.enabled) return h("span", { class: "muted" }, "Paused");
   if (!s.next_run_at) return h("span", { class: "muted" }, "No further fire time");
@@ -114,11 +112,12 @@ function rowActions(page, s) {
         await api.patch(path, { enabled: !s.enabled, version: s.version });
         toast(`${s.name} ${s.enabled ? "paused: it no longer fires" : "resumed: it fires from its next time"}.`, "success");
         await page.reload();
+        page.listHost.querySelector(`[data-toggle="${s.id}"]`)?.focus();
       } catch (e) {
         toast(e.message, "error");
       }
     }),
-  { "aria-label": `${s.enabled ? "Pause" : "Resume"} ${s.name}` });
+  { "aria-label": `${s.enabled ? "Pause" : "Resume"} ${s.name}`, "data-toggle": s.id });
   const del = button("Delete", async () => {
     const ok = await confirmDialog(`Delete the schedule “${s.name}”? Past runs stay.`, { confirmLabel: "Delete schedule", danger: true, title: "Delete schedule" });
     if (!ok) return;
@@ -126,6 +125,7 @@ function rowActions(page, s) {
       await api.del(path);
       toast(`${s.name} deleted`, "success");
       await page.reload();
+      page.listHost.querySelector("h2")?.focus();
     } catch (e) {
       toast(e.message, "error");
     }
@@ -254,8 +254,8 @@ function buildInputs(page, schedule) {
   const cronValue = rule.type === "cron" ? rule.expression : PRESETS[1][1];
   const inputs = {
     name: h("input", { type: "text", name: "name", value: schedule?.name ?? "", required: true, autocomplete: "off" }),
-    modeCron: h("input", { type: "radio", name: "mode", value: "cron", checked: !rec, id: "schedule-mode-cron" }),
-    modeRec: h("input", { type: "radio", name: "mode", value: "recurrence", checked: !!rec, id: "schedule-mode-recurrence" }),
+    modes: MODES.map(([value, label]) => ({ value, label, input: h("input", { type: "radio", name: "mode", value, checked: value === (rec ? "recurrence" : "cron"), id: `schedule-mode-${value}` }) })),
+    rruleText: h("textarea", { name: "rrule", class: "code schedule-rrule-input", spellcheck: "false", value: schedule?.rrule ?? RRULE_EXAMPLE }),
     preset: select([["", "Custom"], ...PRESETS.map(([label, cron]) => [cron, label])], PRESETS.find(([, c]) => c === cronValue)?.[1] ?? "", { name: "preset" }),
     cron: h("input", { type: "text", name: "cron", value: cronValue, class: "mono", spellcheck: "false", autocomplete: "off" }),
     trigger: select(TRIGGERS, rec?.trigger ?? "monthly", { name: "trigger" }),
@@ -271,13 +271,19 @@ function buildInputs(page, schedule) {
     destinations: page.destinations.map((d) => ({ id: d.id, ...checkbox(`${d.name} (${d.type})`, !!schedule?.destinations?.includes(d.id), { name: "destinations", value: d.id }) })),
     after: h("input", { type: "date", name: "after" }),
   };
+  inputs.previewSeq = 0;
   inputs.ruleError = h("p", { class: "field-error", id: "schedule-rule-error", role: "alert", hidden: true });
   return inputs;
 }
 
+/** The way the rule is written: `cron`, `recurrence` or `text`. */
+const modeOf = (inputs) => inputs.modes.find((m) => m.input.checked)?.value ?? "cron";
+
 /** The rule as the API takes it, from the form. */
 function ruleOf(inputs) {
-  if (inputs.modeCron.checked) return { type: "cron", expression: inputs.cron.value.trim() };
+  const mode = modeOf(inputs);
+  if (mode === "cron") return { type: "cron", expression: inputs.cron.value.trim() };
+  if (mode === "text") return { type: "rrule", text: inputs.rruleText.value.trim() };
   const trigger = inputs.trigger.value;
   const rule = {
     type: "recurrence",
@@ -301,14 +307,15 @@ function ruleOf(inputs) {
 function errorTarget(inputs, fieldName) {
   const map = {
     name: inputs.name, timezone: inputs.timezone, "rule.expression": inputs.cron, "rule.every": inputs.every,
-    "rule.start": inputs.start, "rule.until": inputs.until, "rule.month": inputs.month, "rule.occurrence": inputs.occurrence,
+    "rule.start": inputs.start, "rule.text": inputs.rruleText, "rule.until": inputs.until, "rule.month": inputs.month, "rule.occurrence": inputs.occurrence,
   };
   if (map[fieldName]) return map[fieldName];
-  if (fieldName === "rule" && inputs.modeCron.checked) return inputs.cron;
+  if (fieldName === "rule" && modeOf(inputs) === "cron") return inputs.cron;
+  if (fieldName === "rule" && modeOf(inputs) === "text") return inputs.rruleText;
   return null;
 }
 
-const ERROR_INPUTS = ["name", "timezone", "cron", "every", "start", "until", "month", "occurrence"];
+const ERROR_INPUTS = ["name", "timezone", "cron", "rruleText", "every", "start", "until", "month", "occurrence"];
 
 /** Links each input to its error line, so an error shown later is read with the field. */
 function linkErrors(inputs) {
@@ -345,6 +352,7 @@ function showErrors(inputs, err) {
 }
 
 function renderForm(page, schedule) {
+  page.cancelPreview?.();
   const inputs = buildInputs(page, schedule);
   const editing = !!schedule;
   const cronPanel = h(
@@ -367,14 +375,22 @@ function renderForm(page, schedule) {
     h("div", { class: "only-nth" }, inputs.fromEnd.node),
     inputs.ruleError,
   );
+  const textPanel = h(
+    "div",
+    { class: "schedule-panel", id: "schedule-text-panel" },
+    field("Rule as RFC 5545 text", inputs.rruleText, { hint: "A DTSTART line and an RRULE line; the DTSTART's TZID is the timezone (UTC when it ends in Z)." }),
+  );
+  const timezoneField = field("Timezone", inputs.timezone, { hint: "An IANA zone; the rule's times are read in it." });
   const words = h("p", { class: "schedule-words", "aria-live": "polite" });
   const previewBody = h("div", { role: "status", "aria-live": "polite", class: "schedule-preview-body" });
   const submit = button(editing ? "Save changes" : "Add schedule", null, { kind: "primary", type: "submit" });
 
   const sync = () => {
-    const recurrence = inputs.modeRec.checked;
-    cronPanel.hidden = recurrence;
-    recPanel.hidden = !recurrence;
+    const mode = modeOf(inputs);
+    cronPanel.hidden = mode !== "cron";
+    recPanel.hidden = mode !== "recurrence";
+    textPanel.hidden = mode !== "text";
+    timezoneField.hidden = mode === "text";
     const trigger = inputs.trigger.value;
     const nth = trigger === "monthly" || trigger === "yearly";
     recPanel.querySelectorAll(".only-nth").forEach((el) => (el.hidden = !nth));
@@ -382,10 +398,14 @@ function renderForm(page, schedule) {
     recPanel.querySelectorAll(".not-once").forEach((el) => (el.hidden = trigger === "once"));
     everyField.querySelector(".hint").textContent = UNITS[trigger] || " ";
     inputs.fromEnd.input.disabled = !inputs.occurrence.value;
-    if (!recurrence) inputs.ruleError.hidden = true;
-    words.textContent = ruleReady(inputs) ? describeRule(ruleOf(inputs)) : "";
+    if (mode !== "recurrence") inputs.ruleError.hidden = true;
+    words.textContent = ruleReady(inputs) && mode !== "text" ? describeRule(ruleOf(inputs)) : "";
   };
   const preview = debounce(() => refreshPreview(page, inputs, previewBody), 400);
+  page.cancelPreview = () => {
+    preview.cancel();
+    inputs.previewSeq++;
+  };
   const changed = () => {
     sync();
     clearErrors(inputs, { keepName: true });
@@ -420,12 +440,13 @@ function renderForm(page, schedule) {
           "fieldset",
           {},
           h("legend", {}, "Rule"),
-          h("div", { class: "row schedule-modes" }, h("div", { class: "check" }, inputs.modeCron, h("label", { for: inputs.modeCron.id }, "Preset / cron")), h("div", { class: "check" }, inputs.modeRec, h("label", { for: inputs.modeRec.id }, "Recurrence"))),
+          h("div", { class: "row schedule-modes" }, inputs.modes.map((m) => h("div", { class: "check" }, m.input, h("label", { for: m.input.id }, m.label)))),
           cronPanel,
           recPanel,
+          textPanel,
           words,
         ),
-        field("Timezone", inputs.timezone, { hint: "An IANA zone; the rule's times are read in it." }),
+        timezoneField,
         h("datalist", { id: "schedule-zones" }, zones().map((z) => h("option", { value: z }))),
         destinationsSet(page, inputs),
         inputs.enabled.node,
@@ -456,31 +477,44 @@ function destinationsSet(page, inputs) {
 
 /** True when the form holds enough of a rule to preview. */
 function ruleReady(inputs) {
-  return inputs.modeCron.checked ? !!inputs.cron.value.trim() : !!inputs.start.value;
+  const mode = modeOf(inputs);
+  if (mode === "cron") return !!inputs.cron.value.trim();
+  if (mode === "text") return !!inputs.rruleText.value.trim();
+  return !!inputs.start.value;
 }
 
-let previewSeq = 0;
+/** What to enter when the rule is still empty, per mode. */
+const EMPTY_RULE = {
+  cron: "Enter a cron expression to see its fire times.",
+  recurrence: "Pick a start date and time to see the fire times.",
+  text: "Enter a DTSTART and an RRULE line to see the fire times.",
+};
 
+/** The timezone to send: none for RFC 5545 text, which names its own. */
+function zoneOf(inputs) {
+  return modeOf(inputs) === "text" ? undefined : inputs.timezone.value.trim() || "UTC";
+}
+
+/** Shows the next fire times of the form's rule in `host`; only the latest answer is shown. */
 async function refreshPreview(page, inputs, host) {
-  const seq = ++previewSeq;
+  const seq = ++inputs.previewSeq;
   if (!ruleReady(inputs)) {
-    replace(host, h("p", { class: "muted" }, inputs.modeCron.checked ? "Enter a cron expression to see its fire times." : "Pick a start to see the fire times."));
+    replace(host, h("p", { class: "muted" }, EMPTY_RULE[modeOf(inputs)]));
     return;
   }
-  const timezone = inputs.timezone.value.trim() || "UTC";
-  const body = { rule: ruleOf(inputs), timezone, count: PREVIEW_COUNT };
+  const body = { rule: ruleOf(inputs), timezone: zoneOf(inputs), count: PREVIEW_COUNT };
   if (inputs.after.value) body.after = `${inputs.after.value}T00:00:00Z`;
   host.setAttribute("aria-busy", "true");
   try {
     const result = await api.post(api.ws("/schedules/preview"), body, { signal: page.ctx.signal });
-    if (seq !== previewSeq) return;
+    if (seq !== inputs.previewSeq) return;
     replace(host, previewList(result));
   } catch (e) {
-    if (e.name === "AbortError" || seq !== previewSeq) return;
+    if (e.name === "AbortError" || seq !== inputs.previewSeq) return;
     showErrors(inputs, e);
     replace(host, h("p", { class: "callout bad" }, "No preview: ", e.message));
   } finally {
-    if (seq === previewSeq) host.removeAttribute("aria-busy");
+    if (seq === inputs.previewSeq) host.removeAttribute("aria-busy");
   }
 }
 
@@ -518,16 +552,21 @@ async function save(page, schedule, inputs) {
     inputs.name.focus();
     return;
   }
+  if (modeOf(inputs) !== "text" && !inputs.timezone.value.trim()) {
+    setFieldError(inputs.timezone, "Pick a timezone");
+    inputs.timezone.focus();
+    return;
+  }
   if (!ruleReady(inputs)) {
-    const target = inputs.modeCron.checked ? inputs.cron : inputs.start;
-    setFieldError(target, inputs.modeCron.checked ? "Enter a cron expression" : "Pick a start date and time");
+    const target = { cron: inputs.cron, recurrence: inputs.start, text: inputs.rruleText }[modeOf(inputs)];
+    setFieldError(target, EMPTY_RULE[modeOf(inputs)]);
     target.focus();
     return;
   }
   const body = {
     name,
     rule: ruleOf(inputs),
-    timezone: inputs.timezone.value.trim(),
+    timezone: zoneOf(inputs),
     enabled: inputs.enabled.input.checked,
     destinations: inputs.destinations.filter((d) => d.input.checked).map((d) => d.id),
   };
