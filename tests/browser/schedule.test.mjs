@@ -160,6 +160,17 @@ test("a daily 02:30 in New York marks the fire time moved by the 2027-03-14 DST 
   await page.getByText(/the clocks skip the named local time/).waitFor();
   await dismissToasts();
   await shot(page, "schedule-dst");
+
+  // The same time as cron, from a chosen day: cron runs a skipped time at the end of the gap.
+  await page.getByRole("radio", { name: "Preset / cron" }).check();
+  await page.getByLabel("Cron expression").fill("30 2 * * *");
+  await page.getByLabel("Show times after (empty: now)").fill("2027-03-13");
+  await previewShows(/2027-03-14 07:00 UTC/);
+  const cronTimes = await previewTimes();
+  assert.match(cronTimes[0], /2027-03-13 07:30 UTC/);
+  assert.match(cronTimes[1], /03:00.*EDT.*Moved by DST.*2027-03-14 07:00 UTC/s);
+  assert.equal(cronTimes.filter((t) => /Moved by DST/.test(t)).length, 1);
+  await page.getByLabel("Show times after (empty: now)").fill("");
 });
 
 test("pausing and resuming a schedule turns it off and on through the API", async () => {

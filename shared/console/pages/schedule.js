@@ -512,7 +512,8 @@ async function refreshPreview(page, inputs, host) {
   } catch (e) {
     if (e.name === "AbortError" || seq !== inputs.previewSeq) return;
     showErrors(inputs, e);
-    replace(host, h("p", { class: "callout bad" }, "No preview: ", e.message));
+    const reasons = e instanceof ApiError ? Object.values(e.fieldErrors()) : [];
+    replace(host, h("p", { class: "callout bad" }, "No preview: ", reasons.length ? reasons.join(" ") : e.message));
   } finally {
     if (seq === inputs.previewSeq) host.removeAttribute("aria-busy");
   }
