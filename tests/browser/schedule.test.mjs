@@ -118,7 +118,12 @@ test("a recurrence rule for the last Friday of the month is previewed and saved"
   await page.getByLabel("At which possible occurrence of the day").selectOption({ label: "1st" });
   await page.getByRole("checkbox", { name: /Start at the end and count backwards/ }).check();
   await page.getByLabel("Timezone").fill("America/New_York");
+  // An interval out of range is refused by the API with the reason, shown with the builder.
+  await page.getByLabel("Every").fill("0");
+  await page.getByRole("alert").filter({ hasText: "every must be between 1 and 1000" }).waitFor();
+  await page.getByLabel("Every").fill("1");
   await previewShows(/2027-01-29 14:00 UTC/);
+  assert.equal(await page.getByRole("alert").filter({ hasText: "every must be" }).count(), 0);
   const times = await previewTimes();
   // Last Fridays of 2027 at 09:00 New York: EST until 14 March, then EDT.
   assert.match(times[0], /2027-01-29 14:00 UTC/);

@@ -262,7 +262,7 @@ function buildInputs(page, schedule) {
     every: h("input", { type: "number", name: "every", min: "1", max: "1000", value: String(rec?.every ?? 1) }),
     start: h("input", { type: "datetime-local", name: "start", value: rec ? String(rec.start).slice(0, 16) : defaultStart() }),
     until: h("input", { type: "date", name: "until", value: rec?.until ?? "" }),
-    month: select(MONTHS.map((m, i) => [String(i + 1), m]), String(rec?.month ?? ""), { name: "month" }),
+    month: select([["", "The start's month"], ...MONTHS.map((m, i) => [String(i + 1), m])], String(rec?.month ?? ""), { name: "month" }),
     occurrence: select([["", "Any (a fixed date)"], ...ORDINALS.map((o, i) => [String(i + 1), o])], String(rec?.occurrence ?? ""), { name: "occurrence" }),
     fromEnd: checkbox("Start at the end and count backwards (1st = last)", !!rec?.count_from_end, { name: "count_from_end" }),
     days: DAYS.map(([code, label]) => ({ code, ...checkbox(label, !!rec?.allowed_days?.includes(code), { name: "allowed_days", value: code }) })),
@@ -288,7 +288,7 @@ function ruleOf(inputs) {
   const rule = {
     type: "recurrence",
     trigger,
-    every: Number(inputs.every.value) || 1,
+    every: inputs.every.value === "" ? 1 : Number(inputs.every.value),
     start: inputs.start.value ? `${inputs.start.value.slice(0, 16)}:00` : "",
     until: inputs.until.value || null,
     allowed_days: inputs.days.filter((d) => d.input.checked).map((d) => d.code),
@@ -335,7 +335,7 @@ function clearErrors(inputs, { keepName = false } = {}) {
 
 /** Shows a 422's field errors next to their fields; the rest in the rule's error line. Returns true if shown. */
 function showErrors(inputs, err) {
-  if (!(err instanceof ApiError) || err.status !== 422) return false;
+  if (!(err instanceof ApiError) || (err.status !== 422 && err.status !== 400)) return false;
   const errors = err.fieldErrors();
   const rest = [];
   for (const [fieldName, message] of Object.entries(errors)) {
@@ -343,7 +343,7 @@ function showErrors(inputs, err) {
     if (target) setFieldError(target, message);
     else rest.push(fieldName.startsWith("destinations") ? `Destinations: ${message}` : message);
   }
-  if (!Object.keys(errors).length) rest.push(err.message);
+  if (!Object.keys(errors).length) rest.push(err.details?.reason ?? err.message);
   if (rest.length) {
     inputs.ruleError.textContent = rest.join(" ");
     inputs.ruleError.hidden = false;
@@ -495,11 +495,23 @@ function zoneOf(inputs) {
   return modeOf(inputs) === "text" ? undefined : inputs.timezone.value.trim() || "UTC";
 }
 
+/** What the browser can tell before asking the API: `[input, message]`, or null when fine. */
+function localProblem(inputs) {
+  const mode = modeOf(inputs);
+  if (mode !== "text" && !inputs.timezone.value.trim()) return [inputs.timezone, "Pick a timezone"];
+  if (!ruleReady(inputs)) return [{ cron: inputs.cron, recurrence: inputs.start, text: inputs.rruleText }[mode], EMPTY_RULE[mode]];
+  const every = inputs.every.value;
+  if (mode === "recurrence" && every !== "" && !/^\d+$/.test(every)) return [inputs.every, "Enter a whole number from 1 to 1000"];
+  return null;
+}
+
 /** Shows the next fire times of the form's rule in `host`; only the latest answer is shown. */
 async function refreshPreview(page, inputs, host) {
   const seq = ++inputs.previewSeq;
-  if (!ruleReady(inputs)) {
-    replace(host, h("p", { class: "muted" }, EMPTY_RULE[modeOf(inputs)]));
+  const problem = localProblem(inputs);
+  if (problem) {
+    if (ruleReady(inputs)) setFieldError(...problem);
+    replace(host, h("p", { class: "muted" }, ruleReady(inputs) ? `No preview: ${problem[1]}.` : EMPTY_RULE[modeOf(inputs)]));
     return;
   }
   const body = { rule: ruleOf(inputs), timezone: zoneOf(inputs), count: PREVIEW_COUNT };
@@ -512,7 +524,7 @@ async function refreshPreview(page, inputs, host) {
   } catch (e) {
     if (e.name === "AbortError" || seq !== inputs.previewSeq) return;
     showErrors(inputs, e);
-    const reasons = e instanceof ApiError ? Object.values(e.fieldErrors()) : [];
+    const reasons = e instanceof ApiError ? [...Object.values(e.fieldErrors()), e.details?.reason].filter(Boolean) : [];
     replace(host, h("p", { class: "callout bad" }, "No preview: ", reasons.length ? reasons.join(" ") : e.message));
   } finally {
     if (seq === inputs.previewSeq) host.removeAttribute("aria-busy");
@@ -553,15 +565,10 @@ async function save(page, schedule, inputs) {
     inputs.name.focus();
     return;
   }
-  if (modeOf(inputs) !== "text" && !inputs.timezone.value.trim()) {
-    setFieldError(inputs.timezone, "Pick a timezone");
-    inputs.timezone.focus();
-    return;
-  }
-  if (!ruleReady(inputs)) {
-    const target = { cron: inputs.cron, recurrence: inputs.start, text: inputs.rruleText }[modeOf(inputs)];
-    setFieldError(target, EMPTY_RULE[modeOf(inputs)]);
-    target.focus();
+  const problem = localProblem(inputs);
+  if (problem) {
+    setFieldError(...problem);
+    problem[0].focus();
     return;
   }
   const body = {
