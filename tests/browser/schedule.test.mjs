@@ -198,10 +198,19 @@ test("editing a schedule loads it into the form and saves the change", async () 
   assert.equal(await page.getByLabel("Cron expression").inputValue(), "0 8 * * 1");
   assert.equal(await page.getByLabel("Timezone").inputValue(), "America/New_York");
   await page.getByLabel("Preset", { exact: true }).selectOption({ label: "Weekdays 08:00" });
+  await page.getByText("Overlap and missed fire times").click();
+  await page.getByLabel("When a fire time comes while the previous run is still going").selectOption("skip");
+  await page.getByLabel("Catch-up window (minutes)").fill("99999");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByText("must be at most 10080 (one week)").waitFor();
+  assert.equal((await schedules()).find((s) => s.name === "Monday digest").overlap, "buffer_one");
+  await page.getByLabel("Catch-up window (minutes)").fill("15");
   await page.getByRole("button", { name: "Save changes" }).click();
   await page.getByRole("heading", { name: "Add a schedule" }).waitFor();
   const saved = (await schedules()).find((s) => s.name === "Monday digest");
   assert.equal(saved.rule.expression, "0 8 * * 1-5");
+  assert.equal(saved.overlap, "skip");
+  assert.equal(saved.catch_up_minutes, 15);
   assert.match(await page.getByRole("row", { name: /Monday digest/ }).innerText(), /Weekdays at 08:00/);
 });
 

@@ -24,6 +24,8 @@ const MONTHS = ["January", "February", "March", "April", "May", "June", "July", 
 const ORDINALS = ["1st", "2nd", "3rd", "4th", "5th"];
 const CRON_DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const PREVIEW_COUNT = 10;
+/** What happens to a fire time that comes while the previous run is still going. */
+const OVERLAP = [["buffer_one", "Run when the previous run ends (at most one waiting)"], ["skip", "Skip that fire time"], ["allow", "Run alongside the previous run"]];
 /** How a rule is written: `[value, label]`. */
 const MODES = [["cron", "Preset / cron"], ["recurrence", "Recurrence"], ["text", "RFC 5545 text"]];
 const RRULE_EXAMPLE = "DTSTART;TZID=Europe/London:20270104T090000\nRRULE:FREQ=MONTHLY;BYDAY=MO;BYSETPOS=1";
@@ -270,6 +272,8 @@ function buildInputs(page, schedule) {
     enabled: checkbox("Enabled (fires on its schedule)", schedule ? schedule.enabled : true, { name: "enabled" }),
     destinations: page.destinations.map((d) => ({ id: d.id, ...checkbox(`${d.name} (${d.type})`, !!schedule?.destinations?.includes(d.id), { name: "destinations", value: d.id }) })),
     after: h("input", { type: "date", name: "after" }),
+    overlap: select(OVERLAP, schedule?.overlap ?? "buffer_one", { name: "overlap" }),
+    catchUp: h("input", { type: "number", name: "catch_up_minutes", min: "0", max: "10080", value: String(schedule?.catch_up_minutes ?? 60) }),
   };
   inputs.previewSeq = 0;
   inputs.ruleError = h("p", { class: "field-error", id: "schedule-rule-error", role: "alert", hidden: true });
@@ -307,7 +311,7 @@ function ruleOf(inputs) {
 function errorTarget(inputs, fieldName) {
   const map = {
     name: inputs.name, timezone: inputs.timezone, "rule.expression": inputs.cron, "rule.every": inputs.every,
-    "rule.start": inputs.start, "rule.text": inputs.rruleText, "rule.until": inputs.until, "rule.month": inputs.month, "rule.occurrence": inputs.occurrence,
+    "rule.start": inputs.start, "rule.text": inputs.rruleText, catch_up_minutes: inputs.catchUp, "rule.until": inputs.until, "rule.month": inputs.month, "rule.occurrence": inputs.occurrence,
   };
   if (map[fieldName]) return map[fieldName];
   if (fieldName === "rule" && modeOf(inputs) === "cron") return inputs.cron;
@@ -315,7 +319,7 @@ function errorTarget(inputs, fieldName) {
   return null;
 }
 
-const ERROR_INPUTS = ["name", "timezone", "cron", "rruleText", "every", "start", "until", "month", "occurrence"];
+const ERROR_INPUTS = ["name", "timezone", "cron", "rruleText", "every", "start", "until", "month", "occurrence", "catchUp"];
 
 /** Links each input to its error line, so an error shown later is read with the field. */
 function linkErrors(inputs) {
@@ -450,6 +454,13 @@ function renderForm(page, schedule) {
         h("datalist", { id: "schedule-zones" }, zones().map((z) => h("option", { value: z }))),
         destinationsSet(page, inputs),
         inputs.enabled.node,
+        h(
+          "details",
+          { class: "schedule-advanced", open: editing && (schedule.overlap !== "buffer_one" || schedule.catch_up_minutes !== 60) },
+          h("summary", {}, "Overlap and missed fire times"),
+          field("When a fire time comes while the previous run is still going", inputs.overlap),
+          field("Catch-up window (minutes)", inputs.catchUp, { hint: "A fire time missed while Herald was down still runs once if it is younger than this (0–10080)." }),
+        ),
         h("div", { class: "actions schedule-submit" }, submit, editing ? button("Cancel", () => renderForm(page, null)) : null),
       ),
       h(
@@ -565,7 +576,7 @@ async function save(page, schedule, inputs) {
     inputs.name.focus();
     return;
   }
-  const problem = localProblem(inputs);
+  const problem = localProblem(inputs) ?? (/^\d+$/.test(inputs.catchUp.value) ? null : [inputs.catchUp, "Enter a whole number of minutes from 0 to 10080"]);
   if (problem) {
     setFieldError(...problem);
     problem[0].focus();
@@ -577,6 +588,8 @@ async function save(page, schedule, inputs) {
     timezone: zoneOf(inputs),
     enabled: inputs.enabled.input.checked,
     destinations: inputs.destinations.filter((d) => d.input.checked).map((d) => d.id),
+    overlap: inputs.overlap.value,
+    catch_up_minutes: Number(inputs.catchUp.value),
   };
   try {
     let saved;
