@@ -264,6 +264,17 @@ test("RFC 5545 text is previewed in the zone it names, a bad one is refused next
   assert.match(await page.getByRole("row", { name: /Paris first Monday/ }).innerText(), /Every month on the 1st Monday at 09:00/);
 });
 
+test("a disabled report's tab says its schedules do not fire", async () => {
+  const report = (await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body;
+  const off = await herald.api("PATCH", "/api/v1/ws/demo/reports/weekly-digest", { enabled: false, version: report.version });
+  assert.equal(off.status, 200);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
+  await page.getByRole("link", { name: "Schedule Weekly digest" }).click();
+  await page.getByText("Weekly digest is disabled: its schedules do not fire").waitFor();
+  const on = await herald.api("PATCH", "/api/v1/ws/demo/reports/weekly-digest", { enabled: true, version: off.body.version });
+  assert.equal(on.status, 200);
+});
+
 test("the tab fits a 375 px phone screen", async () => {
   const narrow = await browser.newContext({ viewport: { width: 375, height: 800 } });
   const phone = await narrow.newPage();

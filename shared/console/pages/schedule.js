@@ -58,6 +58,7 @@ export async function render(ctx) {
     {},
     pageHeader(`Schedule · ${report.name}`),
     reportTabs(report.id, "schedule"),
+    report.enabled ? null : h("p", { class: "callout warn" }, `${report.name} is disabled: its schedules do not fire until it is enabled again.`),
     listHost,
     formHost,
   );
