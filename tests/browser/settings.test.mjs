@@ -7,7 +7,9 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
+import { readFile, readdir } from "node:fs/promises";
 import http from "node:http";
+import path from "node:path";
 import { after, before, test } from "node:test";
 import { freePort, openConsole, shot, startHerald } from "./lib.mjs";
 
@@ -105,6 +107,19 @@ test("the settings page opens the network to loopback and saves retention and th
   assert.equal(kept.password, "********");
 });
 
+test("saving over a change made meanwhile is refused as a conflict, and nothing is overwritten", async () => {
+  const current = await settings();
+  const elsewhere = await herald.api("PATCH", "/api/v1/ws/demo/settings", { retention: { history_days: 400 }, version: current.version });
+  assert.equal(elsewhere.status, 200);
+  await page.getByLabel("Interaction history (days)").fill("500");
+  await page.getByRole("button", { name: "Save retention" }).click();
+  await page.getByRole("status").filter({ hasText: "Someone changed the settings meanwhile" }).waitFor();
+  assert.equal((await settings()).retention.history_days, 400);
+  await page.reload();
+  await page.getByRole("heading", { level: 1, name: "Workspace settings" }).waitFor();
+  assert.equal(await page.getByLabel("Interaction history (days)").inputValue(), "400");
+});
+
 test("a webhook destination created in the form is listed with its URL and its secret hidden", async () => {
   await page.getByRole("link", { name: "Destinations" }).click();
   await page.getByRole("heading", { level: 1, name: "Destinations" }).waitFor();
@@ -194,6 +209,17 @@ test("delete asks first, and cancelling keeps the destination", async () => {
   assert.ok(!(await destinations()).some((d) => d.name === "Closed port"));
 });
 
+test("testing an email destination asks where to send it and writes the message to the outbox", async () => {
+  await page.getByRole("button", { name: "Test connection of Demo outbox" }).click();
+  const ask = page.getByRole("dialog", { name: "Send a test email" });
+  await ask.getByLabel("Send the test email to").fill("ops@example.com");
+  await ask.getByRole("button", { name: "Send test" }).click();
+  await row("Demo outbox").getByRole("status").filter({ hasText: "Connection OK" }).waitFor();
+  const files = (await readdir(herald.outbox)).filter((f) => f.endsWith(".eml"));
+  const mails = await Promise.all(files.map((f) => readFile(path.join(herald.outbox, f), "utf8")));
+  assert.ok(mails.some((m) => /^To: .*ops@example\.com/m.test(m) && m.includes("Herald test message for Demo outbox")), "the test email is in the outbox");
+});
+
 let created;
 
 test("a token created in the console shows its secret once, and that secret works", async () => {
@@ -259,6 +285,36 @@ test("revoking the token in the console makes the API refuse it", async () => {
   const session = await fetch(`${herald.url}/api/v1/session`, { headers: { Authorization: `Bearer ${created.secret}` } });
   assert.equal(session.status, 401);
   assert.equal(await page.getByRole("button", { name: "Revoke Nightly export" }).count(), 0);
+});
+
+test("a token with chosen scopes gets exactly those, and a past expiry date is refused", async () => {
+  await page.getByLabel("Name", { exact: true }).fill("Report reader");
+  await page.getByLabel("Role", { exact: true }).selectOption("editor");
+  await page.getByLabel("Expires").selectOption("never");
+  await page.getByLabel("Choose scopes (otherwise the role's defaults)").check();
+  const picker = page.getByRole("group", { name: "Scopes" });
+  for (const area of ["Schedules", "Destinations", "Runs", "Jobs", "Datasets", "Interactions", "Tokens", "Settings"]) {
+    await picker.getByLabel(area, { exact: true }).selectOption("none");
+  }
+  await picker.getByLabel("Reports", { exact: true }).selectOption("write");
+  await page.getByRole("button", { name: "Create token" }).click();
+  const dialog = page.getByRole("dialog", { name: "Token “Report reader” created" });
+  const secret = await dialog.getByRole("textbox", { name: "Secret" }).inputValue();
+  await dialog.getByRole("button", { name: "Done" }).click();
+  const session = await (await fetch(`${herald.url}/api/v1/session`, { headers: { Authorization: `Bearer ${secret}` } })).json();
+  assert.deepEqual(session.token.scopes, ["reports:write"]);
+  assert.equal(session.token.expires_at, null);
+  const refused = await fetch(`${herald.url}/api/v1/ws/demo/destinations`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(refused.status, 403);
+
+  const count = (await herald.api("GET", "/api/v1/ws/demo/tokens")).body.data.length;
+  await page.getByLabel("Name", { exact: true }).fill("Too late");
+  await page.getByLabel("Expires").selectOption("date");
+  await page.getByLabel("Expiry date").evaluate((input) => input.removeAttribute("min"));
+  await page.getByLabel("Expiry date").fill("2020-01-01");
+  await page.getByRole("button", { name: "Create token" }).click();
+  await page.getByText("must be in the future").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/tokens")).body.data.length, count, "no token was created");
 });
 
 test("the tokens page fits a phone screen", async () => {

@@ -115,6 +115,7 @@ function actions(page, d) {
       await api.del(api.ws(`/destinations/${id}`));
       toast(`${d.name} deleted`, "success");
       await page.refresh();
+      document.querySelector(".destinations-page h1")?.focus();
     } catch (e) {
       toast(e.message, "error");
     }

@@ -116,6 +116,7 @@ function actions(page, t, selfId) {
         await api.del(api.ws(`/tokens/${encodeURIComponent(t.id)}`));
         toast(`${t.name} revoked`, "success");
         await page.refresh();
+        document.querySelector(".tokens-page h1")?.focus();
       } catch (e) {
         toast(e.message, "error");
       }
