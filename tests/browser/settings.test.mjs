@@ -209,6 +209,27 @@ test("delete asks first, and cancelling keeps the destination", async () => {
   assert.ok(!(await destinations()).some((d) => d.name === "Closed port"));
 });
 
+test("a Slack destination keeps its webhook URL secret: hidden in the list, kept on edit", async () => {
+  await page.getByRole("button", { name: "New destination" }).click();
+  await page.getByLabel("Name").fill("Team channel");
+  await page.getByLabel("Kind").selectOption("slack");
+  await page.getByLabel("Slack incoming webhook URL").fill(`${listenerUrl}/slack/T0/B0/secret-part`);
+  await page.getByRole("button", { name: "Create destination" }).click();
+  await row("Team channel").waitFor();
+  assert.match(await row("Team channel").innerText(), /Webhook URL set \(hidden\)/);
+  assert.equal((await destinations()).find((d) => d.name === "Team channel").config.webhook_url, "********");
+
+  await page.getByRole("button", { name: "Edit Team channel" }).click();
+  await page.getByLabel("Name").fill("Team channel (ops)");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await row("Team channel (ops)").waitFor();
+  received.length = 0;
+  await page.getByRole("button", { name: "Test connection of Team channel (ops)" }).click();
+  await row("Team channel (ops)").getByRole("status").filter({ hasText: "Connection OK" }).waitFor();
+  assert.equal(received[0].url, "/slack/T0/B0/secret-part", "the stored URL was kept");
+  assert.match(received[0].body, /Team channel \(ops\)/);
+});
+
 test("testing an email destination asks where to send it and writes the message to the outbox", async () => {
   await page.getByRole("button", { name: "Test connection of Demo outbox" }).click();
   const ask = page.getByRole("dialog", { name: "Send a test email" });
@@ -319,12 +340,28 @@ test("a token with chosen scopes gets exactly those, and a past expiry date is r
 
 test("the tokens page fits a phone screen", async () => {
   await page.setViewportSize({ width: 375, height: 800 });
+  await page.reload();
   await page.getByRole("heading", { level: 1, name: "Access tokens" }).waitFor();
+  const table = page.locator(".tokens-page .table-wrap");
+  const hidden = await table.evaluate((el) => el.scrollWidth - el.clientWidth);
+  assert.ok(hidden <= 0, `the token list needs no sideways scrolling (${hidden}px hidden)`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px too wide)`);
   await page.getByLabel("Name").focus();
   await shot(page, "tokens-narrow");
   await page.setViewportSize({ width: 1280, height: 900 });
+});
+
+test("with no destinations left the page says what is missing and offers to add one", async () => {
+  for (const d of await destinations()) {
+    assert.equal((await herald.api("DELETE", `/api/v1/ws/demo/destinations/${d.id}`)).status, 204);
+  }
+  await page.goto(`${herald.url}/console#/destinations`);
+  await page.getByRole("heading", { name: "No destinations yet" }).waitFor();
+  await shot(page, "destinations-empty");
+  await page.getByRole("button", { name: "Add your first destination" }).click();
+  await page.getByRole("heading", { name: "New destination" }).waitFor();
+  assert.equal(await page.getByRole("heading", { name: "New destination" }).evaluate((el) => el === document.activeElement), true);
 });
 
 test("no page error or content-security-policy violation happened", () => {
