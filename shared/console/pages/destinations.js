@@ -167,7 +167,7 @@ function destinationForm(page, destination) {
   const name = h("input", { type: "text", value: destination?.name ?? "", required: true, autocomplete: "off" });
   const kind = select(KINDS, config.type, { disabled: editing });
   const kindFields = h("div", {});
-  const formError = h("p", { class: "callout bad", role: "alert", hidden: true });
+  const formError = h("p", { class: "callout bad", role: "alert", tabindex: "-1", hidden: true });
   let inputs = {};
   const drawKind = () => {
     const built = kindInputs(kind.value, kind.value === config.type ? config : { type: kind.value }, editing);
@@ -222,7 +222,7 @@ function destinationForm(page, destination) {
         formError.textContent = unplaced.length ? unplaced.join("; ") : e.message;
         formError.hidden = false;
       }
-      (form.querySelector("[aria-invalid='true']") ?? formError).focus?.();
+      (form.querySelector("[aria-invalid='true']") ?? formError).focus();
     }
   }
   return form;

@@ -82,7 +82,8 @@ function showErrors(err, inputs, status) {
   for (const [path, message] of Object.entries(errors)) {
     const key = path.replace(/^settings\./, "").replace(/\[\d+\]$/, "");
     const input = inputs[key];
-    if (input) setFieldError(input, path.match(/\[(\d+)\]$/) ? `Line ${Number(path.match(/\[(\d+)\]$/)[1]) + 1}: ${message}` : message);
+    const line = path.match(/\[(\d+)\]$/)?.[1];
+    if (input) setFieldError(input, line === undefined ? message : `Line ${Number(line) + 1}: ${message}`);
     else unplaced.push(`${path}: ${message}`);
   }
   status.className = "settings-status failed";
