@@ -8,8 +8,9 @@
 # HERALD_TEST_CMD='...' (a bash command line) is the same as `-- bash -c '...'`.
 #
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
-# cargo clippy -D warnings, cargo test. Both emulators listen on free loopback ports only, and
-# are stopped (and their temp dir removed) on any exit, including failures and Ctrl-C.
+# cargo clippy -D warnings, cargo test, the console's browser tests (infra/browser.sh). Both
+# emulators listen on free loopback ports only, and are stopped (and their temp dir removed) on
+# any exit, including failures and Ctrl-C.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -192,19 +193,22 @@ EOF
 esac
 
 # ------------------------------------------------------------------ steps
-banner "1/5 cfn-lint template.yaml"
+banner "1/6 cfn-lint template.yaml"
 cfn-lint template.yaml
 
-banner "2/5 sam validate --lint"
+banner "2/6 sam validate --lint"
 sam validate --lint
 
-banner "3/5 cargo fmt --all -- --check"
+banner "3/6 cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-banner "4/5 cargo clippy --workspace --all-targets --locked -- -D warnings"
+banner "4/6 cargo clippy --workspace --all-targets --locked -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-banner "5/5 cargo test --workspace --locked"
+banner "5/6 cargo test --workspace --locked"
 cargo test --workspace --locked
 
-info "OK: cfn-lint, sam validate, fmt, clippy and tests passed in $((SECONDS - T0)) s"
+banner "6/6 console in a real browser (infra/browser.sh)"
+bash "$ROOT/infra/browser.sh"
+
+info "OK: cfn-lint, sam validate, fmt, clippy, tests and browser tests passed in $((SECONDS - T0)) s"

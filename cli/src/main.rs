@@ -235,6 +235,7 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
         tracing::info!(?report, "start-up recovery");
     }
     println!("Herald is running at {url}");
+    println!("Console: {url}/console (sign in with a personal access token)");
     if demo {
         let access = admin::demo_access(&ctx).await?;
         let load = demo_data::load(&ctx, &access.workspace, DEMO_CUSTOMERS, DEMO_DAYS).await?;

@@ -168,10 +168,12 @@ function showSignIn(message) {
   input.focus();
 }
 
+const SESSION_ENDED = "Your session ended (the token expired or was revoked). Sign in again.";
+
 onUnauthorized(() => {
   signOut();
   leave?.abort();
-  showSignIn("Your session ended (the token expired or was revoked). Sign in again.");
+  showSignIn(SESSION_ENDED);
 });
 
 document.addEventListener("click", (e) => {
@@ -188,7 +190,8 @@ window.addEventListener("hashchange", route);
   try {
     await resume();
   } catch (e) {
-    if (e.status !== 401) toast(e.message, "error");
+    if (e.status === 401) return showSignIn(SESSION_ENDED);
+    toast(e.message, "error");
   }
   route();
 })();

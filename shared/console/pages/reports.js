@@ -36,6 +36,7 @@ export async function render(ctx) {
 }
 
 function enabledSwitch(report) {
+  const state = h("span", { "aria-hidden": "true" }, report.enabled ? "On" : "Off");
   const input = h("input", {
     type: "checkbox",
     role: "switch",
@@ -47,6 +48,7 @@ function enabledSwitch(report) {
       try {
         const saved = await api.patch(api.ws(`/reports/${encodeURIComponent(report.id)}`), { enabled: wanted, version: report.version });
         Object.assign(report, saved);
+        state.textContent = saved.enabled ? "On" : "Off";
         toast(`${report.name} ${wanted ? "enabled" : "disabled"}: its schedules ${wanted ? "fire again" : "no longer fire"}.`, "success");
       } catch (e) {
         input.checked = !wanted;
@@ -56,7 +58,7 @@ function enabledSwitch(report) {
       }
     },
   });
-  return h("label", { class: "switch" }, input, h("span", { "aria-hidden": "true" }, report.enabled ? "On" : "Off"));
+  return h("label", { class: "switch" }, input, state);
 }
 
 function actions(report, ctx) {

@@ -1,0 +1,132 @@
+// The console's frame in a real browser: sign-in, the reports list (Run now, enable/disable,
+// delete), a revoked token sending the user back to sign-in, keyboard use and phone width.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { openConsole, shot, startHerald } from "./lib.mjs";
+
+let herald;
+let browser;
+let page;
+let errors;
+
+before(async () => {
+  herald = await startHerald();
+  ({ browser, page, errors } = await openConsole(herald, { signIn: false }));
+});
+
+after(async () => {
+  await browser?.close();
+  await herald?.stop();
+});
+
+test("a wrong token is refused with the reason, and the right one opens the reports list", async () => {
+  await page.getByRole("heading", { name: "Sign in to Herald" }).waitFor();
+  await shot(page, "console-sign-in");
+  await page.getByLabel("Access token").fill("hrld_pat_not_a_real_token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByText("That token was not accepted").waitFor();
+  assert.equal(await page.getByLabel("Access token").getAttribute("aria-invalid"), "true");
+  await shot(page, "console-sign-in-refused");
+
+  await page.getByLabel("Access token").fill(herald.token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+  await page.getByRole("link", { name: "Weekly digest" }).first().waitFor();
+  assert.match(await page.getByRole("banner").innerText(), /Demo workspace/);
+  await shot(page, "console-reports");
+});
+
+test("run now names the run it started in a toast, and that run exists", async () => {
+  await page.getByRole("button", { name: "Run Weekly digest now" }).click();
+  const toast = page.locator(".toast-success").filter({ hasText: "started" });
+  await toast.waitFor();
+  const runId = (await toast.getByRole("link").innerText()).trim();
+  const run = await herald.api("GET", `/api/v1/ws/demo/runs/${runId}`);
+  assert.equal(run.status, 200);
+  assert.equal(run.body.id, runId);
+  assert.equal(run.body.trigger, "api");
+  await shot(page, "console-reports-run-started");
+});
+
+test("switching a report off in the list saves it, and on again", async () => {
+  const toggle = page.getByRole("switch", { name: "Enabled: Weekly digest" });
+  assert.equal(await toggle.isChecked(), true);
+  await toggle.click();
+  await page.getByText("Weekly digest disabled").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body.enabled, false);
+  await toggle.click();
+  await page.getByText("Weekly digest enabled").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body.enabled, true);
+});
+
+test("deleting a report asks first, and only a confirmed delete removes it", async () => {
+  const created = await herald.api("POST", "/api/v1/ws/demo/reports", {
+    code: "throwaway",
+    name: "Throwaway report",
+    formats: ["csv"],
+    sources: [{ name: "rows", type: "inline", rows: [{ a: 1 }] }],
+    sections: [{ type: "table", title: "Rows", source: "rows" }],
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await page.reload();
+  await page.getByRole("button", { name: "Delete Throwaway report" }).click();
+  const dialog = page.getByRole("dialog", { name: "Delete report" });
+  await dialog.waitFor();
+  await shot(page, "console-reports-delete-confirm");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/throwaway")).status, 200);
+
+  await page.getByRole("button", { name: "Delete Throwaway report" }).click();
+  await dialog.getByRole("button", { name: "Delete report" }).click();
+  await page.getByText("Throwaway report deleted").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/throwaway")).status, 404);
+  assert.equal(await page.getByRole("link", { name: "Throwaway report" }).count(), 0);
+});
+
+test("the skip link comes first in keyboard order, shows when focused and moves focus to the page", async () => {
+  await page.reload();
+  await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+  const first = await page.evaluate(() => document.querySelector("a[href], button, input, select, textarea")?.textContent);
+  assert.equal(first, "Skip to content");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await skip.focus();
+  const box = await skip.boundingBox();
+  assert.ok(box && box.x >= 0 && box.y >= 0, "the focused skip link is on screen");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
+});
+
+test("an unknown page says so and links back", async () => {
+  await page.goto(`${herald.url}/console#/no-such-page`);
+  await page.getByRole("heading", { name: "Page not found" }).waitFor();
+  await page.getByRole("link", { name: "Back to reports" }).click();
+  await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+});
+
+test("a revoked token sends the user back to sign-in with the reason", async () => {
+  const made = await herald.api("POST", "/api/v1/ws/demo/tokens", { name: "short-lived", role: "viewer" });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const { browser: other, page: p } = await openConsole({ ...herald, token: made.body.secret });
+  try {
+    assert.match(await p.getByRole("banner").innerText(), /short-lived · viewer/);
+    assert.equal((await herald.api("DELETE", `/api/v1/ws/demo/tokens/${made.body.id}`)).status, 200);
+    await p.reload();
+    await p.getByText("Your session ended").waitFor();
+    await p.getByRole("heading", { name: "Sign in to Herald" }).waitFor();
+    assert.equal(await p.evaluate(() => sessionStorage.getItem("herald.token")), null);
+  } finally {
+    await other.close();
+  }
+});
+
+test("at phone width the list stays usable and nothing raised a script error", async () => {
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.goto(`${herald.url}/console#/reports`);
+  await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Run Weekly digest now" }).isVisible(), true);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px`);
+  await shot(page, "console-reports-narrow");
+  assert.deepEqual(errors, []);
+});
