@@ -58,6 +58,18 @@ export async function resume() {
   }
 }
 
+/**
+ * Whether the signed-in token may use `access` (`read` or `write`) on `area` (`reports`,
+ * `destinations`, `tokens`, `settings`…): its role allows it and one of its scopes covers it.
+ * The API has the final word; pages use this to hide what would only be refused.
+ */
+export function allows(area, access) {
+  const t = session?.token;
+  if (!t) return false;
+  const roleAllows = t.role === "admin" || (t.role === "editor" ? access === "read" || area !== "settings" : access === "read");
+  return roleAllows && (t.scopes ?? []).some((s) => s === `${area}:write` || s === `${area}:${access}`);
+}
+
 export function signOut() {
   token.clear();
   session = null;
@@ -135,4 +147,5 @@ export const api = {
   del: (path, opts) => request("DELETE", path, opts),
   ws,
   listAll,
+  allows,
 };

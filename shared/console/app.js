@@ -10,6 +10,7 @@ import * as schedule from "./pages/schedule.js";
 import * as runs from "./pages/runs.js";
 import * as destinations from "./pages/destinations.js";
 import * as tokens from "./pages/tokens.js";
+import * as settings from "./pages/settings.js";
 
 /** `[pattern, page, view]`: the first pattern matching the fragment's path wins. */
 const ROUTES = [
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^\/runs\/([^/]+)$/, runs, "detail"],
   [/^\/destinations$/, destinations, "list"],
   [/^\/tokens$/, tokens, "list"],
+  [/^\/settings$/, settings, "workspace"],
 ];
 
 const NAV = [
@@ -29,6 +31,7 @@ const NAV = [
   ["#/runs", "Runs"],
   ["#/destinations", "Destinations"],
   ["#/tokens", "Tokens"],
+  ["#/settings", "Settings"],
 ];
 
 const app = document.getElementById("app");

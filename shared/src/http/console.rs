@@ -44,6 +44,7 @@ static ASSETS: &[Asset] = assets!(
     "pages/runs.js",
     "pages/destinations.js",
     "pages/tokens.js",
+    "pages/settings.js",
 );
 
 static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| ASSETS.iter().map(|a| etag(a.body)).collect());
