@@ -2,7 +2,8 @@
 //! of the repeating source with parameters bound to the row's columns, a row that cannot give a
 //! required value failing only its entry, an empty source making a finished run that says
 //! why, a source that cannot be read failing the run, run-time overrides leaving the saved
-//! defaults alone, and several reports per entry run in order with a failure kept to its report.
+//! defaults alone, several reports per entry run in order with a failure kept to its report, and
+//! a preview taking its row-bound parameters from the first row.
 
 use herald_tests::{Backend, TestServer};
 use reqwest::StatusCode;
@@ -77,6 +78,27 @@ async fn each_row_makes_an_entry_with_its_bound_parameters_and_a_row_without_a_v
     let saved = body(s.get(&s.ws("/reports/statement")).send().await.unwrap()).await;
     assert_eq!(saved["parameters"][1]["default"], "2026-10");
     assert_eq!(run["inputs"]["parameters"]["period"], "2026-11");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_binds_row_parameters_from_the_first_row_and_says_when_there_is_none() {
+    let s = server().await;
+    upload(&s, "customers", CUSTOMERS).await;
+    create(&s, statement("statement")).await;
+    let preview = |format: &'static str| {
+        s.post(&s.ws("/reports/preview")).json(&json!({"report_id": "statement", "format": format})).send()
+    };
+    let markdown = preview("markdown").await.unwrap();
+    assert_eq!(markdown.status(), StatusCode::OK);
+    assert!(markdown.text().await.unwrap().contains("For c1 (Ada), 2026-10."));
+    let summary = body(preview("json").await.unwrap()).await;
+    assert_eq!(summary["entries"], 3, "{summary}");
+
+    upload(&s, "customers", "id,name,email\n").await;
+    let empty = preview("json").await.unwrap();
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = body(empty).await;
+    assert!(error["error"]["message"].as_str().unwrap().contains("no rows to preview"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::PipelineError;
 use super::render_entry::{build, narrate, render_files, scope};
-use super::start_run::resolve_parameters;
+use super::start_run::{bind_row_parameters, resolve_parameters, unbound};
 use crate::context::Context;
 use crate::domain::{
     FieldError, Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTrigger, SourceRole, ValidationErrors,
@@ -59,7 +59,8 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     let report = request.report;
     report.validate()?;
     let now = ctx.clock.now();
-    let (parameters, missing) = resolve_parameters(&report, &request.overrides)?;
+    let (mut parameters, missing) = resolve_parameters(&report, &request.overrides)?;
+    let missing = unbound(&report, missing);
     if !missing.is_empty() {
         let errors = missing.iter().map(|m| FieldError::new(format!("params.{m}"), "is required and has no default"));
         return Err(ValidationErrors(errors.collect()).into());
@@ -83,6 +84,14 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
             (rows.row_object(0), rows.len())
         }
     };
+    // Parameters bound to a column take the previewed (first) row's values.
+    if report.parameters.iter().any(|p| p.from_row.is_some()) {
+        let first = row.clone().unwrap_or_default();
+        bind_row_parameters(&report, &first, 0, &mut parameters).map_err(|reason| {
+            let reason = if row.is_none() { "the repeating source has no rows to preview".to_string() } else { reason };
+            PipelineError::Generation(reason)
+        })?;
+    }
     // A stand-in run gives templates the same `run` they see in a real one.
     let inputs = RunInputs {
         report: report.clone(),

@@ -76,13 +76,19 @@ pub fn resolve_parameters(
     Ok((values, missing))
 }
 
+/// The missing parameters that no column of the repeating row fills (those get their values
+/// per entry).
+pub fn unbound(report: &Report, mut missing: Vec<String>) -> Vec<String> {
+    missing.retain(|name| !report.parameters.iter().any(|p| p.name.as_str() == name && p.from_row.is_some()));
+    missing
+}
+
 /// Records the run (or finds the one its slot or idempotency key already made) and enqueues
 /// its entries.
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
     let now = ctx.clock.now();
-    let (parameters, mut missing) = resolve_parameters(&request.report, &request.overrides)?;
-    // Parameters bound to the repeating row get their values per entry.
-    missing.retain(|name| !request.report.parameters.iter().any(|p| p.name.as_str() == name && p.from_row.is_some()));
+    let (parameters, missing) = resolve_parameters(&request.report, &request.overrides)?;
+    let missing = unbound(&request.report, missing);
     let id = match request.slot {
         Some((schedule, slot)) => RunId::for_slot(schedule, slot),
         None => RunId::generate(now),
@@ -199,7 +205,7 @@ async fn make_entries(
         let row = rows.row_object(seq).unwrap_or_default();
         let mut entry = new_entry(run, seq as u32, Some(row), parameters.clone(), now);
         entry.id = id;
-        if let Err(reason) = bind_row_parameters(report, &mut entry) {
+        if let Err(reason) = bind_entry_parameters(report, &mut entry) {
             entry.status = EntryStatus::GenerationFailed;
             entry.error = Some(reason);
             entry.lease_until = None;
@@ -236,25 +242,34 @@ fn new_entry(
     }
 }
 
-/// Gives the entry the values of its parameters bound to a column of its row. Text
-/// parameters take numbers and booleans as text; anything else must have the parameter's type.
-fn bind_row_parameters(report: &Report, entry: &mut Entry) -> Result<(), String> {
+/// Gives the entry the values of its parameters bound to a column of its row.
+fn bind_entry_parameters(report: &Report, entry: &mut Entry) -> Result<(), String> {
     let row = entry.row.clone().unwrap_or_default();
+    bind_row_parameters(report, &row, entry.seq, &mut entry.parameters)
+}
+
+/// Sets the parameters bound to a column (`from_row`) from row `seq` of the repeating source.
+/// Text parameters take numbers and booleans as text; anything else must have the parameter's
+/// type. A required parameter with neither a value in the row nor one already set fails.
+pub fn bind_row_parameters(
+    report: &Report,
+    row: &Map<String, Value>,
+    seq: u32,
+    parameters: &mut Map<String, Value>,
+) -> Result<(), String> {
     for p in &report.parameters {
         let Some(column) = &p.from_row else { continue };
         let value = match row.get(column.as_str()) {
             Some(Value::Number(n)) if p.kind == ParamType::String => Value::String(n.to_string()),
             Some(Value::Bool(b)) if p.kind == ParamType::String => Value::String(b.to_string()),
             Some(value) if !(value.is_null() || value.as_str() == Some("")) => value.clone(),
-            _ if p.required && !entry.parameters.contains_key(p.name.as_str()) => {
-                return Err(format!("row {} has no `{column}` for parameter `{}`", entry.seq + 1, p.name));
+            _ if p.required && !parameters.contains_key(p.name.as_str()) => {
+                return Err(format!("row {} has no `{column}` for parameter `{}`", seq + 1, p.name));
             }
             _ => continue,
         };
-        p.kind
-            .check(&value)
-            .map_err(|m| format!("row {}: `{column}` for parameter `{}` {m}", entry.seq + 1, p.name))?;
-        entry.parameters.insert(p.name.to_string(), value);
+        p.kind.check(&value).map_err(|m| format!("row {}: `{column}` for parameter `{}` {m}", seq + 1, p.name))?;
+        parameters.insert(p.name.to_string(), value);
     }
     Ok(())
 }
