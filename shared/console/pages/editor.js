@@ -1041,10 +1041,13 @@ function previewPane(ed) {
   );
 }
 
-/** Values the preview runs with, one input per parameter (its default when left empty). */
+/**
+ * Values the preview runs with, one input per parameter (its default when left empty).
+ * Parameters bound to a column take the previewed (first) row's value, so they have none.
+ */
 function previewParams(ed) {
   const pv = ed.preview;
-  const params = ed.draft.parameters.filter((p) => p.name);
+  const params = ed.draft.parameters.filter((p) => p.name && !p.from_row);
   if (!params.length) return replace(pv.paramsHost);
   const inputs = params.map((p) => {
     const current = pv.params[p.name] ?? "";
