@@ -38,7 +38,7 @@ test("a wrong token is refused with the reason, and the right one opens the repo
 });
 
 test("run now names the run it started in a toast, and that run exists", async () => {
-  await page.getByRole("button", { name: "Run Weekly digest now" }).click();
+  await page.getByRole("button", { name: "Run now: Weekly digest" }).click();
   const toast = page.locator(".toast-success").filter({ hasText: "started" });
   await toast.waitFor();
   const runId = (await toast.getByRole("link").innerText()).trim();
@@ -124,7 +124,7 @@ test("at phone width the list stays usable and nothing raised a script error", a
   await page.setViewportSize({ width: 375, height: 800 });
   await page.goto(`${herald.url}/console#/reports`);
   await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
-  assert.equal(await page.getByRole("button", { name: "Run Weekly digest now" }).isVisible(), true);
+  assert.equal(await page.getByRole("button", { name: "Run now: Weekly digest" }).isVisible(), true);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px`);
   await shot(page, "console-reports-narrow");

@@ -204,7 +204,7 @@ test("parameters, reordering and the JSON view edit one definition, and typing p
     await page.getByLabel("Default").fill("2.5");
     await page.getByRole("checkbox", { name: /^Required/ }).check();
     await page.getByRole("button", { name: "Add source" }).click();
-    await page.getByRole("button", { name: "Move source channels up" }).click();
+    await page.getByRole("button", { name: "Move up: source channels" }).click();
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), "Move down", "focus stays with the moved source");
     assert.equal(await page.getByLabel("Source name").first().inputValue(), "channels");
 

@@ -93,7 +93,7 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await shot(page, "runs-empty");
     await page.getByRole("link", { name: "Go to reports to run one" }).click();
 
-    await page.getByRole("button", { name: "Run Weekly digest now" }).click();
+    await page.getByRole("button", { name: "Run now: Weekly digest" }).click();
     const toastLink = page.locator(".toast").getByRole("link");
     await toastLink.waitFor();
     const runId = (await toastLink.textContent()).trim();
@@ -147,13 +147,13 @@ test("a run started from the reports list is watched to its end, its PDF opens a
 
     // The run list shows it, and filters by trigger and status.
     await page.goto(`${herald.url}/console#/runs`);
-    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+    await page.getByRole("link", { name: `Run …${runId.slice(-8)}` }).waitFor();
     await page.getByLabel("Trigger").selectOption("schedule");
     await page.getByRole("heading", { name: "No runs match these filters" }).waitFor();
     assert.match(page.url(), /#\/runs\?trigger=schedule$/);
     await page.getByRole("link", { name: "Clear filters" }).click();
     await page.getByLabel("Status").selectOption("finished");
-    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+    await page.getByRole("link", { name: `Run …${runId.slice(-8)}` }).waitFor();
 
     // A run that does not exist: the server's message and a way to try again.
     await page.goto(`${herald.url}/console#/runs/01M00000000000000000000000`);
@@ -165,7 +165,7 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await page.getByRole("link", { name: "Weekly digest" }).first().click();
     await page.getByRole("heading", { level: 1, name: "Runs of Weekly digest" }).waitFor();
     await page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name: "Runs" }).waitFor();
-    await page.getByRole("link", { name: `Run ${runId}` }).waitFor();
+    await page.getByRole("link", { name: `Run …${runId.slice(-8)}` }).waitFor();
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
@@ -307,7 +307,7 @@ test("the runs list shows 25 runs at a time and Load more adds the next ones", a
     await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length === n, total);
     // The keyboard goes on at the first run added.
     const list = (await call("GET", ws("/runs?limit=100"))).data;
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), `Run ${list[25].id}`);
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), `Run …${list[25].id.slice(-8)}`);
     assert.equal(await page.getByRole("button", { name: "Load more" }).count(), 0);
     assert.deepEqual(errors, []);
   } finally {

@@ -135,7 +135,7 @@ test("step 3: the Daily 8am UTC schedule is added with its next run time", async
 
 test("step 4: run now from the reports list announces the run, which is watched to its end", async () => {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
-  await page.getByRole("button", { name: "Run Weekly digest now" }).click();
+  await page.getByRole("button", { name: "Run now: Weekly digest" }).click();
   const toastLink = page.locator(".toast-success").getByRole("link");
   await toastLink.waitFor();
   runId = (await toastLink.textContent()).trim();

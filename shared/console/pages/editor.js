@@ -259,8 +259,8 @@ function itemActions(ed, list, index, path, label, { onRemove } = {}) {
     const still = (to === 0 && key === "up") || (to === list.length - 1 && key === "down");
     redraw(ed, `${newPath}:${still ? (key === "up" ? "down" : "up") : key}`);
   };
-  const up = button("Move up", move(index - 1, "up"), { disabled: index === 0, "aria-label": `Move ${label} up` });
-  const down = button("Move down", move(index + 1, "down"), { disabled: index === list.length - 1, "aria-label": `Move ${label} down` });
+  const up = button("Move up", move(index - 1, "up"), { disabled: index === 0, "aria-label": `Move up: ${label}` });
+  const down = button("Move down", move(index + 1, "down"), { disabled: index === list.length - 1, "aria-label": `Move down: ${label}` });
   const remove = button("Remove", () => {
     list.splice(index, 1);
     onRemove?.();

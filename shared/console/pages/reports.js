@@ -72,7 +72,7 @@ function actions(report, ctx) {
         toast(e.message, "error");
       }
     }),
-  { "aria-label": `Run ${report.name} now` });
+  { "aria-label": `Run now: ${report.name}` });
   const del = button("Delete", async () => {
     const ok = await confirmDialog(`Delete “${report.name}”? Past runs and their files stay.`, { confirmLabel: "Delete report", danger: true, title: "Delete report" });
     if (!ok) return;

@@ -152,7 +152,7 @@ function runRow(run, names) {
   return h(
     "tr",
     {},
-    h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, class: "mono", "aria-label": `Run ${run.id}` }, shortId(run.id)), " ", runBadge(run)),
+    h("td", {}, h("a", { href: `#/runs/${encodeURIComponent(run.id)}`, class: "mono", "aria-label": `Run ${shortId(run.id)}` }, shortId(run.id)), " ", runBadge(run)),
     h("td", {}, h("a", { href: `#/reports/${encodeURIComponent(run.report_id)}/runs` }, name)),
     h("td", { class: "hide-narrow" }, run.trigger),
     h("td", { class: "hide-narrow" }, fmtTime(run.created_at)),

@@ -1,0 +1,195 @@
+// An accessibility audit of the console: every page and its important states (sign-in with and
+// without an error, the reports list and its confirmation dialog, the editor new and with its
+// preview, the schedule form in recurrence mode, the runs list and a finished and a held run,
+// destinations with the form open, settings, tokens with the created-token dialog) are checked
+// with axe-core against the WCAG 2.1 A and AA rules, on a desktop and a 375 px screen, in the light
+// and the dark colour scheme. Serious and critical violations fail; lesser ones are reported.
+
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { openConsole, startHerald } from "./lib.mjs";
+
+const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+const BLOCKING = new Set(["serious", "critical"]);
+
+let herald;
+let workspace;
+let finishedRun;
+let heldRun;
+
+/** One API call with the admin token; throws on a non-2xx answer. */
+async function call(method, path, body) {
+  const { status, body: answer } = await herald.api(method, path, body);
+  if (status < 200 || status > 299) throw new Error(`${method} ${path}: ${status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+const ws = (path) => `/api/v1/ws/${workspace.id}${path}`;
+
+/** Polls `read` until `done(value)` holds, or fails after `ms`. */
+async function until(read, done, ms, what) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const value = await read();
+    if (done(value)) return value;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+before(async () => {
+  herald = await startHerald();
+  workspace = (await call("GET", "/api/v1/session")).workspace;
+  const digest = await call("POST", ws("/reports/weekly-digest/runs"), {});
+  finishedRun = await until(() => call("GET", ws(`/runs/${digest.id}`)), (r) => r.finished, 60000, "the digest run to finish");
+  const statements = await call("GET", ws("/reports/monthly-statements"));
+  await call("PATCH", ws(`/reports/${statements.id}`), { hold_for_review: true, version: statements.version });
+  const held = await call("POST", ws("/reports/monthly-statements/runs"), {});
+  heldRun = await until(() => call("GET", ws(`/runs/${held.id}`)), (r) => r.finished, 60000, "the statements to render");
+  assert.ok(heldRun.counts.review > 0, "entries are held for review");
+});
+
+after(async () => {
+  await herald?.stop();
+});
+
+/**
+ * Runs axe on the page as it is now. The script goes in through the DevTools protocol, which
+ * the page's content-security policy does not govern. Returns the violations found.
+ */
+async function axe(page) {
+  await page.evaluate(AXE_SOURCE);
+  return page.evaluate(async (tags) => {
+    const result = await window.axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => `${n.target.join(" ")}${n.failureSummary ? ` — ${n.failureSummary.replace(/\s+/g, " ")}` : ""}`),
+    }));
+  }, WCAG_TAGS);
+}
+
+/** Collects the audits of one walk; `check()` fails with every serious or critical finding. */
+function auditor(label) {
+  const blocking = [];
+  return {
+    async audit(page, state) {
+      // Animations and transitions settle before colours are measured.
+      await page.waitForTimeout(300);
+      for (const v of await axe(page)) {
+        const line = `[${label}] ${state}: ${v.impact} ${v.id} — ${v.help}\n    ${v.targets.join("\n    ")}`;
+        if (BLOCKING.has(v.impact)) blocking.push(line);
+        else console.log(`a11y (${v.impact}): ${line}`);
+      }
+    },
+    check() {
+      assert.equal(blocking.length, 0, `serious or critical accessibility violations:\n${blocking.join("\n")}`);
+    },
+  };
+}
+
+/** Closes every toast, so one state's notices do not carry into the next audit. */
+async function dismissToasts(page) {
+  for (const close of await page.getByRole("button", { name: "Dismiss notification" }).all()) {
+    await close.click({ timeout: 2000 }).catch(() => {});
+  }
+}
+
+async function visit(page, path, heading) {
+  await page.goto(`${herald.url}/console#${path}`);
+  await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+}
+
+/** Walks every page and state of the console, auditing each. */
+async function walk({ width, height, dark }) {
+  const label = `${width}px ${dark ? "dark" : "light"}`;
+  const { audit, check } = auditor(label);
+  const { browser, page, errors } = await openConsole(herald, { width, height, signIn: false });
+  try {
+    await page.emulateMedia({ colorScheme: dark ? "dark" : "light" });
+    await page.getByRole("heading", { name: "Sign in to Herald" }).waitFor();
+    await audit(page, "sign-in");
+    await page.getByLabel("Access token").fill("hrld_pat_not_a_real_token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByText("That token was not accepted").waitFor();
+    await audit(page, "sign-in refused");
+    await page.getByLabel("Access token").fill(herald.token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+    await page.getByRole("link", { name: "Weekly digest" }).first().waitFor();
+    await audit(page, "reports list");
+
+    await page.getByRole("button", { name: "Run now: Weekly digest" }).click();
+    await page.locator(".toast-success").waitFor();
+    await audit(page, "reports list with a toast");
+    await dismissToasts(page);
+
+    await page.getByRole("button", { name: "Delete Weekly digest" }).click();
+    const confirm = page.getByRole("dialog", { name: "Delete report" });
+    await confirm.waitFor();
+    await audit(page, "confirm dialog");
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+
+    await visit(page, "/reports/new", "New report");
+    await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();
+    await audit(page, "editor new");
+    const digest = await call("GET", ws("/reports/weekly-digest"));
+    await visit(page, `/reports/${digest.id}`, "Weekly digest");
+    await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();
+    await audit(page, "editor edit with preview");
+
+    await visit(page, `/reports/${digest.id}/schedule`, "Schedule · Weekly digest");
+    await page.getByRole("radio", { name: "Recurrence" }).check();
+    await page.getByRole("list", { name: /^Next \d+ fire times$/ }).getByRole("listitem").first().waitFor();
+    await audit(page, "schedule recurrence form");
+
+    await visit(page, "/runs", "Runs");
+    await page.getByRole("link", { name: `Run …${finishedRun.id.slice(-8)}` }).waitFor();
+    await audit(page, "runs list");
+    await visit(page, `/runs/${finishedRun.id}`, `Run …${finishedRun.id.slice(-8)}`);
+    await page.locator(".run-status").getByText("finished", { exact: true }).waitFor();
+    await audit(page, "run detail finished");
+    await visit(page, `/runs/${heldRun.id}`, `Run …${heldRun.id.slice(-8)}`);
+    await page.getByRole("button", { name: `Approve all held (${heldRun.counts.review})` }).waitFor();
+    await audit(page, "run detail with held entries");
+
+    await visit(page, "/destinations", "Destinations");
+    await audit(page, "destinations list");
+    await page.getByRole("button", { name: "New destination" }).click();
+    await page.getByRole("button", { name: "Create destination" }).waitFor();
+    await audit(page, "destinations form");
+
+    await visit(page, "/settings", "Workspace settings");
+    await audit(page, "settings");
+
+    await visit(page, "/tokens", "Access tokens");
+    await audit(page, "tokens list");
+    const name = `Audit ${label}`;
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByRole("button", { name: "Create token" }).click();
+    const created = page.getByRole("dialog", { name: `Token “${name}” created` });
+    await created.waitFor();
+    await audit(page, "created-token dialog");
+    await page.keyboard.press("Escape");
+    await created.waitFor({ state: "hidden" });
+
+    assert.deepEqual(errors, []);
+    check();
+  } finally {
+    await browser.close();
+  }
+}
+
+test("every page passes the WCAG 2.1 A and AA rules on a desktop in the light scheme", () =>
+  walk({ width: 1280, height: 900, dark: false }));
+test("every page passes the WCAG 2.1 A and AA rules on a desktop in the dark scheme", () =>
+  walk({ width: 1280, height: 900, dark: true }));
+test("every page passes the WCAG 2.1 A and AA rules 375 px wide in the light scheme", () =>
+  walk({ width: 375, height: 800, dark: false }));
+test("every page passes the WCAG 2.1 A and AA rules 375 px wide in the dark scheme", () =>
+  walk({ width: 375, height: 800, dark: true }));
+
