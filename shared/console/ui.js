@@ -93,8 +93,12 @@ export function button(label, onClick, { kind = "secondary", type = "button", ..
   return h("button", { type, class: `btn btn-${kind}`, onclick: onClick, ...props }, label);
 }
 
-/** Runs `work` with `btn` disabled and marked busy; errors go to a toast unless handled. */
+/**
+ * Runs `work` with `btn` disabled and marked busy; errors go to a toast unless handled. A button
+ * that had the keyboard gets it back unless `work` moved it elsewhere.
+ */
 export async function busy(btn, work) {
+  const focused = document.activeElement === btn;
   btn.disabled = true;
   btn.setAttribute("aria-busy", "true");
   try {
@@ -102,6 +106,8 @@ export async function busy(btn, work) {
   } finally {
     btn.disabled = false;
     btn.removeAttribute("aria-busy");
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (focused && lost && btn.isConnected) btn.focus();
   }
 }
 

@@ -4,6 +4,7 @@
 // destinations with the form open, settings, tokens with the created-token dialog) are checked
 // with axe-core against the WCAG 2.1 A and AA rules, on a desktop and a 375 px screen, in the light
 // and the dark colour scheme. Serious and critical violations fail; lesser ones are reported.
+// A keyboard-only walk runs a report from the list and dismisses a dialog with Escape.
 
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -193,3 +194,53 @@ test("every page passes the WCAG 2.1 A and AA rules 375 px wide in the light sch
 test("every page passes the WCAG 2.1 A and AA rules 375 px wide in the dark scheme", () =>
   walk({ width: 375, height: 800, dark: true }));
 
+/** Presses Tab until the focused element's accessible label is `label`; fails after `max` presses. */
+async function tabTo(page, label, max = 80) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.getAttribute("aria-label") ?? el?.labels?.[0]?.textContent ?? el?.textContent?.trim();
+    });
+    if (focused === label) return;
+  }
+  assert.fail(`"${label}" was not reached with ${max} presses of Tab`);
+}
+
+test("with the keyboard alone one signs in, runs a report from the list and dismisses a confirmation with Escape", async () => {
+  const { browser, page, errors } = await openConsole(herald, { signIn: false });
+  try {
+    await page.getByRole("heading", { name: "Sign in to Herald" }).waitFor();
+    await tabTo(page, "Access token");
+    await page.keyboard.type(herald.token);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "Reports" }).waitFor();
+    await page.getByRole("link", { name: "Weekly digest" }).first().waitFor();
+
+    const before = (await call("GET", ws("/runs?limit=100"))).data.map((r) => r.id);
+    await tabTo(page, "Run now: Weekly digest");
+    await page.keyboard.press("Enter");
+    const toast = page.getByRole("status").locator(".toast-success").filter({ hasText: "started" });
+    await toast.waitFor();
+    const runId = (await toast.getByRole("link").innerText()).trim();
+    assert.ok(!before.includes(runId), "the toast names a new run");
+    const run = await call("GET", ws(`/runs/${runId}`));
+    assert.equal(run.report_id, (await call("GET", ws("/reports/weekly-digest"))).id);
+    // The keyboard stays on the button that was pressed.
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Run now: Weekly digest");
+
+    await tabTo(page, "Delete Weekly digest");
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Delete report" });
+    await dialog.waitFor();
+    assert.ok(await dialog.evaluate((d) => d.contains(document.activeElement)), "the keyboard is inside the dialog");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    // Focus returns to the button that opened the dialog, and nothing was deleted.
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Delete Weekly digest");
+    assert.equal((await call("GET", ws("/reports/weekly-digest"))).code, "weekly-digest");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
