@@ -162,7 +162,7 @@ function showSignIn(message) {
     field("Access token", input, { error: message }),
     submit,
   );
-  replace(app, h("main", { id: "main", class: "signin-page" }, form));
+  replace(app, h("main", { id: "main", class: "signin-page", tabindex: "-1" }, form));
   app.removeAttribute("aria-busy");
   document.title = "Sign in · Herald";
   input.focus();

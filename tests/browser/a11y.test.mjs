@@ -2,8 +2,9 @@
 // without an error, the reports list and its confirmation dialog, the editor new and with its
 // preview, the schedule form in recurrence mode, the runs list and a finished and a held run,
 // destinations with the form open, settings, tokens with the created-token dialog) are checked
-// with axe-core against the WCAG 2.1 A and AA rules, on a desktop and a 375 px screen, in the light
-// and the dark colour scheme. Serious and critical violations fail; lesser ones are reported.
+// with axe-core against the WCAG 2.1 A and AA rules and axe's best practices, on a desktop and a
+// 375 px screen, in the light and the dark colour scheme. Serious and critical violations fail;
+// lesser ones are reported.
 // A keyboard-only walk runs a report from the list and dismisses a dialog with Escape.
 
 import { readFile } from "node:fs/promises";
@@ -14,6 +15,8 @@ import { openConsole, startHerald } from "./lib.mjs";
 
 const AXE_SOURCE = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+/** axe's best practices (landmarks, heading order, skip links) run too. */
+const RULE_TAGS = [...WCAG_TAGS, "best-practice"];
 const BLOCKING = new Set(["serious", "critical"]);
 
 let herald;
@@ -71,7 +74,7 @@ async function axe(page) {
       help: v.help,
       targets: v.nodes.map((n) => `${n.target.join(" ")}${n.failureSummary ? ` — ${n.failureSummary.replace(/\s+/g, " ")}` : ""}`),
     }));
-  }, WCAG_TAGS);
+  }, RULE_TAGS);
 }
 
 /** Collects the audits of one walk; `check()` fails with every serious or critical finding. */
