@@ -179,13 +179,27 @@ export function errorState(err, retry) {
   );
 }
 
-/** A short-lived message in the corner; `kind` is info, success or error. */
+/**
+ * A short-lived message in the corner; `kind` is info, success or error. It stays while the
+ * pointer or the keyboard is on it, so its link and Dismiss button can be reached in time.
+ */
 export function toast(message, kind = "info", { timeout = 6000 } = {}) {
   const host = document.getElementById("toasts");
   const close = button("Dismiss", () => node.remove(), { kind: "link", "aria-label": "Dismiss notification" });
   const node = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : null }, h("span", {}, message), close);
   host.append(node);
-  if (timeout) setTimeout(() => node.remove(), timeout);
+  if (timeout) {
+    let timer = setTimeout(() => node.remove(), timeout);
+    const hold = () => clearTimeout(timer);
+    const release = () => {
+      clearTimeout(timer);
+      if (!node.matches(":hover") && !node.contains(document.activeElement)) timer = setTimeout(() => node.remove(), timeout);
+    };
+    node.addEventListener("mouseenter", hold);
+    node.addEventListener("focusin", hold);
+    node.addEventListener("mouseleave", release);
+    node.addEventListener("focusout", () => setTimeout(release));
+  }
   return node;
 }
 

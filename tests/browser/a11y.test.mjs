@@ -247,3 +247,24 @@ test("with the keyboard alone one signs in, runs a report from the list and dism
     await browser.close();
   }
 });
+
+test("a toast stays while the keyboard is on it, so its run link can still be followed", async () => {
+  const { browser, page, errors } = await openConsole(herald);
+  try {
+    await page.getByRole("button", { name: "Run now: Weekly digest" }).click();
+    const toast = page.locator(".toast-success").filter({ hasText: "started" });
+    const link = toast.getByRole("link");
+    await link.focus();
+    const runId = (await link.innerText()).trim();
+    // Longer than a toast lasts on its own.
+    await page.waitForTimeout(7000);
+    assert.equal(await toast.count(), 1, "the focused toast is still there");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: `Run …${runId.slice(-8)}` }).waitFor();
+    // Once the keyboard has left, the toast goes as usual.
+    await toast.waitFor({ state: "detached", timeout: 10000 });
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
