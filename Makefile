@@ -4,7 +4,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 VENV       ?= .tools/venv
-SAM        := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(CURDIR)/$(VENV)/bin/sam
+SAM        := SAM_CLI_TELEMETRY=0 PATH="$(abspath $(VENV))/bin:$$PATH" $(abspath $(VENV))/bin/sam
 CONFIG_ENV ?= default
 # Extra flags for `sam deploy`, e.g. make deploy SAM_ARGS='--parameter-overrides Stage=prod'
 SAM_ARGS   ?=
@@ -50,13 +50,15 @@ validate: tools ## lint the SAM template (cfn-lint + sam validate --lint), offli
 emulators: ## start moto + SMTP sink on free loopback ports and print the exports (Ctrl-C stops)
 	bash infra/test.sh --emulators-only
 
-build-lambda: ## cargo lambda build --release --arm64 of the four functions (target/lambda/*/bootstrap)
-	bash infra/tools.sh --lambda
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 $(LAMBDA_PKGS)
+build-lambda: ## cargo lambda build --release --arm64 of the four functions, then a table of their sizes
+	HERALD_TOOLS_VENV="$(abspath $(VENV))" bash infra/tools.sh --lambda
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 $(LAMBDA_PKGS)
+	bash infra/lambda-sizes.sh
 
-package: ## sam build (cargo-lambda, arm64) into .aws-sam/
-	bash infra/tools.sh --lambda
+package: ## sam build (cargo-lambda, arm64) into .aws-sam/, then a table of the functions' sizes
+	HERALD_TOOLS_VENV="$(abspath $(VENV))" bash infra/tools.sh --lambda
 	$(SAM) build --config-env $(CONFIG_ENV)
+	bash infra/lambda-sizes.sh .aws-sam/build
 
 deploy: package ## sam deploy (--guided the first time: no deploy section in samconfig.toml yet)
 	@if grep -qs '^\[$(CONFIG_ENV)\.deploy\.parameters\]' samconfig.toml; then \

@@ -29,5 +29,20 @@ FILES=("$@")
 if [ ${#FILES[@]} -eq 0 ]; then
     FILES=(tests/browser/*.test.mjs)
 fi
+# The gallery is written even when a test fails: its screenshots help most then.
+gallery() {
+    local dir="$ROOT/target/console-screenshots"
+    [ -d "$dir" ] || return 0
+    {
+        echo '<!doctype html><meta charset="utf-8"><title>Herald console screenshots</title>'
+        echo '<h1>Herald console screenshots</h1>'
+        for png in "$dir"/*.png; do
+            local name
+            name="$(basename "$png")"
+            echo "<figure><figcaption>${name%.png}</figcaption><img src=\"$name\" alt=\"${name%.png}\" width=\"640\"></figure>"
+        done
+    } > "$dir/index.html"
+    echo "[browser] screenshots: $dir/index.html ($(ls "$dir"/*.png 2> /dev/null | wc -l) pages)" >&2
+}
+trap gallery EXIT
 node --test --test-concurrency=1 "${FILES[@]}"
-echo "[browser] screenshots: $ROOT/target/console-screenshots" >&2

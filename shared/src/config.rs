@@ -62,6 +62,8 @@ pub struct Config {
     /// Requests each token may make per minute (and its burst); 0 turns the limit off.
     pub rate_limit_per_minute: u32,
     pub email_sender: Option<String>,
+    /// The SES configuration set (event publishing) of email destinations that name none.
+    pub ses_configuration_set: Option<String>,
     /// Where the `outbox` email transport writes `.eml` files.
     pub outbox_dir: PathBuf,
     /// Largest total size of an email's attachments; past it, signed links instead.
@@ -213,6 +215,7 @@ impl Config {
                 body_limit_bytes,
                 rate_limit_per_minute,
                 email_sender: var("HERALD_EMAIL_SENDER"),
+                ses_configuration_set: var("HERALD_SES_CONFIGURATION_SET"),
                 outbox_dir: PathBuf::from(var("HERALD_OUTBOX").unwrap_or_else(|| "./data/outbox".into())),
                 attachment_limit_bytes,
                 bedrock_model_id: var("HERALD_BEDROCK_MODEL_ID"),
@@ -269,9 +272,11 @@ mod tests {
             ("HERALD_DELIVER_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/deliver"),
             ("HERALD_LOG_FORMAT", "json"),
             ("CRON_SECRET", "s3cret"),
+            ("HERALD_SES_CONFIGURATION_SET", "herald-prod-events"),
         ])
         .unwrap();
         assert_eq!(c.store, StoreConfig::DynamoDb { table: "herald-prod".into() });
+        assert_eq!(c.ses_configuration_set.as_deref(), Some("herald-prod-events"));
         assert!(c.uses_aws());
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.cron_token.as_ref().map(Secret::expose), Some("s3cret"), "CRON_TOKEN falls back to CRON_SECRET");

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::blob::Blobs;
 use crate::blob::fs::FsBlobs;
 use crate::blob::s3::S3Blobs;
+use crate::blob::{Blobs, LinkSigner};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
 use crate::deliver::Senders;
@@ -35,8 +35,9 @@ pub struct Context {
     pub render_queue: Arc<dyn Queue>,
     pub deliver_queue: Arc<dyn Queue>,
     pub clock: Arc<dyn Clock>,
-    /// The filesystem blob store, when in use, to check its signed download links.
-    pub local_blobs: Option<Arc<FsBlobs>>,
+    /// Checks Herald's own download links (`/blobs/{key}?expires=…&signature=…`): those of the
+    /// filesystem store, and of S3 when a signing key is configured.
+    pub links: Option<LinkSigner>,
     /// What makes schedules fire (for the cron status endpoint).
     pub tick_source: Arc<dyn TickSource>,
     /// The narrator each workspace gets.
@@ -73,22 +74,29 @@ impl Context {
                 Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&aws()), table.clone()))
             }
         };
-        let mut local_blobs = None;
-        let blobs: Arc<dyn Blobs> = match &config.blobs {
+        let (blobs, links): (Arc<dyn Blobs>, _) = match &config.blobs {
             BlobConfig::Fs(root) => {
                 let key = match &config.signing_key {
                     Some(key) => key.expose().as_bytes().to_vec(),
                     None => local_signing_key(root)?,
                 };
-                let fs = Arc::new(FsBlobs::new(
-                    root.clone(),
-                    config.public_url.clone().unwrap_or_else(|| LOCAL_URL.into()),
-                    key,
-                ));
-                local_blobs = Some(fs.clone());
-                fs
+                let fs = FsBlobs::new(root.clone(), config.public_url.clone().unwrap_or_else(|| LOCAL_URL.into()), key);
+                let links = fs.links().clone();
+                (Arc::new(fs), Some(links))
             }
-            BlobConfig::S3 { bucket } => Arc::new(S3Blobs::new(crate::aws::s3_client(&aws()), bucket.clone())),
+            BlobConfig::S3 { bucket } => {
+                // Links that outlive the function's temporary credentials need Herald's own
+                // signature; without a public URL (the API function) it only checks them.
+                let links = config
+                    .signing_key
+                    .as_ref()
+                    .map(|key| LinkSigner::new(key.expose().as_bytes().to_vec(), config.public_url.clone()));
+                let mut s3 = S3Blobs::new(crate::aws::s3_client(&aws()), bucket.clone());
+                if let Some(links) = &links {
+                    s3 = s3.with_links(links.clone());
+                }
+                (Arc::new(s3), links)
+            }
         };
         let (render_queue, deliver_queue): (Arc<dyn Queue>, Arc<dyn Queue>) = match &config.queue {
             QueueConfig::Local => (
@@ -116,7 +124,7 @@ impl Context {
             render_queue,
             deliver_queue,
             clock,
-            local_blobs,
+            links,
             tick_source: match &config_tick {
                 Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
                 None => Arc::new(NoTick),

@@ -1,11 +1,13 @@
 //! The web console as the server hands it out: the app at `/console` (and `/` redirecting
-//! there), its files with a content security policy and an `ETag` that answers 304, nothing
-//! outside its own files, a folder override for working on it, and the session endpoint it
-//! signs in with.
+//! there), its files with a content security policy, gzipped for browsers that take it, and an
+//! `ETag` that answers 304, nothing outside its own files, a folder override for working on it,
+//! and the session endpoint it signs in with.
 
 use herald_tests::{Backend, TestServer};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use reqwest::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION, VARY,
+};
 use serde_json::Value;
 
 async fn server() -> TestServer {
@@ -55,6 +57,29 @@ async fn an_unchanged_file_answers_not_modified_to_its_etag() {
     assert!(again.bytes().await.unwrap().is_empty());
     let stale = s.client.get(&url).header(IF_NONE_MATCH, "\"stale\"").send().await.unwrap();
     assert_eq!(stale.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_browser_that_takes_gzip_gets_the_files_gzipped_under_their_own_tag() {
+    let s = server().await;
+    let url = format!("{}/console/pages/editor.js", s.url);
+    let plain = s.client.get(&url).header(ACCEPT_ENCODING, "identity").send().await.unwrap();
+    assert!(plain.headers().get(CONTENT_ENCODING).is_none());
+    assert_eq!(plain.headers()[VARY], "accept-encoding");
+    let plain_tag = plain.headers()[ETAG].clone();
+    let plain_len = plain.bytes().await.unwrap().len();
+
+    let zipped = s.client.get(&url).header(ACCEPT_ENCODING, "gzip, deflate, br").send().await.unwrap();
+    assert_eq!(zipped.headers()[CONTENT_ENCODING], "gzip");
+    let tag = zipped.headers()[ETAG].clone();
+    assert_ne!(tag, plain_tag);
+    let bytes = zipped.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
+    assert!(bytes.len() * 2 < plain_len, "{} of {plain_len} bytes", bytes.len());
+
+    let again = s.client.get(&url).header(ACCEPT_ENCODING, "gzip").header(IF_NONE_MATCH, tag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.headers().get(CONTENT_ENCODING).is_none());
 }
 
 #[tokio::test]

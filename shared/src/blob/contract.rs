@@ -266,19 +266,19 @@ pub(super) async fn signed_url_downloads_the_exact_bytes(blobs: &dyn Blobs, env:
             let expires: i64 = param("expires").parse().unwrap();
             let signature = param("signature");
             assert_eq!(expires, now.timestamp() + 600);
-            assert!(fs.verify(key, expires, &signature, now));
-            assert!(fs.verify(key, expires, &signature, now + chrono::Duration::seconds(599)));
+            assert!(fs.links().verify(key, expires, &signature, now));
+            assert!(fs.links().verify(key, expires, &signature, now + chrono::Duration::seconds(599)));
 
             let mut tampered = signature.clone().into_bytes();
             tampered[0] = if tampered[0] == b'0' { b'1' } else { b'0' };
             let tampered = String::from_utf8(tampered).unwrap();
-            assert!(!fs.verify(key, expires, &tampered, now), "tampered signature accepted");
-            assert!(!fs.verify(key, expires, "not hex", now));
-            assert!(!fs.verify(key, expires, "", now));
-            assert!(!fs.verify(key, expires + 3600, &signature, now), "extended expiry accepted");
-            assert!(!fs.verify("signed/other.pdf", expires, &signature, now), "other key accepted");
+            assert!(!fs.links().verify(key, expires, &tampered, now), "tampered signature accepted");
+            assert!(!fs.links().verify(key, expires, "not hex", now));
+            assert!(!fs.links().verify(key, expires, "", now));
+            assert!(!fs.links().verify(key, expires + 3600, &signature, now), "extended expiry accepted");
+            assert!(!fs.links().verify("signed/other.pdf", expires, &signature, now), "other key accepted");
             let at_expiry = now + chrono::Duration::seconds(600);
-            assert!(!fs.verify(key, expires, &signature, at_expiry), "expired URL accepted");
+            assert!(!fs.links().verify(key, expires, &signature, at_expiry), "expired URL accepted");
 
             // What the `/blobs/{key}` route serves once the URL is verified.
             assert_eq!(blobs.get(key).await.unwrap(), body);
@@ -291,5 +291,13 @@ pub(super) async fn signed_url_downloads_the_exact_bytes(blobs: &dyn Blobs, env:
             assert!(response.status().is_success(), "{}", response.status());
             assert_eq!(response.bytes().await.unwrap(), body);
         }
+    }
+    // Where the storage has URLs of its own (S3), a verified download is sent there.
+    match (blobs.direct_url(key, ttl, now).await.unwrap(), &env.urls) {
+        (None, UrlCheck::Verify { .. }) => {}
+        (Some(direct), UrlCheck::Fetch) => {
+            assert_eq!(reqwest::get(&direct).await.unwrap().bytes().await.unwrap(), body);
+        }
+        (direct, _) => panic!("unexpected direct URL {direct:?}"),
     }
 }

@@ -4,8 +4,8 @@
 //! Writes are atomic: the content goes to a temporary file in the target directory, is flushed
 //! to disk and then renamed over the target, so a reader or a crash never sees half an object.
 //! Temporary files carry a `~` in their name, which no valid key contains, so they never show
-//! up in [`Blobs::list`]. Signed URLs point at the HTTP layer's `/blobs/{key}` route and carry
-//! an HMAC-SHA256 signature that [`FsBlobs::verify`] checks before the file is served.
+//! up in [`Blobs::list`]. Signed URLs are Herald's own links ([`LinkSigner`]) to the HTTP
+//! layer's `/blobs/{key}` route, which checks them before the file is served.
 //!
 //! One filesystem limit shows through: a key cannot be both an object and a "directory" of
 //! other keys (`a` and `a/b`); storing the second fails with [`BlobError::Io`].
@@ -19,12 +19,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use super::{BlobError, BlobMeta, Blobs, is_valid_segment, sha256_hex, validate_key};
-
-type HmacSha256 = Hmac<Sha256>;
+use super::{BlobError, BlobMeta, Blobs, LinkSigner, is_valid_segment, sha256_hex, validate_key};
 
 /// Size of the buffer `put_file` copies through.
 const COPY_BUFFER: usize = 64 * 1024;
@@ -37,17 +34,12 @@ const CREATE_ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct FsBlobs {
     root: PathBuf,
-    public_base_url: String,
-    signing_key: Vec<u8>,
+    links: LinkSigner,
 }
 
 impl fmt::Debug for FsBlobs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FsBlobs")
-            .field("root", &self.root)
-            .field("public_base_url", &self.public_base_url)
-            .field("signing_key", &"<redacted>")
-            .finish()
+        f.debug_struct("FsBlobs").field("root", &self.root).field("links", &self.links).finish()
     }
 }
 
@@ -56,7 +48,7 @@ impl FsBlobs {
     /// `public_base_url` (for example `http://127.0.0.1:8080`) and are signed with
     /// `signing_key`, which should be at least 32 random bytes kept secret by the server.
     pub fn new(root: impl Into<PathBuf>, public_base_url: String, signing_key: Vec<u8>) -> Self {
-        Self { root: root.into(), public_base_url: public_base_url.trim_end_matches('/').to_owned(), signing_key }
+        Self { root: root.into(), links: LinkSigner::new(signing_key, Some(public_base_url)) }
     }
 
     /// The directory objects are stored under.
@@ -64,28 +56,9 @@ impl FsBlobs {
         &self.root
     }
 
-    /// Whether `signature` is this store's signature of (`key`, `expires`) and `now` is before
-    /// `expires` (Unix seconds): the check behind `GET /blobs/{key}?expires=…&signature=…`.
-    /// The signature comparison runs in constant time.
-    pub fn verify(&self, key: &str, expires: i64, signature: &str, now: DateTime<Utc>) -> bool {
-        if validate_key(key).is_err() || now.timestamp() >= expires {
-            return false;
-        }
-        let (Ok(signature), Ok(mac)) = (hex::decode(signature), self.mac(key, expires)) else {
-            return false;
-        };
-        mac.verify_slice(&signature).is_ok()
-    }
-
-    /// The HMAC of `key + "\n" + expires`, ready to finalize or verify.
-    fn mac(&self, key: &str, expires: i64) -> Result<HmacSha256, BlobError> {
-        // HMAC accepts keys of any length, so this does not fail in practice.
-        let mut mac = HmacSha256::new_from_slice(&self.signing_key)
-            .map_err(|err| BlobError::Backend(format!("blob signing key rejected: {err}")))?;
-        mac.update(key.as_bytes());
-        mac.update(b"\n");
-        mac.update(expires.to_string().as_bytes());
-        Ok(mac)
+    /// The signer of this store's links (the check behind `GET /blobs/{key}?expires=…&signature=…`).
+    pub fn links(&self) -> &LinkSigner {
+        &self.links
     }
 
     /// The file of a valid key.
@@ -165,13 +138,7 @@ impl Blobs for FsBlobs {
     }
 
     async fn signed_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, BlobError> {
-        validate_key(key)?;
-        let expires = i64::try_from(ttl.as_secs())
-            .ok()
-            .and_then(|ttl| now.timestamp().checked_add(ttl))
-            .ok_or_else(|| BlobError::Backend(format!("signed URL lifetime {ttl:?} is too long")))?;
-        let signature = hex::encode(self.mac(key, expires)?.finalize().into_bytes());
-        Ok(format!("{}/blobs/{key}?expires={expires}&signature={signature}", self.public_base_url))
+        self.links.sign(key, ttl, now)
     }
 }
 

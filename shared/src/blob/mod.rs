@@ -7,6 +7,7 @@
 //! touches storage, so a key can never escape the store's root or alias another key.
 
 pub mod fs;
+pub mod link;
 pub mod s3;
 
 #[cfg(test)]
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 pub use fs::FsBlobs;
+pub use link::LinkSigner;
 pub use s3::S3Blobs;
 
 /// What the store knows about a stored object.
@@ -56,6 +58,12 @@ pub trait Blobs: Send + Sync {
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
     /// A URL that downloads the object until `now + ttl` without other credentials.
     async fn signed_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, BlobError>;
+    /// A short-lived URL of the storage itself to send a download to, when it has one (S3's
+    /// presigned GetObject); `None` means Herald serves the bytes.
+    async fn direct_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Option<String>, BlobError> {
+        let _ = (key, ttl, now);
+        Ok(None)
+    }
 }
 
 /// Checks that `key` is a valid blob key: one or more `/`-separated segments of

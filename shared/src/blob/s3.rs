@@ -4,7 +4,9 @@
 //! The SHA-256 of each object is computed locally and stored in the object's user metadata
 //! (`x-amz-meta-sha256`). Local files are streamed: up to [`PART_SIZE`] with one PutObject,
 //! larger ones with a multipart upload of [`PART_SIZE`] parts read one after another (so memory
-//! stays at one part), aborted on any error. Signed URLs are presigned GetObject requests.
+//! stays at one part), aborted on any error. Signed URLs are presigned GetObject requests, or
+//! Herald's own links when a [`LinkSigner`] is given (the API then redirects to a fresh presigned
+//! URL).
 //! SDK errors become [`BlobError::Backend`] with the SDK's full error context.
 
 use std::error::Error as StdError;
@@ -24,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{BlobError, BlobMeta, Blobs, sha256_hex, validate_key};
+use super::{BlobError, BlobMeta, Blobs, LinkSigner, sha256_hex, validate_key};
 
 /// Size of each multipart-upload part, and the largest file sent with a single PutObject.
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -41,12 +43,21 @@ pub struct S3Blobs {
     client: Client,
     bucket: String,
     list_page_size: Option<i32>,
+    links: Option<LinkSigner>,
 }
 
 impl S3Blobs {
     /// A store over `bucket`, using a client built with [`crate::aws::s3_client`].
     pub fn new(client: Client, bucket: String) -> Self {
-        Self { client, bucket, list_page_size: None }
+        Self { client, bucket, list_page_size: None, links: None }
+    }
+
+    /// Hands out Herald's own links (see [`LinkSigner`]) instead of presigned URLs, which stop
+    /// working when the credentials that signed them expire. Ignored for a signer that cannot
+    /// sign (no public URL).
+    pub fn with_links(mut self, links: LinkSigner) -> Self {
+        self.links = links.can_sign().then_some(links);
+        self
     }
 
     /// Lists at most `size` keys per ListObjectsV2 request (S3's default and maximum is 1000).
@@ -252,6 +263,14 @@ impl Blobs for S3Blobs {
     }
 
     async fn signed_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, BlobError> {
+        match &self.links {
+            Some(links) => links.sign(key, ttl, now),
+            None => self.direct_url(key, ttl, now).await?.ok_or_else(|| BlobError::Backend("no presigned URL".into())),
+        }
+    }
+
+    /// A presigned GetObject URL (valid at most as long as the credentials that signed it).
+    async fn direct_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Option<String>, BlobError> {
         validate_key(key)?;
         let config =
             PresigningConfig::builder().start_time(SystemTime::from(now)).expires_in(ttl).build().map_err(|err| {
@@ -265,7 +284,7 @@ impl Blobs for S3Blobs {
             .presigned(config)
             .await
             .map_err(|err| backend("presign GetObject", key, err))?;
-        Ok(presigned.uri().to_owned())
+        Ok(Some(presigned.uri().to_owned()))
     }
 }
 

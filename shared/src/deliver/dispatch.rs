@@ -26,6 +26,8 @@ pub struct Senders {
     teams: TeamsSender,
     webhook: WebhookSender,
     archive: S3Archive,
+    /// The SES configuration set of email destinations that name none.
+    default_configuration_set: Option<String>,
 }
 
 impl Senders {
@@ -41,6 +43,7 @@ impl Senders {
             teams: TeamsSender::new(),
             webhook: WebhookSender::new(),
             archive: S3Archive::new(crate::aws::s3_client(sdk)),
+            default_configuration_set: config.ses_configuration_set.clone(),
         }
     }
 
@@ -59,7 +62,8 @@ impl Senders {
                 outgoing.from = from.clone().or_else(|| outgoing.from.take());
                 outgoing.reply_to =
                     reply_to.clone().or_else(|| smtp.and_then(|s| s.reply_to.clone())).or(outgoing.reply_to);
-                let route = EmailRoute { transport: *transport, configuration_set: configuration_set.as_deref(), smtp };
+                let configuration_set = configuration_set.as_deref().or(self.default_configuration_set.as_deref());
+                let route = EmailRoute { transport: *transport, configuration_set, smtp };
                 self.email.send(route, &outgoing).await
             }
             DestinationConfig::Slack { webhook_url } => {

@@ -1,16 +1,22 @@
-//! Downloads through signed links of the local (filesystem) blob store. S3 links go to S3.
+//! Downloads through Herald's own signed links: the local file store's, and S3's when a signing
+//! key is configured (then the download is sent on to a fresh, short-lived presigned S3 URL, so a
+//! link in an email works for as long as it says, not as long as the credentials that made it).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use crate::blob::BlobError;
 use crate::context::Context;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::ApiQuery;
 use crate::http::openapi::{LinkErrors, views};
+
+/// How long the storage's own URL a download is sent on to stays valid.
+const DIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -34,7 +40,7 @@ pub fn content_type(key: &str) -> &'static str {
     }
 }
 
-/// Downloads a stored file through a signed link (local file storage; S3 links go to S3).
+/// Downloads a stored file through a signed link.
 #[utoipa::path(
     get,
     path = "/blobs/{*key}",
@@ -49,6 +55,7 @@ pub fn content_type(key: &str) -> &'static str {
             body = views::FileBody,
             content_type = "application/octet-stream"
         ),
+        (status = 307, description = "Sent on to the storage's own short-lived URL (S3)"),
         LinkErrors,
     )
 )]
@@ -57,17 +64,22 @@ pub async fn download(
     Path(key): Path<String>,
     ApiQuery(sig): ApiQuery<Signature>,
 ) -> ApiResult<Response> {
-    let local = ctx.local_blobs.as_ref().ok_or_else(|| ApiError::not_found("file"))?;
-    if !local.verify(&key, sig.expires, &sig.signature, ctx.clock.now()) {
+    let now = ctx.clock.now();
+    let links = ctx.links.as_ref().ok_or_else(|| ApiError::not_found("file"))?;
+    if !links.verify(&key, sig.expires, &sig.signature, now) {
         return Err(ApiError::not_found("file"));
     }
-    let bytes = ctx.blobs.get(&key).await.map_err(|e| match e {
-        crate::blob::BlobError::NotFound(_) | crate::blob::BlobError::InvalidKey(_) => ApiError::not_found("file"),
+    let failed = |e: BlobError| match e {
+        BlobError::NotFound(_) | BlobError::InvalidKey(_) => ApiError::not_found("file"),
         other => {
             tracing::error!(error = %other, "blob read failed");
             ApiError::internal()
         }
-    })?;
+    };
+    if let Some(direct) = ctx.blobs.direct_url(&key, DIRECT_TTL, now).await.map_err(failed)? {
+        return Ok(Redirect::temporary(&direct).into_response());
+    }
+    let bytes = ctx.blobs.get(&key).await.map_err(failed)?;
     let name = key.rsplit('/').next().unwrap_or("download").replace('"', "");
     Ok((
         [
