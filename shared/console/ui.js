@@ -179,6 +179,9 @@ export function errorState(err, retry) {
   );
 }
 
+/** Toasts shown at once; a new one pushes out the oldest. */
+const MAX_TOASTS = 3;
+
 /**
  * A short-lived message in the corner; `kind` is info, success or error. It stays while the
  * pointer or the keyboard is on it, so its link and Dismiss button can be reached in time.
@@ -188,6 +191,9 @@ export function toast(message, kind = "info", { timeout = 6000 } = {}) {
   const close = button("Dismiss", () => node.remove(), { kind: "link", "aria-label": "Dismiss notification" });
   const node = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : null }, h("span", {}, message), close);
   host.append(node);
+  // At most a few at once: the oldest go first, unless the user is on them.
+  const stale = [...host.children].slice(0, -MAX_TOASTS).filter((t) => !t.matches(":hover") && !t.contains(document.activeElement));
+  stale.forEach((t) => t.remove());
   if (timeout) {
     let timer = setTimeout(() => node.remove(), timeout);
     const hold = () => clearTimeout(timer);
