@@ -265,12 +265,18 @@ impl Blobs for S3Blobs {
     async fn signed_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, BlobError> {
         match &self.links {
             Some(links) => links.sign(key, ttl, now),
-            None => self.direct_url(key, ttl, now).await?.ok_or_else(|| BlobError::Backend("no presigned URL".into())),
+            None => self.presign(key, ttl, now).await,
         }
     }
 
-    /// A presigned GetObject URL (valid at most as long as the credentials that signed it).
     async fn direct_url(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<Option<String>, BlobError> {
+        self.presign(key, ttl, now).await.map(Some)
+    }
+}
+
+impl S3Blobs {
+    /// A presigned GetObject URL (valid at most as long as the credentials that signed it).
+    async fn presign(&self, key: &str, ttl: Duration, now: DateTime<Utc>) -> Result<String, BlobError> {
         validate_key(key)?;
         let config =
             PresigningConfig::builder().start_time(SystemTime::from(now)).expires_in(ttl).build().map_err(|err| {
@@ -284,7 +290,7 @@ impl Blobs for S3Blobs {
             .presigned(config)
             .await
             .map_err(|err| backend("presign GetObject", key, err))?;
-        Ok(Some(presigned.uri().to_owned()))
+        Ok(presigned.uri().to_owned())
     }
 }
 

@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
@@ -54,19 +55,22 @@ static ASSETS: &[Asset] = assets!(
 /// What each built-in file is served as: its tag, and its gzipped bytes when that is smaller.
 struct Prepared {
     etag: String,
-    gzip: Option<Vec<u8>>,
+    gzip: Option<Bytes>,
 }
 
 static PREPARED: LazyLock<Vec<Prepared>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|a| Prepared { etag: etag(a.body), gzip: gzip(a.body).filter(|z| z.len() < a.body.len()) })
+        .map(|a| Prepared {
+            etag: etag(a.body),
+            gzip: gzip(a.body).filter(|z| z.len() < a.body.len()).map(Bytes::from),
+        })
         .collect()
 });
 
 /// One representation of a file: its bytes, tag and content encoding.
 struct Representation {
-    body: Vec<u8>,
+    body: Bytes,
     etag: String,
     gzipped: bool,
 }
@@ -99,9 +103,11 @@ async fn serve(ctx: &Context, path: &str, headers: &HeaderMap) -> Response {
         return system::not_found().await.into_response();
     };
     let found = match &ctx.config.console_dir {
-        Some(dir) => {
-            from_folder(dir, path).await.map(|body| Representation { etag: etag(&body), body, gzipped: false })
-        }
+        Some(dir) => from_folder(dir, path).await.map(|body| Representation {
+            etag: etag(&body),
+            body: body.into(),
+            gzipped: false,
+        }),
         None => ASSETS.iter().position(|a| a.path == path).map(|i| built_in(i, accepts_gzip(headers))),
     };
     let Some(file) = found else {
@@ -157,7 +163,7 @@ fn built_in(i: usize, gzip_ok: bool) -> Representation {
             let tag = prepared.etag.trim_end_matches('"');
             Representation { body: zipped.clone(), etag: format!("{tag}-gz\""), gzipped: true }
         }
-        _ => Representation { body: ASSETS[i].body.to_vec(), etag: prepared.etag.clone(), gzipped: false },
+        _ => Representation { body: Bytes::from_static(ASSETS[i].body), etag: prepared.etag.clone(), gzipped: false },
     }
 }
 

@@ -86,8 +86,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     };
     // Parameters bound to a column take the previewed (first) row's values.
     if report.parameters.iter().any(|p| p.from_row.is_some()) {
-        let first = row.clone().unwrap_or_default();
-        bind_row_parameters(&report, &first, 0, &mut parameters).map_err(|reason| {
+        bind_row_parameters(&report, row.as_ref(), 0, &mut parameters).map_err(|reason| {
             let reason = if row.is_none() { "the repeating source has no rows to preview".to_string() } else { reason };
             PipelineError::Generation(reason)
         })?;

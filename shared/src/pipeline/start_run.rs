@@ -205,7 +205,7 @@ async fn make_entries(
         let row = rows.row_object(seq).unwrap_or_default();
         let mut entry = new_entry(run, seq as u32, Some(row), parameters.clone(), now);
         entry.id = id;
-        if let Err(reason) = bind_entry_parameters(report, &mut entry) {
+        if let Err(reason) = bind_row_parameters(report, entry.row.as_ref(), entry.seq, &mut entry.parameters) {
             entry.status = EntryStatus::GenerationFailed;
             entry.error = Some(reason);
             entry.lease_until = None;
@@ -242,24 +242,18 @@ fn new_entry(
     }
 }
 
-/// Gives the entry the values of its parameters bound to a column of its row.
-fn bind_entry_parameters(report: &Report, entry: &mut Entry) -> Result<(), String> {
-    let row = entry.row.clone().unwrap_or_default();
-    bind_row_parameters(report, &row, entry.seq, &mut entry.parameters)
-}
-
 /// Sets the parameters bound to a column (`from_row`) from row `seq` of the repeating source.
 /// Text parameters take numbers and booleans as text; anything else must have the parameter's
 /// type. A required parameter with neither a value in the row nor one already set fails.
 pub fn bind_row_parameters(
     report: &Report,
-    row: &Map<String, Value>,
+    row: Option<&Map<String, Value>>,
     seq: u32,
     parameters: &mut Map<String, Value>,
 ) -> Result<(), String> {
     for p in &report.parameters {
         let Some(column) = &p.from_row else { continue };
-        let value = match row.get(column.as_str()) {
+        let value = match row.and_then(|row| row.get(column.as_str())) {
             Some(Value::Number(n)) if p.kind == ParamType::String => Value::String(n.to_string()),
             Some(Value::Bool(b)) if p.kind == ParamType::String => Value::String(b.to_string()),
             Some(value) if !(value.is_null() || value.as_str() == Some("")) => value.clone(),
