@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's tool venv at .tools/venv and installs the PINNED tools
 # from infra/requirements-test.txt: moto[server], aiosmtpd, aws-sam-cli, cfn-lint,
-# openapi-spec-validator; and
+# openapi-spec-validator, schemathesis; and
 # poppler-utils (pdftotext) from the system's packages when it is missing.
 #
 #   infra/tools.sh            test tools (moto, aiosmtpd, sam, cfn-lint, openapi-spec-validator)
@@ -103,7 +103,7 @@ if ! command -v pdftotext > /dev/null 2>&1; then
 fi
 
 # Cheap sanity check that the entry points exist (catches a half-deleted venv with a stamp).
-for exe in moto_server cfn-lint sam openapi-spec-validator; do
+for exe in moto_server cfn-lint sam openapi-spec-validator st; do
     if [ ! -x "$VENV/bin/$exe" ]; then
         log "error: $VENV/bin/$exe missing; remove $VENV and run again"
         exit 1

@@ -260,7 +260,7 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
             tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping.clone()));
         (render, deliver)
     });
-    axum::serve(listener, herald_core::http::router(ctx)).with_graceful_shutdown(shutdown_signal()).await?;
+    herald_core::http::serve::serve(listener, herald_core::http::router(ctx), shutdown_signal()).await?;
     ticker.abort();
     // Let the jobs in flight finish; whatever is left queued is handed out again at start-up.
     let _ = stop.send(true);

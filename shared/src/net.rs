@@ -315,12 +315,12 @@ impl OutboundHttp {
         body: Option<Vec<u8>>,
         options: &RequestOptions,
     ) -> Result<HttpResponse, NetError> {
-        let url = Url::parse(url).map_err(|_| NetError::InvalidUrl(redact(url)))?;
+        let url = Url::parse(url).map_err(|_| NetError::InvalidUrl(redact_url(url)))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(NetError::UnsupportedScheme(url.scheme().to_string()));
         }
         let host =
-            url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| NetError::InvalidUrl(redact(url.as_str())))?;
+            url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| NetError::InvalidUrl(redact_url(url.as_str())))?;
         let host = host.to_string();
         // Literal addresses never reach the resolver: vet them here.
         if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
@@ -450,10 +450,52 @@ fn host_of(url: &str) -> String {
     Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default()
 }
 
-/// A URL shortened for an error message (query strings may hold secrets).
-fn redact(url: &str) -> String {
-    let shown: String = url.split(['?', '#']).next().unwrap_or_default().chars().take(200).collect();
-    shown
+/// A URL as messages may show it: its scheme and host at most (paths, queries and user info
+/// may carry tokens: Slack and Teams webhook URLs are secrets whole). Works on text that is
+/// not a valid URL too.
+pub fn redact_url(text: &str) -> String {
+    if let Ok(url) = Url::parse(text)
+        && let Some(host) = url.host_str()
+    {
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return format!("{}://{host}{port}/…", url.scheme());
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return "the URL".into();
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let shown =
+        |s: &str, max: usize| s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.:[]".contains(c));
+    match (shown(scheme, 16), shown(host, 255)) {
+        (true, true) => format!("{scheme}://{host}/…"),
+        (true, false) => format!("{scheme}://…"),
+        _ => "the URL".into(),
+    }
+}
+
+/// Checks that `text` is an `http(s)` URL Herald could call; the reason never repeats the URL
+/// (it may be a secret).
+pub fn check_http_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text.trim()).map_err(|e| format!("must be an http(s) URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http(s) URL".into());
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must be an http(s) URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password before the host".into());
+    }
+    Ok(url)
+}
+
+/// Where a request to `url` goes: scheme, host and port (the default port spelled out). `None`
+/// when the text is not a URL.
+pub fn origin(url: &str) -> Option<(String, String, u16)> {
+    let url = Url::parse(url.trim()).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some((url.scheme().to_string(), host, url.port_or_known_default()?))
 }
 
 #[cfg(test)]
@@ -469,6 +511,41 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_url_in_a_message_shows_its_scheme_and_host_at_most() {
+        for (url, shown) in [
+            ("https://hooks.slack.com/services/T0/B0/token", "https://hooks.slack.com/…"),
+            ("https://user:pw@example.com:8443/p?q=token", "https://example.com:8443/…"),
+            ("https://hooks.slack.com:99999/services/T0/B0/token", "https://hooks.slack.com:99999/…"),
+            ("https://us%er:pw@ex ample.com/token", "https://…"),
+            ("not a url with token", "the URL"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn url_checks_say_what_is_wrong_without_repeating_the_url() {
+        for bad in [
+            "https://hooks.slack.com:99999/services/T0/B0/token",
+            "ftp://example.com/token",
+            "https://",
+            "https://user:token@example.com/",
+            "token",
+        ] {
+            let reason = check_http_url(bad).unwrap_err();
+            assert!(!reason.contains("token"), "{bad}: {reason}");
+        }
+        assert!(check_http_url("http://127.0.0.1:8080/hook").is_ok());
+    }
+
+    #[test]
+    fn origins_spell_out_default_ports() {
+        assert_eq!(origin("https://Example.com/a"), origin("https://example.com:443/b?c"));
+        assert_ne!(origin("https://example.com/a"), origin("http://example.com/a"));
+        assert_eq!(origin("https://{host}/a"), None);
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl TestServer {
         let code = herald_core::testing::unique_name("acme").replace('_', "-");
         let access = admin::create_workspace(&ctx, &code, "Acme").await.expect("workspace");
         let router = herald_core::http::router(ctx.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        tokio::spawn(herald_core::http::serve::serve(listener, router, std::future::pending()));
         Some(Self { url, ctx, access, client: reqwest::Client::new(), _dir: dir })
     }
 

@@ -64,6 +64,58 @@ pub enum DestinationConfig {
 }
 
 impl DestinationConfig {
+    /// The configuration's secret and its field name (each kind has at most one).
+    pub fn secret(&self) -> Option<(&'static str, &Secret)> {
+        match self {
+            DestinationConfig::Slack { webhook_url } | DestinationConfig::Teams { webhook_url } => {
+                Some(("webhook_url", webhook_url))
+            }
+            DestinationConfig::Webhook { signing_secret, .. } => Some(("signing_secret", signing_secret)),
+            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => None,
+        }
+    }
+
+    fn secret_mut(&mut self) -> Option<(&'static str, &mut Secret)> {
+        match self {
+            DestinationConfig::Slack { webhook_url } | DestinationConfig::Teams { webhook_url } => {
+                Some(("webhook_url", webhook_url))
+            }
+            DestinationConfig::Webhook { signing_secret, .. } => Some(("signing_secret", signing_secret)),
+            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => None,
+        }
+    }
+
+    /// Makes a configuration a client sent ready to store, reporting every problem at once: the
+    /// stored secret goes back where the client sent the mask (`********`), which it may only
+    /// while everything the secret is sent to is unchanged (the same kind, and for a signed
+    /// webhook the same origin; otherwise the secret must be given again), then every field is
+    /// checked.
+    pub fn resolve(&mut self, stored: Option<&DestinationConfig>) -> Result<(), ValidationErrors> {
+        let same_target = stored.is_some_and(|stored| {
+            self.kind() == stored.kind()
+                && match (&*self, stored) {
+                    (DestinationConfig::Webhook { url, .. }, DestinationConfig::Webhook { url: was, .. }) => {
+                        crate::net::origin(url).is_some_and(|origin| crate::net::origin(was) == Some(origin))
+                    }
+                    _ => true,
+                }
+        });
+        let kept = stored.and_then(DestinationConfig::secret).map(|(_, secret)| secret);
+        let mut errors = Vec::new();
+        if let Some((name, secret)) = self.secret_mut() {
+            let mut incoming = Some(secret.clone());
+            match super::keep_masked(&format!("config.{name}"), &mut incoming, kept, same_target) {
+                Ok(()) => *secret = incoming.unwrap_or_else(|| secret.clone()),
+                Err(error) => errors.push(error),
+            }
+        }
+        // A field already reported is not reported twice.
+        let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+        let checked = self.validate().err().into_iter().flat_map(|e| e.0);
+        errors.extend(checked.filter(|e| !reported.contains(&e.field)));
+        ValidationErrors::into_result(errors)
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             DestinationConfig::Email { .. } => "email",
@@ -76,9 +128,10 @@ impl DestinationConfig {
 
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
+        // The reason never repeats the URL: a chat webhook URL is a secret whole.
         let mut url = |field: &str, value: &str| {
-            if !(value.starts_with("https://") || value.starts_with("http://")) || value.len() < 10 {
-                errors.push(FieldError::new(format!("config.{field}"), "must be an http(s) URL"));
+            if let Err(reason) = crate::net::check_http_url(value) {
+                errors.push(FieldError::new(format!("config.{field}"), reason));
             }
         };
         match self {

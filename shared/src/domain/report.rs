@@ -298,6 +298,13 @@ pub enum SourceKind {
     Inline { rows: Vec<Map<String, Value>> },
 }
 
+/// Whether `{param}` placeholders could choose where a URL template sends its request.
+fn placeholder_in_origin(url: &str) -> bool {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    scheme.contains('{') || authority.contains('{')
+}
+
 fn default_http_timeout_ms() -> u32 {
     10_000
 }
@@ -323,6 +330,13 @@ impl SourceKind {
                     && http::HeaderName::from_bytes(name.as_bytes()).is_err()
                 {
                     errors.push(FieldError::new(format!("{field}.header_name"), "must be an HTTP header name"));
+                }
+                if header_name.is_some() && placeholder_in_origin(url) {
+                    errors.push(FieldError::new(
+                        format!("{field}.url"),
+                        "parameters may fill the path and query of a source that sends a header secret, \
+                         not its scheme, host or port",
+                    ));
                 }
                 if header_name.is_some() != header_secret.is_some() {
                     errors.push(FieldError::new(
@@ -617,6 +631,24 @@ mod tests {
         let errors = r.validate().unwrap_err().0;
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["formats", "parameters[1].name", "parameters[0].default", "sources", "sections[0].source"]);
+    }
+
+    #[test]
+    fn parameters_cannot_choose_the_host_a_header_secret_goes_to() {
+        for (url, refused) in [
+            ("https://{host}/data", true),
+            ("{scheme}://api.example.com/data", true),
+            ("https://api.example.com:{port}/data", true),
+            ("https://user{x}@api.example.com/data", true),
+            ("https://api.example.com/{customer_id}/data?period={period}", false),
+        ] {
+            let r = report(json!({"sources": [
+                {"name": "api", "type": "http", "url": url, "header_name": "X-Key", "header_secret": "k"}
+            ]}));
+            let fields: Vec<_> =
+                r.validate().err().map(|e| e.0).unwrap_or_default().into_iter().map(|e| e.field).collect();
+            assert_eq!(fields.contains(&"sources[0].url".to_string()), refused, "{url}");
+        }
     }
 
     #[test]

@@ -77,6 +77,18 @@ impl ApiToken {
     pub fn allows(&self, area: Area, access: Access) -> bool {
         self.role.allows(area, access) && self.scopes.iter().any(|s| s.area == area && s.access >= access)
     }
+
+    /// Whether this token is at least as strong as `other`: its role ranks as high, and it may
+    /// do everything `other` may (role and scopes together). A token can create, see and
+    /// revoke only tokens it covers.
+    pub fn covers(&self, other: &ApiToken) -> bool {
+        self.role.rank() >= other.role.rank()
+            && Area::ALL.into_iter().all(|area| {
+                [Access::Read, Access::Write]
+                    .into_iter()
+                    .all(|access| !other.allows(area, access) || self.allows(area, access))
+            })
+    }
 }
 
 /// A freshly generated token secret and its hash. The secret is shown to the caller once.
@@ -123,6 +135,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// Viewer < editor < admin.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 0,
+            Role::Editor => 1,
+            Role::Admin => 2,
+        }
+    }
+
     pub fn allows(self, area: Area, access: Access) -> bool {
         match self {
             Role::Admin => true,
@@ -306,6 +327,21 @@ mod tests {
         assert!(editor.allows(Area::Reports, Access::Write));
         assert!(editor.allows(Area::Settings, Access::Read));
         assert!(!editor.allows(Area::Settings, Access::Write));
+    }
+
+    #[test]
+    fn a_token_covers_only_tokens_no_stronger_than_itself() {
+        let admin = ApiToken { scopes: Role::Admin.default_scopes(), ..token(Role::Admin, &[]) };
+        let narrow_admin = token(Role::Admin, &["tokens:write", "reports:read"]);
+        let editor = ApiToken { scopes: Role::Editor.default_scopes(), ..token(Role::Editor, &[]) };
+        let viewer = token(Role::Viewer, &["reports:read"]);
+        assert!(admin.covers(&narrow_admin) && admin.covers(&editor) && admin.covers(&admin));
+        assert!(!narrow_admin.covers(&admin), "scopes count, not only the role");
+        assert!(!narrow_admin.covers(&editor));
+        assert!(narrow_admin.covers(&viewer));
+        assert!(!editor.covers(&narrow_admin), "the role counts, not only the scopes");
+        assert!(editor.covers(&viewer));
+        assert!(!viewer.covers(&editor));
     }
 
     #[test]

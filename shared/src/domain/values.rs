@@ -38,6 +38,12 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl From<FieldError> for ValidationErrors {
+    fn from(error: FieldError) -> Self {
+        ValidationErrors(vec![error])
+    }
+}
+
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self { field: field.into(), message: message.into() }
@@ -176,42 +182,6 @@ string_value!(
     }
 );
 
-/// A secret value (webhook URL, password, signing key). Stored, never printed: `Debug` and
-/// `Display` redact it, and API views replace it with [`Secret::REDACTED`].
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub const REDACTED: &'static str = "********";
-
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl utoipa::PartialSchema for Secret {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        string_schema("A secret: write-only, answered as `********`", Some("password"), None, None, None)
-    }
-}
-
-impl utoipa::ToSchema for Secret {}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(Self::REDACTED)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,12 +213,5 @@ mod tests {
     fn deserializing_an_invalid_value_fails_with_the_reason() {
         let err = serde_json::from_str::<Ident>("\"9lives\"").unwrap_err();
         assert!(err.to_string().contains("must be a letter"));
-    }
-
-    #[test]
-    fn secrets_never_show_in_debug_output() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?}"), "********");
-        assert_eq!(s.expose(), "hunter2");
     }
 }

@@ -104,6 +104,14 @@ pub struct SmtpSettings {
 }
 
 impl SmtpSettings {
+    /// Whether the password would go to the same server, the same way, as under `other`.
+    pub fn same_server(&self, other: &SmtpSettings) -> bool {
+        self.host.trim().eq_ignore_ascii_case(other.host.trim())
+            && self.port == other.port
+            && self.security == other.security
+            && self.username == other.username
+    }
+
     fn check(&self) -> Vec<FieldError> {
         let mut errors = Vec::new();
         if self.host.trim().is_empty() {

@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
+pub mod serve;
 
 use std::sync::Arc;
 

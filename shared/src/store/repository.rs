@@ -71,9 +71,11 @@ impl PageRequest {
     }
 }
 
+/// The store's codec: the one place secrets are written as their values (see
+/// [`crate::domain::Secret`]).
 pub(crate) fn to_item<T: Entity>(value: &T) -> Result<Item, StoreError> {
-    let data =
-        serde_json::to_string(value).map_err(|e| StoreError::Corrupt { kind: T::KIND, message: e.to_string() })?;
+    let data = crate::domain::revealed(|| serde_json::to_string(value))
+        .map_err(|e| StoreError::Corrupt { kind: T::KIND, message: e.to_string() })?;
     Ok(Item {
         key: value.key(),
         indexes: value.indexes(),

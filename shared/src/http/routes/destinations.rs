@@ -11,25 +11,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::domain::{
-    Access, Area, Destination, DestinationConfig, DestinationId, FieldError, Name, Secret, ValidationErrors,
-};
+use crate::domain::{Access, Area, Destination, DestinationConfig, DestinationId, FieldError, Name, ValidationErrors};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
-/// The API shape of a destination: its record with every secret redacted.
+/// The API shape of a destination (its secrets serialize as `********`, see [`crate::domain::Secret`]).
 pub fn view(destination: &Destination) -> Value {
-    let mut redacted = destination.clone();
-    match &mut redacted.config {
-        DestinationConfig::Slack { webhook_url } | DestinationConfig::Teams { webhook_url } => {
-            *webhook_url = Secret::new(Secret::REDACTED);
-        }
-        DestinationConfig::Webhook { signing_secret, .. } => *signing_secret = Secret::new(Secret::REDACTED),
-        DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => {}
-    }
-    let mut v = object("destination", &redacted);
+    let mut v = object("destination", destination);
     v["type"] = Value::String(destination.config.kind().into());
     v
 }
@@ -69,14 +59,14 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Destinations, Access::Write)?;
     let body: DestinationBody = body.parse()?;
-    let (Some(name), Some(config)) = (body.name, body.config) else {
+    let (Some(name), Some(mut config)) = (body.name, body.config) else {
         let errors = [("name", "is required"), ("config", "is required")]
             .into_iter()
             .map(|(field, message)| FieldError::new(field, message))
             .collect();
         return Err(ValidationErrors(errors).into());
     };
-    config.validate()?;
+    config.resolve(None)?;
     let now = ctx.clock.now();
     let destination = Destination {
         id: DestinationId::generate(now),
@@ -166,10 +156,10 @@ pub async fn update(
     if let Some(name) = body.name {
         destination.name = name;
     }
-    if let Some(config) = body.config {
-        destination.config = keep_redacted_secrets(config, &destination.config);
+    if let Some(mut config) = body.config {
+        config.resolve(Some(&destination.config))?;
+        destination.config = config;
     }
-    destination.config.validate()?;
     destination.updated_at = ctx.clock.now();
     Ok(Json(view(&ctx.store.update_destination(&destination).await?)))
 }
@@ -196,27 +186,6 @@ pub async fn delete(
     caller.require(Area::Destinations, Access::Write)?;
     ctx.store.delete_destination(caller.workspace.id, parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A secret sent back as the redacted text means "unchanged" (a form that round-trips a view).
-fn keep_redacted_secrets(mut new: DestinationConfig, old: &DestinationConfig) -> DestinationConfig {
-    let keep = |secret: &mut Secret, stored: &Secret| {
-        if secret.expose() == Secret::REDACTED {
-            *secret = stored.clone();
-        }
-    };
-    match (&mut new, old) {
-        (DestinationConfig::Slack { webhook_url }, DestinationConfig::Slack { webhook_url: stored })
-        | (DestinationConfig::Teams { webhook_url }, DestinationConfig::Teams { webhook_url: stored }) => {
-            keep(webhook_url, stored)
-        }
-        (
-            DestinationConfig::Webhook { signing_secret, .. },
-            DestinationConfig::Webhook { signing_secret: stored, .. },
-        ) => keep(signing_secret, stored),
-        _ => {}
-    }
-    new
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

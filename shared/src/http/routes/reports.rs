@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::context::Context;
 use crate::domain::{
     Access, Area, Code, DeliverySpec, FieldError, Format, IncludedReport, Name, Narrative, PageSetup, Parameter,
-    Report, ReportId, Secret, Section, SourceKind, SourceSpec, ValidationErrors,
+    Report, ReportId, Section, SourceKind, SourceSpec, ValidationErrors, keep_masked,
 };
 use crate::http::auth::Caller;
 use crate::http::error::ApiResult;
@@ -20,17 +20,9 @@ use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::store::StoreError;
 
+/// The API shape of a report (header secrets serialize as `********`, see [`crate::domain::Secret`]).
 pub fn view(report: &Report) -> Value {
-    let mut v = object("report", report);
-    // Header secrets of HTTP sources are write-only.
-    if let Some(sources) = v.get_mut("sources").and_then(Value::as_array_mut) {
-        for source in sources {
-            if source.get("header_secret").is_some_and(|s| !s.is_null()) {
-                source["header_secret"] = Value::String(crate::domain::Secret::REDACTED.into());
-            }
-        }
-    }
-    v
+    object("report", report)
 }
 
 /// The writable fields of a report; all optional so one shape serves create and change.
@@ -82,33 +74,41 @@ impl ReportBody {
     }
 }
 
-/// Sources sent back as they were read (a header secret of `********`) keep the secret saved
-/// under the same source name, so a client can change a report without knowing its secrets.
-/// A placeholder with no saved secret behind it is an error.
-fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Result<(), ValidationErrors> {
+/// Sources sent back as they were read (a header secret of `********`, or none) keep the
+/// secret saved under the same source name, so a client can change a report without knowing
+/// its secrets, but only while the secret goes where it went: the same URL origin and header
+/// name. Otherwise the secret must be given again.
+fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, SourceSpec { name, kind, .. }) in sources.iter_mut().enumerate() {
-        let SourceKind::Http { header_secret: Some(secret), .. } = kind else { continue };
-        if secret.expose() != Secret::REDACTED {
+        let SourceKind::Http { url, header_name, header_secret, .. } = kind else { continue };
+        if header_name.is_none() && header_secret.is_none() {
             continue;
         }
-        let kept = saved.iter().find(|s| &s.name == name).and_then(|s| match &s.kind {
-            SourceKind::Http { header_secret, .. } => header_secret.clone(),
+        let stored = saved.iter().find(|s| &s.name == name).and_then(|s| match &s.kind {
+            SourceKind::Http { url, header_name, header_secret: Some(secret), .. } => Some((url, header_name, secret)),
             _ => None,
         });
-        match kept {
-            Some(kept) => *secret = kept,
-            None => errors.push(FieldError::new(
-                format!("sources[{i}].header_secret"),
-                format!("write the secret: `{}` only keeps one already saved for this source", Secret::REDACTED),
-            )),
+        let same_target = stored.is_some_and(|(was_url, was_header, _)| {
+            let same_header = match (header_name.as_deref(), was_header.as_deref()) {
+                (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
+                _ => false,
+            };
+            same_header && crate::net::origin(url).is_some_and(|o| crate::net::origin(was_url) == Some(o))
+        });
+        let field = format!("sources[{i}].header_secret");
+        if let Err(error) = keep_masked(&field, header_secret, stored.map(|(_, _, secret)| secret), same_target) {
+            errors.push(error);
         }
     }
-    ValidationErrors::into_result(errors)
+    errors
 }
 
-async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
-    let mut errors = report.validate().err().map(|e| e.0).unwrap_or_default();
+/// Checks a report about to be saved, adding its problems to `errors` (found earlier) and
+/// reporting them all at once.
+async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> ApiResult<()> {
+    let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    errors.extend(report.validate().err().into_iter().flat_map(|e| e.0).filter(|e| !reported.contains(&e.field)));
     for (i, d) in report.deliveries.iter().enumerate() {
         if let Some(Err(e)) = d.condition.as_deref().map(crate::deliver::condition::check) {
             errors.push(FieldError::new(format!("deliveries[{i}].condition"), e.to_string()));
@@ -139,7 +139,36 @@ async fn check(ctx: &Context, report: &Report) -> ApiResult<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    if let Some(cycle) = include_cycle(ctx, report).await? {
+        errors.push(cycle);
+    }
     Ok(ValidationErrors::into_result(errors)?)
+}
+
+/// Whether the report's includes lead back to itself at any depth (`a` includes `b`, which
+/// includes `a`): the first such include, with the path it closes.
+async fn include_cycle(ctx: &Context, report: &Report) -> ApiResult<Option<FieldError>> {
+    for (i, include) in report.includes.iter().enumerate() {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![(vec![report.code.to_string()], include.report.clone())];
+        while let Some((path, name)) = stack.pop() {
+            let other = match ctx.store.resolve_report(report.workspace_id, &name).await {
+                Ok(other) => other,
+                Err(StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let mut path = path;
+            path.push(other.code.to_string());
+            if other.id == report.id {
+                let message = format!("would make a cycle of includes: {}", path.join(" → "));
+                return Ok(Some(FieldError::new(format!("includes[{i}].report"), message)));
+            }
+            if seen.insert(other.id) {
+                stack.extend(other.includes.iter().map(|next| (path.clone(), next.report.clone())));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Creates a report; `code`, `name` and `formats` are required.
@@ -164,9 +193,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Reports, Access::Write)?;
     let mut body: ReportBody = body.parse()?;
-    if let Some(sources) = body.sources.as_mut() {
-        keep_saved_secrets(sources, &[])?;
-    }
+    let secrets = body.sources.as_mut().map(|sources| keep_saved_secrets(sources, &[])).unwrap_or_default();
     let (Some(code), Some(name), Some(_)) = (body.code.clone(), body.name.clone(), body.formats.as_ref()) else {
         let missing =
             [("code", body.code.is_none()), ("name", body.name.is_none()), ("formats", body.formats.is_none())]
@@ -179,7 +206,7 @@ pub async fn create(
     let now = ctx.clock.now();
     let mut report = Report::new(ReportId::generate(now), caller.workspace.id, code, name, now);
     body.apply(&mut report);
-    check(&ctx, &report).await?;
+    check(&ctx, &report, secrets).await?;
     let report = ctx.store.create_report(&report).await?;
     Ok((StatusCode::CREATED, Json(view(&report))))
 }
@@ -261,12 +288,11 @@ pub async fn update(
             current.version
         )));
     }
-    if let Some(sources) = body.sources.as_mut() {
-        keep_saved_secrets(sources, &current.sources)?;
-    }
+    let secrets =
+        body.sources.as_mut().map(|sources| keep_saved_secrets(sources, &current.sources)).unwrap_or_default();
     body.apply(&mut current);
     current.updated_at = ctx.clock.now();
-    check(&ctx, &current).await?;
+    check(&ctx, &current, secrets).await?;
     Ok(Json(view(&ctx.store.update_report(&current).await?)))
 }
 
@@ -298,6 +324,7 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Secret;
     use serde_json::json;
 
     fn sources(value: Value) -> Vec<SourceSpec> {
@@ -320,7 +347,7 @@ mod tests {
             {"name": "extra", "type": "inline", "rows": []},
             {"name": "orders", "type": "http", "url": "https://example.com/b", "header_name": "X-Key", "header_secret": "********"}
         ]));
-        keep_saved_secrets(&mut incoming, &saved).unwrap();
+        assert!(keep_saved_secrets(&mut incoming, &saved).is_empty());
         assert_eq!(secret_of(&incoming[1]), Some("s3cret"));
     }
 
@@ -332,13 +359,39 @@ mod tests {
         let mut changed = sources(json!([
             {"name": "orders", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "new"}
         ]));
-        keep_saved_secrets(&mut changed, &saved).unwrap();
+        assert!(keep_saved_secrets(&mut changed, &saved).is_empty());
         assert_eq!(secret_of(&changed[0]), Some("new"));
 
         let mut renamed = sources(json!([
             {"name": "other", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "********"}
         ]));
-        let errors = keep_saved_secrets(&mut renamed, &saved).unwrap_err().0;
+        let errors = keep_saved_secrets(&mut renamed, &saved);
         assert_eq!(errors[0].field, "sources[0].header_secret");
+    }
+
+    #[test]
+    fn a_redacted_secret_is_not_kept_for_another_origin_or_header() {
+        let saved = sources(json!([
+            {"name": "orders", "type": "http", "url": "https://example.com/a", "header_name": "X-Key", "header_secret": "s3cret"}
+        ]));
+        for (url, header) in [
+            ("https://attacker.example.net/a", "X-Key"),
+            ("http://example.com/a", "X-Key"),
+            ("https://example.com:8443/a", "X-Key"),
+            ("https://example.com/a", "X-Other"),
+        ] {
+            for secret in [json!("********"), Value::Null] {
+                let mut moved = sources(json!([
+                    {"name": "orders", "type": "http", "url": url, "header_name": header, "header_secret": secret}
+                ]));
+                let errors = keep_saved_secrets(&mut moved, &saved);
+                assert_eq!(errors[0].field, "sources[0].header_secret", "{url} {header}");
+            }
+        }
+        let mut same = sources(json!([
+            {"name": "orders", "type": "http", "url": "https://EXAMPLE.com:443/other?x=1", "header_name": "x-key"}
+        ]));
+        assert!(keep_saved_secrets(&mut same, &saved).is_empty());
+        assert_eq!(secret_of(&same[0]), Some("s3cret"));
     }
 }

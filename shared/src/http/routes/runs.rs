@@ -234,7 +234,8 @@ pub async fn list_entries(
     for entry in listing.items.iter().filter(|e| filter.status.is_none_or(|s| s == e.status)) {
         data.push(entry_view(&ctx, entry).await?);
     }
-    Ok(Json(json!({"object": "list", "data": data, "next_cursor": listing.cursor})))
+    let has_more = listing.cursor.is_some();
+    Ok(Json(json!({"object": "list", "data": data, "has_more": has_more, "next_cursor": listing.cursor})))
 }
 
 /// Reads one entry of a run with signed links to its files and its deliveries.

@@ -1,6 +1,7 @@
 //! Personal access tokens of a workspace: list, create (the secret is shown once), revoke.
-//! Admins see and revoke every token; others only their own and those they created. Nobody
-//! can mint a token with more power than their own.
+//! A token's strength is its role and its scopes together: a caller creates, sees and revokes
+//! only tokens no stronger than its own (admins: every such token; others: their own and those
+//! they created), and a new token expires no later than the token that made it.
 
 use std::sync::Arc;
 
@@ -26,8 +27,12 @@ pub fn view(token: &ApiToken) -> Value {
     v
 }
 
+/// Admins see every token no stronger than their own; others see their own token and those
+/// they created (which are never stronger).
 fn visible_to(caller: &Caller, token: &ApiToken) -> bool {
-    caller.token.role == Role::Admin || token.id == caller.token.id || token.created_by == Some(caller.token.id)
+    let related =
+        caller.token.role == Role::Admin || token.id == caller.token.id || token.created_by == Some(caller.token.id);
+    related && caller.token.covers(token)
 }
 
 /// Lists the tokens this token may see (admins: all of the workspace).
@@ -66,14 +71,6 @@ pub struct CreateToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-fn rank(role: Role) -> u8 {
-    match role {
-        Role::Viewer => 0,
-        Role::Editor => 1,
-        Role::Admin => 2,
-    }
-}
-
 /// Creates a token with at most the caller's own permissions; its secret is shown once.
 #[utoipa::path(
     post,
@@ -99,7 +96,7 @@ pub async fn create_token(
     let now = ctx.clock.now();
     let role = body.role.unwrap_or(caller.token.role);
     let mut errors = Vec::new();
-    if rank(role) > rank(caller.token.role) {
+    if role.rank() > caller.token.role.rank() {
         errors.push(FieldError::new("role", "must not exceed your own role"));
     }
     let scopes = match body.scopes {
@@ -116,6 +113,15 @@ pub async fn create_token(
     if body.expires_at.is_some_and(|at| at <= now) {
         errors.push(FieldError::new("expires_at", "must be in the future"));
     }
+    // A token never outlives its maker: it expires with it at the latest.
+    let expires_at = match (body.expires_at, caller.token.expires_at) {
+        (Some(at), Some(limit)) if at > limit => {
+            let limit = limit.format("%Y-%m-%dT%H:%M:%SZ");
+            errors.push(FieldError::new("expires_at", format!("must not be after your own token expires ({limit})")));
+            None
+        }
+        (at, limit) => at.or(limit),
+    };
     ValidationErrors::into_result(errors)?;
 
     let grant = TokenGrant {
@@ -123,7 +129,7 @@ pub async fn create_token(
         name: body.name,
         role,
         scopes,
-        expires_at: body.expires_at,
+        expires_at,
         created_by: Some(caller.token.id),
     };
     let (token, secret) = ApiToken::issue(grant, now);

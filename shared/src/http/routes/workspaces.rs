@@ -11,31 +11,26 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::domain::{Access, AiSettings, Area, NetworkSettings, Secret, SmtpSettings, Workspace, WorkspaceSettings};
+use crate::domain::{
+    Access, AiSettings, Area, NetworkSettings, SmtpSettings, ValidationErrors, Workspace, WorkspaceSettings,
+    keep_masked,
+};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{JsonBody, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 
-/// The API shape of a workspace: secrets replaced by a placeholder.
+/// The API shape of a workspace (the SMTP password serializes as `********`, see [`crate::domain::Secret`]).
 pub fn view(ws: &Workspace) -> Value {
-    object("workspace", &redacted(ws))
+    object("workspace", ws)
 }
 
 /// The API shape of a workspace's settings.
 pub fn settings_view(ws: &Workspace) -> Value {
-    let mut v = object("workspace_settings", &redacted(ws).settings);
+    let mut v = object("workspace_settings", &ws.settings);
     v["workspace_id"] = Value::String(ws.id.to_string());
     v["version"] = Value::from(ws.version);
     v
-}
-
-fn redacted(ws: &Workspace) -> Workspace {
-    let mut ws = ws.clone();
-    if let Some(smtp) = &mut ws.settings.smtp {
-        smtp.password = smtp.password.as_ref().map(|_| Secret::new(Secret::REDACTED));
-    }
-    ws
 }
 
 /// The workspace of the path, by id or code.
@@ -127,9 +122,12 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 }
 
 impl SettingsBody {
-    /// The settings after this change.
-    fn apply(self, current: &WorkspaceSettings) -> WorkspaceSettings {
+    /// The settings after this change, checked (every problem at once). An SMTP password sent
+    /// back as `********` (or left out) keeps the stored one only while the server it is sent
+    /// to is the same.
+    fn apply(self, current: &WorkspaceSettings) -> Result<WorkspaceSettings, ValidationErrors> {
         let mut next = current.clone();
+        let mut errors = Vec::new();
         if let Some(r) = self.retention {
             let kept = current.retention;
             next.retention.history_days = r.history_days.unwrap_or(kept.history_days);
@@ -140,13 +138,16 @@ impl SettingsBody {
             next.legal_hold = hold;
         }
         if let Some(smtp) = self.smtp {
-            next.smtp = smtp.map(|mut smtp| {
-                let resent = smtp.password.as_ref().is_none_or(|p| p.expose() == Secret::REDACTED);
-                if resent {
-                    smtp.password = current.smtp.as_ref().and_then(|c| c.password.clone());
+            next.smtp = match smtp {
+                Some(mut smtp) => {
+                    let stored = current.smtp.as_ref();
+                    let same = stored.is_some_and(|stored| stored.same_server(&smtp));
+                    let password = stored.and_then(|stored| stored.password.as_ref());
+                    errors.extend(keep_masked("smtp.password", &mut smtp.password, password, same).err());
+                    Some(smtp)
                 }
-                smtp
-            });
+                None => None,
+            };
         }
         if let Some(ai) = self.ai {
             next.ai = ai;
@@ -154,7 +155,8 @@ impl SettingsBody {
         if let Some(network) = self.network {
             next.network = network;
         }
-        next
+        errors.extend(next.validate().err().into_iter().flat_map(|e| e.0));
+        ValidationErrors::into_result(errors).map(|()| next)
     }
 }
 
@@ -184,8 +186,7 @@ pub async fn update_settings(
     if body.version.is_some_and(|v| v != ws.version) {
         return Err(ApiError::conflict("the settings changed since that version; read them again"));
     }
-    let settings = body.apply(&ws.settings);
-    settings.validate()?;
+    let settings = body.apply(&ws.settings)?;
     ws.settings = settings;
     ws.updated_at = ctx.clock.now();
     Ok(Json(settings_view(&ctx.store.update_workspace(&ws).await?)))
@@ -194,6 +195,7 @@ pub async fn update_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Secret;
     use serde_json::json;
 
     fn smtp(password: Option<&str>) -> SmtpSettings {
@@ -215,28 +217,45 @@ mod tests {
     #[test]
     fn a_partial_retention_change_keeps_the_other_days() {
         let current = WorkspaceSettings::default();
-        let next = change(json!({"retention": {"run_days": 30}})).apply(&current);
+        let next = change(json!({"retention": {"run_days": 30}})).apply(&current).unwrap();
         assert_eq!(next.retention.run_days, 30);
         assert_eq!(next.retention.history_days, current.retention.history_days);
         assert_eq!(next.retention.summary_days, current.retention.summary_days);
     }
 
     #[test]
-    fn sending_the_redacted_smtp_password_back_keeps_the_stored_one() {
+    fn sending_the_redacted_smtp_password_back_keeps_the_stored_one_for_the_same_server() {
         let current = WorkspaceSettings { smtp: Some(smtp(Some("s3cret"))), ..Default::default() };
-        let mut resent = serde_json::to_value(smtp(Some(Secret::REDACTED))).unwrap();
-        resent["port"] = json!(2525);
-        let next = change(json!({"smtp": resent})).apply(&current);
+        let mut resent = serde_json::to_value(smtp(Some("s3cret"))).unwrap();
+        assert_eq!(resent["password"], Secret::REDACTED);
+        resent["from"] = json!("digest@example.com");
+        let next = change(json!({"smtp": resent})).apply(&current).unwrap();
         let stored = next.smtp.unwrap();
-        assert_eq!(stored.port, 2525);
+        assert_eq!(stored.from, "digest@example.com");
         assert_eq!(stored.password.unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn a_redacted_smtp_password_is_not_sent_to_another_server() {
+        let current = WorkspaceSettings { smtp: Some(smtp(Some("s3cret"))), ..Default::default() };
+        for (field, value) in [("host", json!("evil.example.net")), ("port", json!(2525)), ("username", json!("x"))] {
+            let mut resent = serde_json::to_value(smtp(Some("s3cret"))).unwrap();
+            resent[field] = value;
+            let errors = change(json!({"smtp": resent})).apply(&current).unwrap_err().0;
+            assert_eq!(errors[0].field, "smtp.password", "{field}");
+        }
+        let mut new_password = serde_json::to_value(smtp(None)).unwrap();
+        new_password["host"] = json!("mail2.example.com");
+        new_password["password"] = json!("fresh");
+        let next = change(json!({"smtp": new_password})).apply(&current).unwrap();
+        assert_eq!(next.smtp.unwrap().password.unwrap().expose(), "fresh");
     }
 
     #[test]
     fn smtp_null_removes_the_server_and_absent_smtp_keeps_it() {
         let current = WorkspaceSettings { smtp: Some(smtp(None)), ..Default::default() };
-        assert!(change(json!({"smtp": null})).apply(&current).smtp.is_none());
-        assert!(change(json!({"legal_hold": true})).apply(&current).smtp.is_some());
+        assert!(change(json!({"smtp": null})).apply(&current).unwrap().smtp.is_none());
+        assert!(change(json!({"legal_hold": true})).apply(&current).unwrap().smtp.is_some());
     }
 
     #[test]
