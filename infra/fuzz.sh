@@ -25,7 +25,10 @@ trap cleanup EXIT
 
 PORT="$("$VENV/bin/python" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-# The rate limit is per token; the fuzzer is one token sending as fast as it can.
+# The rate limit is per token; the fuzzer is one token sending as fast as it can. The cron
+# endpoints get secrets of this run, so they are fuzzed past their authentication too.
+CRON_SECRET="fuzz-$RANDOM$RANDOM$RANDOM"
+export CRON_SECRET CRON_TOKEN="$CRON_SECRET"
 HERALD_RATE_LIMIT_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-warn}" ./target/debug/herald serve --demo \
     --bind "127.0.0.1:$PORT" --data-dir "$WORK/data" > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
@@ -44,6 +47,8 @@ status=0
 "$VENV/bin/st" --config-file "$ROOT/infra/schemathesis.toml" run "$URL/swagger/v1/swagger.json" \
     --url "$URL" \
     --header "Authorization: Bearer $TOKEN" \
+    --header "X-Cron-Token: $CRON_SECRET" \
+    --header "X-Cron-Secret: $CRON_SECRET" \
     --phases examples,coverage,fuzzing \
     --checks all \
     --workers 2 \

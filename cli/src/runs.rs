@@ -67,7 +67,8 @@ async fn follow(ctx: &Context, id: RunId, progress: &mut Progress) -> anyhow::Re
     loop {
         let run = ctx.store.get_run(id).await?;
         progress.draw(&run.counts);
-        if run.is_finished() && run.status != herald_core::domain::RunStatus::Running {
+        // Finished, or nothing left to do but a reviewer's decision.
+        if !run.is_working() {
             return Ok(());
         }
         tokio::time::sleep(POLL).await;
@@ -91,7 +92,7 @@ pub async fn list(ctx: &Context, workspace: &str, limit: usize) -> anyhow::Resul
     }
     for run in &runs.items {
         println!(
-            "{}  {}  {:<10} {:<9} {}",
+            "{}  {}  {:<15} {:<9} {}",
             run.id,
             run.created_at.format("%Y-%m-%d %H:%M:%S"),
             run.status.as_str(),

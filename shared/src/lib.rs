@@ -1,6 +1,16 @@
 //! Herald's core: everything that is not a binary. The Lambda functions, the `herald` CLI and
 //! the black-box tests all run this crate's code, so the local server and AWS behave alike.
 
+// A panic on one entry's content (a renderer, a narrator, a PDF merge) is caught where the
+// entry is worked on and fails that entry alone; with `panic = "abort"` it would end the
+// process (the API with it, or the Lambda sandbox, whose queue would then redeliver the
+// poison message until the dead-letter queue). Refuse such a build outright.
+#[cfg(panic = "abort")]
+compile_error!(
+    "herald-core isolates panics per entry by unwinding: build with `panic = \"unwind\"` (the default), \
+     not `panic = \"abort\"`"
+);
+
 pub mod aws;
 pub mod blob;
 pub mod clock;

@@ -491,10 +491,11 @@ pub fn check_http_url(text: &str) -> Result<Url, String> {
 }
 
 /// Where a request to `url` goes: scheme, host and port (the default port spelled out). `None`
-/// when the text is not a URL.
+/// when the text is not a URL, or a placeholder could choose its host.
 pub fn origin(url: &str) -> Option<(String, String, u16)> {
     let url = Url::parse(url.trim()).ok()?;
-    let host = url.host_str()?.to_ascii_lowercase();
+    // A `{param}` placeholder in the host is not a place: parameters would choose it.
+    let host = url.host_str().filter(|h| !h.contains(['{', '}', '%']))?.to_ascii_lowercase();
     Some((url.scheme().to_string(), host, url.port_or_known_default()?))
 }
 

@@ -48,6 +48,30 @@ pub(crate) async fn local_context(now: chrono::DateTime<chrono::Utc>) -> crate::
 }
 
 /// Valid entities for tests, with every field filled.
+/// Faults the black-box tests can cause on purpose. Compiled only with the `testing` feature:
+/// the binaries users run have none of them.
+pub mod faults {
+    use crate::render::{Block, Document, TextPart};
+
+    /// A paragraph with this text makes the renderer panic, as a renderer meeting content it
+    /// cannot handle would.
+    pub const PANIC_WHILE_RENDERING: &str = "herald-fault: panic while rendering";
+
+    /// Panics when `document` asks for it (called by [`crate::render::render`]).
+    pub fn check(document: &Document) {
+        let asks = document.blocks.iter().any(|block| match block {
+            Block::Text(text) => text
+                .parts
+                .iter()
+                .any(|part| matches!(part, TextPart::Paragraph(p) if p.contains(PANIC_WHILE_RENDERING))),
+            _ => false,
+        });
+        if asks {
+            panic!("the renderer met content it cannot handle ({PANIC_WHILE_RENDERING})");
+        }
+    }
+}
+
 pub mod fixtures {
     use chrono::{DateTime, Utc};
     use serde_json::{Map, Value, json};
@@ -120,6 +144,7 @@ pub mod fixtures {
             last_status: None,
             last_error: None,
             last_run_id: None,
+            last_run_status: None,
             created_at: now,
             updated_at: now,
             version: 0,
@@ -222,6 +247,7 @@ pub mod outgoing {
                 error: None,
             }),
             run_url: format!("https://herald.example/api/v1/reports/runs/{run_id}"),
+            view_url: Some(format!("https://herald.example/console#/runs/{run_id}")),
             files: vec![
                 file("weekly-digest.pdf", "application/pdf", b"%PDF-1.7 fake pdf bytes \x00\x01\xff"),
                 file("weekly-digest.csv", "text/csv", b"a,b\n1,2\n"),

@@ -179,3 +179,25 @@ test("step 5: the delivered files open, and the email has both attachments and t
   assert.ok(body.includes("Executive summary") && body.includes(run.narrative.summary), `the email body carries the summary: ${body}`);
   assert.deepEqual(errors, []);
 });
+
+test("step 6: the email's View the run link opens the run in the console, after signing in", async () => {
+  const files = (await readdir(herald.outbox, { recursive: true })).filter((f) => f.endsWith(".eml"));
+  const body = textParts(await readFile(path.join(herald.outbox, files[0]), "utf8"));
+  const link = body.match(/View the run: (\S+)/)?.[1];
+  assert.ok(link, `the email links to the run: ${body}`);
+  assert.equal(link, `${herald.url}/console#/runs/${runId}`);
+  // A person who follows it from their mail is not signed in yet.
+  const reader = await openConsole(herald, { signIn: false });
+  try {
+    await reader.page.goto(link);
+    await reader.page.getByRole("heading", { name: "Sign in to Herald" }).waitFor();
+    await reader.page.getByLabel("Access token").fill(herald.token);
+    await reader.page.getByRole("button", { name: "Sign in" }).click();
+    await reader.page.getByRole("heading", { level: 1, name: `Run …${runId.slice(-8)}` }).waitFor();
+    await reader.page.locator(".run-status").getByText("finished", { exact: true }).waitFor();
+    await shot(reader.page, "walkthrough-6-run-from-email");
+    assert.deepEqual(reader.errors, []);
+  } finally {
+    await reader.browser.close();
+  }
+});

@@ -103,13 +103,14 @@ async fn a_run_reaches_ses_smtp_teams_and_s3_with_every_file_intact() {
     assert_eq!(attachments(&delivered[0]), stored);
     assert_eq!(mail::parse(&delivered[0]).header("x-mailfrom"), Some(format!("reports@{domain}").as_str()));
 
-    // Teams: one Adaptive Card linking to the run.
+    // Teams: one Adaptive Card linking to the run in the console, for people.
     let posted = teams.requests();
     assert_eq!(posted.len(), 1);
     let card = posted[0].json();
     assert_eq!(card["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
     assert_eq!(card["attachments"][0]["content"]["type"], "AdaptiveCard");
-    assert!(card.to_string().contains(&format!("/api/v1/reports/runs/{id}")), "{card}");
+    let action = &card["attachments"][0]["content"]["actions"][0];
+    assert_eq!(action["url"], format!("{}/console#/runs/{id}", s.url), "{card}");
 
     // S3: each file under the prefix, byte for byte.
     let s3 = aws_sdk_s3::Client::new(&sdk);

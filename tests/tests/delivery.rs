@@ -206,12 +206,12 @@ async fn a_run_delivers_to_email_a_signed_webhook_and_slack_each_as_expected() {
         assert_eq!(hex::encode(Sha256::digest(&bytes)), sha(artifact["file_name"].as_str().unwrap()));
     }
 
-    // Slack: Block Kit with the summary and a link to the run.
+    // Slack: Block Kit with the summary and a link to the run in the console.
     let slack_requests = slack.requests();
     assert_eq!(slack_requests.len(), 1);
     let blocks = slack_requests[0].json();
     assert!(blocks["blocks"].as_array().is_some_and(|b| !b.is_empty()), "{blocks}");
-    assert!(blocks.to_string().contains(&format!("/api/v1/reports/runs/{id}")), "{blocks}");
+    assert!(blocks.to_string().contains(&format!("/console#/runs/{id}")), "{blocks}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,6 +128,12 @@ fn outbox(s: &TestServer) -> BTreeMap<String, Vec<(String, String)>> {
         }
         let message = mail::parse(&std::fs::read(file.path()).unwrap());
         let to = message.header("to").unwrap().trim().to_owned();
+        // A customer's statement links nowhere inside Herald.
+        let text: String = message.leaves().iter().filter(|p| p.file_name().is_none()).map(|p| p.text()).collect();
+        assert!(
+            !text.contains("/console") && !text.contains("/api/v1/"),
+            "an internal link in the mail to {to}: {text}"
+        );
         let subject = mail::decode_words(message.header("subject").unwrap());
         let pdfs: Vec<String> = message
             .leaves()

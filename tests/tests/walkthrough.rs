@@ -164,11 +164,15 @@ async fn the_weekly_digest_walkthrough_runs_end_to_end_over_http() {
     let first_takeaway = narrative["takeaways"][0].as_str().unwrap();
     assert!(mail_text.contains(first_takeaway), "{first_takeaway} not in {mail_text}");
 
-    // Slack: the summary and a deep link back to the run.
+    // Slack and the team's email: the summary and a link that opens the run in the console;
+    // the webhook, for machines, names the run in the API too.
     let slack_message = slack.requests()[0].json().to_string();
-    assert!(slack_message.contains(&format!("/api/v1/reports/runs/{id}")), "{slack_message}");
+    assert!(slack_message.contains(&format!("{}/console#/runs/{id}", s.url)), "{slack_message}");
+    assert!(mail_text.contains(&format!("{}/console#/runs/{id}", s.url)), "{mail_text}");
     // Webhook: the artifacts inline, byte for byte.
     let payload = hook.requests()[0].json();
+    assert_eq!(payload["run_url"], format!("{}/api/v1/reports/runs/{id}", s.url));
+    assert_eq!(payload["view_url"], format!("{}/console#/runs/{id}", s.url));
     let inline: Vec<(String, String)> = payload["artifacts"]
         .as_array()
         .unwrap()

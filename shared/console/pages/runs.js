@@ -16,7 +16,7 @@ const PAGE = 25;
 /** Entries shown at first, and added by "Show more entries". */
 const SHOWN = 25;
 
-const RUN_STATUSES = ["preparing", "running", "finished", "failed", "cancelled"];
+const RUN_STATUSES = ["preparing", "running", "awaiting_review", "finished", "failed", "cancelled"];
 const TRIGGERS = ["manual", "schedule", "api"];
 const ENTRY_STATUSES = [
   "ParametersPrepared", "Queued", "InProgress", "PendingReview", "Completed", "CompletedWithErrors",
@@ -175,8 +175,9 @@ function emptyRuns(filters, base) {
 
 /** A run's status; a finished run with failed or held entries shows in the colour of a warning. */
 function runBadge(run) {
-  const tone = { preparing: "queued", running: "running", failed: "failed", cancelled: "cancelled" }[run.status];
-  return toneBadge(run.status, tone ?? (run.counts?.errors || run.counts?.review ? "completed_with_errors" : "completed"));
+  const tone = { preparing: "queued", running: "running", awaiting_review: "held", failed: "failed", cancelled: "cancelled" }[run.status];
+  const word = String(run.status).replaceAll("_", " ");
+  return toneBadge(word, tone ?? (run.counts?.errors ? "completed_with_errors" : "completed"));
 }
 
 /** A badge showing `word` in the colour `badge` gives the status `tone`. */
@@ -270,9 +271,10 @@ function poll(state) {
 
 /**
  * Whether the run may still change by itself: its status is not final yet, or entries are
- * still at work (a cancelled run's taken entries finish their step).
+ * still at work (a cancelled run's taken entries finish their step). A run awaiting review
+ * waits for a person.
  */
-const working = (run) => run.status === "preparing" || run.status === "running" || !run.finished;
+const working = (run) => run.status === "preparing" || run.status === "running" || (!run.finished && run.status !== "awaiting_review");
 
 /** Re-reads the run after an action and repaints it (and polls again if it reopened). */
 async function refresh(state) {
@@ -369,7 +371,7 @@ function runActions(state) {
     out.push(actionButton(state, `Reject all held (${held})`, () => bulk(state, "reject", null)));
   }
   if (run.entries && (held || run.inputs?.report?.hold_for_review)) out.push(reviewDocumentButton(state));
-  if (run.status === "preparing" || run.status === "running") {
+  if (run.status === "preparing" || run.status === "running" || run.status === "awaiting_review") {
     out.push(actionButton(state, "Cancel run", () => cancelRun(state), { kind: "danger" }));
   }
   return out;

@@ -91,7 +91,7 @@ function renderList(page) {
         { label: "Name", cell: (s) => h("div", {}, h("span", { class: "strong" }, s.name), h("p", { class: "muted small" }, describeRule(s.rule))) },
         { label: "Timezone", cell: (s) => s.timezone, className: "hide-narrow" },
         { label: "Next fire", cell: (s) => nextFire(s) },
-        { label: "Status", cell: (s) => h("div", {}, badge(s.enabled ? "active" : "paused"), s.last_status ? h("p", { class: "muted small" }, `Last: ${s.last_status.replace(/_/g, " ")}`) : null, s.last_error ? h("p", { class: "field-error" }, s.last_error) : null) },
+        { label: "Status", cell: scheduleStatus },
         { label: "Destinations", cell: (s) => (s.destinations.length ? s.destinations.map((d) => names.get(d) ?? d).join(", ") : h("span", { class: "muted" }, "The report's deliveries")), className: "hide-narrow" },
         { label: "Actions", cell: (s) => rowActions(page, s), className: "row-actions" },
       ],
@@ -606,4 +606,23 @@ async function save(page, schedule, inputs) {
     if (!showErrors(inputs, e)) toast(e.message, "error");
     page.formHost.querySelector("[aria-invalid='true']")?.focus();
   }
+}
+
+/**
+ * A schedule's state: on or paused, what became of its last slot, how the run that slot
+ * started ended (with a link to it), and why it failed.
+ */
+function scheduleStatus(s) {
+  const words = (text) => String(text).replace(/_/g, " ");
+  const lastRun = s.last_run_status
+    ? h("p", { class: "small" }, "Last run: ", badge(s.last_run_status), s.last_run_id ? [" ", h("a", { href: `#/runs/${encodeURIComponent(s.last_run_id)}` }, "open")] : null)
+    : null;
+  return h(
+    "div",
+    {},
+    badge(s.enabled ? "active" : "paused"),
+    s.last_status ? h("p", { class: "muted small" }, `Last slot: ${words(s.last_status)}`) : null,
+    lastRun,
+    s.last_error ? h("p", { class: "field-error" }, s.last_error) : null,
+  );
 }

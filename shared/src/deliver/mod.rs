@@ -38,8 +38,13 @@ pub struct Outgoing {
     /// Templated message text written by the report's author (may be empty).
     pub message: String,
     pub narrative: Option<NarrativeOutput>,
-    /// Deep link to the run (`{public_url}/api/v1/reports/runs/{id}`).
+    /// The run in the API (`{public_url}/api/v1/reports/runs/{id}`), for machines (webhooks).
     pub run_url: String,
+    /// The run in the console (`{public_url}/console#/runs/{id}`, which asks a person to sign
+    /// in when needed), for people of the workspace: Slack, Teams and internal email. `None`
+    /// for messages to people outside it (recipients taken from the data, a customer's
+    /// statement), which link nowhere inside Herald.
+    pub view_url: Option<String>,
     pub files: Vec<OutgoingFile>,
 }
 
@@ -143,6 +148,7 @@ pub fn test_message(
         ),
         narrative: None,
         run_url: format!("{public_url}/api/v1/ws/{}/destinations/{}", workspace.code, destination.id),
+        view_url: Some(format!("{public_url}/console#/destinations")),
         files: vec![],
     }
 }

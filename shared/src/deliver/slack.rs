@@ -52,13 +52,13 @@ pub fn payload(outgoing: &Outgoing) -> Value {
         blocks.push(section(&format!("*Key takeaways*\n{}", bullets.join("\n"))));
     }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(escape(&context_line(outgoing)), MAX_TEXT)}]}));
-    if outgoing.run_url.chars().count() <= MAX_URL {
+    if let Some(view_url) = outgoing.view_url.as_deref().filter(|url| url.chars().count() <= MAX_URL) {
         blocks.push(json!({
             "type": "actions",
             "elements": [{
                 "type": "button",
                 "text": {"type": "plain_text", "text": truncate("View run".into(), MAX_BUTTON_LABEL)},
-                "url": outgoing.run_url,
+                "url": view_url,
                 "action_id": "view_run",
                 "style": "primary",
             }],
@@ -286,8 +286,8 @@ mod tests {
         assert!(all.contains("Run at 2026-11-23 08:00 UTC · trigger: schedule"), "{all}");
         let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
         assert_eq!(actions["elements"][0]["type"], "button");
-        assert_eq!(actions["elements"][0]["url"], out.run_url.as_str());
-        assert!(out.run_url.contains("/api/v1/reports/runs/"));
+        assert_eq!(actions["elements"][0]["url"], out.view_url.as_deref().unwrap());
+        assert!(out.view_url.as_deref().unwrap().contains("/console#/runs/"));
         for f in &out.files {
             let link = format!("<{}|{}>", f.download_url, f.file_name);
             assert!(all.contains(&link), "{link} missing from {all}");

@@ -81,13 +81,18 @@ pub fn payload(outgoing: &Outgoing) -> Value {
             body.push(json!({"type": "TextBlock", "text": format!("…and {left_out} more; see the run"), "isSubtle": true, "wrap": true}));
         }
     }
+    let actions: Vec<Value> = outgoing
+        .view_url
+        .iter()
+        .map(|url| json!({"type": "Action.OpenUrl", "title": "View run", "url": url}))
+        .collect();
     let card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
         "msteams": {"width": "Full"},
         "body": body,
-        "actions": [{"type": "Action.OpenUrl", "title": "View run", "url": outgoing.run_url}],
+        "actions": actions,
     });
     json!({
         "type": "message",
@@ -171,7 +176,7 @@ mod tests {
         assert!(text.contains(&"Revenue grew 12% to $1.2M; churn fell below 2%."), "{text:?}");
         assert!(text.contains(&"- Email beat SMS on conversion\n- Offer B > Offer A"), "{text:?}");
         assert!(text.iter().any(|t| t.contains("trigger: schedule")));
-        assert_eq!(card["actions"][0], json!({"type": "Action.OpenUrl", "title": "View run", "url": out.run_url}));
+        assert_eq!(card["actions"][0], json!({"type": "Action.OpenUrl", "title": "View run", "url": out.view_url}));
         let set = body.iter().find(|b| b["type"] == "ActionSet").unwrap();
         let urls: Vec<&str> = set["actions"].as_array().unwrap().iter().map(|a| a["url"].as_str().unwrap()).collect();
         let expected: Vec<&str> = out.files.iter().map(|f| f.download_url.as_str()).collect();

@@ -50,6 +50,9 @@ pub struct WebhookBody<'a> {
     pub subject: &'a str,
     pub message: &'a str,
     pub run_url: &'a str,
+    /// The run in the console, for a person following the link (absent for messages to
+    /// people outside the workspace).
+    pub view_url: Option<&'a str>,
     pub artifacts: Vec<WebhookArtifact<'a>>,
 }
 
@@ -75,6 +78,7 @@ impl<'a> WebhookBody<'a> {
             subject: &outgoing.subject,
             message: &outgoing.message,
             run_url: &outgoing.run_url,
+            view_url: outgoing.view_url.as_deref(),
             artifacts: outgoing
                 .files
                 .iter()

@@ -48,7 +48,8 @@ macro_rules! ulid_id {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
                 let about = concat!("A ", stringify!($name), ": a ULID (26 characters, sortable by creation time)");
                 let example = Some("01JD8X0Q6V4W7ZB9N3K2M5P8RT");
-                super::values::string_schema(about, Some("ulid"), None, Some((26, 26)), example)
+                let pattern = Some("^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$");
+                super::values::string_schema(about, Some("ulid"), pattern, Some((26, 26)), example)
             }
         }
 

@@ -450,6 +450,7 @@ pub enum ValueFormat {
     Text,
     Number {
         #[serde(default)]
+        #[schema(minimum = 0, maximum = 255)]
         decimals: u8,
     },
     Currency {
@@ -457,6 +458,7 @@ pub enum ValueFormat {
     },
     Percent {
         #[serde(default = "one")]
+        #[schema(minimum = 0, maximum = 255)]
         decimals: u8,
     },
     Date,
@@ -537,7 +539,7 @@ pub struct IncludedReport {
 }
 
 /// Where an included report's parameter gets its value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Binding {
     /// A parameter of the including report (`{"param": "period"}`).
@@ -547,6 +549,30 @@ pub enum Binding {
     /// A fixed value (`{"value": "2026-05-01"}`).
     Value(Value),
 }
+
+impl utoipa::PartialSchema for Binding {
+    /// One of `{"param": name}`, `{"row": column}`, `{"value": any}`, and nothing else.
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let variant = |name: &str, about: &str, string: bool| {
+            let value = if string { ObjectBuilder::new().schema_type(Type::String) } else { ObjectBuilder::new() };
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(about))
+                .property(name, value)
+                .required(name)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(variant("param", "A parameter of the including report (`{\"param\": \"period\"}`)", true))
+            .item(variant("row", "A column of the entry's repeating row (`{\"row\": \"id\"}`)", true))
+            .item(variant("value", "A fixed value (`{\"value\": \"2026-05-01\"}`)", false))
+            .description(Some("Where an included report's parameter gets its value"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binding {}
 
 impl Binding {
     /// The bound value for an entry, if it has one.
@@ -581,6 +607,15 @@ pub struct DeliverySpec {
     /// Empty or absent means always deliver.
     #[serde(default)]
     pub condition: Option<String>,
+}
+
+impl DeliverySpec {
+    /// Whether the recipients come from the data (`{customers.email}`, `{row.email}`): people
+    /// outside the workspace, such as a customer receiving a statement, who get the report
+    /// without any link into Herald.
+    pub fn addressed_from_data(&self) -> bool {
+        self.to.iter().chain(&self.cc).chain(&self.bcc).any(|address| address.contains('{'))
+    }
 }
 
 #[cfg(test)]

@@ -22,9 +22,12 @@ pub enum RunTrigger {
 pub enum RunStatus {
     /// Inputs recorded; entries being created.
     Preparing,
-    /// Entries exist and some are not yet finished.
+    /// Entries exist and some are queued or being worked on.
     Running,
-    /// No entry is queued or running.
+    /// Nothing is queued or being worked on, and some entries wait for a reviewer's decision
+    /// (hold for review). Not finished: approving them runs again, rejecting ends them.
+    AwaitingReview,
+    /// Every entry reached a final state.
     Finished,
     /// Failed before any entry could be made (a required parameter without a value, the
     /// repeating source failing).
@@ -37,10 +40,11 @@ impl RunStatus {
         use RunStatus::*;
         matches!(
             (self, next),
-            (Preparing, Running | Failed | Cancelled | Finished)
-                | (Running, Finished | Cancelled)
+            (Preparing, Running | AwaitingReview | Failed | Cancelled | Finished)
+                | (Running, AwaitingReview | Finished | Cancelled)
+                | (AwaitingReview, Running | Finished | Cancelled)
                 // Re-delivering entries of a finished run reopens it until they are done.
-                | (Finished, Running)
+                | (Finished, Running | AwaitingReview)
         )
     }
 
@@ -48,11 +52,26 @@ impl RunStatus {
         match self {
             RunStatus::Preparing => "preparing",
             RunStatus::Running => "running",
+            RunStatus::AwaitingReview => "awaiting_review",
             RunStatus::Finished => "finished",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
         }
     }
+}
+
+/// How a run that ended went, as its schedule records it (`last_run_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Every entry completed.
+    Succeeded,
+    /// Some entries completed and some failed.
+    CompletedWithErrors,
+    /// The run failed before making entries, or every entry that ran failed.
+    Failed,
+    /// Someone cancelled it.
+    Cancelled,
 }
 
 /// The inputs a run was started with, kept with the run so it can be replayed and audited.
@@ -157,18 +176,86 @@ impl Run {
         }
     }
 
-    /// True when nothing is queued or running (seed `003` `finished`).
+    /// True when every entry reached a final state (seed `003` `finished`): the run finished or
+    /// failed, or it was cancelled and the entries workers had already taken are done. A run
+    /// whose entries wait for review is not finished.
     pub fn is_finished(&self) -> bool {
         match self.status {
-            RunStatus::Preparing => false,
-            RunStatus::Failed => true,
-            // A cancelled run ends once the entries workers had already taken are done.
-            RunStatus::Running | RunStatus::Finished | RunStatus::Cancelled => self.counts.queued == 0,
+            RunStatus::Finished | RunStatus::Failed => true,
+            RunStatus::Cancelled => self.counts.queued == 0,
+            RunStatus::Preparing | RunStatus::Running | RunStatus::AwaitingReview => false,
         }
     }
 
+    /// True while entries are being created, queued or worked on: what a schedule's overlap
+    /// policy waits for (a run whose entries wait for review holds no work).
+    pub fn is_working(&self) -> bool {
+        match self.status {
+            RunStatus::Preparing | RunStatus::Running => true,
+            RunStatus::Cancelled => self.counts.queued > 0,
+            RunStatus::AwaitingReview | RunStatus::Finished | RunStatus::Failed => false,
+        }
+    }
+
+    /// How it went, once it has ended (`None` while it works or waits for review).
+    pub fn outcome(&self) -> Option<RunOutcome> {
+        if !self.is_finished() {
+            return None;
+        }
+        let c = &self.counts;
+        Some(match self.status {
+            RunStatus::Failed => RunOutcome::Failed,
+            RunStatus::Cancelled => RunOutcome::Cancelled,
+            _ if c.errors > 0 && c.completed == 0 => RunOutcome::Failed,
+            _ if c.errors > 0 => RunOutcome::CompletedWithErrors,
+            _ => RunOutcome::Succeeded,
+        })
+    }
+
+    /// Why it failed, in words for its schedule: the run's own error (the first entry that
+    /// failed, for a run that made entries), with how many entries failed.
+    pub fn failure(&self) -> Option<String> {
+        match self.outcome()? {
+            RunOutcome::Failed | RunOutcome::CompletedWithErrors => {
+                let reason = self.error.clone().unwrap_or_else(|| "an entry failed".into());
+                Some(match self.counts.total {
+                    0 => reason,
+                    total => format!("{} of {total} entries failed; first: {reason}", self.counts.errors),
+                })
+            }
+            RunOutcome::Succeeded | RunOutcome::Cancelled => None,
+        }
+    }
+
+    /// When it finished, if it has.
+    pub fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.finished_at.filter(|_| self.is_finished())
+    }
+
     pub fn duration_ms(&self) -> Option<i64> {
-        Some((self.finished_at? - self.started_at?).num_milliseconds())
+        Some((self.ended_at()? - self.started_at?).num_milliseconds())
+    }
+
+    /// The status and end time the run has once its entry counts are `counts` at `now`. The
+    /// store applies it in the same write that moves the counts, so a run's status, `finished`,
+    /// `finished_at` and counts always agree.
+    pub fn settled(&self, counts: &EntryCounts, now: DateTime<Utc>) -> (RunStatus, Option<DateTime<Utc>>) {
+        let ended = |at: Option<DateTime<Utc>>| at.or(Some(now));
+        match self.status {
+            RunStatus::Running | RunStatus::AwaitingReview | RunStatus::Finished => {
+                if counts.queued > 0 {
+                    (RunStatus::Running, None)
+                } else if counts.review > 0 {
+                    (RunStatus::AwaitingReview, None)
+                } else {
+                    let kept = (self.status == RunStatus::Finished).then_some(self.finished_at).flatten();
+                    (RunStatus::Finished, ended(kept))
+                }
+            }
+            RunStatus::Cancelled if counts.queued > 0 => (RunStatus::Cancelled, None),
+            RunStatus::Cancelled => (RunStatus::Cancelled, ended(self.finished_at)),
+            RunStatus::Preparing | RunStatus::Failed => (self.status, self.finished_at),
+        }
     }
 }
 

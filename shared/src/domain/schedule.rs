@@ -27,11 +27,17 @@ pub struct Schedule {
     pub destinations: Vec<DestinationId>,
     pub next_run_at: Option<DateTime<Utc>>,
     pub last_run_at: Option<DateTime<Utc>>,
+    /// What became of the last slot (ran, missed, skipped_overlap, paused, failed).
     pub last_status: Option<SlotStatus>,
+    /// Why the last slot or the run it started failed.
     pub last_error: Option<String>,
     /// The run the last fired slot created (for the overlap policy).
     #[serde(default)]
     pub last_run_id: Option<RunId>,
+    /// How that run ended (`failed` when the report could not be generated); none while it
+    /// works or waits for review. `last_error` then says why it failed.
+    #[serde(default)]
+    pub last_run_status: Option<super::RunOutcome>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -79,7 +85,13 @@ pub struct RecurrenceRule {
     pub trigger: Trigger,
     #[serde(default = "one")]
     pub every: u32,
-    /// Local wall-clock start; earlier slots are never back-filled.
+    /// Local wall-clock start (no offset: the schedule's timezone applies); earlier slots are
+    /// never back-filled.
+    #[schema(
+        value_type = String,
+        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?$",
+        example = "2026-01-05T09:00:00"
+    )]
     pub start: NaiveDateTime,
     /// Last day (inclusive) a slot may fall on; forever when absent.
     #[serde(default)]
@@ -89,9 +101,11 @@ pub struct RecurrenceRule {
     pub allowed_days: Vec<Weekday>,
     /// Month (1–12) a yearly rule anchors on.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 12)]
     pub month: Option<u8>,
     /// The Nth possible occurrence of an allowed weekday in the period.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 5)]
     pub occurrence: Option<u8>,
     /// "Start at the end and count backwards": occurrence 1 means the last.
     #[serde(default)]

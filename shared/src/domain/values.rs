@@ -10,6 +10,10 @@ pub(crate) fn default_true() -> bool {
     true
 }
 
+/// A name's pattern: something other than whitespace, and no control characters.
+const NAME_PATTERN: &str =
+    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+
 /// The OpenAPI schema of a value that travels as a JSON string.
 pub(crate) fn string_schema(
     description: &str,
@@ -146,7 +150,13 @@ string_value!(
 string_value!(
     /// A display name: 1–200 characters, not blank, no control characters.
     Name,
-    string_schema("A display name: not blank, no control characters", None, None, Some((1, 200)), Some("Weekly digest")),
+    string_schema(
+        "A display name: not blank, no control characters",
+        None,
+        Some(NAME_PATTERN),
+        Some((1, 200)),
+        Some("Weekly digest")
+    ),
     |v| {
         if v.trim().is_empty() {
             return Err("must not be blank".into());

@@ -91,6 +91,7 @@ pub enum SmtpSecurity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SmtpSettings {
     pub host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: u16,
     #[serde(default)]
     pub security: SmtpSecurity,

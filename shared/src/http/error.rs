@@ -88,6 +88,17 @@ impl ApiError {
         error
     }
 
+    /// `what` would be `bytes` stored, over the `limit` every Herald store keeps (DynamoDB's
+    /// item size): `413`, with both numbers, whatever the store.
+    pub fn too_large(what: &str, bytes: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::ValidationError,
+            format!("{what} would be {bytes} bytes stored, over the limit of {limit} bytes"),
+        )
+        .with_details(json!({"stored_bytes": bytes, "limit_bytes": limit}))
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "An unexpected error occurred")
     }
@@ -107,6 +118,8 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::InvalidTransition { .. } => ApiError::conflict(e.to_string()),
             StoreError::InvalidCursor => ApiError::invalid("cursor", "is not a cursor of this listing"),
+            // Permanent: the same request can never fit, so it is not a "please retry".
+            StoreError::TooLarge { kind, bytes, limit } => ApiError::too_large(kind, bytes, limit),
             StoreError::Corrupt { .. } | StoreError::Backend(_) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::new(

@@ -40,23 +40,35 @@ impl JsonBody {
         self.object()
     }
 
-    /// For a body that may be left out: an empty body is `T::default()`.
+    /// For a body that may be left out: an empty body, or JSON `null`, is `T::default()`.
     pub fn parse_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
-        if self.bytes.iter().all(u8::is_ascii_whitespace) {
+        let text = self.bytes.trim_ascii();
+        if text.is_empty() || text == b"null" {
             return Ok(T::default());
         }
         self.object()
     }
 
     /// The body as `T`, which every body of the API is an object of (a JSON array would
-    /// otherwise fill a struct's fields in order).
+    /// otherwise fill a struct's fields in order). A number written with a zero fraction
+    /// (`3.0`) is an integer, as JSON Schema says, where the field takes one.
     fn object<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         let axum::Json(value) = axum::Json::<Value>::from_bytes(&self.bytes)?;
         if !value.is_object() {
             return Err(body_error(axum::http::StatusCode::BAD_REQUEST, "The request body must be a JSON object"));
         }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&self.bytes)?;
-        Ok(value)
+        match axum::Json::<T>::from_bytes(&self.bytes) {
+            Ok(axum::Json(parsed)) => Ok(parsed),
+            Err(rejection) => {
+                let mut integral = value;
+                if !integral_numbers(&mut integral) {
+                    return Err(rejection.into());
+                }
+                serde_json::from_value(integral).map_err(|e| {
+                    body_error(axum::http::StatusCode::BAD_REQUEST, format!("Failed to deserialize the JSON body: {e}"))
+                })
+            }
+        }
     }
 }
 
@@ -75,6 +87,22 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             });
         let bytes = bytes::Bytes::from_request(req, state).await.map_err(|e| body_error(e.status(), e.body_text()))?;
         Ok(Self { json, bytes })
+    }
+}
+
+/// Rewrites every number with a zero fraction (`3.0`) as an integer; whether any was.
+fn integral_numbers(value: &mut Value) -> bool {
+    match value {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                *value = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |any, v| integral_numbers(v) | any),
+        Value::Object(map) => map.values_mut().fold(false, |any, v| integral_numbers(v) | any),
+        _ => false,
     }
 }
 
@@ -105,7 +133,7 @@ pub struct PageParams {
 impl PageParams {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = match self.limit.as_deref() {
-            None | Some("") => None,
+            None => None,
             Some(raw) => match raw.parse::<usize>() {
                 Ok(limit) if (1..=200).contains(&limit) => Some(limit),
                 _ => return Err(ApiError::invalid("limit", "must be a whole number between 1 and 200")),

@@ -30,12 +30,10 @@ pub async fn cancel_run(ctx: &Context, run: Run, now: DateTime<Utc>) -> Result<C
         RunStatus::Preparing => return Ok(Cancellation::Preparing),
         RunStatus::Finished | RunStatus::Failed => return Ok(Cancellation::AlreadyEnded(run.status)),
         RunStatus::Cancelled => run,
-        RunStatus::Running => {
-            match ctx
-                .store
-                .transition_run(run.id, RunStatus::Running, RunStatus::Cancelled, |r| r.finished_at = Some(now))
-                .await
-            {
+        RunStatus::Running | RunStatus::AwaitingReview => {
+            // Ended now unless workers still hold entries (the last of them ends it).
+            let ended = |r: &mut Run| r.finished_at = (r.counts.queued == 0).then_some(now);
+            match ctx.store.transition_run(run.id, run.status, RunStatus::Cancelled, ended).await {
                 Ok(run) => run,
                 // It finished (or was cancelled) meanwhile.
                 Err(StoreError::Conflict(_)) => {
@@ -78,5 +76,6 @@ pub async fn cancel_run(ctx: &Context, run: Run, now: DateTime<Utc>) -> Result<C
         }
     }
     let run = ctx.store.get_run(run.id).await?;
+    ctx.store.record_run_outcome(&run).await?;
     Ok(Cancellation::Cancelled { run: Box::new(run), entries: cancelled })
 }

@@ -9,6 +9,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
+use tracing::Instrument;
 
 use super::PipelineError;
 use super::render_entry::scope;
@@ -57,20 +58,31 @@ pub async fn deliver_entry(
     };
     let run = ctx.store.get_run(run_id).await?;
     let workspace = ctx.store.get_workspace(run.workspace_id).await?;
-    let report = &run.inputs.report;
     let span = tracing::info_span!("deliver", run = %run_id, entry = %entry_id, tenant = %workspace.code);
-    let _guard = span.enter();
+    deliver_rendered(ctx, &workspace, &run, &entry, only, now).instrument(span).await
+}
 
+/// Sends an entry's open deliveries (only `only`, when given) and settles the entry.
+async fn deliver_rendered(
+    ctx: &Context,
+    workspace: &Workspace,
+    run: &Run,
+    entry: &Entry,
+    only: Option<DeliveryId>,
+    now: DateTime<Utc>,
+) -> Result<DeliverOutcome, PipelineError> {
+    let (run_id, entry_id) = (run.id, entry.id);
+    let report = &run.inputs.report;
     let records: Vec<Delivery> = report
         .deliveries
         .iter()
         .enumerate()
-        .map(|(i, spec)| Delivery::new(&entry, spec.destination_id, i as u32, now))
+        .map(|(i, spec)| Delivery::new(entry, spec.destination_id, i as u32, now))
         .collect();
     ctx.store.create_deliveries(&records).await?;
     let deliveries = ctx.store.list_deliveries(run_id, Some(entry_id), &PageRequest::first(200)).await?.items;
 
-    let scope = scope(report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, &run);
+    let scope = scope(report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, run);
     let mut files: Option<Vec<OutgoingFile>> = None;
     for delivery in deliveries {
         let open = !delivery.status.is_settled() && delivery.next_attempt_at.is_none_or(|at| at <= now);
@@ -83,10 +95,15 @@ pub async fn deliver_entry(
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         };
-        let result = attempt(ctx, &workspace, &run, &entry, spec, &claimed, &scope, &mut files, now).await?;
+        // A panic while preparing or sending one message fails that delivery alone.
+        let sent = super::isolated(attempt(ctx, workspace, run, entry, spec, &claimed, &scope, &mut files, now));
+        let result = match sent.await {
+            Ok(result) => result?,
+            Err(panicked) => Attempt::Failed(SendError::Permanent(format!("the delivery {panicked}"))),
+        };
         settle(ctx, &claimed, result, now).await?;
     }
-    finish(ctx, &entry, now).await
+    finish(ctx, entry, now).await
 }
 
 enum Attempt {
@@ -159,6 +176,8 @@ async fn attempt(
         message: spec.message.as_deref().map(|m| template::expand(m, scope)).unwrap_or_default(),
         narrative: run.narrative.clone(),
         run_url: format!("{}/api/v1/reports/runs/{}", ctx.config.public_base_url(), run.id),
+        view_url: (!spec.addressed_from_data())
+            .then(|| format!("{}/console#/runs/{}", ctx.config.public_base_url(), run.id)),
         files: files.clone().unwrap_or_default(),
     };
     Ok(match ctx.senders.send(workspace, &destination, outgoing, now).await {
@@ -244,6 +263,7 @@ async fn settle(ctx: &Context, delivery: &Delivery, result: Attempt, now: DateTi
     let from = delivery.status;
     let outcome = match result {
         Attempt::Sent(receipt) => {
+            tracing::info!(delivery = %delivery.id, destination = %delivery.destination_id, "delivery sent");
             ctx.store
                 .transition_delivery(delivery, from, DeliveryStatus::Sent, now, |d| {
                     d.provider_message_id = receipt.provider_message_id;

@@ -17,8 +17,36 @@ pub mod start_run;
 pub mod tick;
 pub mod workers;
 
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+
 use crate::queue::QueueError;
 use crate::store::StoreError;
+
+/// Runs one entry's work so that a panic in it (a renderer or a narrator meeting content it
+/// cannot handle) comes back as `Err(reason)` instead of unwinding into the worker, which
+/// goes on with the other entries. Release builds unwind (see the crate root), so this holds
+/// in the binaries users run.
+pub(crate) async fn isolated<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    AssertUnwindSafe(work).catch_unwind().await.map_err(|panic| {
+        let reason = panic_message(panic.as_ref());
+        tracing::error!(%reason, "a panic was contained to its entry");
+        reason
+    })
+}
+
+/// What a caught panic said, for the entry's record.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let said = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into());
+    format!("stopped unexpectedly (an internal error: {said})")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

@@ -9,10 +9,7 @@ use super::PipelineError;
 use super::render_entry::{build, narrate, render_files, scope};
 use super::start_run::{bind_row_parameters, resolve_parameters, unbound};
 use crate::context::Context;
-use crate::domain::{
-    FieldError, Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTrigger, SourceRole, ValidationErrors,
-    Workspace,
-};
+use crate::domain::{Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTrigger, SourceRole, Workspace};
 use crate::render::RenderedFile;
 use crate::render::compose::SectionSummary;
 use crate::source::{SourceContext, fetch};
@@ -62,8 +59,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     let (mut parameters, missing) = resolve_parameters(&report, &request.overrides)?;
     let missing = unbound(&report, missing);
     if !missing.is_empty() {
-        let errors = missing.iter().map(|m| FieldError::new(format!("params.{m}"), "is required and has no default"));
-        return Err(ValidationErrors(errors.collect()).into());
+        return Err(super::start_run::missing_parameters(&missing).into());
     }
 
     let (row, entries) = match report.sources.iter().find(|s| s.role == SourceRole::Repeating) {

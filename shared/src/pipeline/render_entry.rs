@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
+use tracing::Instrument;
 
 use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
@@ -67,9 +68,24 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
     }
     let workspace = ctx.store.get_workspace(run.workspace_id).await?;
     let span = tracing::info_span!("render", run = %run_id, entry = %entry_id, tenant = %workspace.code);
-    let _guard = span.enter();
+    render_claimed(ctx, &workspace, &run, &entry, now).instrument(span).await
+}
 
-    match produce(ctx, &workspace, &run, &entry, now).await? {
+/// Renders an entry this worker has claimed, and records what became of it.
+async fn render_claimed(
+    ctx: &Context,
+    workspace: &Workspace,
+    run: &Run,
+    entry: &Entry,
+    now: DateTime<Utc>,
+) -> Result<RenderOutcome, PipelineError> {
+    let (run_id, entry_id) = (run.id, entry.id);
+    // A panic on this entry's content fails this entry alone.
+    let produced = match super::isolated(produce(ctx, workspace, run, entry, now)).await {
+        Ok(produced) => produced?,
+        Err(panicked) => Err(panicked),
+    };
+    match produced {
         Ok(Generated { artifacts, narrative, failures }) => {
             if let Some(narrative) = &narrative
                 && entry.seq == 0
@@ -316,7 +332,10 @@ pub(crate) async fn render_files(
         Ok(out)
     })
     .await
-    .map_err(|e| format!("rendering stopped unexpectedly: {e}"))?
+    .map_err(|e| match e.try_into_panic() {
+        Ok(panic) => format!("rendering {}", super::panic_message(panic.as_ref())),
+        Err(e) => format!("rendering stopped unexpectedly: {e}"),
+    })?
 }
 
 /// What `{…}` placeholders in the report's text can name: parameters (also at the top

@@ -1,8 +1,9 @@
 //! Starting a run: resolve parameters (run overrides over saved defaults), make the entries
 //! (one, or one per row of the repeating source, read once here), record the run with them,
 //! and hand the entries to the render queue. Manual, API and scheduled runs all start here.
-//! A required parameter without a value, or a repeating source that cannot be read, fails the
-//! run at once, on the record; a repeating source without rows makes a finished run with no
+//! A required parameter without a value is refused to a caller (nothing is recorded) and
+//! fails a scheduled run at once, on the record, as a repeating source that cannot be read
+//! fails any run; a repeating source without rows makes a finished run with no
 //! entries and a note saying why. Parameters bound to a column of the repeating row take
 //! each entry's value from its row; a row without a usable value fails only its entry.
 
@@ -18,6 +19,7 @@ use crate::domain::{
 };
 use crate::queue::Job;
 use crate::source::{SourceContext, fetch};
+use crate::store::table::MAX_ITEM_BYTES;
 use crate::store::{RunCreation, StoreError};
 
 /// What to run and why.
@@ -76,6 +78,31 @@ pub fn resolve_parameters(
     Ok((values, missing))
 }
 
+/// A run keeps its inputs (the report, the reports it includes, the data payload) in its own
+/// record, which every store limits to [`MAX_ITEM_BYTES`]. Over it, a caller is refused
+/// (`TooLarge`) and nothing is recorded; a scheduled run, which has no caller, keeps only its
+/// report and fails with the reason returned here.
+fn inputs_over_limit(ctx: &Context, run: &mut Run) -> Result<Option<String>, PipelineError> {
+    let bytes = ctx.store.stored_size(run)?;
+    if bytes <= MAX_ITEM_BYTES {
+        return Ok(None);
+    }
+    let what = "the run's inputs (its report, included reports and data)";
+    if run.trigger != RunTrigger::Schedule {
+        return Err(StoreError::TooLarge { kind: what, bytes, limit: MAX_ITEM_BYTES }.into());
+    }
+    run.inputs.included.clear();
+    run.inputs.data = Value::Null;
+    Ok(Some(format!("{what} would be {bytes} bytes stored, over the limit of {MAX_ITEM_BYTES} bytes")))
+}
+
+/// The error for required parameters that have no value (preview and run now alike).
+pub fn missing_parameters(missing: &[String]) -> ValidationErrors {
+    ValidationErrors(
+        missing.iter().map(|m| FieldError::new(format!("params.{m}"), "is required and has no default")).collect(),
+    )
+}
+
 /// The missing parameters that no column of the repeating row fills (those get their values
 /// per entry).
 pub fn unbound(report: &Report, mut missing: Vec<String>) -> Vec<String> {
@@ -89,6 +116,11 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
     let now = ctx.clock.now();
     let (parameters, missing) = resolve_parameters(&request.report, &request.overrides)?;
     let missing = unbound(&request.report, missing);
+    // A caller is told at once, as a preview tells it, and nothing is recorded; a scheduled
+    // run has no caller, so its failure is recorded on the run and its schedule.
+    if request.trigger != RunTrigger::Schedule && !missing.is_empty() {
+        return Err(missing_parameters(&missing).into());
+    }
     let id = match request.slot {
         Some((schedule, slot)) => RunId::for_slot(schedule, slot),
         None => RunId::generate(now),
@@ -104,7 +136,10 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
     run.schedule_id = request.slot.map(|(s, _)| s);
     run.scheduled_for = request.slot.map(|(_, at)| at);
     run.idempotency_key = request.idempotency_key;
+    let oversized = inputs_over_limit(ctx, &mut run)?;
     let made = if let Err(reason) = included {
+        Err(reason)
+    } else if let Some(reason) = oversized {
         Err(reason)
     } else if missing.is_empty() {
         make_entries(ctx, &run, &parameters, now).await?

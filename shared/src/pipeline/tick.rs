@@ -177,7 +177,7 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     let mut late_since = latest;
     if let Some(previous) = schedule.last_run_id {
         match ctx.store.get_run(previous).await {
-            Ok(run) if !run.is_finished() => match schedule.overlap {
+            Ok(run) if run.is_working() => match schedule.overlap {
                 crate::domain::OverlapPolicy::Skip => {
                     let note = Some(format!("the run of {} was still going", run.id));
                     let record = SlotRecord::of(SlotStatus::SkippedOverlap, note);
@@ -188,7 +188,7 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
             },
             // A buffered slot counts as late only from when the previous run let it go.
             Ok(run) if schedule.overlap == crate::domain::OverlapPolicy::BufferOne => {
-                late_since = run.finished_at.map_or(latest, |done| done.max(latest));
+                late_since = run.ended_at().map_or(latest, |done| done.max(latest));
             }
             Ok(_) | Err(StoreError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -209,9 +209,12 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     // A tick that comes second finds the slot's run and only helps advance the schedule.
     let run_id = RunId::for_slot(schedule.id, latest);
     let created = match ctx.store.get_run(run_id).await {
-        Ok(_) => false,
+        Ok(_) => None,
         Err(StoreError::NotFound { .. }) => {
-            matches!(start_run(ctx, RunRequest::scheduled(report, schedule.id, latest)).await?, RunCreation::Created(_))
+            match start_run(ctx, RunRequest::scheduled(report, schedule.id, latest)).await? {
+                RunCreation::Created(run) => Some(run),
+                RunCreation::Existing(_) => None,
+            }
         }
         Err(e) => return Err(e.into()),
     };
@@ -221,14 +224,19 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
         next,
         now,
         SlotRecord { status: SlotStatus::Ran, note: None, run: Some(run_id) },
-        Outcome::Ran { created },
+        Outcome::Ran { created: created.is_some() },
     )
     .await?;
     if passed_over > 0 {
         tracing::info!(schedule = %schedule.id, missed = passed_over, "older slots were missed");
     }
+    // A run that failed as it started (a required parameter without a value) ended before
+    // the schedule named it: record its outcome now.
+    if let Some(run) = created.as_deref().filter(|run| run.outcome().is_some()) {
+        ctx.store.record_run_outcome(run).await?;
+    }
     // A run this tick created counts even if an edit won the race to advance the schedule.
-    Ok(if created { Outcome::Ran { created } } else { outcome })
+    Ok(if created.is_some() { Outcome::Ran { created: true } } else { outcome })
 }
 
 /// What a tick records about one slot on its schedule.
@@ -262,6 +270,7 @@ async fn advance(
     if let Some(run) = record.run {
         advanced.last_run_at = Some(now);
         advanced.last_run_id = Some(run);
+        advanced.last_run_status = None;
     }
     Ok(if ctx.store.claim_schedule_slot(&advanced).await? { outcome } else { Outcome::Lost })
 }

@@ -38,6 +38,8 @@ pub struct RenderedFile {
 /// Renders `document` in `format`. Files are named after `base` (the report's code); CSV
 /// gives one file per table, named after the table, and none for a report without tables.
 pub fn render(document: &Document, format: Format, base: &str) -> Result<Vec<RenderedFile>, RenderError> {
+    #[cfg(feature = "testing")]
+    crate::testing::faults::check(document);
     Ok(match format {
         Format::Pdf => vec![RenderedFile {
             file_name: format!("{base}.pdf"),

@@ -151,6 +151,53 @@ pub async fn oversized_and_self_conflicting_transactions_are_refused(table: &dyn
     assert!(table.query(&Query::table(p, SkRange::All)).await.unwrap().items.is_empty());
 }
 
+pub async fn items_over_the_size_limit_are_refused_whole_and_change_nothing(table: &dyn Table, p: &str) {
+    let sized = |sk: &str, bytes: usize| Item::new(Key::new(p, sk), "x".repeat(bytes));
+    table.write(vec![put(sized("fits", MAX_ITEM_BYTES - 2_000))]).await.unwrap();
+    let over = table.write(vec![put(item(p, "small")), put(sized("big", MAX_ITEM_BYTES))]).await;
+    assert!(matches!(over, Err(TableError::TooLarge { limit: MAX_ITEM_BYTES, .. })), "{over:?}");
+    assert!(table.get(&Key::new(p, "small")).await.unwrap().is_none(), "the transaction wrote nothing");
+    // An update that would make an item too large is refused, and the item stays as it was.
+    let grow = Update { data: Some("y".repeat(MAX_ITEM_BYTES)), ..Default::default() };
+    let grown =
+        table.write(vec![Write::Update { key: Key::new(p, "fits"), condition: Condition::Exists, update: grow }]).await;
+    assert!(matches!(grown, Err(TableError::TooLarge { .. })), "{grown:?}");
+    assert_eq!(table.get(&Key::new(p, "fits")).await.unwrap().unwrap().version, 1);
+    // Eleven items of 390 KB are over the 4 MB a transaction may write.
+    let many: Vec<Write> = (0..11).map(|i| put(sized(&format!("m{i}"), 390 * 1024))).collect();
+    assert!(matches!(table.write(many).await, Err(TableError::TooLarge { limit: MAX_TRANSACTION_BYTES, .. })));
+    assert!(matches!(table.put_all(vec![sized("bulk", MAX_ITEM_BYTES)]).await, Err(TableError::TooLarge { .. })));
+}
+
+pub async fn counter_conditions_let_commuting_increments_through_while_a_bound_holds(table: &dyn Table, p: &str) {
+    let mut it = item(p, "run");
+    it.state = Some("running".into());
+    it.counters = BTreeMap::from([("queued".to_string(), 2)]);
+    table.write(vec![put(it)]).await.unwrap();
+    let key = Key::new(p, "run");
+    let take_one = |min: i64| Write::Update {
+        key: key.clone(),
+        condition: Condition::StateAndCounterAtLeast { state: "running".into(), counter: "queued".into(), min },
+        update: Update { add: vec![("queued".into(), -1)], ..Default::default() },
+    };
+    table.write(vec![take_one(2)]).await.unwrap();
+    let last = table.write(vec![take_one(2)]).await;
+    assert!(matches!(last, Err(TableError::ConditionFailed { index: 0 })), "{last:?}");
+    assert_eq!(table.get(&key).await.unwrap().unwrap().counter("queued"), 1);
+    let other_state = Write::Update {
+        key: key.clone(),
+        condition: Condition::StateAndCounterAtLeast { state: "finished".into(), counter: "queued".into(), min: 0 },
+        update: Update::default(),
+    };
+    assert!(matches!(table.write(vec![other_state]).await, Err(TableError::ConditionFailed { index: 0 })));
+    let never_counted = Write::Update {
+        key: key.clone(),
+        condition: Condition::StateAndCounterAtLeast { state: "running".into(), counter: "errors".into(), min: 0 },
+        update: Update::default(),
+    };
+    table.write(vec![never_counted]).await.unwrap();
+}
+
 pub async fn queries_return_a_partition_in_order_page_by_page(table: &dyn Table, p: &str) {
     let items: Vec<Item> = (0..23).map(|i| item(p, &format!("E#{i:03}"))).collect();
     table.put_all(items).await.unwrap();
@@ -297,6 +344,8 @@ macro_rules! table_contract {
             case!(version_and_state_conditions_guard_writes);
             case!(a_failed_condition_rolls_back_the_whole_transaction);
             case!(oversized_and_self_conflicting_transactions_are_refused);
+            case!(items_over_the_size_limit_are_refused_whole_and_change_nothing);
+            case!(counter_conditions_let_commuting_increments_through_while_a_bound_holds);
             case!(queries_return_a_partition_in_order_page_by_page);
             case!(sparse_indexes_hold_only_items_with_an_index_key);
             case!(a_cursor_from_another_partition_is_refused);

@@ -411,6 +411,16 @@ fn condition_expression(condition: &Condition, must_exist: bool, expr: &mut Expr
             let value = expr.value(s(state));
             parts.push(format!("{} = {value}", expr.name(STATE)));
         }
+        Condition::StateAndCounterAtLeast { state, counter, min } => {
+            let value = expr.value(s(state));
+            parts.push(format!("{} = {value}", expr.name(STATE)));
+            let (alias, bound) = (expr.counter(counter), expr.value(n(min)));
+            if *min > 0 {
+                parts.push(format!("{alias} >= {bound}"));
+            } else {
+                parts.push(format!("(attribute_not_exists({alias}) OR {alias} >= {bound})"));
+            }
+        }
     }
     (!parts.is_empty()).then(|| parts.join(" AND "))
 }
@@ -749,6 +759,7 @@ impl Table for DynamoTable {
 
     async fn put_all(&self, items: Vec<Item>) -> Result<(), TableError> {
         for item in &items {
+            item.check_size()?;
             check_key(&item.key, "an item")?;
             item.indexes.iter().flatten().try_for_each(|k| check_key(k, "an index key"))?;
         }

@@ -45,7 +45,7 @@ use serde::de::DeserializeOwned;
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
     ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint, Interaction,
-    Report, Run, Schedule, Suppression, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
+    Report, Run, Schedule, ScheduleId, Suppression, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -136,10 +136,14 @@ pub fn report_code_key(ws: WorkspaceId, code: &str) -> Key {
     Key::new(workspace_pk(ws), format!("REPORTCODE#{code}"))
 }
 
+pub fn schedule_key(ws: WorkspaceId, id: ScheduleId) -> Key {
+    Key::new(workspace_pk(ws), format!("SCHED#{id}"))
+}
+
 impl Entity for Schedule {
     const KIND: &'static str = "schedule";
     fn key(&self) -> Key {
-        Key::new(workspace_pk(self.workspace_id), format!("SCHED#{}", self.id))
+        schedule_key(self.workspace_id, self.id)
     }
     fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
         let due = self

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::entities::{Entity, report_code_key, time_key, workspace_code_key, workspace_pk};
+use super::entities::{Entity, report_code_key, schedule_key, time_key, workspace_code_key, workspace_pk};
 use super::table::{Condition, Index, Item, Key, Query, SkRange, Table, TableError, Update, Write};
 use crate::domain::{
     ApiToken, Code, Destination, DestinationId, Report, ReportId, Schedule, ScheduleId, TokenHash, TokenId, Workspace,
@@ -27,6 +27,9 @@ pub enum StoreError {
     InvalidCursor,
     #[error("stored {kind} is unreadable: {message}")]
     Corrupt { kind: &'static str, message: String },
+    /// More than the store keeps in one item or transaction: a permanent refusal.
+    #[error("{kind} is {bytes} bytes stored, over the limit of {limit} bytes")]
+    TooLarge { kind: &'static str, bytes: usize, limit: usize },
     #[error("storage failed: {0}")]
     Backend(#[source] TableError),
 }
@@ -35,6 +38,7 @@ impl From<TableError> for StoreError {
     fn from(e: TableError) -> Self {
         match e {
             TableError::InvalidCursor => StoreError::InvalidCursor,
+            TableError::TooLarge { bytes, limit } => StoreError::TooLarge { kind: "the record", bytes, limit },
             other => StoreError::Backend(other),
         }
     }
@@ -92,6 +96,14 @@ pub(crate) fn from_item<T: Entity>(item: &Item) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Corrupt { kind: T::KIND, message: format!("{}: {e}", item.key.sk) })?;
     value.set_version(item.version);
     Ok(value)
+}
+
+impl Store {
+    /// How many bytes `value` takes stored (what [`super::table::MAX_ITEM_BYTES`] limits), so a use-case can
+    /// refuse something too large before doing any work for it.
+    pub fn stored_size<T: Entity>(&self, value: &T) -> Result<usize, StoreError> {
+        Ok(to_item(value)?.size())
+    }
 }
 
 /// An update that rewrites an entity's data, state and index keys (counters are kept).
@@ -420,7 +432,7 @@ impl Store {
     }
 
     pub async fn get_schedule(&self, ws: WorkspaceId, id: ScheduleId) -> Result<Schedule, StoreError> {
-        self.fetch_or_404(&Key::new(workspace_pk(ws), format!("SCHED#{id}")), id).await
+        self.fetch_or_404(&schedule_key(ws, id), id).await
     }
 
     pub async fn list_schedules(&self, ws: WorkspaceId, page: &PageRequest) -> Result<Listing<Schedule>, StoreError> {
@@ -442,7 +454,7 @@ impl Store {
     }
 
     pub async fn delete_schedule(&self, ws: WorkspaceId, id: ScheduleId) -> Result<(), StoreError> {
-        self.remove::<Schedule>(Key::new(workspace_pk(ws), format!("SCHED#{id}")), id, vec![]).await
+        self.remove::<Schedule>(schedule_key(ws, id), id, vec![]).await
     }
 
     /// Records that a tick ran at `at` (for the cron status endpoint).

@@ -6,16 +6,19 @@
 
 use chrono::{DateTime, Utc};
 
-use super::entities::{Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_key, run_key, time_key};
+use super::entities::{Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_key, run_key, schedule_key, time_key};
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
 use super::table::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, SkRange, TableError, Update, Write};
 use crate::domain::{
     Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, NarrativeOutput, ReportId, Run, RunId,
-    RunStatus, RunTrigger, WorkspaceId,
+    RunStatus, RunTrigger, Schedule, WorkspaceId,
 };
 
 /// How long an idempotency key keeps pointing at its run.
 const IDEMPOTENCY_TTL_HOURS: i64 = 24;
+
+/// How often an entry transition reads the run again when the run changed under it.
+const RUN_WRITE_ATTEMPTS: usize = 50;
 
 /// Which runs a listing returns (every field optional).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -227,7 +230,8 @@ impl Store {
         Ok(Listing { items, cursor })
     }
 
-    /// Moves a run from `from` to `to` if it is still in `from`, applying `change`.
+    /// Moves a run from `from` to `to` if it is still in `from` and unchanged since it was read
+    /// (its counts too), applying `change`.
     pub async fn transition_run(
         &self,
         id: RunId,
@@ -248,11 +252,9 @@ impl Store {
         }
         change(&mut run);
         run.status = to;
-        let write = Write::Update {
-            key: run_key(id),
-            condition: Condition::State(from.as_str().into()),
-            update: rewrite(&run)?,
-        };
+        // On the version read: the counters must not move between the read and this write.
+        let write =
+            Write::Update { key: run_key(id), condition: Condition::Version(run.version), update: rewrite(&run)? };
         match self.write(vec![write]).await {
             Ok(()) => {}
             Err(TableError::ConditionFailed { .. }) => {
@@ -261,32 +263,6 @@ impl Store {
             Err(e) => return Err(e.into()),
         }
         self.get_run(id).await
-    }
-
-    /// Marks a running run finished once nothing is queued (safe to call from any worker).
-    async fn settle_run(&self, id: RunId, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let run = self.get_run(id).await?;
-        if run.status == RunStatus::Running && run.counts.queued == 0 {
-            let result =
-                self.transition_run(id, RunStatus::Running, RunStatus::Finished, |r| r.finished_at = Some(now)).await;
-            if let Err(e @ (StoreError::Backend(_) | StoreError::Corrupt { .. })) = result {
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Reopens a finished run whose entries are being worked on again (re-delivery).
-    async fn reopen_run(&self, id: RunId) -> Result<(), StoreError> {
-        let run = self.get_run(id).await?;
-        if run.status == RunStatus::Finished && run.counts.queued > 0 {
-            let result =
-                self.transition_run(id, RunStatus::Finished, RunStatus::Running, |r| r.finished_at = None).await;
-            if let Err(e @ (StoreError::Backend(_) | StoreError::Corrupt { .. })) = result {
-                return Err(e);
-            }
-        }
-        Ok(())
     }
 
     pub async fn get_entry(&self, run: RunId, id: EntryId) -> Result<Entry, StoreError> {
@@ -299,8 +275,8 @@ impl Store {
     }
 
     /// Moves an entry from `from` to `to` if it is still in `from`, applying `change`, and moves
-    /// the run's counters with it. Exactly one of several concurrent callers wins; the others
-    /// get `Conflict`. Finishes the run when its last queued entry leaves the queued bucket.
+    /// the run's counters, status and end time with it, in one transaction. Exactly one of
+    /// several concurrent callers wins; the others get `Conflict`.
     pub async fn transition_entry(
         &self,
         run_id: RunId,
@@ -330,29 +306,126 @@ impl Store {
         change(&mut entry);
         entry.status = to;
         entry.updated_at = now;
-        let mut writes =
-            vec![Write::Update { key, condition: Condition::State(from.as_str().into()), update: rewrite(&entry)? }];
+        let entry_write =
+            Write::Update { key, condition: Condition::State(from.as_str().into()), update: rewrite(&entry)? };
         let (was, becomes) = (from.bucket(), to.bucket());
-        if was != becomes {
-            let update =
-                Update { add: vec![(was.as_str().into(), -1), (becomes.as_str().into(), 1)], ..Default::default() };
-            writes.push(Write::Update { key: run_key(run_id), condition: Condition::Exists, update });
-        }
-        match self.write(writes).await {
-            Ok(()) => {}
-            Err(TableError::ConditionFailed { index: 0 }) => {
-                return Err(StoreError::Conflict(format!("entry {id} moved on concurrently")));
+        let mut attempts = 0;
+        loop {
+            let mut writes = vec![entry_write.clone()];
+            let mut ended = None;
+            if was != becomes {
+                let (write, ends) = self.run_counts_moved(run_id, &entry, was, becomes, now).await?;
+                writes.push(write);
+                ended = ends;
             }
-            Err(TableError::ConditionFailed { .. }) => return Err(StoreError::not_found("run", run_id)),
-            Err(e) => return Err(e.into()),
+            match self.write(writes).await {
+                Ok(()) => {
+                    if let Some(run) = ended {
+                        self.record_run_outcome_or_log(&run).await;
+                    }
+                    break;
+                }
+                Err(TableError::ConditionFailed { index: 0 }) => {
+                    return Err(StoreError::Conflict(format!("entry {id} moved on concurrently")));
+                }
+                // The run changed between reading and writing it: read it again.
+                Err(TableError::ConditionFailed { .. }) if attempts < RUN_WRITE_ATTEMPTS => attempts += 1,
+                Err(TableError::ConditionFailed { .. }) => {
+                    return Err(StoreError::Conflict(format!("run {run_id} kept changing; try again")));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         entry.version = item.version + 1;
-        if was == Bucket::Queued && becomes != Bucket::Queued {
-            self.settle_run(run_id, now).await?;
-        } else if becomes == Bucket::Queued && was != Bucket::Queued {
-            self.reopen_run(run_id).await?;
-        }
         Ok(entry)
+    }
+
+    /// The write that moves a run's counters as `entry` leaves bucket `was` for `becomes`,
+    /// together with the status and end time those counts mean (see [`Run::settled`]), so the
+    /// two never disagree, and the run as it will be when this write ends it. While the run
+    /// stays running with work left, the write only adds to the counters, on the condition
+    /// that work is left, and such writes of concurrent workers commute; any other change is
+    /// conditioned on the run's version (the caller retries). The first entry to fail gives
+    /// the run its `error`.
+    async fn run_counts_moved(
+        &self,
+        run_id: RunId,
+        entry: &Entry,
+        was: Bucket,
+        becomes: Bucket,
+        now: DateTime<Utc>,
+    ) -> Result<(Write, Option<Run>), StoreError> {
+        let key = run_key(run_id);
+        let item = self.table.get(&key).await?.ok_or_else(|| StoreError::not_found("run", run_id))?;
+        let mut run = run_from_item(&item)?;
+        let add = vec![(was.as_str().into(), -1), (becomes.as_str().into(), 1)];
+        let mut counts = run.counts;
+        counts.set(was, counts.get(was).saturating_sub(1));
+        counts.set(becomes, counts.get(becomes) + 1);
+        let (status, finished_at) = run.settled(&counts, now);
+        let first_error = (becomes == Bucket::Errors && run.error.is_none()).then(|| {
+            let reason = entry.error.clone().unwrap_or_else(|| entry.status.as_str().to_string());
+            format!("entry {}: {reason}", entry.seq + 1)
+        });
+        if (status, finished_at) == (run.status, run.finished_at) && first_error.is_none() {
+            let condition = match run.status {
+                // Still running with work left: holds as long as that much work is queued.
+                RunStatus::Running => {
+                    let left = i64::from(was == Bucket::Queued) - i64::from(becomes == Bucket::Queued);
+                    Condition::StateAndCounterAtLeast {
+                        state: run.status.as_str().into(),
+                        counter: Bucket::Queued.as_str().into(),
+                        min: 1 + left,
+                    }
+                }
+                _ => Condition::Version(item.version),
+            };
+            return Ok((Write::Update { key, condition, update: Update { add, ..Default::default() } }, None));
+        }
+        let ends = !run.is_finished();
+        run.status = status;
+        run.finished_at = finished_at;
+        run.error = run.error.or(first_error);
+        let update = Update { add, ..rewrite(&run)? };
+        run.counts = counts;
+        let ended = (ends && run.is_finished()).then_some(run);
+        Ok((Write::Update { key, condition: Condition::Version(item.version), update }, ended))
+    }
+
+    /// Records how `run` ended on the schedule whose slot started it (while that run is still
+    /// the schedule's last): `last_run_status`, and `last_error` saying why it failed.
+    /// Idempotent; nothing for a run that has not ended or was not scheduled.
+    pub async fn record_run_outcome(&self, run: &Run) -> Result<(), StoreError> {
+        let (Some(schedule_id), Some(outcome)) = (run.schedule_id, run.outcome()) else { return Ok(()) };
+        let key = schedule_key(run.workspace_id, schedule_id);
+        let applies = |s: &Schedule| s.last_run_id == Some(run.id) && s.last_run_status != Some(outcome);
+        match self.fetch_or_404::<Schedule>(&key, schedule_id).await {
+            Ok(schedule) if applies(&schedule) => {}
+            Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let recorded = self
+            .modify(&key, schedule_id, |s: &mut Schedule| {
+                if !applies(s) {
+                    return Err(StoreError::Conflict("already recorded".into()));
+                }
+                s.last_run_status = Some(outcome);
+                s.last_error = run.failure();
+                Ok(())
+            })
+            .await;
+        match recorded {
+            Ok(_) | Err(StoreError::Conflict(_) | StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Store::record_run_outcome`] after the run's own write, which has happened: a failure
+    /// here is logged (the schedules API and the next run repair it), not returned.
+    async fn record_run_outcome_or_log(&self, run: &Run) {
+        if let Err(error) = self.record_run_outcome(run).await {
+            tracing::warn!(run = %run.id, %error, "could not record the run's outcome on its schedule");
+        }
     }
 
     /// Moves the lease of an entry that is still in `status` to `until` (the work index

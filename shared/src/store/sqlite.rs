@@ -149,6 +149,7 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), TableError> {
             Write::Update { update, .. } => {
                 if let Some(mut item) = current {
                     update.apply_to(&mut item);
+                    item.check_size()?;
                     store(conn, &item)?;
                 }
             }
@@ -186,6 +187,7 @@ impl Table for SqliteTable {
     }
 
     async fn put_all(&self, items: Vec<Item>) -> Result<(), TableError> {
+        items.iter().try_for_each(Item::check_size)?;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             for item in &items {

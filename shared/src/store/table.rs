@@ -16,6 +16,16 @@ use serde::{Deserialize, Serialize};
 /// Most writes one transaction may hold (DynamoDB's limit, enforced by every adapter).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 
+/// The largest item (DynamoDB's limit, 400 KB, enforced by every adapter).
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The most one transaction may write (DynamoDB's limit, 4 MB, enforced by every adapter).
+pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+
+/// Bytes counted for each attribute's name and a number's value: DynamoDB counts names and
+/// values; this errs on the large side so an item the check lets through fits there.
+const ATTRIBUTE_OVERHEAD: usize = 24;
+
 /// Number of secondary indexes.
 pub const INDEX_COUNT: usize = 3;
 
@@ -85,6 +95,24 @@ impl Item {
     pub fn counter(&self, name: &str) -> i64 {
         self.counters.get(name).copied().unwrap_or(0)
     }
+
+    /// The item's size as DynamoDB counts it (attribute names and values), rounded up.
+    pub fn size(&self) -> usize {
+        let strings = [&self.key.pk, &self.key.sk, &self.data].into_iter().chain(self.state.as_ref());
+        let indexes = self.indexes.iter().flatten().flat_map(|k| [&k.pk, &k.sk]);
+        let text: usize = strings.chain(indexes).map(|s| s.len() + ATTRIBUTE_OVERHEAD).sum();
+        let numbers = (2 + usize::from(self.ttl.is_some())) * ATTRIBUTE_OVERHEAD;
+        let counters: usize = self.counters.keys().map(|name| name.len() + 2 * ATTRIBUTE_OVERHEAD).sum();
+        text + numbers + counters
+    }
+
+    /// `Err(TooLarge)` when the item is over [`MAX_ITEM_BYTES`].
+    pub fn check_size(&self) -> Result<(), TableError> {
+        match self.size() {
+            bytes if bytes > MAX_ITEM_BYTES => Err(TableError::TooLarge { bytes, limit: MAX_ITEM_BYTES }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What must be true of the stored item for a write to happen.
@@ -97,6 +125,14 @@ pub enum Condition {
     Version(u64),
     /// The item exists with exactly this state.
     State(String),
+    /// The item exists with exactly this state and counter `counter` at least `min` (a counter
+    /// never changed counts as 0). Lets counter increments that commute go ahead concurrently
+    /// while a bound on the result still holds.
+    StateAndCounterAtLeast {
+        state: String,
+        counter: String,
+        min: i64,
+    },
 }
 
 impl Condition {
@@ -109,6 +145,9 @@ impl Condition {
             Condition::Exists => current.is_some(),
             Condition::Version(v) => current.is_some_and(|c| c.version == *v),
             Condition::State(s) => current.is_some_and(|c| c.state.as_deref() == Some(s.as_str())),
+            Condition::StateAndCounterAtLeast { state, counter, min } => {
+                current.is_some_and(|c| c.state.as_deref() == Some(state.as_str()) && c.counter(counter) >= *min)
+            }
         }
     }
 }
@@ -298,6 +337,10 @@ pub enum TableError {
     Contention,
     #[error("a transaction may hold at most {MAX_TRANSACTION_WRITES} writes, got {0}")]
     TooManyWrites(usize),
+    /// An item, or a whole transaction, is larger than the store keeps (a permanent refusal:
+    /// retrying the same write cannot succeed).
+    #[error("{bytes} bytes is over the limit of {limit} bytes")]
+    TooLarge { bytes: usize, limit: usize },
     #[error("invalid write: {0}")]
     InvalidWrite(String),
     #[error("invalid or foreign pagination cursor")]
@@ -315,6 +358,26 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), TableError> {
     keys.sort();
     if keys.windows(2).any(|pair| pair[0] == pair[1]) {
         return Err(TableError::InvalidWrite("two writes to one item in one transaction".into()));
+    }
+    // What a write sends; an update's final size is checked where the item is at hand.
+    let mut total = 0;
+    for write in writes {
+        let bytes = match write {
+            Write::Put { item, .. } => {
+                item.check_size()?;
+                item.size()
+            }
+            Write::Update { key, update, .. } => {
+                let item = Item::new(key.clone(), update.data.clone().unwrap_or_default());
+                item.check_size()?;
+                item.size()
+            }
+            Write::Delete { .. } | Write::Check { .. } => 0,
+        };
+        total += bytes;
+    }
+    if total > MAX_TRANSACTION_BYTES {
+        return Err(TableError::TooLarge { bytes: total, limit: MAX_TRANSACTION_BYTES });
     }
     Ok(())
 }

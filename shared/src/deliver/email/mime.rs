@@ -223,8 +223,8 @@ impl Body<'_> {
             }
             out.push('\n');
         }
-        if !self.outgoing.run_url.is_empty() {
-            let _ = writeln!(out, "View the run: {}", self.outgoing.run_url);
+        if let Some(view_url) = &self.outgoing.view_url {
+            let _ = writeln!(out, "View the run: {view_url}");
         }
         out
     }
@@ -274,12 +274,12 @@ impl Body<'_> {
             }
             out.push_str("</ul>\n");
         }
-        if !self.outgoing.run_url.is_empty() {
+        if let Some(view_url) = &self.outgoing.view_url {
             let _ = writeln!(
                 out,
                 "<p style=\"margin:20px 0 0;padding-top:12px;border-top:1px solid {RULE};\">\
                  <a href=\"{}\" style=\"color:{ACCENT};\">View the run</a></p>",
-                escape(&self.outgoing.run_url)
+                escape(view_url)
             );
         }
         out.push_str("</div>\n</body></html>\n");

@@ -159,7 +159,8 @@ pub(crate) mod fixtures {
                 dropped: vec![],
                 error: None,
             }),
-            run_url: "https://herald.example.com/api/v1/reports/runs/01JD?x=1&y=2".into(),
+            run_url: "https://herald.example.com/api/v1/reports/runs/01JD".into(),
+            view_url: Some("https://herald.example.com/api/v1/reports/runs/01JD?x=1&y=2".into()),
             files: vec![
                 file("ops-daily.pdf", "application/pdf", pdf),
                 file("tickets-é.csv", "text/csv", "id,name\n1,Zoë\n2,Łukasz\n".as_bytes().to_vec()),

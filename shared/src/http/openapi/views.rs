@@ -285,8 +285,36 @@ pub struct InteractionInput {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum InteractionBatch {
-    Array(Vec<InteractionInput>),
-    Object { interactions: Vec<InteractionInput> },
+    Array(InteractionList),
+    Object(InteractionBatchObject),
+}
+
+/// `{"interactions": [...]}`, nothing else.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionBatchObject {
+    pub interactions: InteractionList,
+}
+
+/// One to 10,000 interactions.
+#[derive(Debug, Serialize)]
+pub struct InteractionList(pub Vec<InteractionInput>);
+
+impl utoipa::PartialSchema for InteractionList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("InteractionInput"))
+            .min_items(Some(1))
+            .max_items(Some(crate::domain::MAX_INGEST_BATCH))
+            .into()
+    }
+}
+
+impl ToSchema for InteractionList {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        schemas.push(("InteractionInput".into(), <InteractionInput as utoipa::PartialSchema>::schema()));
+        <InteractionInput as ToSchema>::schemas(schemas);
+    }
 }
 
 /// What an ingest stored.

@@ -74,7 +74,7 @@ fn existing_code(raw: &str) -> Result<Code, ApiError> {
     operation_id = "put_dataset",
     tag = "datasets",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    params(WorkspacePath, ("code" = crate::domain::Code, Path, description = "The dataset's code")),
     request_body(
         description = "The rows: CSV with a header row, or a JSON array of objects",
         content((String = "text/csv"), (Vec<Object> = "application/json"))
@@ -142,7 +142,7 @@ pub async fn list_datasets(
     operation_id = "get_dataset",
     tag = "datasets",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    params(WorkspacePath, ("code" = crate::domain::Code, Path, description = "The dataset's code")),
     responses(
         (status = 200, description = "The dataset's metadata", body = views::DatasetView),
         ReadErrors,
@@ -181,7 +181,7 @@ fn decode_cursor(cursor: &str, version: u64) -> Result<usize, ApiError> {
     operation_id = "list_dataset_rows",
     tag = "datasets",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code"), PageParams),
+    params(WorkspacePath, ("code" = crate::domain::Code, Path, description = "The dataset's code"), PageParams),
     responses(
         (status = 200, description = "A page of rows", body = views::DatasetRows),
         ReadErrors,
@@ -218,7 +218,7 @@ pub async fn rows(
     operation_id = "delete_dataset",
     tag = "datasets",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("code" = String, Path, description = "The dataset's code")),
+    params(WorkspacePath, ("code" = crate::domain::Code, Path, description = "The dataset's code")),
     responses(
         (status = 204, description = "Deleted"),
         ReadErrors,

@@ -91,7 +91,13 @@ pub async fn list_jobs(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiRe
     params(
         WorkspacePath,
         ("job" = String, Path, description = "The job's (report's) id or code"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried call answer the first call's run"),
+        (
+            "Idempotency-Key" = Option<String>,
+            Header,
+            pattern = r"^[!-~](?:[ -~]{0,253}[!-~])?$",
+            max_length = 255,
+            description = "Makes a retried call answer the first call's run"
+        ),
     ),
     request_body = Option<RunNowBody>,
     responses(

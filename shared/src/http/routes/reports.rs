@@ -15,7 +15,7 @@ use crate::domain::{
     Report, ReportId, Section, SourceKind, SourceSpec, ValidationErrors, keep_masked,
 };
 use crate::http::auth::Caller;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::store::StoreError;
@@ -104,9 +104,20 @@ fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Vec<F
     errors
 }
 
+/// The most a report definition may take stored: three quarters of what any store keeps in
+/// one record, so each run, which keeps a copy of its report, has room for its data too.
+/// Larger data belongs in a dataset.
+pub const MAX_REPORT_BYTES: usize = crate::store::table::MAX_ITEM_BYTES / 4 * 3;
+
 /// Checks a report about to be saved, adding its problems to `errors` (found earlier) and
 /// reporting them all at once.
 async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> ApiResult<()> {
+    let bytes = ctx.store.stored_size(report)?;
+    if bytes > MAX_REPORT_BYTES {
+        let mut error = ApiError::too_large("the report", bytes, MAX_REPORT_BYTES);
+        error.message.push_str("; keep large data in a dataset (`/datasets`) and read it with a `dataset` source");
+        return Err(error);
+    }
     let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
     errors.extend(report.validate().err().into_iter().flat_map(|e| e.0).filter(|e| !reported.contains(&e.field)));
     for (i, d) in report.deliveries.iter().enumerate() {
@@ -283,7 +294,7 @@ pub async fn update(
     if let Some(version) = body.version
         && version != current.version
     {
-        return Err(crate::http::error::ApiError::conflict(format!(
+        return Err(ApiError::conflict(format!(
             "the report is at version {}, not {version}; reload and retry",
             current.version
         )));

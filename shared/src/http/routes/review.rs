@@ -27,15 +27,24 @@ const MAX_REASON_CHARS: usize = 2000;
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// Why the entry is not to be delivered (kept on the entry).
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BulkBody {
-    /// The entries to decide on; every held entry of the run when absent.
+pub struct ApproveBody {
+    /// The entries to approve; every held entry of the run when absent.
     pub entry_ids: Option<Vec<EntryId>>,
-    /// Why the entries are not to be delivered (reject only).
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// The entries to reject; every held entry of the run when absent.
+    pub entry_ids: Option<Vec<EntryId>>,
+    /// Why the entries are not to be delivered (kept on each).
+    #[schema(max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -132,11 +141,17 @@ pub async fn reject_entry(
 
 /// Applies `action` to the named entries (every held one when none are named); the others
 /// are reported as skipped.
-async fn decide_many(ctx: &Context, caller: &Caller, run: &str, body: BulkBody, action: Action) -> ApiResult<Value> {
+async fn decide_many(
+    ctx: &Context,
+    caller: &Caller,
+    run: &str,
+    entry_ids: Option<Vec<EntryId>>,
+    action: Action,
+) -> ApiResult<Value> {
     caller.require(Area::Runs, Access::Write)?;
     let run = run_of(ctx, caller, run).await?;
-    let mut entries = review::select(ctx, &run, body.entry_ids.as_deref()).await?;
-    if body.entry_ids.is_none() {
+    let mut entries = review::select(ctx, &run, entry_ids.as_deref()).await?;
+    if entry_ids.is_none() {
         entries.retain(|e| e.status == EntryStatus::PendingReview);
     }
     let by = caller.token.id.to_string();
@@ -156,7 +171,7 @@ async fn decide_many(ctx: &Context, caller: &Caller, run: &str, body: BulkBody, 
     tag = "runs",
     security(("personal_access_token" = [])),
     params(WorkspacePath, ("id" = String, Path, description = "The run's id")),
-    request_body = Option<BulkBody>,
+    request_body = Option<ApproveBody>,
     responses(
         (status = 202, description = "What was approved and what was left as it is", body = views::RunApprovalView),
         WriteErrors,
@@ -169,11 +184,8 @@ pub async fn approve_entries(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Area::Runs, Access::Write)?;
-    let body: BulkBody = body.parse_or_default()?;
-    if body.reason.is_some() {
-        return Err(ApiError::invalid("reason", "is only accepted when rejecting"));
-    }
-    let answer = decide_many(&ctx, &caller, &run, body, Action::Approve).await?;
+    let body: ApproveBody = body.parse_or_default()?;
+    let answer = decide_many(&ctx, &caller, &run, body.entry_ids, Action::Approve).await?;
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
@@ -198,9 +210,9 @@ pub async fn reject_entries(
     body: JsonBody,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Runs, Access::Write)?;
-    let mut body: BulkBody = body.parse_or_default()?;
-    let action = Action::Reject { reason: reason(body.reason.take())? };
-    Ok(Json(decide_many(&ctx, &caller, &run, body, action).await?))
+    let body: BulkBody = body.parse_or_default()?;
+    let action = Action::Reject { reason: reason(body.reason)? };
+    Ok(Json(decide_many(&ctx, &caller, &run, body.entry_ids, action).await?))
 }
 
 /// Expires pending approvals older than `APPROVAL_MAX_AGE_HOURS` in every workspace.

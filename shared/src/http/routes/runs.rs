@@ -36,10 +36,12 @@ const DETAIL_ENTRIES: usize = 100;
 /// Deliveries read for a run's detail (those of the entries shown).
 const DETAIL_DELIVERIES: usize = 1000;
 
-/// The API shape of a run: its record plus `finished` and the seed `003` bucket counts.
+/// The API shape of a run: its record plus `finished` and the seed `003` bucket counts, all
+/// read from one record (whose status, end and counts the store writes together).
 pub fn view(run: &Run) -> Value {
     let mut v = object("report_run", run);
     v["finished"] = json!(run.is_finished());
+    v["finished_at"] = json!(run.ended_at());
     v["duration_ms"] = json!(run.duration_ms());
     v["entries"] = json!(run.counts.total);
     v
@@ -92,9 +94,7 @@ pub async fn list_runs(
         None => None,
         Some(r) => match ctx.store.resolve_report(caller.workspace.id, r).await {
             Ok(report) => Some(report.id),
-            Err(StoreError::NotFound { .. }) => {
-                return Err(ApiError::invalid("report_id", "is not a report of this workspace"));
-            }
+            Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found("report")),
             Err(e) => return Err(e.into()),
         },
     };
@@ -351,6 +351,8 @@ pub struct RunNowBody {
         (
             "Idempotency-Key" = Option<String>,
             Header,
+            pattern = r"^[!-~](?:[ -~]{0,253}[!-~])?$",
+            max_length = 255,
             description = "A retried call with the same key answers the run the first call started"
         ),
     ),

@@ -67,7 +67,7 @@ pub async fn list_suppressions(
     operation_id = "put_suppression",
     tag = "destinations",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("address" = String, Path, description = "The email address")),
+    params(WorkspacePath, ("address" = String, Path, format = Email, description = "The email address")),
     request_body = Option<SuppressionBody>,
     responses(
         (status = 200, description = "The suppression", body = views::SuppressionView),
@@ -85,7 +85,11 @@ pub async fn put(
     let address = address_of(&address)?;
     let now = ctx.clock.now();
     if body.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::invalid("expires_at", "must be in the future"));
+        return Err(crate::domain::ValidationErrors::from(crate::domain::FieldError::new(
+            "expires_at",
+            "must be in the future",
+        ))
+        .into());
     }
     let suppression = Suppression {
         workspace_id: caller.workspace.id,
@@ -105,7 +109,7 @@ pub async fn put(
     operation_id = "delete_suppression",
     tag = "destinations",
     security(("personal_access_token" = [])),
-    params(WorkspacePath, ("address" = String, Path, description = "The email address")),
+    params(WorkspacePath, ("address" = String, Path, format = Email, description = "The email address")),
     responses(
         (status = 204, description = "The address may receive mail again"),
         ReadErrors,
