@@ -12,7 +12,7 @@ SAM_ARGS   ?=
 ARGS       ?=
 LAMBDA_PKGS := -p herald-api -p herald-tick -p herald-render -p herald-deliver
 
-.PHONY: help run test console-test bench lint fmt clippy tools validate emulators build-lambda package deploy clean-tools
+.PHONY: help run test fuzz console-test bench lint fmt clippy tools validate emulators build-lambda package deploy clean-tools
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -21,8 +21,11 @@ run: ## build the CLI (release) and start the local all-in-one server with demo 
 	cargo build --release -p herald-cli
 	./target/release/herald serve --demo $(ARGS)
 
-test: ## everything CI runs: pinned tools, moto + SMTP sink, cfn-lint, sam validate, fmt, clippy, tests, browser tests
+test: ## everything CI runs: pinned tools, moto + SMTP sink, cfn-lint, sam validate, fmt, clippy, tests, API fuzzing, browser tests
 	bash infra/test.sh
+
+fuzz: ## schemathesis over the whole API of a fresh herald serve --demo (HERALD_FUZZ_SECONDS, default 240)
+	bash infra/fuzz.sh
 
 console-test: ## the console's browser tests only (Chromium + Playwright; screenshots in target/console-screenshots)
 	bash infra/browser.sh

@@ -50,7 +50,6 @@ status=0
     --header "X-Cron-Token: $CRON_SECRET" \
     --header "X-Cron-Secret: $CRON_SECRET" \
     --phases examples,coverage,fuzzing \
-    --checks all \
     --workers 2 \
     --max-time "${HERALD_FUZZ_SECONDS:-240}" \
     --seed 20261207 \

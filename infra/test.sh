@@ -8,7 +8,8 @@
 # HERALD_TEST_CMD='...' (a bash command line) is the same as `-- bash -c '...'`.
 #
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
-# cargo clippy -D warnings, cargo test, the console's browser tests (infra/browser.sh). Both
+# cargo clippy -D warnings, cargo test, schemathesis over the API (infra/fuzz.sh), the
+# console's browser tests (infra/browser.sh). Both
 # emulators listen on free loopback ports only, and are stopped (and their temp dir removed) on
 # any exit, including failures and Ctrl-C.
 set -euo pipefail
@@ -193,22 +194,25 @@ EOF
 esac
 
 # ------------------------------------------------------------------ steps
-banner "1/6 cfn-lint template.yaml"
+banner "1/7 cfn-lint template.yaml"
 cfn-lint template.yaml
 
-banner "2/6 sam validate --lint"
+banner "2/7 sam validate --lint"
 sam validate --lint
 
-banner "3/6 cargo fmt --all -- --check"
+banner "3/7 cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-banner "4/6 cargo clippy --workspace --all-targets --locked -- -D warnings"
+banner "4/7 cargo clippy --workspace --all-targets --locked -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-banner "5/6 cargo test --workspace --locked"
+banner "5/7 cargo test --workspace --locked"
 cargo test --workspace --locked
 
-banner "6/6 console in a real browser (infra/browser.sh)"
+banner "6/7 schemathesis over the whole API of herald serve (infra/fuzz.sh)"
+bash "$ROOT/infra/fuzz.sh"
+
+banner "7/7 console in a real browser (infra/browser.sh)"
 bash "$ROOT/infra/browser.sh"
 
-info "OK: cfn-lint, sam validate, fmt, clippy, tests and browser tests passed in $((SECONDS - T0)) s"
+info "OK: cfn-lint, sam validate, fmt, clippy, tests, the API fuzzer and browser tests passed in $((SECONDS - T0)) s"

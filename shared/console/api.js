@@ -13,6 +13,12 @@ export class ApiError extends Error {
     this.requestId = requestId;
   }
 
+  /** The message with each field's problem after it, for a toast. */
+  summary() {
+    const fields = (this.details?.errors ?? []).map((e) => `${e.field}: ${e.message}`);
+    return fields.length ? `${this.message}: ${fields.join("; ")}` : this.message;
+  }
+
   /** Field errors of a 422 as `{field: message}`. */
   fieldErrors() {
     const out = {};

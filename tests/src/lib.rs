@@ -10,6 +10,48 @@ use herald_core::pipeline::admin::{self, Access};
 
 pub mod surface;
 
+/// Every log line the servers of one test binary write, kept for the test to read.
+pub mod logs {
+    use std::io::Write;
+    use std::sync::{Mutex, Once};
+
+    static LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+    struct Captured;
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            LINES.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Starts capturing, at `filter` (an `EnvFilter` directive), as JSON lines with the span
+    /// list when `json`; once per binary (later calls do nothing).
+    pub fn capture(filter: &str, json: bool) {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let builder = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_writer(|| Captured);
+            let set = if json {
+                tracing::subscriber::set_global_default(builder.json().with_span_list(true).finish())
+            } else {
+                tracing::subscriber::set_global_default(builder.finish())
+            };
+            set.expect("one subscriber per test binary");
+        });
+    }
+
+    /// What was captured so far.
+    pub fn text() -> String {
+        String::from_utf8_lossy(&LINES.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
 pub struct TestServer {
     pub url: String,
     pub ctx: Arc<Context>,

@@ -7,9 +7,6 @@
 //! Every log line the servers of this binary write is captured, and no test may find a secret
 //! in them either.
 
-use std::io::Write;
-use std::sync::{Mutex, Once};
-
 use chrono::{Duration, Utc};
 use herald_core::testing::recorder::{Recorder, Reply};
 use herald_tests::surface::{self, World};
@@ -25,30 +22,8 @@ const SIGNING_SECRET: &str = "whsec_c2lnbmluZy1zZWNyZXQtb2YtdGhlLXRlc3Q=";
 const SMTP_PASSWORD: &str = "smtp-pass-91c4e0";
 const SECRETS: [&str; 5] = [HEADER_SECRET, SLACK_TOKEN, TEAMS_TOKEN, SIGNING_SECRET, SMTP_PASSWORD];
 
-/// Every log line of this test binary.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Captured;
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn capture_logs() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,hyper=info,h2=info,aws=info,rustls=info"))
-            .with_writer(|| Captured)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-    });
+    herald_tests::logs::capture("debug,hyper=info,h2=info,aws=info,rustls=info", false);
 }
 
 /// Fails when a secret shows in `text`, naming where.
@@ -59,7 +34,7 @@ fn assert_no_secret(text: &str, place: &str) {
 }
 
 fn assert_no_secret_logged() {
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let logs = herald_tests::logs::text();
     assert!(!logs.is_empty(), "the servers log");
     assert_no_secret(&logs, "the log");
 }

@@ -3,28 +3,11 @@
 //! by the same workers (spans follow their task across awaits, not the thread).
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::Mutex;
 
 use herald_core::pipeline::admin;
 use herald_tests::{Backend, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Every log line of this test binary, as JSON.
-static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-
-struct Captured;
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A report of `rows` entries, each delivered to the workspace's outbox.
 async fn report(s: &TestServer, token: &str, ws: &str, rows: usize) {
@@ -46,13 +29,7 @@ async fn report(s: &TestServer, token: &str, ws: &str, rows: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn log_lines_of_two_workspaces_worked_on_at_once_each_name_their_own_workspace() {
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_span_list(true)
-        .with_env_filter(tracing_subscriber::EnvFilter::new("herald_core=debug"))
-        .with_writer(|| Captured)
-        .finish();
-    tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+    herald_tests::logs::capture("herald_core=debug", true);
 
     let s = TestServer::start(Backend::Sqlite).await.unwrap();
     let other = admin::create_workspace(&s.ctx, "globex", "Globex").await.unwrap();
@@ -84,7 +61,7 @@ async fn log_lines_of_two_workspaces_worked_on_at_once_each_name_their_own_works
         }
     }
 
-    let logs = String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let logs = herald_tests::logs::text();
     let mut checked: BTreeMap<String, usize> = BTreeMap::new();
     for line in logs.lines() {
         let Ok(event) = serde_json::from_str::<Value>(line) else { continue };

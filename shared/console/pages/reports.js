@@ -69,7 +69,8 @@ function actions(report, ctx) {
         const started = await api.post(api.ws(`/reports/${id}/runs`), {});
         toast(h("span", {}, "Run ", h("a", { href: `#/runs/${encodeURIComponent(started.id)}` }, started.id), " started: ", badge(started.status)), "success");
       } catch (e) {
-        toast(e.message, "error");
+        // A required parameter without a value is named, so the user knows what to set.
+        toast(typeof e.summary === "function" ? e.summary() : e.message, "error");
       }
     }),
   { "aria-label": `Run now: ${report.name}` });

@@ -95,9 +95,10 @@ pub struct RecurrenceRule {
     pub start: NaiveDateTime,
     /// Last day (inclusive) a slot may fall on; forever when absent.
     #[serde(default)]
+    #[schema(value_type = Option<String>, format = Date, pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
     pub until: Option<NaiveDate>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>, example = json!(["Mon", "Thu"]))]
+    #[schema(value_type = Vec<DayName>, example = json!(["Mon", "Thu"]))]
     pub allowed_days: Vec<Weekday>,
     /// Month (1–12) a yearly rule anchors on.
     #[serde(default)]
@@ -114,6 +115,19 @@ pub struct RecurrenceRule {
 
 fn one() -> u32 {
     1
+}
+
+/// A day of the week by its short name (the full name is accepted too).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `chrono::Weekday` in the document; never built
+enum DayName {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
 }
 
 impl RecurrenceRule {

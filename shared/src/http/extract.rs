@@ -90,6 +90,15 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// A `version` a change is based on: a whole number from 0 to 2^63 - 1, as the document says
+/// (`format: int64`).
+pub fn version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match Option::<u64>::deserialize(d)? {
+        Some(v) if v > i64::MAX as u64 => Err(serde::de::Error::custom("a version is at most 9223372036854775807")),
+        other => Ok(other),
+    }
+}
+
 /// Rewrites every number with a zero fraction (`3.0`) as an integer; whether any was.
 fn integral_numbers(value: &mut Value) -> bool {
     match value {

@@ -104,6 +104,8 @@ pub struct SettingsBody {
     pub ai: Option<AiSettings>,
     pub network: Option<NetworkSettings>,
     /// The version the change is based on; a newer stored version is a conflict.
+    #[serde(default, deserialize_with = "crate::http::extract::version")]
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub version: Option<u64>,
 }
 
