@@ -137,18 +137,18 @@ impl TestServer {
         });
     }
 
-    /// Polls a run until it is finished and settled, and returns its detail.
-    pub async fn finished_run(&self, id: &str) -> serde_json::Value {
+    /// Polls a run until nothing is left for the workers to do (it finished, or its entries
+    /// wait for review), and returns its detail.
+    pub async fn settled_run(&self, id: &str) -> serde_json::Value {
         for _ in 0..300 {
             let run: serde_json::Value =
                 self.get(&self.ws(&format!("/runs/{id}"))).send().await.expect("run").json().await.expect("json");
-            // `finished` follows the entry counts; the status settles in the write after.
-            if run["finished"] == true && run["status"] != "running" {
+            if run["finished"] == true || run["status"] == "awaiting_review" {
                 return run;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("run {id} did not finish in 30 s");
+        panic!("run {id} did not settle in 30 s");
     }
 
     /// `{url}/api/v1/ws/{code}{path}`.

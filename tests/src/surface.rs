@@ -178,7 +178,7 @@ impl World {
         .await;
         let started = created(s.post(&s.ws("/reports/ledger-statements/runs")).send().await.unwrap(), "a run").await;
         let run = text(&started["id"]);
-        let detail = s.finished_run(&run).await;
+        let detail = s.settled_run(&run).await;
         let entries: Vec<String> =
             detail["entry_list"]["data"].as_array().expect("entries").iter().map(|e| text(&e["id"])).collect();
         assert_eq!(entries.len(), 2, "{detail}");
@@ -189,7 +189,7 @@ impl World {
         .await;
         let mut delivery = None;
         for _ in 0..300 {
-            let detail = s.finished_run(&run).await;
+            let detail = s.settled_run(&run).await;
             let sent = &detail["entry_list"]["data"][0]["deliveries"][0];
             if sent["status"] == "sent" {
                 delivery = Some(text(&sent["id"]));

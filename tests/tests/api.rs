@@ -184,7 +184,7 @@ async fn runs_are_listed_newest_first_page_by_page(s: TestServer) {
     for (path, status, expected) in [
         ("/runs?limit=0".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
         ("/runs?cursor=garbage".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
-        ("/runs?report_id=nope".to_string(), StatusCode::BAD_REQUEST, "validation_error"),
+        ("/runs?report_id=nope".to_string(), StatusCode::NOT_FOUND, "not_found"),
         ("/runs/not-an-id".to_string(), StatusCode::NOT_FOUND, "not_found"),
         (format!("/runs/{}", herald_core::domain::RunId::generate(now)), StatusCode::NOT_FOUND, "not_found"),
     ] {

@@ -37,7 +37,7 @@ async fn run(s: &TestServer, code: &str, params: Value) -> Value {
     let r = s.post(&s.ws(&format!("/reports/{code}/runs"))).json(&json!({"params": params})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let id = body(r).await["id"].as_str().unwrap().to_owned();
-    s.finished_run(&id).await
+    s.settled_run(&id).await
 }
 
 fn entries(run: &Value) -> &Vec<Value> {

@@ -74,7 +74,7 @@ async fn a_run_reaches_ses_smtp_teams_and_s3_with_every_file_intact() {
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     let r = s.post(&s.ws("/reports/digest/runs")).send().await.unwrap();
     let id = body(r).await["id"].as_str().unwrap().to_owned();
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     let entry = &run["entry_list"]["data"][0];
     let deliveries = entry["deliveries"].as_array().unwrap();
     let statuses: Vec<&str> = deliveries.iter().map(|d| d["status"].as_str().unwrap()).collect();

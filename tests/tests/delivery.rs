@@ -159,7 +159,7 @@ async fn a_run_delivers_to_email_a_signed_webhook_and_slack_each_as_expected() {
     ]))
     .await;
     let id = run_now(&s).await;
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(run["counts"]["completed"], 1, "{run}");
     assert_eq!(run["entry_list"]["data"][0]["status"], "Completed");
     assert_eq!(statuses(&run), ["sent", "sent", "sent"]);
@@ -259,7 +259,7 @@ async fn one_failing_for_good_and_one_for_now_leave_the_other_delivered_and_the_
     // A minute later the recovery sweep hands the entry back; the webhook now answers 200.
     clock.advance(Duration::minutes(2));
     herald_core::pipeline::recovery::recover_stale_work(&s.ctx, clock.now()).await.unwrap();
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(statuses(&run), ["sent", "sent", "failed_permanent"], "{run}");
     assert_eq!(run["entry_list"]["data"][0]["status"], "CompletedWithErrors");
     assert_eq!((run["counts"]["errors"].clone(), run["counts"]["completed"].clone()), (json!(1), json!(0)));
@@ -270,7 +270,7 @@ async fn one_failing_for_good_and_one_for_now_leave_the_other_delivered_and_the_
     let failed = run["entry_list"]["data"][0]["deliveries"][2]["id"].as_str().unwrap().to_owned();
     let r = s.post(&s.ws(&format!("/runs/{id}/deliveries/{failed}/retry"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await.unwrap());
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(statuses(&run), ["sent", "sent", "failed_permanent"], "Slack still answers 400: {run}");
     assert_eq!(slack.requests().len(), 2);
     assert_eq!(hook.requests().len(), 4, "a retry of one delivery sends only that one");
@@ -287,7 +287,7 @@ async fn held_entries_wait_for_the_deliver_action_which_can_also_send_again() {
     let r = s.patch(&s.ws("/reports/weekly-digest")).json(&json!({"hold_for_review": true})).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let id = run_now(&s).await;
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(run["counts"]["review"], 1, "{run}");
     assert_eq!(run["entry_list"]["data"][0]["status"], "PendingReview");
     assert!(hook.requests().is_empty(), "nothing leaves before approval");
@@ -302,14 +302,14 @@ async fn held_entries_wait_for_the_deliver_action_which_can_also_send_again() {
     let r = s.post(&s.ws(&format!("/runs/{id}/deliver"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(body(r).await["queued"], 1);
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!((run["counts"]["completed"].clone(), run["counts"]["review"].clone()), (json!(1), json!(0)), "{run}");
     assert_eq!(hook.requests().len(), 1);
 
     // Delivering a delivered entry again re-sends it from the stored artifacts.
     let r = s.post(&s.ws(&format!("/runs/{id}/deliver"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(statuses(&run), ["sent"]);
     assert_eq!(hook.requests().len(), 2);
     assert_eq!(run["entry_list"]["data"][0]["deliveries"][0]["attempts"], 2);
@@ -394,7 +394,7 @@ async fn suppressed_addresses_are_left_out_and_a_delivery_to_nobody_else_is_skip
     let listed = body(s.get(&s.ws("/suppressions")).send().await.unwrap()).await;
     assert_eq!(listed["data"][0]["address"], "bounced@acme.test");
 
-    let run = s.finished_run(&run_now(&s).await).await;
+    let run = s.settled_run(&run_now(&s).await).await;
     assert_eq!(statuses(&run), ["sent"]);
     let outbox = s.ctx.config.outbox_dir.clone();
     let sent: Vec<_> = std::fs::read_dir(&outbox)
@@ -407,7 +407,7 @@ async fn suppressed_addresses_are_left_out_and_a_delivery_to_nobody_else_is_skip
 
     let r = s.client.put(s.ws("/suppressions/ops@acme.test")).bearer_auth(&s.access.secret).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let run = s.finished_run(&run_now(&s).await).await;
+    let run = s.settled_run(&run_now(&s).await).await;
     assert_eq!(statuses(&run), ["skipped_condition"]);
     let note = run["entry_list"]["data"][0]["deliveries"][0]["error"].as_str().unwrap().to_owned();
     assert!(note.contains("every recipient is suppressed") && note.contains("ops@acme.test"), "{note}");
@@ -420,7 +420,7 @@ async fn suppressed_addresses_are_left_out_and_a_delivery_to_nobody_else_is_skip
     }
     let r = s.client.put(s.ws("/suppressions/x@acme.test")).bearer_auth(&s.access.secret);
     let r = r.json(&json!({"expires_at": "2000-01-01T00:00:00Z"})).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let r = s.delete(&s.ws("/suppressions/ops@acme.test")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }

@@ -28,7 +28,7 @@ async fn an_s3_file_link_is_heralds_own_and_sends_the_download_on_to_a_fresh_pre
     let created = s.post(&s.ws("/reports")).json(&report).send().await.unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
     let started: Value = s.post(&s.ws("/reports/numbers/runs")).send().await.unwrap().json().await.unwrap();
-    let run = s.finished_run(started["id"].as_str().unwrap()).await;
+    let run = s.settled_run(started["id"].as_str().unwrap()).await;
     let artifact = &run["entry_list"]["data"][0]["artifacts"][0];
     let link = artifact["download_url"].as_str().unwrap();
     assert!(link.starts_with(&format!("{}/blobs/", s.url)), "{link}");

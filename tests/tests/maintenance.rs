@@ -164,7 +164,7 @@ async fn a_failing_workspace_is_reported_and_retried_while_the_others_export(bac
 }
 
 /// A finished run of `ws` created at `at` with one stored artifact; (run id, artifact key).
-async fn finished_run(
+async fn settled_run(
     s: &TestServer,
     ws: &Workspace,
     code: &str,
@@ -217,8 +217,8 @@ async fn cleanup_purges_what_retention_allows_spares_legal_holds_and_then_does_n
     for ws in [&s.access, &held] {
         ingest(&s, ws, "old", 6, start() - Duration::days(1)).await;
     }
-    let (old_run, old_file) = finished_run(&s, &s.access.workspace, "old", start()).await;
-    let (held_run, held_file) = finished_run(&s, &held.workspace, "kept", start()).await;
+    let (old_run, old_file) = settled_run(&s, &s.access.workspace, "old", start()).await;
+    let (held_run, held_file) = settled_run(&s, &held.workspace, "kept", start()).await;
     let unfinished = {
         let report = s.ctx.store.create_report(&fixtures::report(&s.access.workspace, "busy", start())).await.unwrap();
         let run = fixtures::run(&report, start());
@@ -301,7 +301,7 @@ async fn a_failing_table_is_reported_for_its_workspace_and_the_rest_goes_on(back
         set_retention(&s, &ws.workspace, 10, false).await;
         ingest(&s, ws, "old", 3, start()).await;
     }
-    let (old_run, _) = finished_run(&s, &s.access.workspace, "old", start()).await;
+    let (old_run, _) = settled_run(&s, &s.access.workspace, "old", start()).await;
     // A run record of the broken workspace that cannot be read.
     let id = herald_core::domain::RunId::generate(start());
     let mut item =

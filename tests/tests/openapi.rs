@@ -294,7 +294,7 @@ async fn the_documented_answers_are_the_answers_the_api_gives() {
 
     let run = answered(&doc, &p("/reports/{report}/runs"), "post", s.post(&s.ws("/reports/sales/runs"))).await;
     let id = run["id"].as_str().unwrap();
-    s.finished_run(id).await;
+    s.settled_run(id).await;
     let detail = answered(&doc, &p("/runs/{id}"), "get", s.get(&s.ws(&format!("/runs/{id}")))).await;
     assert!(detail["entry_list"]["data"][0]["artifacts"][0]["download_url"].is_string(), "{detail:#}");
     assert!(detail["entry_list"]["data"][0]["deliveries"][0]["id"].is_string(), "{detail:#}");

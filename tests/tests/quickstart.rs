@@ -163,7 +163,7 @@ fn assert_one_statement_each(s: &TestServer) {
 
 /// The run detail's entries, each with its status and its deliveries' statuses.
 async fn entries(s: &TestServer, id: &str) -> Vec<(String, Vec<String>)> {
-    let run = s.finished_run(id).await;
+    let run = s.settled_run(id).await;
     let list = run["entry_list"]["data"].as_array().unwrap();
     assert_eq!(list.len(), CUSTOMERS, "{run}");
     list.iter()
@@ -186,7 +186,7 @@ async fn the_quickstart_job_emails_each_customer_their_own_statement_and_skips_t
     let status = finished_status(&s, "monthly-statements", &id).await;
     assert_eq!(status["entries"], CUSTOMERS, "{status}");
     assert_eq!(status["status"], json!({"queued": 0, "completed": CUSTOMERS, "errors": 0, "review": 0}));
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(run["status"], "finished", "{run}");
     assert_eq!(run["counts"]["total"], CUSTOMERS);
     assert_eq!(run["counts"]["completed"], CUSTOMERS);

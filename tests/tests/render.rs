@@ -194,7 +194,7 @@ async fn a_run_stores_artifacts_that_download_with_their_recorded_size_and_check
         .unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let run: Value = r.json().await.unwrap();
-    let run = s.finished_run(run["id"].as_str().unwrap()).await;
+    let run = s.settled_run(run["id"].as_str().unwrap()).await;
     assert_eq!(run["status"], "finished");
     assert_eq!(run["counts"]["completed"], 1);
     assert!(run["narrative"]["summary"].as_str().unwrap().contains("$78,812.24"), "{run}");
@@ -227,7 +227,7 @@ async fn a_source_that_fails_fails_the_preview_and_the_entry_with_the_reason(s: 
 
     s.post(&s.ws("/reports")).json(&report).send().await.unwrap();
     let run: Value = s.post(&s.ws("/reports/missing-data/runs")).send().await.unwrap().json().await.unwrap();
-    let run = s.finished_run(run["id"].as_str().unwrap()).await;
+    let run = s.settled_run(run["id"].as_str().unwrap()).await;
     assert_eq!(run["counts"]["errors"], 1);
     let entry = &run["entry_list"]["data"][0];
     assert_eq!(entry["status"], "GenerationFailed");

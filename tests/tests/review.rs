@@ -92,7 +92,7 @@ async fn a_held_run_is_approved_rejected_and_delivered_in_bulk_with_the_right_bu
     let destination = webhook_to(&s, &hook).await;
     statements(&s, "statements", &["Ada", "Brook", "Cyd", "Dee", "Eve"], true, &destination).await;
     let id = start_job(&s, "statements").await;
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(buckets(&run), (0, 0, 5, 0, 0), "{run}");
     assert!(hook.requests().is_empty(), "nothing leaves before approval");
     let ids: Vec<String> = entries(&run).into_iter().map(|(_, id)| id).collect();
@@ -114,7 +114,7 @@ async fn a_held_run_is_approved_rejected_and_delivered_in_bulk_with_the_right_bu
     assert_eq!(entry["review"]["decision"], "rejected");
     assert_eq!(entry["review"]["by"], s.access.token.id.to_string());
     assert_eq!(entry["review"]["note"], "balance looks wrong");
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(buckets(&run), (2, 0, 2, 1, 0), "{run}");
     let mut sent = delivered(&hook);
     sent.sort();
@@ -137,7 +137,7 @@ async fn a_held_run_is_approved_rejected_and_delivered_in_bulk_with_the_right_bu
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // The rejected entry keeps its PDF for audit.
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     let audit = &run["entry_list"]["data"][2];
     assert_eq!(audit["id"], rejected.as_str());
     let url = audit["artifacts"][0]["download_url"].as_str().unwrap();
@@ -160,7 +160,7 @@ async fn a_held_run_is_approved_rejected_and_delivered_in_bulk_with_the_right_bu
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let answer = body(r).await;
     assert_eq!((answer["approved"].clone(), answer["skipped"].clone()), (json!(2), json!([])), "{answer}");
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!(buckets(&run), (4, 0, 0, 1, 0), "{run}");
     let mut sent = delivered(&hook);
     sent.sort();
@@ -174,7 +174,7 @@ async fn a_held_run_is_approved_rejected_and_delivered_in_bulk_with_the_right_bu
     let r = s.post(&s.ws(&format!("/jobs/statements/runs/{id}/deliver"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     assert_eq!(body(r).await["queued"], 4);
-    s.finished_run(&id).await;
+    s.settled_run(&id).await;
     assert_eq!(delivered(&hook).iter().filter(|e| *e == rejected).count(), 0);
 }
 
@@ -193,7 +193,7 @@ async fn latest_run(s: &TestServer, job: &str) -> Option<Value> {
     let report = s.ctx.store.resolve_report(s.access.workspace.id, job).await.unwrap();
     let runs = body(s.get(&s.ws(&format!("/runs?report_id={}", report.id))).send().await.unwrap()).await;
     let id = runs["data"].as_array().unwrap().first()?["id"].as_str()?.to_owned();
-    Some(s.finished_run(&id).await)
+    Some(s.settled_run(&id).await)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,10 +262,10 @@ async fn approvals_expire_only_entries_held_past_the_max_age_and_a_second_call_d
     let destination = webhook_to(&s, &hook).await;
     statements(&s, "statements", &["Ada", "Brook"], true, &destination).await;
     let old = start_job(&s, "statements").await;
-    s.finished_run(&old).await;
+    s.settled_run(&old).await;
     clock.advance(Duration::hours(1));
     let recent = start_job(&s, "statements").await;
-    s.finished_run(&recent).await;
+    s.settled_run(&recent).await;
 
     let r = s.client.get(format!("{}/api/v1/cron/approvals-expire", s.url)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -280,7 +280,7 @@ async fn approvals_expire_only_entries_held_past_the_max_age_and_a_second_call_d
     let ws = s.access.workspace.id.to_string();
     let mine = report["workspaces"].as_array().unwrap().iter().find(|w| w["workspace_id"] == ws.as_str()).unwrap();
     assert_eq!((mine["expired"].clone(), mine["errors"].clone()), (json!(2), json!([])));
-    let old_run = s.finished_run(&old).await;
+    let old_run = s.settled_run(&old).await;
     assert_eq!(buckets(&old_run), (0, 0, 0, 2, 0), "{old_run}");
     for entry in old_run["entry_list"]["data"].as_array().unwrap() {
         assert_eq!(
@@ -288,11 +288,11 @@ async fn approvals_expire_only_entries_held_past_the_max_age_and_a_second_call_d
             (Some("expired"), Some("expired"))
         );
     }
-    assert_eq!(buckets(&s.finished_run(&recent).await), (0, 0, 2, 0, 0));
+    assert_eq!(buckets(&s.settled_run(&recent).await), (0, 0, 2, 0, 0));
 
     let again = expire(&s).await;
     assert_eq!(again["expired"], 0, "{again}");
-    assert_eq!(buckets(&s.finished_run(&recent).await), (0, 0, 2, 0, 0));
+    assert_eq!(buckets(&s.settled_run(&recent).await), (0, 0, 2, 0, 0));
     // An expired entry is never delivered, even by a later bulk delivery.
     let r = s.post(&s.ws(&format!("/runs/{old}/deliver"))).send().await.unwrap();
     assert_eq!(body(r).await["queued"], 0);
@@ -339,7 +339,7 @@ async fn the_jobs_endpoints_answer_the_seed_shapes_and_keep_runs_to_their_job() 
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(body(again).await["jobRunId"], run_id.as_str());
 
-    s.finished_run(&run_id).await;
+    s.settled_run(&run_id).await;
     let status = body(s.get(&s.ws(&format!("/jobs/statements/runs/{run_id}/status"))).send().await.unwrap()).await;
     assert_eq!(status["finished"], true);
     assert_eq!(status["entries"], 3);
@@ -386,7 +386,7 @@ async fn the_review_document_is_a_cover_and_every_entry_pdf_in_order(backend: Ba
     statements(&s, "statements", &["Ada", "Brook", "Cyd"], true, &destination).await;
     statements(&s, "other", &["Dee"], true, &destination).await;
     let id = start_job(&s, "statements").await;
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
 
     let r = s.post(&s.ws(&format!("/jobs/other/runs/{id}/generate-review-document"))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "a run of another job");

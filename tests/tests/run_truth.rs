@@ -145,7 +145,7 @@ async fn a_run_held_for_review_awaits_review_until_every_entry_is_decided(s: Tes
     assert!(contradictions(&half).is_empty(), "{half}");
     assert_ne!(half["finished"], true, "one entry still waits: {half}");
     assert!(decide(&entries[1], "reject").send().await.unwrap().status().is_success());
-    let done = s.finished_run(&id).await;
+    let done = s.settled_run(&id).await;
     assert_eq!((done["status"].clone(), done["finished"].clone()), (json!("finished"), json!(true)), "{done}");
     let finished_at = done["finished_at"].clone();
     assert!(finished_at.is_string());
@@ -254,7 +254,7 @@ async fn a_panic_while_rendering_one_entry_fails_that_entry_and_the_server_goes_
     let rows = json!([{"name": "Ada"}, {"name": PANIC_WHILE_RENDERING}, {"name": "Cy"}]);
     create_report(&s, statements("fragile", rows)).await;
     let id = run_now(&s, "fragile").await;
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!((run["counts"]["completed"].clone(), run["counts"]["errors"].clone()), (json!(2), json!(1)), "{run}");
     let failed: Vec<&Value> =
         run["entry_list"]["data"].as_array().unwrap().iter().filter(|e| e["status"] == "GenerationFailed").collect();
@@ -265,7 +265,7 @@ async fn a_panic_while_rendering_one_entry_fails_that_entry_and_the_server_goes_
     // The server, its workers and the API go on.
     assert_eq!(s.client.get(format!("{}/health", s.url)).send().await.unwrap().status(), StatusCode::OK);
     create_report(&s, statements("sturdy", json!([{"name": "Dee"}]))).await;
-    let again = s.finished_run(&run_now(&s, "sturdy").await).await;
+    let again = s.settled_run(&run_now(&s, "sturdy").await).await;
     assert_eq!(again["counts"]["completed"], 1, "{again}");
 }
 
@@ -284,7 +284,7 @@ async fn what_does_not_fit_in_one_record_is_refused_alike_on(backend: Backend) {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let refused = body(r).await;
     assert_eq!(refused["error"]["code"], "validation_error");
-    assert_eq!(refused["error"]["details"]["limit_bytes"], 307_200, "{refused}");
+    assert_eq!(refused["error"]["details"]["limit_bytes"], 300_000, "{refused}");
     assert!(refused["error"]["message"].as_str().unwrap().contains("dataset"), "{refused}");
     assert_eq!(s.get(&s.ws("/reports/big")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 
@@ -295,7 +295,7 @@ async fn what_does_not_fit_in_one_record_is_refused_alike_on(backend: Backend) {
         let r = s.post(&url).json(&json!({"data": data})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{url}");
         let refused = body(r).await;
-        assert_eq!(refused["error"]["details"]["limit_bytes"], 409_600, "{refused}");
+        assert_eq!(refused["error"]["details"]["limit_bytes"], 400_000, "{refused}");
     }
     assert_eq!(body(s.get(&s.ws("/runs")).send().await.unwrap()).await["data"], json!([]));
 }

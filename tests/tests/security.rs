@@ -113,7 +113,7 @@ async fn run_now(s: &TestServer, report: &str) -> String {
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_no_secret(&answer, "the run-now answer");
     let id = serde_json::from_str::<Value>(&answer).unwrap()["id"].as_str().unwrap().to_owned();
-    s.finished_run(&id).await;
+    s.settled_run(&id).await;
     id
 }
 

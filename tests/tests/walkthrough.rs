@@ -122,7 +122,7 @@ async fn the_weekly_digest_walkthrough_runs_end_to_end_over_http() {
     let r = s.post(&s.ws("/reports/weekly-digest/runs")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let id = body(r).await["id"].as_str().unwrap().to_owned();
-    let run = s.finished_run(&id).await;
+    let run = s.settled_run(&id).await;
     assert_eq!((run["status"].as_str(), run["counts"]["completed"].as_u64()), (Some("finished"), Some(1)), "{run}");
     let entry = &run["entry_list"]["data"][0];
     let sent: Vec<&str> =
@@ -202,7 +202,7 @@ async fn the_weekly_digest_walkthrough_runs_end_to_end_over_http() {
     assert_eq!(body(tick(&s).await.unwrap()).await["reportsRan"], 0, "the slot fires once");
     let scheduled = body(s.get(&s.ws("/runs?trigger=schedule")).send().await.unwrap()).await;
     let scheduled_id = scheduled["data"][0]["id"].as_str().unwrap().to_owned();
-    let scheduled_run = s.finished_run(&scheduled_id).await;
+    let scheduled_run = s.settled_run(&scheduled_id).await;
     assert_eq!(scheduled_run["counts"]["completed"], 1, "{scheduled_run}");
     let schedule =
         body(s.get(&s.ws(&format!("/schedules/{}", schedule["id"].as_str().unwrap()))).send().await.unwrap()).await;

@@ -164,7 +164,7 @@ pub async fn items_over_the_size_limit_are_refused_whole_and_change_nothing(tabl
     assert!(matches!(grown, Err(TableError::TooLarge { .. })), "{grown:?}");
     assert_eq!(table.get(&Key::new(p, "fits")).await.unwrap().unwrap().version, 1);
     // Eleven items of 390 KB are over the 4 MB a transaction may write.
-    let many: Vec<Write> = (0..11).map(|i| put(sized(&format!("m{i}"), 390 * 1024))).collect();
+    let many: Vec<Write> = (0..11).map(|i| put(sized(&format!("m{i}"), 390_000))).collect();
     assert!(matches!(table.write(many).await, Err(TableError::TooLarge { limit: MAX_TRANSACTION_BYTES, .. })));
     assert!(matches!(table.put_all(vec![sized("bulk", MAX_ITEM_BYTES)]).await, Err(TableError::TooLarge { .. })));
 }

@@ -230,14 +230,16 @@ impl Store {
         Ok(Listing { items, cursor })
     }
 
-    /// Moves a run from `from` to `to` if it is still in `from` and unchanged since it was read
-    /// (its counts too), applying `change`.
+    /// Moves a run from `from` to `to` if it is still in `from`, applying `change` to the run
+    /// as it is at the write (its counts may move meanwhile: the write is conditioned on the
+    /// version read, and read again when workers moved them). `Conflict` once it is no longer
+    /// in `from`.
     pub async fn transition_run(
         &self,
         id: RunId,
         from: RunStatus,
         to: RunStatus,
-        change: impl FnOnce(&mut Run),
+        mut change: impl FnMut(&mut Run),
     ) -> Result<Run, StoreError> {
         if !from.can_transition_to(to) {
             return Err(StoreError::InvalidTransition {
@@ -246,23 +248,23 @@ impl Store {
                 to: to.as_str().into(),
             });
         }
-        let mut run = self.get_run(id).await?;
-        if run.status != from {
-            return Err(StoreError::Conflict(format!("run {id} is {}, not {}", run.status.as_str(), from.as_str())));
-        }
-        change(&mut run);
-        run.status = to;
-        // On the version read: the counters must not move between the read and this write.
-        let write =
-            Write::Update { key: run_key(id), condition: Condition::Version(run.version), update: rewrite(&run)? };
-        match self.write(vec![write]).await {
-            Ok(()) => {}
-            Err(TableError::ConditionFailed { .. }) => {
-                return Err(StoreError::Conflict(format!("run {id} moved on concurrently")));
+        for _ in 0..RUN_WRITE_ATTEMPTS {
+            let mut run = self.get_run(id).await?;
+            if run.status != from {
+                let now = run.status.as_str();
+                return Err(StoreError::Conflict(format!("run {id} is {now}, not {}", from.as_str())));
             }
-            Err(e) => return Err(e.into()),
+            change(&mut run);
+            run.status = to;
+            let write =
+                Write::Update { key: run_key(id), condition: Condition::Version(run.version), update: rewrite(&run)? };
+            match self.write(vec![write]).await {
+                Ok(()) => return self.get_run(id).await,
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-        self.get_run(id).await
+        Err(StoreError::Conflict(format!("run {id} kept changing; try again")))
     }
 
     pub async fn get_entry(&self, run: RunId, id: EntryId) -> Result<Entry, StoreError> {

@@ -214,13 +214,12 @@ pub async fn entry_transitions_move_the_counts_and_finish_the_run(store: &Store,
         assert_eq!(e.attempts, 1);
         store.transition_entry(run.id, entry.id, EntryStatus::InProgress, end, later, |_| {}).await.unwrap();
     }
-    let done = store.get_run(run.id).await.unwrap();
-    assert_eq!(done.counts, EntryCounts { total: 2, completed: 1, review: 1, ..Default::default() });
-    assert_eq!(done.status, RunStatus::Finished);
-    assert_eq!(done.finished_at, Some(later));
-    assert!(done.is_finished());
+    // One entry done and one held: the run waits for review, and is not finished.
+    let held = store.get_run(run.id).await.unwrap();
+    assert_eq!(held.counts, EntryCounts { total: 2, completed: 1, review: 1, ..Default::default() });
+    assert_eq!((held.status, held.finished_at, held.is_finished()), (RunStatus::AwaitingReview, None, false));
 
-    // Approving the held entry reopens the run until its delivery is done.
+    // Approving the held entry runs it again until its delivery is done.
     store
         .transition_entry(run.id, entries[1].id, EntryStatus::PendingReview, EntryStatus::InProgress, later, |_| {})
         .await
@@ -233,6 +232,8 @@ pub async fn entry_transitions_move_the_counts_and_finish_the_run(store: &Store,
         .unwrap();
     let finished = store.get_run(run.id).await.unwrap();
     assert_eq!((finished.status, finished.counts.completed), (RunStatus::Finished, 2));
+    assert_eq!(finished.finished_at, Some(later));
+    assert!(finished.is_finished());
 }
 
 pub async fn an_illegal_or_stale_transition_changes_nothing(store: &Store, code: &str) {

@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 /// Most writes one transaction may hold (DynamoDB's limit, enforced by every adapter).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 
-/// The largest item (DynamoDB's limit, 400 KB, enforced by every adapter).
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// The largest item: DynamoDB's 400 KB, counted in thousands (DynamoDB itself refuses a little
+/// above 409,600 bytes), so what one store keeps every store keeps. Enforced by every adapter.
+pub const MAX_ITEM_BYTES: usize = 400_000;
 
-/// The most one transaction may write (DynamoDB's limit, 4 MB, enforced by every adapter).
-pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+/// The most one transaction may write (DynamoDB's 4 MB, enforced by every adapter).
+pub const MAX_TRANSACTION_BYTES: usize = 4_000_000;
 
 /// Bytes counted for each attribute's name and a number's value: DynamoDB counts names and
 /// values; this errs on the large side so an item the check lets through fits there.

@@ -130,11 +130,13 @@ pub async fn job_run(ctx: &Context, caller: &Caller, job: &str, run: &str) -> Ap
     Ok((report, found))
 }
 
-/// The seed `JobRunStatus` of a run.
+/// The seed `JobRunStatus` of a run. Its `finished` is the seed's: "no entries in queued or
+/// running states", so a run whose entries wait for review reads finished here (the seed's
+/// client then delivers them), while the run itself says `awaiting_review`.
 pub fn status_view(run: &Run) -> Value {
     json!({
         "object": "job_run_status",
-        "finished": run.is_finished(),
+        "finished": !run.is_working(),
         "entries": run.counts.total,
         "status": {
             "queued": run.counts.queued,
@@ -250,6 +252,8 @@ mod tests {
         assert_eq!(v["entries"], 5);
         assert_eq!(v["status"], json!({"queued": 1, "completed": 1, "errors": 1, "review": 1}));
         run.counts.queued = 0;
+        run.counts.review = 0;
+        run.status = crate::domain::RunStatus::Finished;
         assert_eq!(status_view(&run)["finished"], true);
     }
 }
