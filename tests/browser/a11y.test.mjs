@@ -52,7 +52,7 @@ before(async () => {
   const statements = await call("GET", ws("/reports/monthly-statements"));
   await call("PATCH", ws(`/reports/${statements.id}`), { hold_for_review: true, version: statements.version });
   const held = await call("POST", ws("/reports/monthly-statements/runs"), {});
-  heldRun = await until(() => call("GET", ws(`/runs/${held.id}`)), (r) => r.finished, 60000, "the statements to render");
+  heldRun = await until(() => call("GET", ws(`/runs/${held.id}`)), (r) => r.status === "awaiting_review", 60000, "the statements to render");
   assert.ok(heldRun.counts.review > 0, "entries are held for review");
 });
 

@@ -141,6 +141,8 @@ test("a run started from the reports list is watched to its end, its PDF opens a
       "the retried delivery to be attempted again",
     );
     assert.ok(retried.attempts > failed.attempts);
+    // The entry settles after its delivery does; the run is finished again once it has.
+    await until(() => call("GET", ws(`/runs/${runId}`)), (r) => r.finished, 30000, "the run to finish again");
     // The sent mail was not sent again by the retry of the other destination.
     const mail = (await call("GET", ws(`/runs/${runId}/entries/${entry.id}`))).deliveries.find((d) => d.id === sent.id);
     assert.equal(mail.attempts, sent.attempts);
@@ -152,6 +154,7 @@ test("a run started from the reports list is watched to its end, its PDF opens a
     await page.getByRole("heading", { name: "No runs match these filters" }).waitFor();
     assert.match(page.url(), /#\/runs\?trigger=schedule$/);
     await page.getByRole("link", { name: "Clear filters" }).click();
+    await page.getByRole("link", { name: `Run …${runId.slice(-8)}` }).waitFor();
     await page.getByLabel("Status").selectOption("finished");
     await page.getByRole("link", { name: `Run …${runId.slice(-8)}` }).waitFor();
 
@@ -175,7 +178,8 @@ test("a run started from the reports list is watched to its end, its PDF opens a
 test("held entries are approved and rejected in the page and only the approved one is delivered", async () => {
   await setReport("monthly-statements", { hold_for_review: true });
   const started = await call("POST", ws("/reports/monthly-statements/runs"), {});
-  const run = await until(() => call("GET", ws(`/runs/${started.id}`)), (r) => r.finished, 60000, "the statements to render");
+  const run = await until(() => call("GET", ws(`/runs/${started.id}`)), (r) => r.status === "awaiting_review", 60000, "the statements to render");
+  assert.equal(run.finished, false, "held work is not finished");
   const held = run.entry_list.data.filter((e) => e.status === "PendingReview");
   assert.ok(held.length >= 3, "entries are held for review");
   // Two customers with an address: their mail passes the delivery condition.

@@ -98,13 +98,23 @@ test("the settings page opens the network to loopback and saves retention and th
   assert.match(await page.getByText("A password is set").innerText(), /never shown/);
   await shot(page, "settings");
 
-  // Saving again without typing the password keeps it (the API still reports one set).
-  await page.getByLabel("Port").fill("587");
+  // Saving again without typing the password keeps it while the server stays the same.
+  await page.getByLabel("From address").fill("digest@example.com");
   await page.getByRole("button", { name: "Save smtp server" }).click();
   await page.getByRole("status").filter({ hasText: "SMTP server saved." }).waitFor();
   const kept = (await settings()).smtp;
-  assert.equal(kept.port, 587);
+  assert.equal(kept.from, "digest@example.com");
   assert.equal(kept.password, "********");
+
+  // Another port is another server: the stored password does not go there unless typed again.
+  await page.getByLabel("Port").fill("587");
+  await page.getByRole("button", { name: "Save smtp server" }).click();
+  await page.getByText("give the secret again").waitFor();
+  assert.equal((await settings()).smtp.port, 2525, "nothing was saved");
+  await page.getByLabel("Password").fill("smtp-s3cret");
+  await page.getByRole("button", { name: "Save smtp server" }).click();
+  await page.getByRole("status").filter({ hasText: "SMTP server saved." }).waitFor();
+  assert.equal((await settings()).smtp.port, 587);
 });
 
 test("saving over a change made meanwhile is refused as a conflict, and nothing is overwritten", async () => {

@@ -133,7 +133,7 @@ function smtpSection(state) {
     password.value = "";
     password.placeholder = v?.password ? "Password set: leave empty to keep it" : "";
     passwordHint.textContent = v?.password
-      ? "A password is set and stays as it is unless you type a new one. It is never shown."
+      ? "A password is set and stays as it is unless you type a new one, as long as the host, port, security and username stay the same (another server gets it only when typed again). It is never shown."
       : "Optional. Write-only: it is never shown after saving.";
     from.value = v?.from ?? "";
     replyTo.value = v?.reply_to ?? "";
