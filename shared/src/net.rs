@@ -490,6 +490,11 @@ pub fn check_http_url(text: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// Whether a request to `a` goes where one to `b` goes (neither may be open to parameters).
+pub fn same_origin(a: &str, b: &str) -> bool {
+    origin(a).is_some_and(|origin| self::origin(b) == Some(origin))
+}
+
 /// Where a request to `url` goes: scheme, host and port (the default port spelled out). `None`
 /// when the text is not a URL, or a placeholder could choose its host.
 pub fn origin(url: &str) -> Option<(String, String, u16)> {

@@ -95,7 +95,7 @@ impl DestinationConfig {
             self.kind() == stored.kind()
                 && match (&*self, stored) {
                     (DestinationConfig::Webhook { url, .. }, DestinationConfig::Webhook { url: was, .. }) => {
-                        crate::net::origin(url).is_some_and(|origin| crate::net::origin(was) == Some(origin))
+                        crate::net::same_origin(url, was)
                     }
                     _ => true,
                 }
@@ -109,10 +109,7 @@ impl DestinationConfig {
                 Err(error) => errors.push(error),
             }
         }
-        // A field already reported is not reported twice.
-        let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-        let checked = self.validate().err().into_iter().flat_map(|e| e.0);
-        errors.extend(checked.filter(|e| !reported.contains(&e.field)));
+        super::add_unreported(&mut errors, self.validate().err().into_iter().flat_map(|e| e.0));
         ValidationErrors::into_result(errors)
     }
 

@@ -42,6 +42,12 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Adds `more` to `errors`, leaving out the fields `errors` already names (one message a field).
+pub fn add_unreported(errors: &mut Vec<FieldError>, more: impl IntoIterator<Item = FieldError>) {
+    let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
+    errors.extend(more.into_iter().filter(|e| !reported.contains(&e.field)));
+}
+
 impl From<FieldError> for ValidationErrors {
     fn from(error: FieldError) -> Self {
         ValidationErrors(vec![error])

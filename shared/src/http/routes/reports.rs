@@ -96,7 +96,7 @@ fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Vec<F
                 (Some(a), Some(b)) => a.trim().eq_ignore_ascii_case(b.trim()),
                 _ => false,
             };
-            same_header && crate::net::origin(url).is_some_and(|o| crate::net::origin(was_url) == Some(o))
+            same_header && crate::net::same_origin(url, was_url)
         });
         let field = format!("sources[{i}].header_secret");
         if let Err(error) = keep_masked(&field, header_secret, stored.map(|(_, _, secret)| secret), same_target) {
@@ -120,8 +120,7 @@ async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> A
         error.message.push_str("; keep large data in a dataset (`/datasets`) and read it with a `dataset` source");
         return Err(error);
     }
-    let reported: Vec<String> = errors.iter().map(|e| e.field.clone()).collect();
-    errors.extend(report.validate().err().into_iter().flat_map(|e| e.0).filter(|e| !reported.contains(&e.field)));
+    crate::domain::add_unreported(&mut errors, report.validate().err().into_iter().flat_map(|e| e.0));
     for (i, d) in report.deliveries.iter().enumerate() {
         if let Some(Err(e)) = d.condition.as_deref().map(crate::deliver::condition::check) {
             errors.push(FieldError::new(format!("deliveries[{i}].condition"), e.to_string()));
