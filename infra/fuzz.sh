@@ -44,13 +44,15 @@ done
 URL="http://127.0.0.1:$PORT"
 echo "[fuzz] schemathesis against $URL (at most ${HERALD_FUZZ_SECONDS:-240} s)" >&2
 status=0
+# One worker: with two, schemathesis's example generation now and then trips over itself (a
+# "Runtime Error" from Hypothesis about inconsistent results), which is no finding about Herald.
 "$VENV/bin/st" --config-file "$ROOT/infra/schemathesis.toml" run "$URL/swagger/v1/swagger.json" \
     --url "$URL" \
     --header "Authorization: Bearer $TOKEN" \
     --header "X-Cron-Token: $CRON_SECRET" \
     --header "X-Cron-Secret: $CRON_SECRET" \
     --phases examples,coverage,fuzzing \
-    --workers 2 \
+    --workers 1 \
     --max-time "${HERALD_FUZZ_SECONDS:-240}" \
     --seed 20261207 \
     --request-timeout 30 \

@@ -86,16 +86,20 @@ pub struct RecurrenceRule {
     #[serde(default = "one")]
     pub every: u32,
     /// Local wall-clock start (no offset: the schedule's timezone applies); earlier slots are
-    /// never back-filled.
+    /// never back-filled. The document's pattern admits exactly the Gregorian calendar's dates.
     #[schema(
         value_type = String,
-        pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?$",
+        pattern = r"^(?:\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?$",
         example = "2026-01-05T09:00:00"
     )]
     pub start: NaiveDateTime,
     /// Last day (inclusive) a slot may fall on; forever when absent.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date, pattern = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+    #[schema(
+        value_type = Option<String>,
+        format = Date,
+        pattern = r"^(?:\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8]))|(?:\d\d(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)$"
+    )]
     pub until: Option<NaiveDate>,
     #[serde(default)]
     #[schema(value_type = Vec<DayName>, example = json!(["Mon", "Thu"]))]

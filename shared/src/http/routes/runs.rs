@@ -390,12 +390,15 @@ pub async fn start_api_run(
     headers: &HeaderMap,
     body: RunNowBody,
 ) -> ApiResult<(StatusCode, Run)> {
-    let idempotency_key = match headers.get("idempotency-key") {
+    let idempotency_key = match headers.get("idempotency-key").map(|value| value.as_bytes()) {
         None => None,
-        Some(value) => match value.to_str().map(str::trim) {
-            Ok(key) if !key.is_empty() && key.len() <= 255 => Some(key.to_owned()),
-            _ => return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters")),
-        },
+        // Printable ASCII, spaces only inside: the document's pattern, exactly.
+        Some(key @ [first, .., last] | key @ [first @ last])
+            if key.len() <= 255 && key.iter().all(|b| (0x20..=0x7e).contains(b)) && *first != b' ' && *last != b' ' =>
+        {
+            Some(String::from_utf8_lossy(key).into_owned())
+        }
+        Some(_) => return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters")),
     };
     let request = RunRequest {
         report,
