@@ -224,7 +224,72 @@ async fn another_workspaces_dataset_is_not_found(s: TestServer) {
     assert!(listed["data"].as_array().unwrap().is_empty());
 }
 
+const ORDERS: &str = "order_id,customer_id,amount,placed\n10,1,30,2026-11-02\n11,1,12.5,2026-11-20\n12,2,99,2026-10-30\n13,3,5,2026-11-21\n";
+
+/// A `sql` source on the built-in `datasets` connection: a join and an aggregate over two
+/// uploaded datasets, a parameter bound (an injection attempt stays data), an optional clause,
+/// one entry per row when it is the repeating source, and the engine's own word on a mistake.
+async fn sql_over_uploaded_datasets_joins_aggregates_and_bursts(s: TestServer) {
+    assert_eq!(put_csv(&s, "customers", CUSTOMERS).await.status(), StatusCode::CREATED);
+    assert_eq!(put_csv(&s, "orders-2026", ORDERS).await.status(), StatusCode::CREATED);
+    let query = "SELECT c.id, c.email, COUNT(o.order_id) AS orders, SUM(o.amount) AS spent \
+                 FROM customers c JOIN orders_2026 o ON o.customer_id = c.id \
+                 WHERE o.placed >= {since} [[AND c.region = {region}]] GROUP BY c.id, c.email ORDER BY c.id";
+    let report = json!({
+        "code": "spend", "name": "Spend", "formats": ["csv"],
+        "parameters": [{"name": "since", "type": "date", "default": "2026-11-01"}, {"name": "region", "type": "string"}],
+        "sources": [{"name": "spend", "role": "repeating", "type": "sql", "connection": "datasets", "query": query}],
+        "sections": [{"type": "text", "markdown": "Customer {spend.id} spent {spend.spent}"}]
+    });
+    let r = s.post(&s.ws("/reports")).json(&report).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+
+    let preview = |params: Value| {
+        let url = format!("{}/api/v1/reports/preview", s.url);
+        let call = s.post(&url).json(&json!({"report": {"sources": [{"name": "spend", "type": "sql",
+            "connection": "datasets", "query": query}], "sections": [{"type": "table", "source": "spend"}],
+            "parameters": [{"name": "since", "type": "string"}, {"name": "region", "type": "string"}]},
+            "params": params, "format": "csv"}));
+        async move { call.send().await.unwrap().text().await.unwrap() }
+    };
+    let all = preview(json!({"since": "2026-11-01"})).await;
+    assert_eq!(
+        all.trim_start_matches('\u{feff}').replace("\r\n", "\n"),
+        "Id,Email,Orders,Spent\n1,a@example.com,2,42.5\n3,,1,5\n",
+        "{all}"
+    );
+    let us = preview(json!({"since": "2026-10-01", "region": "US"})).await;
+    assert_eq!(us.lines().count(), 2, "the optional clause narrowed the rows: {us}");
+    let evil = preview(json!({"since": "2026-11-01", "region": "EU' OR '1'='1"})).await;
+    assert_eq!(evil.lines().count(), 1, "a value is data, never SQL: {evil}");
+
+    // The repeating source makes one entry per customer who spent since the date.
+    s.run_workers();
+    let r = s.post(&s.ws("/reports/spend/runs")).send().await.unwrap();
+    let id = body(r).await["id"].as_str().unwrap().to_owned();
+    let run = s.settled_run(&id).await;
+    assert_eq!((run["counts"]["total"].clone(), run["counts"]["completed"].clone()), (json!(2), json!(2)), "{run}");
+
+    // A mistake is refused with the engine's own message; a write never runs.
+    for (bad, says) in [("SELECT nme FROM customers", "no such column: nme"), ("DELETE FROM customers", "only reading")]
+    {
+        let r = s
+            .post(&format!("{}/api/v1/reports/preview", s.url))
+            .json(&json!({"report": {
+            "sources": [{"name": "x", "type": "sql", "connection": "datasets", "query": bad}],
+            "sections": [{"type": "table", "source": "x"}]}}))
+            .send()
+            .await
+            .unwrap();
+        let answer = r.text().await.unwrap();
+        assert!(answer.contains(says), "{bad}: {answer}");
+    }
+    let kept = body(s.get(&s.ws("/datasets/customers")).send().await.unwrap()).await;
+    assert_eq!(kept["row_count"], 3);
+}
+
 herald_tests::on_every_store!(
+    sql_over_uploaded_datasets_joins_aggregates_and_bursts,
     interactions_are_ingested_as_json_or_ndjson_and_a_resent_one_counts_once,
     a_batch_with_a_bad_line_is_refused_naming_every_problem_and_nothing_is_stored,
     an_oversized_or_malformed_batch_is_refused_clearly,

@@ -14,8 +14,9 @@ const SOURCE_KINDS = [
   ["dataset", "Uploaded dataset"],
   ["http", "HTTP/JSON endpoint"],
   ["inline", "Inline rows"],
+  ["sql", "SQL over datasets"],
 ];
-const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows" };
+const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
 const PERIODS = [["today", "Today"], ["7d", "7 days"], ["14d", "14 days"], ["30d", "30 days"], ["90d", "90 days"]];
 const ANALYTICS = ["received", "viewed", "completed", "view_rate", "completion_rate"];
 const KNOWN_COLUMNS = {
@@ -388,6 +389,8 @@ function sourceDefaults(ed, type) {
       return { type, url: "" };
     case "inline":
       return { type, rows: [] };
+    case "sql":
+      return { type, connection: "datasets", query: `SELECT * FROM ${(ed.datasets[0]?.code ?? "customers").replaceAll("-", "_")}` };
     default:
       return { type, period: "7d" };
   }
@@ -445,6 +448,8 @@ function sourceFields(ed, s, p) {
       return httpFields(ed, s, p);
     case "inline":
       return inlineFields(ed, s, p);
+    case "sql":
+      return sqlFields(ed, s, p);
     default:
       return h("p", { class: "muted" }, `Kind ${s.type}: edit it as JSON.`);
   }
@@ -520,6 +525,14 @@ function inlineFields(ed, s, p) {
     s.rows = parsed;
   }, { multiline: true, class: "code", spellcheck: "false" });
   return labelled(ed, "Rows (JSON)", rows, { hint: 'An array of objects, e.g. [{"region": "north", "sales": 12}].' });
+}
+
+function sqlFields(ed, s, p) {
+  const query = textInput(ed, `${p}.query`, s.query ?? "", (v) => (s.query = v), { multiline: true, class: "code", spellcheck: "false" });
+  const tables = ed.datasets.map((d) => d.code.replaceAll("-", "_")).join(", ");
+  return labelled(ed, "SQL query", query, {
+    hint: `One read-only statement over your datasets as tables${tables ? ` (${tables})` : ""}. {name} is a parameter, bound as a value; [[ … ]] drops out when a parameter in it has no value.`,
+  });
 }
 
 /** A problem found in the browser (unparseable JSON…): blocks saving and previewing. */

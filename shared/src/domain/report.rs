@@ -296,6 +296,14 @@ pub enum SourceKind {
     },
     /// Rows written in the report itself.
     Inline { rows: Vec<Map<String, Value>> },
+    /// One read-only SQL statement on a connection; the built-in `datasets` connection runs it
+    /// over the workspace's uploaded datasets as tables. `{name}` placeholders are bound
+    /// parameters; `[[ … ]]` clauses drop out when a parameter in them has no value.
+    Sql {
+        connection: String,
+        #[schema(min_length = 1, max_length = 100000)]
+        query: String,
+    },
 }
 
 /// Whether `{param}` placeholders could choose where a URL template sends its request.
@@ -343,6 +351,17 @@ impl SourceKind {
                         format!("{field}.header_secret"),
                         "header_name and header_secret go together",
                     ));
+                }
+            }
+            SourceKind::Sql { connection, query } => {
+                if connection != crate::source::sql::DATASETS_CONNECTION {
+                    errors.push(FieldError::new(
+                        format!("{field}.connection"),
+                        "must name a connection of the workspace (`datasets`: the workspace's uploaded datasets)",
+                    ));
+                }
+                if query.trim().is_empty() || query.chars().count() > 100_000 {
+                    errors.push(FieldError::new(format!("{field}.query"), "must be 1 to 100000 characters"));
                 }
             }
             SourceKind::Inline { rows } if rows.len() > 10_000 => {

@@ -167,6 +167,7 @@ mod tests {
 pub mod analytics;
 pub mod dataset;
 pub mod http;
+pub mod sql;
 pub mod template;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -174,7 +175,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::blob::Blobs;
 use crate::domain::{SourceKind, SourceSpec, Workspace};
 use crate::net::{NetError, NetworkPolicy, OutboundHttp};
-use crate::store::{Store, StoreError};
+use std::sync::Arc;
+
+use crate::store::{PageRequest, Store, StoreError};
 use template::{Bindings, TemplateError};
 
 /// The run parameter that moves the analytics window's last day (`YYYY-MM-DD`).
@@ -242,6 +245,9 @@ pub enum SourceError {
     Store(#[from] StoreError),
     #[error("could not read the dataset: {0}")]
     Dataset(#[from] dataset::DatasetError),
+    /// The query failed or was refused; the database engine's own words.
+    #[error("the query: {0}")]
+    Sql(String),
 }
 
 /// The rows of one source of a report, for one run.
@@ -278,6 +284,16 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
             let policy = NetworkPolicy::of(&ctx.workspace.settings.network);
             http::fetch(ctx.http, &policy, &ctx.bindings(), &source).await
         }
+        SourceKind::Sql { connection, query } => {
+            if connection != sql::DATASETS_CONNECTION {
+                return Err(SourceError::Sql(format!("no connection named `{connection}` in this workspace")));
+            }
+            let bound = sql::bind(query, &ctx.bindings())?;
+            let tables = datasets_named(ctx, query).await?;
+            tokio::task::spawn_blocking(move || sql::run(&tables, &bound, sql::QUERY_TIMEOUT))
+                .await
+                .map_err(|_| SourceError::Sql("the query stopped unexpectedly".into()))?
+        }
         SourceKind::Inline { rows } => {
             let bindings = ctx.bindings();
             let objects = rows
@@ -289,6 +305,27 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(RowSet::from_objects(objects))
+        }
+    }
+}
+
+/// The workspace's datasets whose code the query names (as written, or with `_` for `-`), with
+/// their rows: the tables a query on the `datasets` connection sees.
+async fn datasets_named(ctx: &SourceContext<'_>, query: &str) -> Result<Vec<(String, Arc<RowSet>)>, SourceError> {
+    let text = query.to_ascii_lowercase();
+    let mut tables = Vec::new();
+    let mut page = PageRequest::first(200);
+    loop {
+        let listing = ctx.store.list_datasets(ctx.workspace.id, &page).await?;
+        for meta in &listing.items {
+            let code = meta.code.as_str();
+            if text.contains(code) || text.contains(&code.replace('-', "_")) {
+                tables.push((code.to_string(), dataset::load_shared(ctx.blobs, meta).await?));
+            }
+        }
+        match listing.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(tables),
         }
     }
 }
