@@ -192,6 +192,8 @@ const shortId = (id) => `…${String(id).slice(-8)}`;
 
 function duration(run) {
   if (run.duration_ms !== null && run.duration_ms !== undefined) return fmtDuration(run.duration_ms);
+  // Held work waits for a person, not for the workers: no clock running.
+  if (run.status === "awaiting_review") return h("span", { class: "muted" }, "waiting for review");
   if (!run.finished && run.started_at) return h("span", { class: "muted" }, `running ${fmtDuration(run.started_at, new Date().toISOString())}`);
   return "—";
 }
