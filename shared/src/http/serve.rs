@@ -94,7 +94,7 @@ pub async fn serve(
 }
 
 /// A connection's stream whose bare parse-error answers from hyper become envelopes.
-pub struct Enveloped<S> {
+struct Enveloped<S> {
     inner: S,
     /// An envelope being written in place of hyper's answer: the bytes, how many are written,
     /// and how many of hyper's bytes it stands for.
@@ -102,7 +102,7 @@ pub struct Enveloped<S> {
 }
 
 impl<S> Enveloped<S> {
-    pub fn new(inner: S) -> Self {
+    fn new(inner: S) -> Self {
         Self { inner, replacing: None }
     }
 }

@@ -187,7 +187,9 @@ impl Table for SqliteTable {
     }
 
     async fn put_all(&self, items: Vec<Item>) -> Result<(), TableError> {
-        items.iter().try_for_each(Item::check_size)?;
+        for item in &items {
+            item.check_size()?;
+        }
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             for item in &items {

@@ -107,12 +107,16 @@ impl Item {
         text + numbers + counters
     }
 
-    /// `Err(TooLarge)` when the item is over [`MAX_ITEM_BYTES`].
-    pub fn check_size(&self) -> Result<(), TableError> {
-        match self.size() {
-            bytes if bytes > MAX_ITEM_BYTES => Err(TableError::TooLarge { bytes, limit: MAX_ITEM_BYTES }),
-            _ => Ok(()),
-        }
+    /// `Err(TooLarge)` when the item is over [`MAX_ITEM_BYTES`]; else its size.
+    pub fn check_size(&self) -> Result<usize, TableError> {
+        within_item_limit(self.size())
+    }
+}
+
+fn within_item_limit(bytes: usize) -> Result<usize, TableError> {
+    match bytes {
+        bytes if bytes > MAX_ITEM_BYTES => Err(TableError::TooLarge { bytes, limit: MAX_ITEM_BYTES }),
+        bytes => Ok(bytes),
     }
 }
 
@@ -364,14 +368,11 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), TableError> {
     let mut total = 0;
     for write in writes {
         let bytes = match write {
-            Write::Put { item, .. } => {
-                item.check_size()?;
-                item.size()
-            }
+            Write::Put { item, .. } => item.check_size()?,
+            // At least its key and new data (counted without copying the data).
             Write::Update { key, update, .. } => {
-                let item = Item::new(key.clone(), update.data.clone().unwrap_or_default());
-                item.check_size()?;
-                item.size()
+                let data = update.data.as_ref().map_or(0, String::len);
+                within_item_limit(key.pk.len() + key.sk.len() + data + 3 * ATTRIBUTE_OVERHEAD)?
             }
             Write::Delete { .. } | Write::Check { .. } => 0,
         };
