@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Herald's full check, as run by `make test` and .ci/run.
 #
-#   infra/test.sh                   install pinned tools, start moto + SMTP sink, run all steps
+#   infra/test.sh                   install pinned tools, start emulators + databases, run all steps
 #   infra/test.sh -- CMD [ARG...]   same emulators and environment, run CMD instead of the steps
 #   infra/test.sh --emulators-only  start the emulators, print the exports, wait for Ctrl-C
 #
@@ -9,9 +9,10 @@
 #
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
 # cargo clippy -D warnings, cargo test, schemathesis over the API (infra/fuzz.sh), the
-# console's browser tests (infra/browser.sh). Both
-# emulators listen on free loopback ports only, and are stopped (and their temp dir removed) on
-# any exit, including failures and Ctrl-C.
+# console's browser tests (infra/browser.sh). The emulators (moto, the SMTP sink) and a private
+# PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*), one
+# each per run, listen on free loopback ports only, and are stopped (and their temp dir removed)
+# on any exit, including failures and Ctrl-C.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --emulators-only) MODE=emulators; shift ;;
         --) shift; MODE=cmd; CMD=("$@"); break ;;
-        -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +52,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/herald-test.XXXXXX")"
 MOTO_PID=""
 SMTP_PID=""
 EMULATORS_READY=0
+# shellcheck source=infra/databases.sh
+source "$ROOT/infra/databases.sh" # functions only; started below
 
 stop_pid() {
     local pid="$1"
@@ -68,7 +71,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [ "$rc" -ne 0 ] && [ "$EMULATORS_READY" = 0 ] && [ -d "$WORK" ]; then
-        for log in moto smtp; do
+        for log in moto smtp postgres mariadb; do
             if [ -s "$WORK/$log.log" ]; then
                 info "last lines of the $log log:"
                 tail -n 15 "$WORK/$log.log" >&2 || true
@@ -77,6 +80,7 @@ cleanup() {
     fi
     stop_pid "$MOTO_PID"
     stop_pid "$SMTP_PID"
+    stop_databases
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -143,6 +147,10 @@ for attempt in 1 2 3; do
     [ "$attempt" -lt 3 ] || { info "SMTP sink did not become ready"; exit 1; }
 done
 
+banner "databases: PostgreSQL + MariaDB on loopback (infra/databases.sh)"
+start_postgres
+start_mariadb
+
 # Nothing may leave loopback: drop profile/session settings and per-service endpoint overrides
 # from the caller's shell, then point every SDK at moto.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ROLE_ARN \
@@ -172,15 +180,16 @@ case "$MODE" in
 export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 export SMTP_HOST=127.0.0.1 SMTP_PORT=$SMTP_PORT SMTP_MAILDIR=$SMTP_MAILDIR
-# Ctrl-C here stops both and removes $WORK.
+$(database_exports)
+# Ctrl-C here stops them all and removes $WORK.
 EOF
         # `wait` on a background sleep returns as soon as a trapped signal arrives.
-        while kill -0 "$MOTO_PID" 2> /dev/null && kill -0 "$SMTP_PID" 2> /dev/null; do
+        while kill -0 "$MOTO_PID" 2> /dev/null && kill -0 "$SMTP_PID" 2> /dev/null && databases_alive; do
             sleep 1 &
             wait $! || true
         done
-        info "an emulator exited on its own; logs:"
-        tail -n 20 "$WORK/moto.log" "$WORK/smtp.log" >&2 || true
+        info "an emulator or database exited on its own; logs:"
+        tail -n 20 "$WORK/moto.log" "$WORK/smtp.log" "$WORK/postgres.log" "$WORK/mariadb.log" >&2 || true
         exit 1
         ;;
     cmd)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the project's tool venv at .tools/venv and installs the PINNED tools
 # from infra/requirements-test.txt: moto[server], aiosmtpd, aws-sam-cli, cfn-lint,
-# openapi-spec-validator, schemathesis; and
-# poppler-utils (pdftotext) from the system's packages when it is missing.
+# openapi-spec-validator, schemathesis; and from the system's packages when missing:
+# poppler-utils (pdftotext), postgresql and mariadb-server (servers for infra/databases.sh;
+# installed without starting the distro's own services).
 #
 #   infra/tools.sh            test tools (moto, aiosmtpd, sam, cfn-lint, openapi-spec-validator)
 #   infra/tools.sh --lambda   test tools + cargo-lambda (infra/requirements-lambda.txt)
@@ -22,7 +23,7 @@ for arg in "$@"; do
     case "$arg" in
         --lambda) WITH_LAMBDA=1 ;;
         -h | --help)
-            sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -86,18 +87,66 @@ if [ "$WITH_LAMBDA" = 1 ]; then
     install_reqs lambda "$ROOT/infra/requirements-lambda.txt"
 fi
 
-# System packages from Debian's registry: poppler-utils (pdftotext, pdftoppm) reads rendered
-# PDFs back in the tests. Installed once; skipped when already there.
+# System packages from Debian's registry, each installed once and skipped when already there:
+# poppler-utils (pdftotext, pdftoppm) reads rendered PDFs back in the tests; postgresql and
+# mariadb-server provide the database servers infra/databases.sh runs, privately, per test run.
+SUDO=""
+if [ "$(id -u)" != 0 ] && command -v sudo > /dev/null 2>&1; then SUDO="sudo"; fi
+
+# apt_install PKG...: apt-get install, with an `apt-get update` retry. While it runs, a
+# policy-rc.d (unless the machine already has one) stops maintainer scripts from starting
+# services; afterwards any service of PKG that started anyway is stopped.
+apt_install() {
+    local policy=/usr/sbin/policy-rc.d own_policy=0 rc=0 pkg
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# herald infra/tools.sh: no service starts during apt-get install\nexit 101\n' \
+            | $SUDO tee "$policy" > /dev/null 2>&1 && $SUDO chmod 755 "$policy" && own_policy=1
+        if [ "$own_policy" = 1 ]; then trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT; fi
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > /dev/null 2>&1 \
+        || { $SUDO apt-get update -q > /dev/null 2>&1 \
+            && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" > /dev/null; } \
+        || rc=$?
+    if [ "$own_policy" = 1 ]; then $SUDO rm -f "$policy" && trap - EXIT; fi
+    for pkg in "$@"; do
+        case "$pkg" in
+            postgresql) $SUDO service postgresql stop > /dev/null 2>&1 || true ;;
+            mariadb-server) $SUDO service mariadb stop > /dev/null 2>&1 || true ;;
+        esac
+    done
+    return "$rc"
+}
+
 if ! command -v pdftotext > /dev/null 2>&1; then
-    SUDO=""
-    if [ "$(id -u)" != 0 ] && command -v sudo > /dev/null 2>&1; then SUDO="sudo"; fi
     if command -v apt-get > /dev/null 2>&1; then
         log "installing poppler-utils (pdftotext) with apt-get"
-        $SUDO apt-get install -y -q poppler-utils > /dev/null 2>&1 \
-            || { $SUDO apt-get update -q > /dev/null 2>&1 && $SUDO apt-get install -y -q poppler-utils > /dev/null; } \
+        apt_install poppler-utils \
             || { log "error: could not install poppler-utils; install it (it provides pdftotext) and run again"; exit 1; }
     else
         log "error: pdftotext not found; install poppler-utils (or your system's package with pdftotext)"
+        exit 1
+    fi
+fi
+
+# has_exe NAME: on PATH or in an sbin directory (not on a normal user's PATH).
+has_exe() {
+    command -v "$1" > /dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
+}
+DB_PKGS=()
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' > /dev/null; then DB_PKGS+=(postgresql); fi
+if ! { has_exe mariadbd || has_exe mysqld; } || ! has_exe mariadb-install-db; then
+    DB_PKGS+=(mariadb-server)
+fi
+if [ ${#DB_PKGS[@]} -gt 0 ]; then
+    if command -v apt-get > /dev/null 2>&1; then
+        log "installing ${DB_PKGS[*]} with apt-get (their system services are not started)"
+        start=$SECONDS
+        apt_install "${DB_PKGS[@]}" \
+            || { log "error: could not install ${DB_PKGS[*]}; install them and run again"; exit 1; }
+        log "installed ${DB_PKGS[*]} in $((SECONDS - start)) s"
+    else
+        log "error: ${DB_PKGS[*]} missing; install PostgreSQL (initdb in /usr/lib/postgresql/*/bin)" \
+            "and MariaDB server (mariadbd, mariadb-install-db) and run again"
         exit 1
     fi
 fi

@@ -17,6 +17,7 @@ use crate::net::OutboundHttp;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
+use crate::source::sql::Databases;
 use crate::store::dynamodb::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{Store, Table};
@@ -44,6 +45,8 @@ pub struct Context {
     pub narrators: Arc<Narrators>,
     /// Every outbound HTTP request (HTTP sources, chat and webhook deliveries) goes through it.
     pub outbound: Arc<OutboundHttp>,
+    /// The connection pools of the databases `sql` sources read.
+    pub databases: Arc<Databases>,
     /// The sender of each destination kind.
     pub senders: Arc<Senders>,
     /// Requests per token and minute.
@@ -131,6 +134,7 @@ impl Context {
             },
             narrators,
             outbound,
+            databases: Arc::new(Databases::new()),
             senders,
             rate_limiter,
         })

@@ -586,3 +586,142 @@ pub mod mail {
         String::from_utf8_lossy(&out).into_owned()
     }
 }
+
+/// A database server `infra/test.sh` started for the tests (PostgreSQL or MariaDB on a loopback
+/// port), named by `HERALD_TEST_POSTGRES_*` / `HERALD_TEST_MYSQL_*`: a database, an admin who
+/// may write (and sets up fixtures), and a reader who may only `SELECT`.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// `postgres` or `mysql`.
+    pub kind: &'static str,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub admin_user: String,
+    pub admin_password: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl TestDatabase {
+    pub fn postgres() -> Option<Self> {
+        Self::from_env("postgres", "POSTGRES")
+    }
+
+    pub fn mysql() -> Option<Self> {
+        Self::from_env("mysql", "MYSQL")
+    }
+
+    /// The server, or `None` (said on stderr) only when `HERALD_SKIP_AWS_TESTS=1`; panics when its
+    /// variables are missing otherwise, like [`emulator`].
+    fn from_env(kind: &'static str, prefix: &str) -> Option<Self> {
+        if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: {kind} server tests (HERALD_SKIP_AWS_TESTS=1)");
+            return None;
+        }
+        let var = |name: &str| std::env::var(format!("HERALD_TEST_{prefix}_{name}")).unwrap_or_default();
+        let port = var("PORT").parse().unwrap_or_else(|_| {
+            panic!(
+                "HERALD_TEST_{prefix}_* must name the test {kind} server: run `make test` (or `infra/test.sh -- …`), \
+                 or set HERALD_SKIP_AWS_TESTS=1 to skip the server tests explicitly"
+            )
+        });
+        let host = var("HOST");
+        assert!(
+            host == "127.0.0.1" || host == "localhost",
+            "the test {kind} server must be on loopback (got `{host}`)"
+        );
+        Some(Self {
+            kind,
+            host,
+            port,
+            database: var("DATABASE"),
+            admin_user: var("ADMIN_USER"),
+            admin_password: var("ADMIN_PASSWORD"),
+            user: var("USER"),
+            password: var("PASSWORD"),
+        })
+    }
+
+    /// A name for a table of this test process and call (`prefix_1234_0`).
+    pub fn table(&self, prefix: &str) -> String {
+        unique_name(prefix).replace('-', "_")
+    }
+
+    /// The connection's fields as the API takes them, logging in as the reader or the admin.
+    pub fn config_json(&self, as_admin: bool) -> serde_json::Value {
+        let (user, password) =
+            if as_admin { (&self.admin_user, &self.admin_password) } else { (&self.user, &self.password) };
+        serde_json::json!({
+            "kind": self.kind, "host": self.host, "port": self.port, "database": self.database,
+            "user": user, "password": password,
+        })
+    }
+
+    /// Runs `statements` as the admin (fixtures: tables and rows).
+    pub async fn execute(&self, statements: &[&str]) {
+        match self.admin().await {
+            Admin::Postgres(client) => {
+                for statement in statements {
+                    client.batch_execute(statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+                }
+            }
+            Admin::Mysql(mut conn) => {
+                use mysql_async::prelude::Queryable;
+                for statement in statements {
+                    conn.query_drop(*statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+                }
+                let _ = conn.disconnect().await;
+            }
+        }
+    }
+
+    /// The first column of the first row of `query`, run as the admin, as text.
+    pub async fn scalar(&self, query: &str) -> Option<String> {
+        match self.admin().await {
+            Admin::Postgres(client) => {
+                let rows = client.simple_query(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+                rows.into_iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                    _ => None,
+                })
+            }
+            Admin::Mysql(mut conn) => {
+                use mysql_async::prelude::Queryable;
+                let value: Option<Option<String>> =
+                    conn.query_first(query).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+                let _ = conn.disconnect().await;
+                value.flatten()
+            }
+        }
+    }
+
+    async fn admin(&self) -> Admin {
+        if self.kind == "postgres" {
+            let (client, connection) = tokio_postgres::Config::new()
+                .host(&self.host)
+                .port(self.port)
+                .dbname(&self.database)
+                .user(&self.admin_user)
+                .password(&self.admin_password)
+                .connect(tokio_postgres::NoTls)
+                .await
+                .expect("connect to the test PostgreSQL as its admin");
+            tokio::spawn(connection);
+            return Admin::Postgres(client);
+        }
+        let options = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .db_name(Some(&self.database))
+            .user(Some(&self.admin_user))
+            .pass(Some(&self.admin_password))
+            .prefer_socket(false);
+        Admin::Mysql(mysql_async::Conn::new(options).await.expect("connect to the test MariaDB as its admin"))
+    }
+}
+
+enum Admin {
+    Postgres(tokio_postgres::Client),
+    Mysql(mysql_async::Conn),
+}

@@ -173,6 +173,36 @@ impl TestServer {
     }
 }
 
+/// The emails in the server's outbox, each addressed from a row's data: recipient → (subject,
+/// the text of its one attached PDF). A message to a customer must link nowhere inside Herald.
+pub fn outbox(s: &TestServer) -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+    use herald_core::testing::mail;
+    let mut sent: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    let Ok(files) = std::fs::read_dir(&s.ctx.config.outbox_dir) else { return sent };
+    for file in files.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".eml")) {
+        if file.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let message = mail::parse(&std::fs::read(file.path()).unwrap());
+        let to = message.header("to").unwrap().trim().to_owned();
+        let text: String = message.leaves().iter().filter(|p| p.file_name().is_none()).map(|p| p.text()).collect();
+        assert!(
+            !text.contains("/console") && !text.contains("/api/v1/"),
+            "an internal link in the mail to {to}: {text}"
+        );
+        let subject = mail::decode_words(message.header("subject").unwrap());
+        let pdfs: Vec<String> = message
+            .leaves()
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n.ends_with(".pdf")))
+            .map(|p| pdf_text(&p.body))
+            .collect();
+        assert_eq!(pdfs.len(), 1, "one PDF per email to {to}");
+        sent.entry(to).or_default().push((subject, pdfs.into_iter().next().unwrap_or_default()));
+    }
+    sent
+}
+
 /// The text of a PDF as `pdftotext -layout` extracts it (poppler-utils, which `make test`
 /// installs).
 pub fn pdf_text(pdf: &[u8]) -> String {

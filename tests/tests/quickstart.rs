@@ -6,9 +6,6 @@
 //! without an address skipped by the condition and shown as such. Then the same job held for
 //! review: nothing leaves until the run is delivered.
 
-use std::collections::BTreeMap;
-
-use herald_core::testing::mail;
 use herald_tests::{Backend, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -118,38 +115,9 @@ async fn finished_status(s: &TestServer, code: &str, id: &str) -> Value {
     panic!("run {id} did not finish in 60 s");
 }
 
-/// The outbox's emails: recipient → (subject, the text of each attached PDF).
-fn outbox(s: &TestServer) -> BTreeMap<String, Vec<(String, String)>> {
-    let mut sent: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
-    let Ok(files) = std::fs::read_dir(&s.ctx.config.outbox_dir) else { return sent };
-    for file in files.flatten().filter(|f| f.file_name().to_string_lossy().ends_with(".eml")) {
-        if file.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let message = mail::parse(&std::fs::read(file.path()).unwrap());
-        let to = message.header("to").unwrap().trim().to_owned();
-        // A customer's statement links nowhere inside Herald.
-        let text: String = message.leaves().iter().filter(|p| p.file_name().is_none()).map(|p| p.text()).collect();
-        assert!(
-            !text.contains("/console") && !text.contains("/api/v1/"),
-            "an internal link in the mail to {to}: {text}"
-        );
-        let subject = mail::decode_words(message.header("subject").unwrap());
-        let pdfs: Vec<String> = message
-            .leaves()
-            .into_iter()
-            .filter(|p| p.file_name().is_some_and(|n| n.ends_with(".pdf")))
-            .map(|p| herald_tests::pdf_text(&p.body))
-            .collect();
-        assert_eq!(pdfs.len(), 1, "one PDF per email to {to}");
-        sent.entry(to).or_default().push((subject, pdfs.into_iter().next().unwrap_or_default()));
-    }
-    sent
-}
-
 /// Every customer with an address got exactly one email, with their own statement.
 fn assert_one_statement_each(s: &TestServer) {
-    let sent = outbox(s);
+    let sent = herald_tests::outbox(s);
     assert_eq!(sent.len(), CUSTOMERS - 1, "{:?}", sent.keys());
     for i in (0..CUSTOMERS).filter(|&i| i != NO_EMAIL) {
         let emails = sent.get(&address(i)).unwrap_or_else(|| panic!("nothing sent to {}", address(i)));
@@ -217,7 +185,7 @@ async fn a_held_quickstart_run_sends_nothing_until_it_is_delivered() {
     assert_eq!(status["status"], json!({"queued": 0, "completed": 0, "errors": 0, "review": CUSTOMERS}));
     let entries_held = entries(&s, &id).await;
     assert!(entries_held.iter().all(|(status, deliveries)| status == "PendingReview" && deliveries.is_empty()));
-    assert!(outbox(&s).is_empty(), "nothing leaves before the run is delivered");
+    assert!(herald_tests::outbox(&s).is_empty(), "nothing leaves before the run is delivered");
 
     let r = s.post(&s.ws(&format!("/jobs/held-statements/runs/{id}/deliver"))).send().await.unwrap();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap());

@@ -87,6 +87,8 @@ ulid_id! {
     InteractionId;
     /// A file kept for a while (a consolidated review document).
     TemporaryFileId;
+    /// A connection to a database.
+    ConnectionId;
 }
 
 impl EntryId {

@@ -1,6 +1,7 @@
 //! The domain model: entities, typed ids, validated values and state machines. No I/O here;
 //! everything is plain data with serde in the API's snake_case shape.
 
+mod connection;
 mod dataset;
 mod destination;
 mod ids;
@@ -15,6 +16,7 @@ mod token;
 pub(crate) mod values;
 mod workspace;
 
+pub use connection::*;
 pub use dataset::*;
 pub use destination::*;
 pub use ids::*;

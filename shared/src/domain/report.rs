@@ -354,7 +354,7 @@ impl SourceKind {
                 }
             }
             SourceKind::Sql { connection, query } => {
-                if connection != crate::source::sql::DATASETS_CONNECTION {
+                if connection.trim().is_empty() || connection.len() > 64 {
                     errors.push(FieldError::new(
                         format!("{field}.connection"),
                         "must name a connection of the workspace (`datasets`: the workspace's uploaded datasets)",

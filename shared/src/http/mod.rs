@@ -24,8 +24,8 @@ use utoipa_axum::routes;
 
 use crate::context::Context;
 use routes::{
-    blobs, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports, review, runs, schedules,
-    suppressions, system, temporary_files, tokens, workspaces,
+    blobs, connections, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports, review, runs,
+    schedules, suppressions, system, temporary_files, tokens, workspaces,
 };
 
 /// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`,
@@ -63,6 +63,10 @@ pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
         .routes(routes!(destinations::list_destinations, destinations::create))
         .routes(routes!(destinations::get, destinations::update, destinations::delete))
         .routes(routes!(destinations::test))
+        .routes(routes!(connections::list_connections, connections::create))
+        .routes(routes!(connections::get, connections::update, connections::delete))
+        .routes(routes!(connections::test))
+        .routes(routes!(connections::run_query))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::get_run_in_own_workspace))

@@ -56,6 +56,7 @@ pub const CRON_TOKEN_HEADER: &str = "cron_token_header";
         (name = "reports", description = "Report templates and previews"),
         (name = "schedules", description = "Schedules of reports"),
         (name = "destinations", description = "Where reports are delivered"),
+        (name = "connections", description = "Databases that `sql` sources read (admins manage them)"),
         (name = "runs", description = "Runs, their entries and deliveries, review decisions"),
         (name = "jobs", description = "The report generation jobs API of seed 003, review documents"),
         (name = "interactions", description = "The interaction history behind the built-in sources"),

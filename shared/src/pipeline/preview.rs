@@ -69,6 +69,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
                 store: &ctx.store,
                 blobs: ctx.blobs.as_ref(),
                 http: &ctx.outbound,
+                databases: &ctx.databases,
                 workspace,
                 parameters: &parameters,
                 data: &request.data,

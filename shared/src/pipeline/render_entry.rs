@@ -266,6 +266,7 @@ pub(crate) async fn build(
         store: &ctx.store,
         blobs: ctx.blobs.as_ref(),
         http: &ctx.outbound,
+        databases: &ctx.databases,
         workspace,
         parameters,
         data,

@@ -218,6 +218,7 @@ async fn make_entries(
         store: &ctx.store,
         blobs: ctx.blobs.as_ref(),
         http: &ctx.outbound,
+        databases: &ctx.databases,
         workspace: &workspace,
         parameters,
         data: &run.inputs.data,

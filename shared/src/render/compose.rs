@@ -289,7 +289,7 @@ fn table(
             .iter()
             .map(|(j, column)| match column.format {
                 ValueFormat::Number { .. } | ValueFormat::Currency { .. }
-                    if set.columns[*j].kind == ColumnType::Number =>
+                    if matches!(set.columns[*j].kind, ColumnType::Number | ColumnType::Decimal) =>
                 {
                     let sum: f64 = set.numbers(*j).sum();
                     figures.facts.push(Fact {
@@ -327,7 +327,7 @@ fn default_format(set: &RowSet, j: usize) -> ValueFormat {
         ColumnType::Number if ["_rate", "_change", "_ratio", "_share"].iter().any(|s| name.ends_with(s)) => {
             ValueFormat::Percent { decimals: 1 }
         }
-        ColumnType::Number => {
+        ColumnType::Number | ColumnType::Decimal => {
             let fractional = set.numbers(j).any(|v| v.fract() != 0.0);
             ValueFormat::Number { decimals: if fractional { 2 } else { 0 } }
         }

@@ -14,6 +14,17 @@ pub fn display(value: &Value, format: &ValueFormat) -> String {
         (ValueFormat::Number { decimals }, Value::Number(n)) => number(n.as_f64().unwrap_or(0.0), *decimals),
         (ValueFormat::Currency { code }, Value::Number(n)) => currency(n.as_f64().unwrap_or(0.0), code),
         (ValueFormat::Percent { decimals }, Value::Number(n)) => percent(n.as_f64().unwrap_or(0.0), *decimals),
+        // Exact decimals (a database's numeric columns) are rounded on their digits, not as floats.
+        (ValueFormat::Number { decimals }, Value::String(s)) if rounded(s, *decimals).is_some() => {
+            signed(rounded(s, *decimals).unwrap_or_default())
+        }
+        (ValueFormat::Currency { code }, Value::String(s)) if rounded(s, currency_decimals(code)).is_some() => {
+            let (negative, amount) = rounded(s, currency_decimals(code)).unwrap_or_default();
+            with_symbol(negative, &amount, code)
+        }
+        (ValueFormat::Percent { decimals }, Value::String(s)) if rounded(s, 0).is_some() => {
+            percent(s.parse().unwrap_or(f64::NAN), *decimals)
+        }
         (ValueFormat::Date, Value::String(s)) => date(s),
         (_, value) => plain(value),
     }
@@ -41,10 +52,14 @@ pub fn number(value: f64, decimals: u8) -> String {
         return "–".into();
     }
     let decimals = usize::from(decimals.min(10));
-    let text = format!("{:.*}", decimals, value.abs());
+    signed((value < 0.0, format!("{:.*}", decimals, value.abs())))
+}
+
+/// `(negative, "1234567.89")` → `-1,234,567.89` (no sign on a zero).
+fn signed((negative, text): (bool, String)) -> String {
     let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
     let mut out = String::with_capacity(text.len() + whole.len() / 3 + 1);
-    if value < 0.0 && text.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+    if negative && text.bytes().any(|b| matches!(b, b'1'..=b'9')) {
         out.push('-');
     }
     group_thousands(whole, &mut out);
@@ -53,6 +68,41 @@ pub fn number(value: f64, decimals: u8) -> String {
         out.push_str(fraction);
     }
     out
+}
+
+/// Exact decimal text (`-1234.5650`) rounded half away from zero to `decimals` places, as its
+/// sign and its digits (`(true, "1234.57")`); `None` for anything but a plain decimal.
+pub fn rounded(text: &str, decimals: u8) -> Option<(bool, String)> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
+    if whole.is_empty() && fraction.is_empty() || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let decimals = usize::from(decimals.min(10));
+    let mut digits: Vec<u8> =
+        whole.bytes().chain(fraction.bytes().chain(std::iter::repeat(b'0')).take(decimals)).collect();
+    digits.insert(0, b'0');
+    if fraction.as_bytes().get(decimals).is_some_and(|d| *d >= b'5') {
+        for digit in digits.iter_mut().rev() {
+            if *digit == b'9' {
+                *digit = b'0';
+            } else {
+                *digit += 1;
+                break;
+            }
+        }
+    }
+    let split = digits.len() - decimals;
+    let whole: String = String::from_utf8_lossy(&digits[..split]).trim_start_matches('0').to_string();
+    let whole = if whole.is_empty() { "0".to_string() } else { whole };
+    let text = match decimals {
+        0 => whole,
+        _ => format!("{whole}.{}", String::from_utf8_lossy(&digits[split..])),
+    };
+    Some((negative, text))
 }
 
 fn group_thousands(digits: &str, out: &mut String) {
@@ -67,10 +117,21 @@ fn group_thousands(digits: &str, out: &mut String) {
 
 /// `-1234.5` in `USD` → `-$1,234.50`; codes without a symbol print as `CHF 1,234.50`.
 pub fn currency(value: f64, code: &str) -> String {
+    let amount = format!("{:.*}", usize::from(currency_decimals(code)), value.abs());
+    with_symbol(value < 0.0, &amount, code)
+}
+
+/// The decimals a currency is shown with (none for the yen, the won and a few others).
+fn currency_decimals(code: &str) -> u8 {
     let code = code.trim().to_ascii_uppercase();
-    let decimals = if matches!(code.as_str(), "JPY" | "KRW" | "ISK" | "CLP" | "VND") { 0 } else { 2 };
-    let amount = number(value.abs(), decimals);
-    let sign = if value < 0.0 && amount.bytes().any(|b| matches!(b, b'1'..=b'9')) { "-" } else { "" };
+    if matches!(code.as_str(), "JPY" | "KRW" | "ISK" | "CLP" | "VND") { 0 } else { 2 }
+}
+
+/// `(true, "1234.50")` in `USD` → `-$1,234.50`.
+fn with_symbol(negative: bool, amount: &str, code: &str) -> String {
+    let code = code.trim().to_ascii_uppercase();
+    let amount = signed((false, amount.to_string()));
+    let sign = if negative && amount.bytes().any(|b| matches!(b, b'1'..=b'9')) { "-" } else { "" };
     match symbol(&code) {
         Some(symbol) => format!("{sign}{symbol}{amount}"),
         None => format!("{sign}{code} {amount}"),
@@ -124,6 +185,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn exact_decimals_round_on_their_digits() {
+        assert_eq!(rounded("1234567890123456.1234", 2), Some((false, "1234567890123456.12".into())));
+        assert_eq!(rounded("-0.005", 2), Some((true, "0.01".into())));
+        assert_eq!(rounded("9.995", 2), Some((false, "10.00".into())));
+        assert_eq!(rounded("12", 0), Some((false, "12".into())));
+        assert_eq!(rounded("0.4", 0), Some((false, "0".into())));
+        for bad in ["", "-", "1e5", "1.2.3", "abc", "."] {
+            assert_eq!(rounded(bad, 2), None, "{bad}");
+        }
+        let money = ValueFormat::Currency { code: "USD".into() };
+        assert_eq!(display(&json!("-1234567890123456.565"), &money), "-$1,234,567,890,123,456.57");
+        assert_eq!(display(&json!("-0.001"), &money), "$0.00");
+        assert_eq!(display(&json!("1234.5"), &ValueFormat::Number { decimals: 1 }), "1,234.5");
+        assert_eq!(display(&json!("n/a"), &money), "n/a");
+    }
 
     #[test]
     fn numbers_are_grouped_and_rounded() {

@@ -206,7 +206,7 @@ fn csv_value(cell: String, kind: ColumnType) -> Value {
             Err(_) => trimmed.parse::<f64>().map_or(Value::Null, |f| json!(f)),
         },
         ColumnType::Boolean => Value::Bool(trimmed.eq_ignore_ascii_case("true")),
-        ColumnType::Date | ColumnType::Timestamp => Value::String(trimmed.to_string()),
+        ColumnType::Date | ColumnType::Timestamp | ColumnType::Decimal => Value::String(trimmed.to_string()),
         ColumnType::Text => Value::String(cell),
     }
 }

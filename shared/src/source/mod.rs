@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 pub enum ColumnType {
     Text,
     Number,
+    /// An exact decimal number kept as its digits (`1234567890123456.1234`), as databases'
+    /// `numeric`/`decimal` columns hold money.
+    Decimal,
     Boolean,
     /// `YYYY-MM-DD` text.
     Date,
@@ -95,9 +98,14 @@ impl RowSet {
         Some(self.columns.iter().zip(row).map(|(c, v)| (c.name.clone(), v.clone())).collect())
     }
 
-    /// The numbers of column `j` (non-numeric cells skipped).
+    /// The numbers of column `j` (non-numeric cells skipped; a decimal column's digits read
+    /// as the nearest float, for sums, charts and comparisons).
     pub fn numbers(&self, j: usize) -> impl Iterator<Item = f64> + '_ {
-        self.rows.iter().filter_map(move |r| r.get(j).and_then(Value::as_f64))
+        let decimal = self.columns.get(j).is_some_and(|c| c.kind == ColumnType::Decimal);
+        self.rows.iter().filter_map(move |r| match r.get(j) {
+            Some(Value::String(digits)) if decimal => digits.parse().ok(),
+            other => other.and_then(Value::as_f64),
+        })
     }
 }
 
@@ -188,6 +196,8 @@ pub struct SourceContext<'a> {
     pub store: &'a Store,
     pub blobs: &'a dyn Blobs,
     pub http: &'a OutboundHttp,
+    /// The pools of the workspace connections `sql` sources read.
+    pub databases: &'a sql::Databases,
     pub workspace: &'a Workspace,
     /// The run's resolved parameter values.
     pub parameters: &'a Map<String, Value>,
@@ -284,15 +294,23 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
             let policy = NetworkPolicy::of(&ctx.workspace.settings.network);
             http::fetch(ctx.http, &policy, &ctx.bindings(), &source).await
         }
-        SourceKind::Sql { connection, query } => {
-            if connection != sql::DATASETS_CONNECTION {
-                return Err(SourceError::Sql(format!("no connection named `{connection}` in this workspace")));
-            }
-            let bound = sql::bind(query, &ctx.bindings())?;
+        SourceKind::Sql { connection, query } if connection == sql::DATASETS_CONNECTION => {
+            let bound = sql::bind(query, &ctx.bindings(), sql::Placeholder::Numbered)?;
             let tables = datasets_named(ctx, query).await?;
-            tokio::task::spawn_blocking(move || sql::run(&tables, &bound, sql::QUERY_TIMEOUT))
+            tokio::task::spawn_blocking(move || sql::datasets::run(&tables, &bound, sql::datasets::QUERY_TIMEOUT))
                 .await
                 .map_err(|_| SourceError::Sql("the query stopped unexpectedly".into()))?
+        }
+        SourceKind::Sql { connection, query } => {
+            let connection = match ctx.store.resolve_connection(ws, connection).await {
+                Ok(connection) => connection,
+                Err(StoreError::NotFound { .. }) => {
+                    return Err(SourceError::Sql(format!("no connection named `{connection}` in this workspace")));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let policy = NetworkPolicy::of(&ctx.workspace.settings.network);
+            ctx.databases.query(&connection, &policy, query, &ctx.bindings()).await
         }
         SourceKind::Inline { rows } => {
             let bindings = ctx.bindings();
@@ -354,6 +372,7 @@ mod fetch_tests {
         store: Store,
         blobs: FsBlobs,
         http: OutboundHttp,
+        databases: sql::Databases,
         workspace: Workspace,
         _dir: tempfile::TempDir,
     }
@@ -364,7 +383,7 @@ mod fetch_tests {
             let blobs = FsBlobs::new(dir.path().to_path_buf(), "http://127.0.0.1".into(), vec![7; 32]);
             let store = Store::new(Arc::new(SqliteTable::in_memory().unwrap()));
             let workspace = store.create_workspace(&fixtures::workspace("sources", now())).await.unwrap();
-            Self { store, blobs, http: OutboundHttp::new(), workspace, _dir: dir }
+            Self { store, blobs, http: OutboundHttp::new(), databases: sql::Databases::new(), workspace, _dir: dir }
         }
 
         async fn fetch(&self, spec: Value, parameters: Value) -> Result<RowSet, SourceError> {
@@ -375,6 +394,7 @@ mod fetch_tests {
                 store: &self.store,
                 blobs: &self.blobs,
                 http: &self.http,
+                databases: &self.databases,
                 workspace: &self.workspace,
                 parameters: &parameters,
                 data: &data,

@@ -7,6 +7,8 @@
 //! | workspace code guard | `WSCODE#{code}` | `WSCODE` | | | |
 //! | token | `WS#{ws}` | `TOKEN#{id}` | `TOKENHASH#{sha256}` / `TOKEN` | | |
 //! | destination | `WS#{ws}` | `DEST#{id}` | | | |
+//! | connection | `WS#{ws}` | `CONN#{id}` | | | |
+//! | connection name guard | `WS#{ws}` | `CONNNAME#{name}` | | | |
 //! | report | `WS#{ws}` | `REPORT#{id}` | | | |
 //! | report code guard | `WS#{ws}` | `REPORTCODE#{code}` | | | |
 //! | schedule | `WS#{ws}` | `SCHED#{id}` | `DUE` / `{next_run_at}#{id}` (enabled only) | `REPORT#{report}` / `SCHED#{id}` | |
@@ -44,8 +46,9 @@ use serde::de::DeserializeOwned;
 
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
-    ApiToken, Channel, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint, Interaction,
-    Report, Run, Schedule, ScheduleId, Suppression, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
+    ApiToken, Channel, Connection, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint,
+    Interaction, Report, Run, Schedule, ScheduleId, Suppression, TemporaryFile, TemporaryFileId, Workspace,
+    WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -122,6 +125,18 @@ impl Entity for Destination {
         Key::new(workspace_pk(self.workspace_id), format!("DEST#{}", self.id))
     }
     versioned!();
+}
+
+impl Entity for Connection {
+    const KIND: &'static str = "connection";
+    fn key(&self) -> Key {
+        Key::new(workspace_pk(self.workspace_id), format!("CONN#{}", self.id))
+    }
+    versioned!();
+}
+
+pub fn connection_name_key(ws: WorkspaceId, name: &str) -> Key {
+    Key::new(workspace_pk(ws), format!("CONNNAME#{name}"))
 }
 
 impl Entity for Report {

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::entities::{Entity, report_code_key, schedule_key, time_key, workspace_code_key, workspace_pk};
+use super::entities::{
+    Entity, connection_name_key, report_code_key, schedule_key, time_key, workspace_code_key, workspace_pk,
+};
 use super::table::{Condition, Index, Item, Key, Query, SkRange, Table, TableError, Update, Write};
 use crate::domain::{
-    ApiToken, Code, Destination, DestinationId, Report, ReportId, Schedule, ScheduleId, TokenHash, TokenId, Workspace,
-    WorkspaceId,
+    ApiToken, Code, Connection, ConnectionId, Destination, DestinationId, Report, ReportId, Schedule, ScheduleId,
+    TokenHash, TokenId, Workspace, WorkspaceId,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +209,16 @@ impl Store {
         Ok(updated)
     }
 
+    /// [`Store::replace`] with the writes that move a uniqueness guard; a taken guard is
+    /// reported with `taken`.
+    async fn replace_guarded<T: Entity>(&self, value: &T, guards: Vec<Write>, taken: String) -> Result<T, StoreError> {
+        let moves = !guards.is_empty();
+        self.replace(value, guards).await.map_err(|e| match e {
+            StoreError::Conflict(m) if moves && m.contains("conflicts with") => StoreError::Conflict(taken),
+            other => other,
+        })
+    }
+
     /// Reads the item, changes the entity with `change`, and writes it back if nobody else
     /// wrote in between; retries a few times when someone did.
     pub(crate) async fn modify<T: Entity>(
@@ -363,6 +375,62 @@ impl Store {
         self.remove::<Destination>(Key::new(workspace_pk(ws), format!("DEST#{id}")), id, vec![]).await
     }
 
+    // ----- connections -----
+
+    /// Creates a connection; its name must be free in the workspace.
+    pub async fn create_connection(&self, c: &Connection) -> Result<Connection, StoreError> {
+        let guard = Item::new(connection_name_key(c.workspace_id, c.name.as_str()), c.id.to_string());
+        self.insert(
+            c,
+            vec![Write::Put { item: guard, condition: Condition::NotExists }],
+            format!("a connection named `{}` exists", c.name),
+        )
+        .await
+    }
+
+    pub async fn get_connection(&self, ws: WorkspaceId, id: ConnectionId) -> Result<Connection, StoreError> {
+        self.fetch_or_404(&Key::new(workspace_pk(ws), format!("CONN#{id}")), id).await
+    }
+
+    /// A connection by id or name.
+    pub async fn resolve_connection(&self, ws: WorkspaceId, id_or_name: &str) -> Result<Connection, StoreError> {
+        if let Ok(id) = id_or_name.parse::<ConnectionId>() {
+            return self.get_connection(ws, id).await;
+        }
+        let guard = match Code::parse(id_or_name) {
+            Ok(name) => self.table.get(&connection_name_key(ws, name.as_str())).await?,
+            Err(_) => None,
+        };
+        match guard.and_then(|g| g.data.parse::<ConnectionId>().ok()) {
+            Some(id) => self.get_connection(ws, id).await,
+            None => Err(StoreError::not_found("connection", id_or_name)),
+        }
+    }
+
+    pub async fn list_connections(
+        &self,
+        ws: WorkspaceId,
+        page: &PageRequest,
+    ) -> Result<Listing<Connection>, StoreError> {
+        self.list(page.apply(Query::table(workspace_pk(ws), SkRange::Prefix("CONN#".into())))).await
+    }
+
+    /// Saves a connection read at `c.version`; a changed name moves its uniqueness guard.
+    pub async fn update_connection(&self, c: &Connection) -> Result<Connection, StoreError> {
+        let current = self.get_connection(c.workspace_id, c.id).await?;
+        let guards = moved_guard(connection_name_key(c.workspace_id, current.name.as_str()), {
+            (current.name != c.name).then(|| connection_name_key(c.workspace_id, c.name.as_str()))
+        });
+        self.replace_guarded(c, guards(c.id.to_string()), format!("a connection named `{}` exists", c.name)).await
+    }
+
+    pub async fn delete_connection(&self, ws: WorkspaceId, id: ConnectionId) -> Result<(), StoreError> {
+        let connection = self.get_connection(ws, id).await?;
+        let guard =
+            Write::Delete { key: connection_name_key(ws, connection.name.as_str()), condition: Condition::Always };
+        self.remove::<Connection>(connection.key(), id, vec![guard]).await
+    }
+
     // ----- reports -----
 
     /// Creates a report; its code must be free in the workspace.
@@ -402,21 +470,10 @@ impl Store {
     /// Saves a report read at `r.version`; a changed code moves its uniqueness guard.
     pub async fn update_report(&self, r: &Report) -> Result<Report, StoreError> {
         let current = self.get_report(r.workspace_id, r.id).await?;
-        let mut extra = Vec::new();
-        if current.code != r.code {
-            let guard = Item::new(report_code_key(r.workspace_id, r.code.as_str()), r.id.to_string());
-            extra.push(Write::Put { item: guard, condition: Condition::NotExists });
-            extra.push(Write::Delete {
-                key: report_code_key(r.workspace_id, current.code.as_str()),
-                condition: Condition::Always,
-            });
-        }
-        self.replace(r, extra).await.map_err(|e| match e {
-            StoreError::Conflict(m) if m.contains("conflicts with") => {
-                StoreError::Conflict(format!("report code `{}` is taken", r.code))
-            }
-            other => other,
-        })
+        let guards = moved_guard(report_code_key(r.workspace_id, current.code.as_str()), {
+            (current.code != r.code).then(|| report_code_key(r.workspace_id, r.code.as_str()))
+        });
+        self.replace_guarded(r, guards(r.id.to_string()), format!("report code `{}` is taken", r.code)).await
     }
 
     pub async fn delete_report(&self, ws: WorkspaceId, id: ReportId) -> Result<(), StoreError> {
@@ -496,5 +553,17 @@ impl Store {
             Err(StoreError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The writes that move a uniqueness guard from `old` to `new` (none when it stays): the new
+/// guard must be free, and holds the id given to the returned function.
+fn moved_guard(old: Key, new: Option<Key>) -> impl FnOnce(String) -> Vec<Write> {
+    move |id| match new {
+        Some(new) => vec![
+            Write::Put { item: Item::new(new, id), condition: Condition::NotExists },
+            Write::Delete { key: old, condition: Condition::Always },
+        ],
+        None => vec![],
     }
 }

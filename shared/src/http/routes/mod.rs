@@ -1,6 +1,7 @@
 //! Route handlers, one module per resource.
 
 pub mod blobs;
+pub mod connections;
 pub mod cron;
 pub mod datasets;
 pub mod destinations;

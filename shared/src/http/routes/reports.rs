@@ -134,6 +134,20 @@ async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> A
             Err(e) => return Err(e.into()),
         }
     }
+    for (i, source) in report.sources.iter().enumerate() {
+        let SourceKind::Sql { connection, .. } = &source.kind else { continue };
+        if connection == crate::domain::DATASETS_CONNECTION || connection.trim().is_empty() {
+            continue;
+        }
+        match ctx.store.resolve_connection(report.workspace_id, connection).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
+                format!("sources[{i}].connection"),
+                format!("no connection named `{connection}` in the workspace (`datasets`: the uploaded datasets)"),
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
     for (i, include) in report.includes.iter().enumerate() {
         match ctx.store.resolve_report(report.workspace_id, &include.report).await {
             Ok(other) => {

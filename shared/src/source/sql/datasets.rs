@@ -1,18 +1,9 @@
-//! SQL sources: `{"type": "sql", "connection": "datasets", "query": "…"}` runs one read-only
-//! statement and returns its rows. The built-in connection `datasets` needs no server: the
-//! workspace's uploaded datasets that the query names become tables of a private in-memory
-//! SQLite database (a code with `-` is also a view spelled with `_`), whatever store Herald
-//! itself runs on.
-//!
-//! Safety is in the engine, not in a parser of the query:
-//! - `{name}` placeholders (run parameters, `{data.field}`) become bound parameters (`?1`…), so
-//!   a value is data and never SQL; text inside quotes and comments is left alone;
-//! - `[[ … ]]` is an optional clause, left out when a placeholder in it has no value;
-//! - one statement only (a second is refused when the query is prepared), on a read-only
-//!   connection whose authorizer allows reading and computing only (no `ATTACH`, which could
-//!   reach a file on disk, no `PRAGMA`, no DDL, no writes);
-//! - a time limit enforced inside the engine (the statement is interrupted), and a row cap
-//!   that reads no further than one row past it rather than rewriting the query.
+//! The built-in `datasets` connection: SQL over the workspace's uploaded datasets with no
+//! server. The datasets a query names become tables of a private in-memory SQLite database (a
+//! code with `-` is also a view spelled with `_`); the connection is read-only and its
+//! authorizer allows reading and computing only (no `ATTACH`, which could reach a file on
+//! disk, no `PRAGMA`, no DDL, no writes); a progress handler stops a statement at its time
+//! limit, and rows are read no further than one past the cap.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,147 +13,14 @@ use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Map, Value};
 
-use super::template::{Bindings, TemplateError};
-use super::{ColumnType, RowSet, SourceError};
+use super::Bound;
+use crate::source::{ColumnType, RowSet, SourceError};
 
-/// The connection every workspace has: SQL over its uploaded datasets.
-pub const DATASETS_CONNECTION: &str = "datasets";
-
-/// How long a query may run.
+/// How long a query over datasets may run.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most rows a query may return (a run makes at most this many entries too).
-pub const MAX_ROWS: usize = 50_000;
-
-/// A query with its placeholders turned into bound parameters.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bound {
-    pub sql: String,
-    pub values: Vec<Value>,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Lexeme {
-    Code,
-    Quoted(char),
-    LineComment,
-    BlockComment,
-}
-
-/// Where a parameter goes in an optional clause until the clause is kept.
-const PARAMETER_MARK: char = '\u{0}';
-
-/// Turns `{name}` placeholders into `?N` parameters and keeps or drops `[[ … ]]` clauses.
-pub fn bind(query: &str, bindings: &Bindings<'_>) -> Result<Bound, SourceError> {
-    if query.contains(PARAMETER_MARK) {
-        return Err(SourceError::Sql("the query holds a NUL character".into()));
-    }
-    let mut sql = String::with_capacity(query.len());
-    let mut values = Vec::new();
-    // The optional clause being read: its text, its values, and whether one was missing.
-    let mut clause: Option<(String, Vec<Value>, bool)> = None;
-    let mut lexeme = Lexeme::Code;
-    let chars: Vec<char> = query.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let (c, next) = (chars[i], chars.get(i + 1).copied());
-        let out = match &mut clause {
-            Some((text, _, _)) => text,
-            None => &mut sql,
-        };
-        match lexeme {
-            Lexeme::Quoted(q) if c == q => lexeme = Lexeme::Code,
-            Lexeme::LineComment if c == '\n' => lexeme = Lexeme::Code,
-            Lexeme::BlockComment if c == '*' && next == Some('/') => {
-                out.push_str("*/");
-                lexeme = Lexeme::Code;
-                i += 2;
-                continue;
-            }
-            Lexeme::Quoted(_) | Lexeme::LineComment | Lexeme::BlockComment => {}
-            Lexeme::Code => match c {
-                '\'' | '"' | '`' => lexeme = Lexeme::Quoted(c),
-                '-' if next == Some('-') => lexeme = Lexeme::LineComment,
-                '/' if next == Some('*') => {
-                    out.push_str("/*");
-                    lexeme = Lexeme::BlockComment;
-                    i += 2;
-                    continue;
-                }
-                '[' if next == Some('[') => {
-                    if clause.is_some() {
-                        return Err(SourceError::Sql("`[[ … ]]` clauses cannot be nested".into()));
-                    }
-                    clause = Some((String::new(), Vec::new(), false));
-                    i += 2;
-                    continue;
-                }
-                ']' if next == Some(']') && clause.is_some() => {
-                    if let Some((text, clause_values, missing)) = clause.take()
-                        && !missing
-                    {
-                        // Each marker left in the clause's text is its next value's parameter.
-                        let mut pending = clause_values.into_iter();
-                        for ch in text.chars() {
-                            match (ch, ch == PARAMETER_MARK) {
-                                (_, true) => {
-                                    values.extend(pending.next());
-                                    sql.push_str(&format!("?{}", values.len()));
-                                }
-                                (ch, false) => sql.push(ch),
-                            }
-                        }
-                    }
-                    i += 2;
-                    continue;
-                }
-                '{' => {
-                    let name: String = chars[i + 1..].iter().take_while(|c| **c != '}').collect();
-                    let closed = chars.get(i + 1 + name.len()) == Some(&'}');
-                    let well_formed =
-                        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
-                    if closed && well_formed {
-                        let value = match bindings.lookup(&name) {
-                            Ok(value) => Some(value.clone()),
-                            Err(TemplateError::UnknownParameter(_) | TemplateError::UnknownData(_)) => None,
-                        };
-                        match (&mut clause, value) {
-                            (Some((text, clause_values, missing)), value) => match value.filter(|v| !v.is_null()) {
-                                Some(value) => {
-                                    clause_values.push(value);
-                                    text.push(PARAMETER_MARK);
-                                }
-                                None => *missing = true,
-                            },
-                            (None, Some(value)) => {
-                                values.push(value);
-                                sql.push_str(&format!("?{}", values.len()));
-                            }
-                            (None, None) => {
-                                return Err(SourceError::Template {
-                                    field: "query",
-                                    source: TemplateError::UnknownParameter(name),
-                                });
-                            }
-                        }
-                        i += name.len() + 2;
-                        continue;
-                    }
-                }
-                _ => {}
-            },
-        }
-        match &mut clause {
-            Some((text, _, _)) => text.push(c),
-            None => sql.push(c),
-        }
-        i += 1;
-    }
-    if clause.is_some() {
-        return Err(SourceError::Sql("a `[[` clause is not closed with `]]`".into()));
-    }
-    Ok(Bound { sql, values })
-}
+pub const MAX_ROWS: usize = crate::domain::MAX_QUERY_ROWS as usize;
 
 /// Runs `bound` over `tables` (name, rows) in a private read-only database.
 pub fn run(tables: &[(String, Arc<RowSet>)], bound: &Bound, timeout: Duration) -> Result<RowSet, SourceError> {
@@ -202,7 +60,8 @@ pub fn run(tables: &[(String, Arc<RowSet>)], bound: &Bound, timeout: Duration) -
     }
     let mut set = RowSet::from_objects(objects);
     if set.columns.is_empty() {
-        set.columns = names.into_iter().map(|name| super::ColumnMeta { name, kind: ColumnType::Text }).collect();
+        set.columns =
+            names.into_iter().map(|name| crate::source::ColumnMeta { name, kind: ColumnType::Text }).collect();
     }
     Ok(set)
 }
@@ -216,7 +75,7 @@ fn load(conn: &mut rusqlite::Connection, tables: &[(String, Arc<RowSet>)]) -> ru
             .iter()
             .map(|c| {
                 let affinity = match c.kind {
-                    ColumnType::Number => "NUMERIC",
+                    ColumnType::Number | ColumnType::Decimal => "NUMERIC",
                     ColumnType::Boolean => "INTEGER",
                     ColumnType::Text | ColumnType::Date | ColumnType::Timestamp => "TEXT",
                 };
@@ -290,10 +149,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::source::sql::{Placeholder, bind};
+    use crate::source::template::Bindings;
 
     fn bound(query: &str, parameters: Value) -> Result<Bound, SourceError> {
         let parameters = parameters.as_object().cloned().unwrap_or_default();
-        bind(query, &Bindings { parameters: &parameters, data: &Value::Null })
+        bind(query, &Bindings { parameters: &parameters, data: &Value::Null }, Placeholder::Numbered)
     }
 
     fn customers() -> Vec<(String, Arc<RowSet>)> {
@@ -312,32 +173,6 @@ mod tests {
 
     fn query(sql: &str, parameters: Value) -> Result<RowSet, SourceError> {
         run(&customers(), &bound(sql, parameters)?, QUERY_TIMEOUT)
-    }
-
-    #[test]
-    fn placeholders_become_bound_parameters_and_quotes_and_comments_are_left_alone() {
-        let b = bound(
-            "SELECT '{tier}' AS t, \"{x}\" -- {ignored}\nFROM customers WHERE tier = {tier} /* {no} */ AND n > {min}",
-            json!({"tier": "gold", "min": 3}),
-        )
-        .unwrap();
-        assert_eq!(
-            b.sql,
-            "SELECT '{tier}' AS t, \"{x}\" -- {ignored}\nFROM customers WHERE tier = ?1 /* {no} */ AND n > ?2"
-        );
-        assert_eq!(b.values, [json!("gold"), json!(3)]);
-        assert!(matches!(bound("SELECT {nope}", json!({})), Err(SourceError::Template { .. })));
-    }
-
-    #[test]
-    fn an_optional_clause_drops_out_when_a_parameter_in_it_has_no_value() {
-        let sql = "SELECT * FROM customers WHERE 1 = 1 [[AND tier = {tier}]] [[AND joined >= {since}]]";
-        let both = bound(sql, json!({"tier": "gold", "since": "2026-02-01"})).unwrap();
-        assert_eq!(both.sql, "SELECT * FROM customers WHERE 1 = 1 AND tier = ?1 AND joined >= ?2");
-        assert_eq!(both.values, [json!("gold"), json!("2026-02-01")]);
-        let one = bound(sql, json!({"since": "2026-02-01", "tier": null})).unwrap();
-        assert_eq!(one.sql, "SELECT * FROM customers WHERE 1 = 1  AND joined >= ?1");
-        assert_eq!(one.values, [json!("2026-02-01")]);
     }
 
     #[test]

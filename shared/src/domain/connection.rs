@@ -1,0 +1,222 @@
+//! Connections: how a workspace reaches a database its reports read with `sql` sources
+//! (PostgreSQL, MySQL/MariaDB, Athena). A source names a connection by its `name` (a code, so
+//! it reads well in a query's source and can never be mistaken for an id) or its id. The name
+//! `datasets` is the built-in connection to the workspace's uploaded datasets and cannot be
+//! taken. The password is a [`Secret`]: write-only, kept on a change only while the server and
+//! user it is sent to stay the same.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Code, ConnectionId, FieldError, Secret, ValidationErrors, WorkspaceId};
+
+/// The name of the built-in connection: SQL over the workspace's uploaded datasets.
+pub const DATASETS_CONNECTION: &str = "datasets";
+
+/// Most rows a query may return (a run makes at most this many entries too).
+pub const MAX_QUERY_ROWS: u32 = 50_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Connection {
+    pub id: ConnectionId,
+    pub workspace_id: WorkspaceId,
+    /// What `sql` sources call it (`warehouse`).
+    pub name: Code,
+    #[serde(flatten)]
+    pub config: ConnectionConfig,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConnectionConfig {
+    /// PostgreSQL (and servers speaking its protocol).
+    Postgres(DatabaseServer),
+    /// MySQL or MariaDB.
+    Mysql(DatabaseServer),
+    /// Amazon Athena: SQL over data in S3.
+    Athena(AthenaWorkgroup),
+}
+
+/// A database server reached over the network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseServer {
+    /// Host name or IP address; a private address needs `settings.network.allowed_addresses`.
+    pub host: String,
+    /// The server's port (5432 for PostgreSQL, 3306 for MySQL when absent).
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub database: String,
+    pub user: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub tls: TlsMode,
+    #[serde(default)]
+    pub options: QueryOptions,
+}
+
+/// Athena's workgroup, where its results go, and the database queries run in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AthenaWorkgroup {
+    /// The Glue database unqualified table names refer to.
+    pub database: String,
+    #[serde(default = "default_catalog")]
+    pub catalog: String,
+    #[serde(default = "default_workgroup")]
+    pub workgroup: String,
+    /// `s3://bucket/prefix/` for query results; the workgroup's setting when absent.
+    #[serde(default)]
+    pub output_location: Option<String>,
+    #[serde(default)]
+    pub options: QueryOptions,
+}
+
+fn default_catalog() -> String {
+    "AwsDataCatalog".into()
+}
+
+fn default_workgroup() -> String {
+    "primary".into()
+}
+
+/// Whether the connection is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Plain TCP (a database on the same private network).
+    #[default]
+    Disable,
+    /// TLS, with the server's certificate checked against the system's roots and its name.
+    Require,
+}
+
+/// Limits every query on the connection runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryOptions {
+    /// The server stops a statement running longer (100 to 300000).
+    #[schema(minimum = 100, maximum = 300000)]
+    pub statement_timeout_ms: u32,
+    /// A query returning more rows fails (1 to 50000); the query itself is not rewritten.
+    #[schema(minimum = 1, maximum = 50000)]
+    pub max_rows: u32,
+    /// A query returning more data fails (1 KiB to 256 MiB).
+    #[schema(minimum = 1024, maximum = 268435456)]
+    pub max_bytes: u32,
+    /// Connections kept open per running process (1 to 10).
+    #[schema(minimum = 1, maximum = 10)]
+    pub pool_size: u8,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self { statement_timeout_ms: 30_000, max_rows: MAX_QUERY_ROWS, max_bytes: 64 << 20, pool_size: 2 }
+    }
+}
+
+impl QueryOptions {
+    fn check(&self, errors: &mut Vec<FieldError>) {
+        let mut range = |field: &str, value: u64, min: u64, max: u64| {
+            if !(min..=max).contains(&value) {
+                errors.push(FieldError::new(format!("options.{field}"), format!("must be between {min} and {max}")));
+            }
+        };
+        range("statement_timeout_ms", self.statement_timeout_ms.into(), 100, 300_000);
+        range("max_rows", self.max_rows.into(), 1, MAX_QUERY_ROWS.into());
+        range("max_bytes", self.max_bytes.into(), 1024, 256 << 20);
+        range("pool_size", self.pool_size.into(), 1, 10);
+    }
+}
+
+impl ConnectionConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectionConfig::Postgres(_) => "postgres",
+            ConnectionConfig::Mysql(_) => "mysql",
+            ConnectionConfig::Athena(_) => "athena",
+        }
+    }
+
+    pub fn options(&self) -> &QueryOptions {
+        match self {
+            ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) => &server.options,
+            ConnectionConfig::Athena(athena) => &athena.options,
+        }
+    }
+
+    /// Makes a configuration a client sent ready to store, reporting every problem at once: a
+    /// password sent as the mask (`********`) or left out keeps the stored one only while the
+    /// kind, host, port and user are unchanged; then every field is checked.
+    pub fn resolve(&mut self, stored: Option<&ConnectionConfig>) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        let kind = self.kind();
+        if let ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) = self {
+            let was = match stored {
+                Some(ConnectionConfig::Postgres(was) | ConnectionConfig::Mysql(was)) => Some(was),
+                _ => None,
+            };
+            let same_target = stored.is_some_and(|stored| stored.kind() == kind)
+                && was.is_some_and(|was| {
+                    was.host.eq_ignore_ascii_case(&server.host) && was.port == server.port && was.user == server.user
+                });
+            let kept = was.and_then(|was| was.password.as_ref());
+            if let Err(error) = super::keep_masked("password", &mut server.password, kept, same_target) {
+                errors.push(error);
+            }
+        }
+        super::add_unreported(&mut errors, self.validate().err().into_iter().flat_map(|e| e.0));
+        ValidationErrors::into_result(errors)
+    }
+
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        let mut text = |field: &str, value: &str, max: usize| {
+            if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+                errors.push(FieldError::new(field, format!("must be 1 to {max} characters, no control characters")));
+            }
+        };
+        match self {
+            ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) => {
+                text("host", &server.host, 253);
+                text("database", &server.database, 128);
+                text("user", &server.user, 128);
+                if server.host.contains(['/', '@', ' ', '?', '#']) {
+                    errors.push(FieldError::new("host", "must be a host name or an IP address"));
+                }
+                if server.port == Some(0) {
+                    errors.push(FieldError::new("port", "must be between 1 and 65535"));
+                }
+                if server.password.as_ref().is_some_and(|p| p.expose().len() > 1024) {
+                    errors.push(FieldError::new("password", "must be at most 1024 bytes"));
+                }
+                server.options.check(&mut errors);
+            }
+            ConnectionConfig::Athena(athena) => {
+                text("database", &athena.database, 255);
+                text("catalog", &athena.catalog, 255);
+                text("workgroup", &athena.workgroup, 128);
+                if let Some(location) = &athena.output_location
+                    && !(location.starts_with("s3://") && location.len() > 5 && !location.chars().any(char::is_control))
+                {
+                    errors.push(FieldError::new("output_location", "must be an s3:// location"));
+                }
+                athena.options.check(&mut errors);
+            }
+        }
+        ValidationErrors::into_result(errors)
+    }
+}
+
+/// Checks a connection's name: a code, and not the built-in one.
+pub fn check_connection_name(name: &Code) -> Result<(), FieldError> {
+    if name.as_str() == DATASETS_CONNECTION {
+        return Err(FieldError::new("name", "`datasets` is the built-in connection to the uploaded datasets"));
+    }
+    Ok(())
+}
