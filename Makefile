@@ -21,7 +21,7 @@ run: ## build the CLI (release) and start the local all-in-one server with demo 
 	cargo build --release -p herald-cli
 	./target/release/herald serve --demo $(ARGS)
 
-test: ## everything CI runs: pinned tools, moto + SMTP sink, cfn-lint, sam validate, fmt, clippy, tests, API fuzzing, browser tests
+test: ## everything CI runs: pinned tools, moto + SMTP sink + PostgreSQL + MariaDB, cfn-lint, sam validate, fmt, clippy, tests, API fuzzing, browser tests
 	bash infra/test.sh
 
 fuzz: ## schemathesis over the whole API of a fresh herald serve --demo (HERALD_FUZZ_SECONDS, default 240)
@@ -50,7 +50,7 @@ validate: tools ## lint the SAM template (cfn-lint + sam validate --lint), offli
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint
 
-emulators: ## start moto + SMTP sink on free loopback ports and print the exports (Ctrl-C stops)
+emulators: ## start moto, the SMTP sink, PostgreSQL and MariaDB on free loopback ports and print the exports (Ctrl-C stops)
 	bash infra/test.sh --emulators-only
 
 build-lambda: ## cargo lambda build --release --arm64 of the four functions, then a table of their sizes

@@ -240,7 +240,7 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
         let access = admin::demo_access(&ctx).await?;
         let load = demo_data::load(&ctx, &access.workspace, DEMO_CUSTOMERS, DEMO_DAYS).await?;
         println!(
-            "Demo data: {} customers, {} interactions loaded now, reports: weekly-digest, customer-statement, monthly-statements (run it: herald run monthly-statements)",
+            "Demo data: {} customers, {} interactions loaded now, reports: weekly-digest, customer-statement, monthly-statements, monthly-statements-sql (run one: herald run monthly-statements)",
             load.customers, load.interactions
         );
         println!("Demo workspace: {} ({})", access.workspace.code, access.workspace.id);

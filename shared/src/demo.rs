@@ -3,7 +3,7 @@
 //! email/mobile/social/web; events received, viewed, completed and transactions), a
 //! `customers` and a `transactions` dataset, and example reports (a weekly digest, a
 //! customer statement, and the seed `003` quickstart job that bursts into one emailed
-//! statement per customer). The same seed and day always give the same data.
+//! statement per customer, once over the datasets and once in SQL over them). The same seed and day always give the same data.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -461,6 +461,58 @@ pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
     })
 }
 
+/// The quickstart job written in SQL over the uploaded datasets (the built-in `datasets`
+/// connection): one statement per customer who bought something since `period`, with the
+/// purchases of the period and a rank among all customers by spend. It shows what a `sql`
+/// source does with no database server: joins, aggregates, window functions and bound
+/// parameters.
+pub fn statements_job_sql(destination_id: &str, period_start: NaiveDate) -> Value {
+    let purchases = purchase_sections();
+    let customers = "SELECT c.id, c.name, c.email, c.tier, COUNT(*) AS purchases, SUM(t.amount) AS spent,\n\
+                     RANK() OVER (ORDER BY SUM(t.amount) DESC) AS spend_rank\n\
+                     FROM customers c JOIN transactions t ON t.customer_id = c.id\n\
+                     WHERE t.date >= {period} [[AND c.tier = {tier}]]\n\
+                     GROUP BY c.id, c.name, c.email, c.tier\n\
+                     ORDER BY c.id";
+    let lines = "SELECT date, description, channel, amount\n\
+                 FROM transactions\n\
+                 WHERE customer_id = {customer_id} AND date >= {period}\n\
+                 ORDER BY date";
+    json!({
+        "code": "monthly-statements-sql",
+        "name": "Monthly Customer Statements (SQL)",
+        "description": "The quickstart job in SQL over the uploaded datasets: one statement per customer who bought something in the period.",
+        "parameters": [
+            {"name": "period", "type": "date", "default": period_start.format("%Y-%m-%d").to_string(),
+             "description": "Start of the statement month."},
+            {"name": "tier", "type": "string",
+             "description": "Only customers of this tier (all when empty)."},
+            {"name": "customer_id", "type": "string", "required": true, "from_row": "id",
+             "description": "The customer of each entry, from the repeating row's `id`."}
+        ],
+        "sources": [
+            {"name": "customers", "role": "repeating", "type": "sql", "connection": "datasets", "query": customers},
+            {"name": "lines", "type": "sql", "connection": "datasets", "query": lines}
+        ],
+        "sections": [
+            {"type": "text", "title": "Statement for {customers.name}", "markdown":
+                "Statement of the month starting {period} for {customers.name} ({customers.email}), {customers.tier} member: {customers.purchases} purchases, number {customers.spend_rank} by spend this month.\n\nThank you for being a member."},
+            purchases[0],
+            purchases[1]
+        ],
+        "formats": ["pdf"],
+        "narrative": {"enabled": false},
+        "deliveries": [{
+            "destination_id": destination_id,
+            "to": ["{customers.email}"],
+            "subject": "Your statement for {period}, {customers.name}",
+            "message": "Hello {customers.name},\n\nyour statement for the month starting {period} is attached.",
+            "naming_pattern": "statement-{period}-{customers.id}",
+            "condition": "{customers.email} != null && {customers.email} != \"\""
+        }]
+    })
+}
+
 /// The first day of `day`'s month.
 pub fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
@@ -517,5 +569,19 @@ mod tests {
         let delivery = &report.deliveries[0];
         assert_eq!(delivery.to, ["{customers.email}"]);
         assert!(delivery.condition.as_deref().unwrap().contains("!= \"\""));
+    }
+
+    #[test]
+    fn the_sql_statements_job_is_a_valid_report_bursting_over_a_query() {
+        let body = statements_job_sql(
+            "01JD0000000000000000000000",
+            month_start(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()),
+        );
+        let report = crate::testing::fixtures::report_json(body);
+        report.validate().unwrap();
+        let repeating = report.repeating_source().unwrap();
+        assert!(
+            matches!(&repeating.kind, crate::domain::SourceKind::Sql { connection, .. } if connection == "datasets")
+        );
     }
 }

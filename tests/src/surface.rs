@@ -130,6 +130,7 @@ pub struct World {
     pub spare_token: String,
     pub suppression: String,
     pub temporary_file: String,
+    pub connection: String,
     /// The names of the resources (a refusal must not show them).
     pub names: Vec<String>,
 }
@@ -235,7 +236,12 @@ impl World {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        let connection = json!({"name": "ledger-db", "kind": "postgres", "host": "10.9.8.7", "database": "ledger",
+            "user": "reader", "password": "ledger-db-password"});
+        let connection =
+            created(s.post(&s.ws("/connections")).json(&connection).send().await.unwrap(), "a connection").await;
         World {
+            connection: text(&connection["id"]),
             report: "ledger-statements".into(),
             report_id,
             schedule: text(&schedule["id"]),
@@ -247,7 +253,9 @@ impl World {
             spare_token: text(&token["id"]),
             suppression,
             temporary_file,
-            names: ["Ledger mail", "Ledger statements", "Ledger mornings", "Ledger spare"].map(String::from).into(),
+            names: ["Ledger mail", "Ledger statements", "Ledger mornings", "Ledger spare", "ledger-db"]
+                .map(String::from)
+                .into(),
         }
     }
 
@@ -266,6 +274,7 @@ impl World {
             ("id", "destinations") => &self.destination,
             ("id", "tokens") => &self.spare_token,
             ("id", "temporary-files") => &self.temporary_file,
+            ("id", "connections") => &self.connection,
             _ => UNKNOWN_ID,
         };
         value.to_owned()
@@ -301,6 +310,7 @@ impl World {
             &self.delivery,
             &self.spare_token,
             &self.temporary_file,
+            &self.connection,
         ]
         .into_iter()
         .map(String::as_str)
@@ -310,7 +320,7 @@ impl World {
 
 /// Everything a request could change in workspace `ws`, read from the store: the workspace
 /// and its settings, reports, schedules, destinations, runs with their entries and deliveries,
-/// tokens (but when they were last used), datasets and suppressions.
+/// tokens (but when they were last used), datasets, suppressions and connections.
 pub async fn snapshot(s: &TestServer, ws: WorkspaceId) -> BTreeMap<String, Value> {
     let store = &s.ctx.store;
     let page = PageRequest::first(200);
@@ -321,6 +331,7 @@ pub async fn snapshot(s: &TestServer, ws: WorkspaceId) -> BTreeMap<String, Value
     state
         .insert("destinations".into(), to_json(&store.list_destinations(ws, &page).await.expect("destinations").items));
     state.insert("datasets".into(), to_json(&store.list_datasets(ws, &page).await.expect("datasets").items));
+    state.insert("connections".into(), to_json(&store.list_connections(ws, &page).await.expect("connections").items));
     state
         .insert("suppressions".into(), to_json(&store.list_suppressions(ws, &page).await.expect("suppressions").items));
     let mut tokens = to_json(&store.list_tokens(ws, &page).await.expect("tokens").items);

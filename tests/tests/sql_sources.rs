@@ -161,10 +161,8 @@ async fn the_quickstart_on_postgresql_emails_each_customer_of_the_period_their_o
     assert!(message.contains("column \"idd\" does not exist (at character 8)"), "{error}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_keeps_its_password_secret_and_a_changed_one_is_used_at_once() {
+async fn a_connection_keeps_its_password_secret_and_a_changed_one_is_used_at_once(s: TestServer) {
     let Some(db) = TestDatabase::mysql() else { return };
-    let Some(s) = TestServer::start(Backend::Sqlite).await else { return };
     allow_loopback(&s).await;
     let admin = create_connection(&s, &db, "shop", true).await;
     let test = body(s.post(&s.ws("/connections/shop/test")).send().await.unwrap()).await;
@@ -218,3 +216,42 @@ async fn a_connection_keeps_its_password_secret_and_a_changed_one_is_used_at_onc
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(s.get(&s.ws("/connections/shop")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_sql_statements_job_runs_over_the_uploaded_datasets_with_no_server() {
+    let Some(s) = TestServer::start(Backend::Sqlite).await else { return };
+    s.run_workers();
+    let load = herald_core::pipeline::demo_data::load(&s.ctx, &s.access.workspace, 40, 60).await.unwrap();
+    assert!(load.reports_created.contains(&"monthly-statements-sql".to_string()), "{load:?}");
+
+    // Who bought something since the period start, computed from the demo data itself.
+    let period = "2026-11-15";
+    let people = herald_core::demo::customers(40, herald_core::pipeline::demo_data::SEED);
+    let history =
+        herald_core::demo::history(&people, s.ctx.clock.now().date_naive(), 60, herald_core::pipeline::demo_data::SEED);
+    let mut buyers: Vec<&str> = history
+        .transactions
+        .iter()
+        .filter(|t| t["date"].as_str().unwrap() >= period)
+        .map(|t| t["customer_id"].as_str().unwrap())
+        .collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+
+    let r = s
+        .post(&s.ws("/reports/monthly-statements-sql/runs"))
+        .json(&json!({"params": {"period": period}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED, "{}", r.text().await.unwrap());
+    let id = body(r).await["id"].as_str().unwrap().to_owned();
+    let run = s.settled_run(&id).await;
+    assert_eq!(run["status"], "finished", "{run}");
+    assert_eq!(run["counts"]["total"], buyers.len(), "one statement per buyer of the period: {run}");
+    let listing = body(s.get(&s.ws(&format!("/runs/{id}/entries?limit=100"))).send().await.unwrap()).await;
+    let ids: Vec<&str> = listing["data"].as_array().unwrap().iter().map(|e| e["row"]["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, buyers);
+}
+
+herald_tests::on_every_store!(a_connection_keeps_its_password_secret_and_a_changed_one_is_used_at_once);

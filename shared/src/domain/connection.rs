@@ -73,6 +73,9 @@ pub struct AthenaWorkgroup {
     /// `s3://bucket/prefix/` for query results; the workgroup's setting when absent.
     #[serde(default)]
     pub output_location: Option<String>,
+    /// The AWS region of the workgroup; the deployment's when absent.
+    #[serde(default)]
+    pub region: Option<String>,
     #[serde(default)]
     pub options: QueryOptions,
 }
@@ -205,6 +208,13 @@ impl ConnectionConfig {
                     && !(location.starts_with("s3://") && location.len() > 5 && !location.chars().any(char::is_control))
                 {
                     errors.push(FieldError::new("output_location", "must be an s3:// location"));
+                }
+                let region_like = |r: &str| {
+                    (4..=30).contains(&r.len())
+                        && r.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                };
+                if athena.region.as_deref().is_some_and(|r| !region_like(r)) {
+                    errors.push(FieldError::new("region", "must be an AWS region (us-east-1)"));
                 }
                 athena.options.check(&mut errors);
             }

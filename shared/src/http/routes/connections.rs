@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::domain::{
-    Access, Area, Code, Connection, ConnectionConfig, ConnectionId, FieldError, Ident, SourceKind, SourceRole,
-    SourceSpec, ValidationErrors, check_connection_name,
+    Access, Area, Code, Connection, ConnectionConfig, ConnectionId, DATASETS_CONNECTION, FieldError, Ident, SourceKind,
+    SourceRole, SourceSpec, ValidationErrors, check_connection_name,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -344,6 +344,11 @@ pub async fn run_query(
     body: JsonBody,
 ) -> ApiResult<Json<QueryResultView>> {
     caller.require(Area::Reports, Access::Write)?;
+    // An unknown connection is a 404 here (before the body is read), not a failed query.
+    let connection = match id.as_str() {
+        DATASETS_CONNECTION => id,
+        _ => ctx.store.resolve_connection(caller.workspace.id, &id).await?.id.to_string(),
+    };
     let body: QueryBody = body.parse()?;
     if body.query.trim().is_empty() || body.query.chars().count() > 100_000 {
         return Err(invalid("query", "must be 1 to 100000 characters"));
@@ -355,7 +360,7 @@ pub async fn run_query(
     let spec = SourceSpec {
         name: Ident::parse("query").map_err(|e| invalid("query", e))?,
         role: SourceRole::Shared,
-        kind: SourceKind::Sql { connection: id, query: body.query },
+        kind: SourceKind::Sql { connection, query: body.query },
     };
     let sources = SourceContext {
         store: &ctx.store,

@@ -23,6 +23,7 @@
 //!
 //! [`Connection`]: crate::domain::Connection
 
+pub mod athena;
 #[cfg(test)]
 mod contract;
 pub mod datasets;

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Bound, Placeholder, bind, mysql, postgres};
-use crate::domain::{Connection, ConnectionConfig, ConnectionId, DatabaseServer};
+use super::{Bound, Placeholder, athena, bind, mysql, postgres};
+use crate::domain::{AthenaWorkgroup, Connection, ConnectionConfig, ConnectionId, DatabaseServer};
 use crate::net::{NetError, NetworkPolicy};
 use crate::source::template::Bindings;
 use crate::source::{RowSet, SourceError};
@@ -21,6 +21,8 @@ use crate::source::{RowSet, SourceError};
 enum Pool {
     Postgres(deadpool_postgres::Pool),
     Mysql(mysql_async::Pool),
+    /// Athena needs no connections: a client of its HTTP API.
+    Athena(aws_sdk_athena::Client),
 }
 
 struct Pooled {
@@ -33,6 +35,9 @@ struct Pooled {
 #[derive(Default)]
 pub struct Databases {
     pools: Mutex<HashMap<ConnectionId, Pooled>>,
+    /// The AWS configuration, loaded from the environment when an Athena connection is first
+    /// used (a local server without AWS never loads it).
+    aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
 /// What testing a connection found.
@@ -71,6 +76,10 @@ impl Databases {
                 let bound: Bound = bind(query, bindings, Placeholder::Question)?;
                 mysql::query(&pool, &bound, &options).await
             }
+            Pool::Athena(client) => {
+                let bound = bind(query, bindings, Placeholder::Question)?;
+                athena::query(&client, athena_of(connection)?, &bound, &options).await
+            }
         }
     }
 
@@ -80,6 +89,7 @@ impl Databases {
         let (server_version, user, warnings) = match self.pool(connection, policy).await? {
             Pool::Postgres(pool) => postgres::check(&pool).await?,
             Pool::Mysql(pool) => mysql::check(&pool).await?,
+            Pool::Athena(client) => athena::check(&client, athena_of(connection)?).await?,
         };
         let latency_ms = started.elapsed().as_millis() as u64;
         Ok(ConnectionCheck { server_version, user, warnings, latency_ms })
@@ -96,8 +106,9 @@ impl Databases {
         let pool = match &connection.config {
             ConnectionConfig::Postgres(server) => Pool::Postgres(postgres::pool(server, vet(server, policy).await?)?),
             ConnectionConfig::Mysql(server) => Pool::Mysql(mysql::pool(server, vet(server, policy).await?)),
-            ConnectionConfig::Athena(_) => {
-                return Err(SourceError::Sql("Athena connections run on the AWS deployment only".into()));
+            ConnectionConfig::Athena(settings) => {
+                let sdk = self.aws.get_or_init(crate::aws::load_sdk_config).await;
+                Pool::Athena(athena::client(sdk, settings))
             }
         };
         let replaced = self.lock().insert(connection.id, Pooled { made_for, pool: pool.clone() });
@@ -109,6 +120,13 @@ impl Databases {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Pooled>> {
         self.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn athena_of(connection: &Connection) -> Result<&AthenaWorkgroup, SourceError> {
+    match &connection.config {
+        ConnectionConfig::Athena(settings) => Ok(settings),
+        _ => Err(SourceError::Sql("the connection is not an Athena connection".into())),
     }
 }
 
