@@ -9,6 +9,7 @@ import * as editor from "./pages/editor.js";
 import * as schedule from "./pages/schedule.js";
 import * as runs from "./pages/runs.js";
 import * as destinations from "./pages/destinations.js";
+import * as connections from "./pages/connections.js";
 import * as tokens from "./pages/tokens.js";
 import * as settings from "./pages/settings.js";
 
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^\/runs$/, runs, "list"],
   [/^\/runs\/([^/]+)$/, runs, "detail"],
   [/^\/destinations$/, destinations, "list"],
+  [/^\/connections$/, connections, "list"],
   [/^\/tokens$/, tokens, "list"],
   [/^\/settings$/, settings, "workspace"],
 ];
@@ -30,6 +32,7 @@ const NAV = [
   ["#/reports", "Reports"],
   ["#/runs", "Runs"],
   ["#/destinations", "Destinations"],
+  ["#/connections", "Connections"],
   ["#/tokens", "Tokens"],
   ["#/settings", "Settings"],
 ];

@@ -60,12 +60,16 @@ export function field(label, input, { hint, error, className } = {}) {
   return h("div", { class: `field ${className ?? ""}` }, h("label", { for: input.id }, label), input, hintEl, errorEl);
 }
 
-/** Shows (or clears, with null) the error of a field built by `field`. */
+/** Shows (or clears, with null) the error of a field built by `field`; the input names it in aria-describedby. */
 export function setFieldError(input, message) {
   const errorEl = document.getElementById(`${input.id}-error`);
   if (!errorEl) return;
   errorEl.textContent = message ?? "";
   errorEl.hidden = !message;
+  const described = (input.getAttribute("aria-describedby") ?? "").split(" ").filter((id) => id && id !== errorEl.id);
+  if (message) described.push(errorEl.id);
+  if (described.length) input.setAttribute("aria-describedby", described.join(" "));
+  else input.removeAttribute("aria-describedby");
   if (message) input.setAttribute("aria-invalid", "true");
   else input.removeAttribute("aria-invalid");
 }

@@ -1,7 +1,8 @@
 // An accessibility audit of the console: every page and its important states (sign-in with and
 // without an error, the reports list and its confirmation dialog, the editor new and with its
 // preview, the schedule form in recurrence mode, the runs list and a finished and a held run,
-// destinations with the form open, settings, tokens with the created-token dialog) are checked
+// destinations with the form open, connections with a test result and the form open, an SQL
+// source with its query's rows, settings, tokens with the created-token dialog) are checked
 // with axe-core against the WCAG 2.1 A and AA rules and axe's best practices, on a desktop and a
 // 375 px screen, in the light and the dark colour scheme. Serious and critical violations fail;
 // lesser ones are reported.
@@ -54,6 +55,7 @@ before(async () => {
   const held = await call("POST", ws("/reports/monthly-statements/runs"), {});
   heldRun = await until(() => call("GET", ws(`/runs/${held.id}`)), (r) => r.status === "awaiting_review", 60000, "the statements to render");
   assert.ok(heldRun.counts.review > 0, "entries are held for review");
+  await call("POST", ws("/connections"), { name: "warehouse", kind: "postgres", host: "10.0.0.1", database: "dw", user: "reporting", password: "a11y-pass" });
 });
 
 after(async () => {
@@ -166,6 +168,26 @@ async function walk({ width, height, dark }) {
     await page.getByRole("button", { name: "New destination" }).click();
     await page.getByRole("button", { name: "Create destination" }).waitFor();
     await audit(page, "destinations form");
+
+    await visit(page, "/connections", "Connections");
+    await page.getByRole("button", { name: "Test connection of warehouse" }).click();
+    await page.getByText(/Test failed/).waitFor();
+    await audit(page, "connections list with a test result");
+    await page.getByRole("button", { name: "New connection" }).click();
+    await page.getByRole("button", { name: "Create connection" }).click();
+    await page.getByText("Give the connection a name.").waitFor();
+    await audit(page, "connections form with an error");
+
+    await visit(page, "/reports/new", "New report");
+    await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();
+    // The preview of the changed source renders (its PDF asked for last) before the audit.
+    const rendered = page.waitForResponse((r) => r.url().endsWith("/reports/preview") && r.request().postDataJSON()?.format === "pdf");
+    await page.getByLabel("Kind").first().selectOption("sql");
+    await page.getByRole("button", { name: "Run query of source query" }).click();
+    await page.getByRole("table", { name: "First rows of source query" }).waitFor();
+    await rendered;
+    await page.locator(".editor-preview:not([aria-busy])").waitFor();
+    await audit(page, "editor SQL source with its query's rows");
 
     await visit(page, "/settings", "Workspace settings");
     await audit(page, "settings");

@@ -1,7 +1,9 @@
 // The report editor: details, compose (data sources and sections), formats and narrative,
 // parameters and deliveries of one report, with a preview pane that renders the unsaved
 // definition 600 ms after the last change (executive summary, rows per section and the
-// rendered PDF or HTML) and exports it in any format.
+// rendered PDF or HTML) and exports it in any format. An SQL source picks its connection (the
+// built-in `datasets` or one of the workspace's) and "Run query" shows its first rows with the
+// preview's parameter values.
 
 import { api, ApiError, request } from "../api.js";
 import {
@@ -14,7 +16,7 @@ const SOURCE_KINDS = [
   ["dataset", "Uploaded dataset"],
   ["http", "HTTP/JSON endpoint"],
   ["inline", "Inline rows"],
-  ["sql", "SQL over datasets"],
+  ["sql", "SQL"],
 ];
 const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
 const PERIODS = [["today", "Today"], ["7d", "7 days"], ["14d", "14 days"], ["30d", "30 days"], ["90d", "90 days"]];
@@ -30,13 +32,20 @@ const FORMATS = [["pdf", "PDF"], ["csv", "CSV"], ["markdown", "Markdown"], ["htm
 const PARAM_TYPES = [["string", "Text"], ["number", "Number"], ["date", "Date"], ["boolean", "Yes/no"]];
 const WRITABLE = ["name", "description", "enabled", "hold_for_review", "parameters", "sources", "sections", "formats", "page", "narrative", "deliveries", "includes"];
 const PREVIEW_DELAY_MS = 600;
+/** The built-in connection: SQL over the workspace's uploaded datasets. */
+const DATASETS_CONNECTION = "datasets";
+const CONNECTION_KINDS = { postgres: "PostgreSQL", mysql: "MySQL / MariaDB", athena: "Amazon Athena" };
+/** How many rows "Run query" shows. */
+const QUERY_ROWS_SHOWN = 20;
 
 export async function render(ctx) {
   const id = ctx.view === "edit" ? ctx.params[0] : null;
-  const [report, datasets, destinations] = await Promise.all([
+  const [report, datasets, destinations, connections] = await Promise.all([
     id ? api.get(api.ws(`/reports/${encodeURIComponent(id)}`), { signal: ctx.signal }) : null,
     optionalList("/datasets", ctx.signal),
     optionalList("/destinations", ctx.signal),
+    // Connections are workspace settings: a token that cannot read them still has `datasets`.
+    api.allows("settings", "read") ? optionalList("/connections", ctx.signal, null) : null,
   ]);
   const ed = {
     ctx,
@@ -49,6 +58,10 @@ export async function render(ctx) {
     open: new WeakSet(),
     datasets,
     destinations,
+    connections: connections ?? [],
+    connectionsListed: connections !== null,
+    queries: new WeakMap(),
+    queryColumns: new WeakMap(),
     errors: {},
     local: {},
     inputs: new Map(),
@@ -91,12 +104,13 @@ export async function render(ctx) {
   );
 }
 
-async function optionalList(path, signal) {
+/** Every item of a listing the editor can do without: `fallback` when it cannot be read. */
+async function optionalList(path, signal, fallback = []) {
   try {
     return await api.listAll(api.ws(path), { signal });
   } catch (e) {
     if (e.name === "AbortError") throw e;
-    return [];
+    return fallback;
   }
 }
 
@@ -390,7 +404,7 @@ function sourceDefaults(ed, type) {
     case "inline":
       return { type, rows: [] };
     case "sql":
-      return { type, connection: "datasets", query: `SELECT * FROM ${(ed.datasets[0]?.code ?? "customers").replaceAll("-", "_")}` };
+      return { type, connection: DATASETS_CONNECTION, query: `SELECT * FROM ${(ed.datasets[0]?.code ?? "customers").replaceAll("-", "_")}` };
     default:
       return { type, period: "7d" };
   }
@@ -528,11 +542,139 @@ function inlineFields(ed, s, p) {
 }
 
 function sqlFields(ed, s, p) {
+  const builtIn = s.connection === DATASETS_CONNECTION;
+  const choices = [
+    [DATASETS_CONNECTION, "Uploaded datasets (built-in)"],
+    ...ed.connections.map((c) => [c.name, `${c.name} (${CONNECTION_KINDS[c.kind] ?? c.kind})`]),
+  ];
+  if (!choices.some(([v]) => v === s.connection)) {
+    // Named by id, deleted, or not listed for this token: still shown as it is.
+    const byId = ed.connections.find((c) => c.id === s.connection);
+    const label = byId
+      ? `${byId.name} (by id)`
+      : !s.connection
+        ? "Pick a connection"
+        : ed.connectionsListed
+          ? `${s.connection} (not found)`
+          : s.connection;
+    choices.push([s.connection ?? "", label]);
+  }
+  const connection = selectInput(ed, `${p}.connection`, choices, s.connection, (v) => {
+    s.connection = v;
+    ed.queries.delete(s);
+  }, { redraws: true });
   const query = textInput(ed, `${p}.query`, s.query ?? "", (v) => (s.query = v), { multiline: true, class: "code", spellcheck: "false" });
   const tables = ed.datasets.map((d) => d.code.replaceAll("-", "_")).join(", ");
-  return labelled(ed, "SQL query", query, {
-    hint: `One read-only statement over your datasets as tables${tables ? ` (${tables})` : ""}. {name} is a parameter, bound as a value; [[ … ]] drops out when a parameter in it has no value.`,
+  const where = builtIn
+    ? `One read-only statement over your datasets as tables${tables ? ` (${tables})` : ""}.`
+    : "One read-only statement in the database's own SQL.";
+  const connectionHint = !ed.connectionsListed
+    ? "Your token cannot list the workspace's connections: only the built-in one is offered."
+    : ed.connections.length
+      ? "Datasets you uploaded, or a database of the workspace."
+      : h("span", {}, "Only the uploaded datasets so far: admins add databases under ", h("a", { href: "#/connections" }, "Connections"), ".");
+
+  // The last run's result, kept across redraws of the form.
+  let run = ed.queries.get(s);
+  if (!run) {
+    run = { host: h("div", { class: "editor-query-result" }) };
+    ed.queries.set(s, run);
+  }
+  const runButton = button("Run query", () => busy(runButton, () => runQuery(ed, s, query, run)), {
+    "aria-label": `Run query of source ${s.name || "without a name"}`,
   });
+  runButton.dataset.path = `${p}.query:run`;
+  return h(
+    "div",
+    {},
+    labelled(ed, "Connection", connection, { hint: connectionHint }),
+    labelled(ed, "SQL query", query, {
+      hint: `${where} {name} is a parameter, bound as a value; [[ … ]] drops out when a parameter in it has no value.`,
+    }),
+    h("div", { class: "actions editor-query-actions" }, runButton,
+      h("span", { class: "muted small" }, `Shows the first ${QUERY_ROWS_SHOWN} rows, with the preview's parameter values.`)),
+    run.host,
+  );
+}
+
+/**
+ * Runs the query of SQL source `s` on its connection with the parameter values the preview
+ * uses and shows the first rows (or the database's refusal) under the query box.
+ */
+async function runQuery(ed, s, queryInput, run) {
+  const { host } = run;
+  if (!s.query?.trim()) {
+    replace(host, h("p", { class: "callout bad editor-query-error", role: "alert" }, "Write a query first."));
+    return queryInput.focus();
+  }
+  if (!s.connection) {
+    replace(host, h("p", { class: "callout bad editor-query-error", role: "alert" }, "Pick a connection first."));
+    return;
+  }
+  replace(host, h("p", { class: "muted small", role: "status" }, "Running…"));
+  try {
+    const answer = await api.post(
+      api.ws(`/connections/${encodeURIComponent(s.connection)}/query`),
+      { query: s.query, parameters: previewValues(ed, { defaults: true }), limit: QUERY_ROWS_SHOWN },
+      { signal: ed.ctx.signal },
+    );
+    ed.queryColumns.set(s, answer.columns.map((c) => c.name));
+    updateColumnList(ed, s);
+    replace(host, queryResult(s, answer));
+  } catch (e) {
+    if (e.name === "AbortError") return;
+    const refusal = e instanceof ApiError ? e.details?.errors?.find((x) => x.field === "query")?.message : null;
+    const other = problemsOf(e).map((pr) => (pr.field ? `${describe(pr.field)}: ${pr.message}` : pr.message));
+    replace(
+      host,
+      h(
+        "div",
+        { class: "callout bad editor-query-error", role: "alert" },
+        h("p", { class: "strong" }, "The query did not run:"),
+        refusal
+          ? h("pre", {}, refusal.replace(/^the query: /, ""))
+          : h("p", {}, other.length ? other.join("; ") : e.message),
+      ),
+    );
+  }
+}
+
+function queryResult(s, answer) {
+  const { columns, rows, row_count: count, elapsed_ms: ms } = answer;
+  const shown = rows.length;
+  const line = `${count} ${count === 1 ? "row" : "rows"} in ${ms} ms${shown < count ? `; the first ${shown} shown` : ""}.`;
+  const cell = (value) => {
+    if (value === null || value === undefined) return h("span", { class: "null" }, "null");
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  };
+  let grid = null;
+  if (columns.length) {
+    grid = table(
+      columns.map((c, i) => ({
+        label: h("span", {}, c.name, h("span", { class: "col-type muted small" }, c.type)),
+        cell: (row) => cell(row[i]),
+      })),
+      rows,
+      { caption: `First rows of source ${s.name}` },
+    );
+    // It scrolls both ways: the keyboard can reach it too.
+    grid.setAttribute("tabindex", "0");
+    grid.setAttribute("role", "region");
+    grid.setAttribute("aria-label", `Query result of source ${s.name}`);
+  }
+  return h(
+    "div",
+    {},
+    h("p", { class: "small", role: "status" }, line),
+    grid ?? h("p", { class: "muted small" }, "The query returned no columns."),
+  );
+}
+
+/** Refreshes the column suggestions of `s` (its datalist) in place. */
+function updateColumnList(ed, s) {
+  const list = ed.formHost.querySelector(`datalist[id="${CSS.escape(`cols-${s.name}`)}"]`);
+  if (list) replace(list, columnsOf(ed, s).map((c) => h("option", { value: c })));
 }
 
 /** A problem found in the browser (unparseable JSON…): blocks saving and previewing. */
@@ -706,12 +848,15 @@ function formatFields(ed, owner, p) {
 
 /** Suggestions for column inputs: the known columns of each source. */
 function columnLists(ed) {
-  return ed.draft.sources.map((s) => {
-    let columns = KNOWN_COLUMNS[s.type] ?? [];
-    if (s.type === "dataset") columns = (ed.datasets.find((d) => d.code === s.dataset)?.columns ?? []).map((c) => c.name ?? c);
-    if (s.type === "inline") columns = Object.keys(s.rows?.[0] ?? {});
-    return h("datalist", { id: `cols-${s.name}` }, columns.map((c) => h("option", { value: c })));
-  });
+  return ed.draft.sources.map((s) => h("datalist", { id: `cols-${s.name}` }, columnsOf(ed, s).map((c) => h("option", { value: c }))));
+}
+
+/** The columns a source is known to have (an SQL source's: those of its last "Run query"). */
+function columnsOf(ed, s) {
+  if (s.type === "dataset") return (ed.datasets.find((d) => d.code === s.dataset)?.columns ?? []).map((c) => c.name ?? c);
+  if (s.type === "inline") return Object.keys(s.rows?.[0] ?? {});
+  if (s.type === "sql") return ed.queryColumns.get(s) ?? [];
+  return KNOWN_COLUMNS[s.type] ?? [];
 }
 
 function formatSection(ed) {
@@ -1082,19 +1227,31 @@ function previewParams(ed) {
   replace(pv.paramsHost, h("details", { open: params.some((p) => p.required && (p.default ?? null) === null) }, h("summary", {}, "Preview with parameter values"), h("div", { class: "row" }, inputs)));
 }
 
-/** The preview request's body for the current draft (the code is not needed to preview). */
-function previewBody(ed, format) {
-  const report = definition(ed);
-  if (!report.name?.trim()) delete report.name;
+/**
+ * The parameter values typed in the preview pane, as their types want them. With `defaults`,
+ * a parameter left empty takes its default, as the preview (which the server fills in) does.
+ */
+function previewValues(ed, { defaults = false } = {}) {
   const params = {};
   for (const p of ed.draft.parameters) {
+    if (!p.name) continue;
     const raw = ed.preview.params[p.name];
-    if (raw === undefined || raw === "") continue;
+    if (raw === undefined || raw === "") {
+      if (defaults && p.default !== null && p.default !== undefined) params[p.name] = p.default;
+      continue;
+    }
     if (p.type === "number") params[p.name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
     else if (p.type === "boolean") params[p.name] = raw === "true";
     else params[p.name] = raw;
   }
-  return { report, params, format };
+  return params;
+}
+
+/** The preview request's body for the current draft (the code is not needed to preview). */
+function previewBody(ed, format) {
+  const report = definition(ed);
+  if (!report.name?.trim()) delete report.name;
+  return { report, params: previewValues(ed), format };
 }
 
 async function refreshPreview(ed) {

@@ -155,7 +155,8 @@ impl ConnectionConfig {
 
     /// Makes a configuration a client sent ready to store, reporting every problem at once: a
     /// password sent as the mask (`********`) or left out keeps the stored one only while the
-    /// kind, host, port and user are unchanged; then every field is checked.
+    /// kind, host, port and user are unchanged (an empty one removes it); then every field is
+    /// checked.
     pub fn resolve(&mut self, stored: Option<&ConnectionConfig>) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         let kind = self.kind();
@@ -171,6 +172,10 @@ impl ConnectionConfig {
             let kept = was.and_then(|was| was.password.as_ref());
             if let Err(error) = super::keep_masked("password", &mut server.password, kept, same_target) {
                 errors.push(error);
+            }
+            // An empty password is none: how a client removes a stored one.
+            if server.password.as_ref().is_some_and(Secret::is_empty) {
+                server.password = None;
             }
         }
         super::add_unreported(&mut errors, self.validate().err().into_iter().flat_map(|e| e.0));

@@ -48,6 +48,7 @@ static ASSETS: &[Asset] = assets!(
     "pages/schedule.js",
     "pages/runs.js",
     "pages/destinations.js",
+    "pages/connections.js",
     "pages/tokens.js",
     "pages/settings.js",
 );

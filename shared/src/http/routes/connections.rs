@@ -102,8 +102,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     caller.require(Area::Settings, Access::Write)?;
     let CreateConnectionBody { name, mut config } = body.parse()?;
-    named(&name)?;
-    config.resolve(None)?;
+    let mut errors: Vec<FieldError> = check_connection_name(&name).err().into_iter().collect();
+    errors.extend(config.resolve(None).err().into_iter().flat_map(|e| e.0));
+    ValidationErrors::into_result(errors)?;
     let now = ctx.clock.now();
     let connection = Connection {
         id: ConnectionId::generate(now),
