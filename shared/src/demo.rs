@@ -513,6 +513,25 @@ pub fn statements_job_sql(destination_id: &str, period_start: NaiveDate) -> Valu
     })
 }
 
+/// The example alert rule of the seed `000` walkthrough, as an API rule body: completions of
+/// any offer drop more than 15% week over week, one instance per offer, notifying the demo
+/// outbox. Disabled, so a fresh demo sends nothing unasked.
+pub fn offer_drop_alert(destination_id: &str) -> Value {
+    json!({
+        "name": "Offer completions drop",
+        "description": "Completions of any offer drop more than 15% week over week.",
+        "enabled": false,
+        "source": {"name": "offers", "type": "offer_performance", "period": "7d"},
+        "metric": {"aggregate": "latest", "column": "completed", "group_by": "offer_id",
+                   "previous_column": "previous_completed"},
+        "condition": {"op": "change", "by": "percent", "direction": "down", "threshold": 15.0},
+        "window_minutes": 10080,
+        "interval_minutes": 60,
+        "severity": "warning",
+        "destinations": [{"destination_id": destination_id, "to": ["marketing-ops@demo.herald.test"]}]
+    })
+}
+
 /// The first day of `day`'s month.
 pub fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)

@@ -56,6 +56,9 @@ pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), Pip
         (Worker::Render, Job::ReviewDocument { workspace_id, file_id }) => {
             Box::pin(review_document::make_review_document(ctx, *workspace_id, *file_id)).await
         }
+        (Worker::Render, Job::EvaluateAlert { workspace_id, rule_id, slot }) => {
+            Box::pin(crate::pipeline::alerts::evaluate_claimed(ctx, *workspace_id, *rule_id, *slot)).await.map(|_| ())
+        }
         (Worker::Deliver, Job::Deliver { run_id, entry_id, delivery_id, .. }) => {
             Box::pin(deliver_entry::deliver_entry(ctx, *run_id, *entry_id, *delivery_id)).await.map(|_| ())
         }

@@ -203,7 +203,7 @@ pub mod outgoing {
     use chrono::{DateTime, Utc};
     use sha2::{Digest, Sha256};
 
-    use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
+    use crate::deliver::{About, EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
     use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
 
     /// A file named `name` holding `content`, with its size, hash and a download link.
@@ -223,17 +223,19 @@ pub mod outgoing {
         let run_id = RunId::generate(now);
         Outgoing {
             idempotency_key: format!("{run_id}-0-0"),
-            run: RunInfo {
-                id: run_id,
-                workspace_id: WorkspaceId::generate(now),
-                report_id: ReportId::generate(now),
-                report_code: "weekly-digest".into(),
-                report_name: "Weekly digest".into(),
-                trigger: RunTrigger::Schedule,
-                scheduled_for: Some(now),
-                started_at: Some(now),
+            about: About::Run {
+                run: RunInfo {
+                    id: run_id,
+                    workspace_id: WorkspaceId::generate(now),
+                    report_id: ReportId::generate(now),
+                    report_code: "weekly-digest".into(),
+                    report_name: "Weekly digest".into(),
+                    trigger: RunTrigger::Schedule,
+                    scheduled_for: Some(now),
+                    started_at: Some(now),
+                },
+                entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
             },
-            entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
             recipients: Recipients::default(),
             from: None,
             reply_to: None,

@@ -131,6 +131,7 @@ pub struct World {
     pub suppression: String,
     pub temporary_file: String,
     pub connection: String,
+    pub alert_rule: String,
     /// The names of the resources (a refusal must not show them).
     pub names: Vec<String>,
 }
@@ -240,7 +241,12 @@ impl World {
             "user": "reader", "password": "ledger-db-password"});
         let connection =
             created(s.post(&s.ws("/connections")).json(&connection).send().await.unwrap(), "a connection").await;
+        let rule = json!({"name": "Ledger watch", "enabled": false,
+            "source": {"name": "regions", "type": "dataset", "dataset": "ledger-regions"},
+            "metric": {"aggregate": "sum", "column": "amount"}, "condition": {"op": ">", "threshold": 100}});
+        let rule = created(s.post(&s.ws("/alerts")).json(&rule).send().await.unwrap(), "an alert rule").await;
         World {
+            alert_rule: text(&rule["id"]),
             connection: text(&connection["id"]),
             report: "ledger-statements".into(),
             report_id,
@@ -253,7 +259,7 @@ impl World {
             spare_token: text(&token["id"]),
             suppression,
             temporary_file,
-            names: ["Ledger mail", "Ledger statements", "Ledger mornings", "Ledger spare", "ledger-db"]
+            names: ["Ledger mail", "Ledger statements", "Ledger mornings", "Ledger spare", "ledger-db", "Ledger watch"]
                 .map(String::from)
                 .into(),
         }
@@ -275,6 +281,7 @@ impl World {
             ("id", "tokens") => &self.spare_token,
             ("id", "temporary-files") => &self.temporary_file,
             ("id", "connections") => &self.connection,
+            ("id", "alerts") => &self.alert_rule,
             _ => UNKNOWN_ID,
         };
         value.to_owned()
@@ -311,6 +318,7 @@ impl World {
             &self.spare_token,
             &self.temporary_file,
             &self.connection,
+            &self.alert_rule,
         ]
         .into_iter()
         .map(String::as_str)
@@ -320,7 +328,8 @@ impl World {
 
 /// Everything a request could change in workspace `ws`, read from the store: the workspace
 /// and its settings, reports, schedules, destinations, runs with their entries and deliveries,
-/// tokens (but when they were last used), datasets, suppressions and connections.
+/// tokens (but when they were last used), datasets, suppressions, connections and alert rules
+/// with their instances and state changes.
 pub async fn snapshot(s: &TestServer, ws: WorkspaceId) -> BTreeMap<String, Value> {
     let store = &s.ctx.store;
     let page = PageRequest::first(200);
@@ -332,6 +341,13 @@ pub async fn snapshot(s: &TestServer, ws: WorkspaceId) -> BTreeMap<String, Value
         .insert("destinations".into(), to_json(&store.list_destinations(ws, &page).await.expect("destinations").items));
     state.insert("datasets".into(), to_json(&store.list_datasets(ws, &page).await.expect("datasets").items));
     state.insert("connections".into(), to_json(&store.list_connections(ws, &page).await.expect("connections").items));
+    let rules = store.list_alert_rules(ws, &page).await.expect("alert rules").items;
+    for rule in &rules {
+        let instances = store.alert_instances(rule.id).await.expect("alert instances");
+        let events = store.alert_events(rule.id, &page).await.expect("alert events").items;
+        state.insert(format!("alert {}", rule.id), json!([to_json(&instances), to_json(&events)]));
+    }
+    state.insert("alert rules".into(), to_json(&rules));
     state
         .insert("suppressions".into(), to_json(&store.list_suppressions(ws, &page).await.expect("suppressions").items));
     let mut tokens = to_json(&store.list_tokens(ws, &page).await.expect("tokens").items);

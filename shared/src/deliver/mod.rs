@@ -19,7 +19,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
+use crate::domain::{
+    AlertRuleId, AlertState, EntryId, NarrativeOutput, NotificationKind, ReportId, RunId, RunTrigger, Severity,
+    WorkspaceId,
+};
 
 /// What one delivery sends.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,8 +30,8 @@ pub struct Outgoing {
     /// Unique per (run, entry, delivery): the webhook id, the email's Message-ID seed, the S3
     /// object metadata; receivers can use it to drop a repeat.
     pub idempotency_key: String,
-    pub run: RunInfo,
-    pub entry: EntryInfo,
+    /// What it is about: an entry of a run, or an alert.
+    pub about: About,
     pub recipients: Recipients,
     /// Sender and reply-to for email (already defaulted from the destination and workspace).
     pub from: Option<String>,
@@ -46,6 +49,89 @@ pub struct Outgoing {
     /// statement), which link nowhere inside Herald.
     pub view_url: Option<String>,
     pub files: Vec<OutgoingFile>,
+}
+
+/// What an outgoing message is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum About {
+    /// An entry of a run (a report delivery).
+    Run { run: RunInfo, entry: EntryInfo },
+    /// A notification of an alert rule.
+    Alert { alert: AlertInfo },
+}
+
+/// The alert a notification is about.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertInfo {
+    pub rule_id: AlertRuleId,
+    pub workspace_id: WorkspaceId,
+    pub rule_name: String,
+    /// The instance's group value (empty for a rule without `group_by`).
+    pub instance: String,
+    pub kind: NotificationKind,
+    pub state: AlertState,
+    pub severity: Severity,
+    pub value: Option<f64>,
+    /// The condition in words (`> 100`).
+    pub condition: String,
+    /// When the episode started firing.
+    pub since: Option<DateTime<Utc>>,
+    /// How long it fired (resolved notifications), in seconds.
+    pub fired_for_seconds: Option<i64>,
+    pub episode: u32,
+    pub evaluated_at: DateTime<Utc>,
+}
+
+impl Outgoing {
+    /// The heading of a chat message: the report's or the rule's name.
+    pub fn title(&self) -> &str {
+        match &self.about {
+            About::Run { run, .. } => &run.report_name,
+            About::Alert { alert } => &alert.rule_name,
+        }
+    }
+
+    /// What the console link's button says.
+    pub fn view_label(&self) -> &'static str {
+        match self.about {
+            About::Run { .. } => "View run",
+            About::Alert { .. } => "View alert",
+        }
+    }
+
+    /// `Run at 2026-11-23 08:00 UTC · trigger: schedule` (and the entry when there are
+    /// several), or `Firing since 2026-11-23 08:00 UTC · severity: warning · offer: o1`.
+    pub fn context_line(&self) -> String {
+        let mut parts = Vec::new();
+        match &self.about {
+            About::Run { run, entry } => {
+                if let Some(at) = run.started_at.or(run.scheduled_for) {
+                    parts.push(format!("Run at {}", at.format("%Y-%m-%d %H:%M UTC")));
+                }
+                let trigger = serde_json::to_value(run.trigger).ok().and_then(|v| v.as_str().map(str::to_string));
+                parts.push(format!("trigger: {}", trigger.unwrap_or_default()));
+                if entry.seq > 0 || entry.row.is_some() {
+                    parts.push(format!("entry #{}", entry.seq + 1));
+                }
+            }
+            About::Alert { alert } => {
+                match (alert.kind, alert.since) {
+                    (NotificationKind::Resolved, _) => {
+                        parts.push(format!("Resolved at {}", alert.evaluated_at.format("%Y-%m-%d %H:%M UTC")))
+                    }
+                    (_, Some(since)) => parts.push(format!("Firing since {}", since.format("%Y-%m-%d %H:%M UTC"))),
+                    (_, None) => {}
+                }
+                let severity = serde_json::to_value(alert.severity).ok().and_then(|v| v.as_str().map(str::to_string));
+                parts.push(format!("severity: {}", severity.unwrap_or_default()));
+                if !alert.instance.is_empty() {
+                    parts.push(alert.instance.clone());
+                }
+            }
+        }
+        parts.join(" · ")
+    }
 }
 
 /// The run an outgoing delivery belongs to.
@@ -127,17 +213,19 @@ pub fn test_message(
     let run_id = RunId::generate(now);
     Outgoing {
         idempotency_key: format!("test-{}-{}", destination.id, now.timestamp_millis()),
-        run: RunInfo {
-            id: run_id,
-            workspace_id: workspace.id,
-            report_id: ReportId::generate(now),
-            report_code: "connection-test".into(),
-            report_name: "Herald connection test".into(),
-            trigger: RunTrigger::Manual,
-            scheduled_for: None,
-            started_at: Some(now),
+        about: About::Run {
+            run: RunInfo {
+                id: run_id,
+                workspace_id: workspace.id,
+                report_id: ReportId::generate(now),
+                report_code: "connection-test".into(),
+                report_name: "Herald connection test".into(),
+                trigger: RunTrigger::Manual,
+                scheduled_for: None,
+                started_at: Some(now),
+            },
+            entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
         },
-        entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
         recipients: Recipients { to, cc: vec![], bcc: vec![] },
         from: None,
         reply_to: None,

@@ -32,11 +32,10 @@ const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Builds the Block Kit message for `outgoing`.
 pub fn payload(outgoing: &Outgoing) -> Value {
-    let run = &outgoing.run;
-    let title = if outgoing.subject.trim().is_empty() { run.report_name.as_str() } else { outgoing.subject.as_str() };
+    let title = if outgoing.subject.trim().is_empty() { outgoing.title() } else { outgoing.subject.as_str() };
     let mut blocks = vec![json!({
         "type": "header",
-        "text": {"type": "plain_text", "text": truncate(plain_line(&run.report_name), MAX_HEADER), "emoji": true},
+        "text": {"type": "plain_text", "text": truncate(plain_line(outgoing.title()), MAX_HEADER), "emoji": true},
     })];
     if !outgoing.message.trim().is_empty() {
         blocks.push(section(&escape(&outgoing.message)));
@@ -51,13 +50,13 @@ pub fn payload(outgoing: &Outgoing) -> Value {
         let bullets: Vec<String> = takeaways.iter().map(|t| format!("• {}", escape(t))).collect();
         blocks.push(section(&format!("*Key takeaways*\n{}", bullets.join("\n"))));
     }
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(escape(&context_line(outgoing)), MAX_TEXT)}]}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(escape(&outgoing.context_line()), MAX_TEXT)}]}));
     if let Some(view_url) = outgoing.view_url.as_deref().filter(|url| url.chars().count() <= MAX_URL) {
         blocks.push(json!({
             "type": "actions",
             "elements": [{
                 "type": "button",
-                "text": {"type": "plain_text", "text": truncate("View run".into(), MAX_BUTTON_LABEL)},
+                "text": {"type": "plain_text", "text": truncate(outgoing.view_label().into(), MAX_BUTTON_LABEL)},
                 "url": view_url,
                 "action_id": "view_run",
                 "style": "primary",
@@ -99,24 +98,6 @@ fn append_files(blocks: &mut Vec<Value>, files: &[OutgoingFile]) {
 
 fn section(text: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text.to_string(), MAX_TEXT)}})
-}
-
-/// `Run at 2026-11-23 08:00 UTC · trigger: schedule`, plus the entry when there are several.
-pub(crate) fn context_line(outgoing: &Outgoing) -> String {
-    let run = &outgoing.run;
-    let mut parts = Vec::new();
-    if let Some(at) = run.started_at.or(run.scheduled_for) {
-        parts.push(format!("Run at {}", at.format("%Y-%m-%d %H:%M UTC")));
-    }
-    parts.push(format!("trigger: {}", trigger_name(outgoing)));
-    if outgoing.entry.seq > 0 || outgoing.entry.row.is_some() {
-        parts.push(format!("entry #{}", outgoing.entry.seq + 1));
-    }
-    parts.join(" · ")
-}
-
-pub(crate) fn trigger_name(outgoing: &Outgoing) -> String {
-    serde_json::to_value(outgoing.run.trigger).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 /// Escapes the three characters Slack's mrkdwn reserves.
@@ -297,7 +278,9 @@ mod tests {
     #[test]
     fn long_texts_and_many_files_are_cut_to_block_kit_limits() {
         let mut out = outgoing(now());
-        out.run.report_name = "R".repeat(400);
+        if let crate::deliver::About::Run { run, .. } = &mut out.about {
+            run.report_name = "R".repeat(400);
+        }
         out.message = "<&>".repeat(2000);
         if let Some(n) = out.narrative.as_mut() {
             n.summary = "s".repeat(10_000);

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::slack::{answer_text, context_line, human_size, post_chat, truncate};
+use super::slack::{answer_text, human_size, post_chat, truncate};
 use super::{Outgoing, Receipt, SendError};
 use crate::net::{HttpResponse, NetworkPolicy, OutboundHttp};
 
@@ -23,16 +23,16 @@ const MAX_FILES: usize = 20;
 
 /// Builds the Teams message (one Adaptive Card attachment) for `outgoing`.
 pub fn payload(outgoing: &Outgoing) -> Value {
-    let run = &outgoing.run;
+    let title = outgoing.title();
     let mut body = vec![json!({
         "type": "TextBlock",
-        "text": truncate(run.report_name.clone(), MAX_TITLE),
+        "text": truncate(title.to_string(), MAX_TITLE),
         "size": "Large",
         "weight": "Bolder",
         "wrap": true,
         "style": "heading",
     })];
-    if !outgoing.subject.trim().is_empty() && outgoing.subject.trim() != run.report_name.trim() {
+    if !outgoing.subject.trim().is_empty() && outgoing.subject.trim() != title.trim() {
         body.push(json!({"type": "TextBlock", "text": truncate(outgoing.subject.clone(), MAX_TITLE), "weight": "Bolder", "wrap": true}));
     }
     if !outgoing.message.trim().is_empty() {
@@ -55,7 +55,7 @@ pub fn payload(outgoing: &Outgoing) -> Value {
     }
     body.push(json!({
         "type": "TextBlock",
-        "text": context_line(outgoing),
+        "text": outgoing.context_line(),
         "isSubtle": true,
         "size": "Small",
         "wrap": true,
@@ -84,7 +84,7 @@ pub fn payload(outgoing: &Outgoing) -> Value {
     let actions: Vec<Value> = outgoing
         .view_url
         .iter()
-        .map(|url| json!({"type": "Action.OpenUrl", "title": "View run", "url": url}))
+        .map(|url| json!({"type": "Action.OpenUrl", "title": outgoing.view_label(), "url": url}))
         .collect();
     let card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",

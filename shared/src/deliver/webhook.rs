@@ -26,8 +26,8 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use super::slack::{check_status, net_error};
-use super::{EntryInfo, Outgoing, Receipt, RunInfo, SendError};
-use crate::domain::NarrativeOutput;
+use super::{About, Outgoing, Receipt, SendError};
+use crate::domain::{NarrativeOutput, NotificationKind};
 use crate::net::{HttpResponse, NetworkPolicy, OutboundHttp, RequestOptions};
 
 /// The `type` of the event Herald sends.
@@ -44,8 +44,9 @@ pub struct WebhookBody<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub idempotency_key: &'a str,
-    pub run: &'a RunInfo,
-    pub entry: &'a EntryInfo,
+    /// `run` and `entry` for a report delivery, `alert` for an alert notification.
+    #[serde(flatten)]
+    pub about: &'a About,
     pub narrative: Option<&'a NarrativeOutput>,
     pub subject: &'a str,
     pub message: &'a str,
@@ -70,10 +71,16 @@ pub struct WebhookArtifact<'a> {
 impl<'a> WebhookBody<'a> {
     pub fn of(outgoing: &'a Outgoing) -> Self {
         Self {
-            kind: EVENT_TYPE,
+            kind: match &outgoing.about {
+                About::Run { .. } => EVENT_TYPE,
+                About::Alert { alert } => match alert.kind {
+                    NotificationKind::Firing => "alert.firing",
+                    NotificationKind::Repeat => "alert.repeat",
+                    NotificationKind::Resolved => "alert.resolved",
+                },
+            },
             idempotency_key: &outgoing.idempotency_key,
-            run: &outgoing.run,
-            entry: &outgoing.entry,
+            about: &outgoing.about,
             narrative: outgoing.narrative.as_ref(),
             subject: &outgoing.subject,
             message: &outgoing.message,
@@ -321,10 +328,11 @@ mod tests {
         let body = server.requests()[0].json();
         assert_eq!(body["type"], "report.delivered");
         assert_eq!(body["idempotency_key"], out.idempotency_key.as_str());
-        assert_eq!(body["run"]["id"], out.run.id.to_string());
+        let crate::deliver::About::Run { run, entry } = &out.about else { panic!("a run delivery") };
+        assert_eq!(body["run"]["id"], run.id.to_string());
         assert_eq!(body["run"]["report_code"], "weekly-digest");
         assert_eq!(body["run"]["trigger"], "schedule");
-        assert_eq!(body["entry"]["id"], out.entry.id.to_string());
+        assert_eq!(body["entry"]["id"], entry.id.to_string());
         assert_eq!(body["narrative"]["takeaways"][1], "Offer B > Offer A");
         assert_eq!(body["subject"], out.subject.as_str());
         assert_eq!(body["message"], out.message.as_str());

@@ -89,6 +89,8 @@ ulid_id! {
     TemporaryFileId;
     /// A connection to a database.
     ConnectionId;
+    /// An alert rule.
+    AlertRuleId;
 }
 
 impl EntryId {

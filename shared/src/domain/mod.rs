@@ -1,6 +1,7 @@
 //! The domain model: entities, typed ids, validated values and state machines. No I/O here;
 //! everything is plain data with serde in the API's snake_case shape.
 
+mod alert;
 mod connection;
 mod dataset;
 mod destination;
@@ -16,6 +17,7 @@ mod token;
 pub(crate) mod values;
 mod workspace;
 
+pub use alert::*;
 pub use connection::*;
 pub use dataset::*;
 pub use destination::*;

@@ -321,6 +321,15 @@ fn default_http_max_bytes() -> u32 {
     5 * 1024 * 1024
 }
 
+impl SourceSpec {
+    /// Checks a source used on its own (an alert rule's), naming fields under `field`.
+    pub fn validate_alone(&self, field: &str) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        self.kind.check(field, &mut errors);
+        ValidationErrors::into_result(errors)
+    }
+}
+
 impl SourceKind {
     fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
         match self {

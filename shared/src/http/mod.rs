@@ -24,8 +24,8 @@ use utoipa_axum::routes;
 
 use crate::context::Context;
 use routes::{
-    blobs, connections, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports, review, runs,
-    schedules, suppressions, system, temporary_files, tokens, workspaces,
+    alerts, blobs, connections, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports,
+    review, runs, schedules, suppressions, system, temporary_files, tokens, workspaces,
 };
 
 /// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`,
@@ -67,6 +67,12 @@ pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
         .routes(routes!(connections::get, connections::update, connections::delete))
         .routes(routes!(connections::test))
         .routes(routes!(connections::run_query))
+        .routes(routes!(alerts::list_rules, alerts::create))
+        .routes(routes!(alerts::get, alerts::update, alerts::delete))
+        .routes(routes!(alerts::evaluate))
+        .routes(routes!(alerts::events))
+        .routes(routes!(alerts::notifications))
+        .routes(routes!(alerts::workspace_events))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::get_run_in_own_workspace))

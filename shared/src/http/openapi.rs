@@ -57,6 +57,7 @@ pub const CRON_TOKEN_HEADER: &str = "cron_token_header";
         (name = "schedules", description = "Schedules of reports"),
         (name = "destinations", description = "Where reports are delivered"),
         (name = "connections", description = "Databases that `sql` sources read (admins manage them)"),
+        (name = "alerts", description = "Alert rules: the tick watches the data and notifies when it crosses a line"),
         (name = "runs", description = "Runs, their entries and deliveries, review decisions"),
         (name = "jobs", description = "The report generation jobs API of seed 003, review documents"),
         (name = "interactions", description = "The interaction history behind the built-in sources"),

@@ -15,7 +15,7 @@ use super::PipelineError;
 use super::render_entry::scope;
 use crate::context::Context;
 use crate::deliver::condition;
-use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Receipt, Recipients, RunInfo, SendError};
+use crate::deliver::{About, EntryInfo, Outgoing, OutgoingFile, Receipt, Recipients, RunInfo, SendError};
 use crate::domain::{
     Delivery, DeliveryId, DeliverySpec, DeliveryStatus, DestinationConfig, Entry, EntryId, EntryStatus, Run, RunId,
     Workspace, WorkspaceId,
@@ -158,17 +158,19 @@ async fn attempt(
     let subject = spec.subject.as_deref().map(|s| template::expand(s, scope)).filter(|s| !s.trim().is_empty());
     let outgoing = Outgoing {
         idempotency_key: delivery.idempotency_key.clone().unwrap_or_else(|| delivery.send_key()),
-        run: RunInfo {
-            id: run.id,
-            workspace_id: run.workspace_id,
-            report_id: report.id,
-            report_code: report.code.to_string(),
-            report_name: report.name.to_string(),
-            trigger: run.trigger,
-            scheduled_for: run.scheduled_for,
-            started_at: run.started_at,
+        about: About::Run {
+            run: RunInfo {
+                id: run.id,
+                workspace_id: run.workspace_id,
+                report_id: report.id,
+                report_code: report.code.to_string(),
+                report_name: report.name.to_string(),
+                trigger: run.trigger,
+                scheduled_for: run.scheduled_for,
+                started_at: run.started_at,
+            },
+            entry: EntryInfo { id: entry.id, seq: entry.seq, row: entry.row.clone() },
         },
-        entry: EntryInfo { id: entry.id, seq: entry.seq, row: entry.row.clone() },
         recipients,
         from: None,
         reply_to: None,

@@ -11,8 +11,8 @@ use super::PipelineError;
 use crate::context::Context;
 use crate::demo;
 use crate::domain::{
-    Code, DatasetFormat, Destination, DestinationConfig, DestinationId, EmailTransport, FieldError, Name, Report,
-    ReportId, ValidationErrors, Workspace, parse_interaction,
+    AlertRule, AlertRuleId, Code, DatasetFormat, Destination, DestinationConfig, DestinationId, EmailTransport,
+    FieldError, Name, Report, ReportId, ValidationErrors, Workspace, parse_interaction,
 };
 use crate::source::RowSet;
 use crate::source::dataset::{self, DatasetError, Upload};
@@ -30,6 +30,8 @@ pub struct DemoLoad {
     pub transactions: usize,
     /// Codes of the reports created now.
     pub reports_created: Vec<String>,
+    /// Alert rules created now (the example rule, disabled).
+    pub alert_rules_created: usize,
 }
 
 /// Loads `customers` customers and `days` days of history ending now into `workspace`.
@@ -82,7 +84,30 @@ pub async fn load(
             Err(e) => return Err(e.into()),
         }
     }
+    let alert = demo::offer_drop_alert(&outbox.id.to_string());
+    let rules = ctx.store.list_alert_rules(workspace.id, &PageRequest::first(200)).await?.items;
+    if !rules.iter().any(|r| Some(r.name.as_str()) == alert["name"].as_str()) {
+        ctx.store.create_alert_rule(&alert_rule(workspace, alert, now)?).await?;
+        load.alert_rules_created += 1;
+    }
     Ok(load)
+}
+
+/// An alert rule from its API body (every field given), checked.
+fn alert_rule(
+    workspace: &Workspace,
+    body: Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AlertRule, PipelineError> {
+    let mut value = body;
+    value["id"] = serde_json::json!(AlertRuleId::generate(now));
+    value["workspace_id"] = serde_json::json!(workspace.id);
+    value["created_at"] = serde_json::json!(now);
+    value["updated_at"] = serde_json::json!(now);
+    let rule: AlertRule = serde_json::from_value(value)
+        .map_err(|e| PipelineError::Invalid(ValidationErrors(vec![FieldError::new("alert rule", e.to_string())])))?;
+    rule.validate()?;
+    Ok(rule)
 }
 
 /// Name of the demo's email destination.

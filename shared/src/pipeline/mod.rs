@@ -3,6 +3,7 @@
 //! conditional transition in the store, so a repeated message or a second worker does nothing.
 
 pub mod admin;
+pub mod alerts;
 pub mod cancel;
 pub mod deliver_entry;
 pub mod demo_data;

@@ -39,7 +39,7 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
     let mut report = RecoveryReport::default();
     for entry in ctx.store.stale_entries(cutoff, SWEEP_BATCH).await? {
         match requeue(ctx, &entry, now, cutoff).await {
-            Ok(Some(job @ (Job::Render { .. } | Job::ReviewDocument { .. }))) => {
+            Ok(Some(job @ (Job::Render { .. } | Job::ReviewDocument { .. } | Job::EvaluateAlert { .. }))) => {
                 ctx.render_queue.send(&[job]).await?;
                 report.rendering += 1;
             }

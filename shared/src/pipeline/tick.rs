@@ -15,8 +15,14 @@
 //! - **failed**: the rule no longer compiles or the report was deleted; the schedule stops
 //!   (`next_run_at` cleared) with `last_error` saying why, until it is edited.
 //!
-//! One schedule's failure never stops the others; errors are collected in the report, which
-//! has the fields of seed `002` (`ok`, `reportsEvaluated`, `reportsRan`, `errors`).
+//! The same pass evaluates due alert rules (`pipeline::alerts`): each due rule's slot is
+//! claimed with a conditional write; the first few are evaluated here (so a tick called by hand
+//! answers what fired), the rest go through the render queue, so a thousand rules never run
+//! in one tick's Lambda.
+//!
+//! One schedule's or rule's failure never stops the others; errors are collected in the
+//! report, which has the fields of seed `002` (`ok`, `reportsEvaluated`, `reportsRan`,
+//! `alertsEvaluated`, `alertsFiring`, `alertsNotified`, `errors`).
 
 use std::collections::HashSet;
 
@@ -24,11 +30,12 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::PipelineError;
 use super::recovery::{RecoveryReport, recover_stale_work};
 use super::start_run::{RunRequest, start_run};
+use super::{PipelineError, alerts};
 use crate::context::Context;
-use crate::domain::{RunId, Schedule, ScheduleId, SlotStatus, WorkspaceId};
+use crate::domain::{AlertRule, AlertRuleId, RunId, Schedule, ScheduleId, SlotStatus, WorkspaceId};
+use crate::queue::Job;
 use crate::schedule::CompiledRule;
 use crate::store::{PageRequest, RunCreation, StoreError};
 
@@ -36,6 +43,8 @@ use crate::store::{PageRequest, RunCreation, StoreError};
 const PAGE: usize = 200;
 /// Schedules handled at the same time.
 const CONCURRENCY: usize = 16;
+/// Alert rules one tick evaluates itself; the others go through the render queue.
+const INLINE_ALERTS: usize = 16;
 /// Most slots walked to find the latest due one (a minutely rule down for ~70 days).
 const MAX_SLOTS_WALKED: usize = 100_000;
 
@@ -56,6 +65,14 @@ pub struct TickReport {
     pub paused: usize,
     /// Schedules stopped because their rule or report is broken.
     pub failed: usize,
+    /// Due alert rules whose slot this tick claimed.
+    pub alerts_evaluated: usize,
+    /// Evaluations sent to the queue rather than run here.
+    pub alerts_queued: usize,
+    /// Instances firing after the evaluations run here.
+    pub alerts_firing: usize,
+    /// Notifications the evaluations run here sent.
+    pub alerts_notified: usize,
     pub errors: Vec<TickError>,
     pub recovery: RecoveryReport,
 }
@@ -64,7 +81,10 @@ pub struct TickReport {
 #[serde(rename_all = "camelCase")]
 pub struct TickError {
     pub workspace_id: WorkspaceId,
-    pub schedule_id: ScheduleId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<ScheduleId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_rule_id: Option<AlertRuleId>,
     pub message: String,
 }
 
@@ -113,7 +133,13 @@ pub async fn tick(ctx: &Context) -> Result<TickReport, PipelineError> {
                 Ok(Outcome::Lost) => {}
                 Err(e) => {
                     tracing::error!(workspace = %workspace_id, schedule = %schedule_id, error = %e, "schedule failed");
-                    report.errors.push(TickError { workspace_id, schedule_id, message: e.to_string() });
+                    let message = e.to_string();
+                    report.errors.push(TickError {
+                        workspace_id,
+                        schedule_id: Some(schedule_id),
+                        alert_rule_id: None,
+                        message,
+                    });
                 }
             }
         }
@@ -122,6 +148,7 @@ pub async fn tick(ctx: &Context) -> Result<TickReport, PipelineError> {
             None => break,
         }
     }
+    evaluate_alerts(ctx, now, &mut report).await?;
     report.recovery = recover_stale_work(ctx, now).await?;
     if let Err(error) = ctx.store.record_tick(now).await {
         tracing::warn!(%error, "could not record the tick");
@@ -131,6 +158,70 @@ pub async fn tick(ctx: &Context) -> Result<TickReport, PipelineError> {
         tracing::info!(evaluated = report.reports_evaluated, ran = report.reports_ran, "tick");
     }
     Ok(report)
+}
+
+/// Claims every due alert rule's slot; evaluates the first [`INLINE_ALERTS`] here and queues
+/// the rest.
+async fn evaluate_alerts(ctx: &Context, now: DateTime<Utc>, report: &mut TickReport) -> Result<(), PipelineError> {
+    let mut seen = HashSet::new();
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let due = ctx.store.due_alert_rules(now, &page).await?;
+        let fresh: Vec<AlertRule> = due.items.into_iter().filter(|r| seen.insert(r.id)).collect();
+        let claims: Vec<_> = futures::stream::iter(fresh)
+            .map(|rule| async move { (rule.workspace_id, rule.id, alerts::claim(ctx, &rule, now).await) })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let (mut here, mut queued) = (Vec::new(), Vec::new());
+        for (workspace_id, rule_id, claim) in claims {
+            match claim {
+                Ok(Some(slot)) => {
+                    report.alerts_evaluated += 1;
+                    if report.alerts_evaluated <= INLINE_ALERTS {
+                        here.push((workspace_id, rule_id, slot));
+                    } else {
+                        queued.push(Job::EvaluateAlert { workspace_id, rule_id, slot });
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => report.errors.push(alert_error(workspace_id, rule_id, e.to_string())),
+            }
+        }
+        if !queued.is_empty() {
+            ctx.render_queue.send(&queued).await?;
+            report.alerts_queued += queued.len();
+        }
+        let evaluations: Vec<_> = futures::stream::iter(here)
+            .map(|(workspace_id, rule_id, slot)| async move {
+                (workspace_id, rule_id, alerts::evaluate_claimed(ctx, workspace_id, rule_id, slot).await)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for (workspace_id, rule_id, evaluation) in evaluations {
+            match evaluation {
+                Ok(Some(evaluation)) => {
+                    report.alerts_firing += evaluation.firing;
+                    report.alerts_notified += evaluation.notified;
+                    if let Some(message) = evaluation.error {
+                        report.errors.push(alert_error(workspace_id, rule_id, message));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => report.errors.push(alert_error(workspace_id, rule_id, e.to_string())),
+            }
+        }
+        match due.cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(()),
+        }
+    }
+}
+
+fn alert_error(workspace_id: WorkspaceId, rule_id: AlertRuleId, message: String) -> TickError {
+    tracing::error!(workspace = %workspace_id, rule = %rule_id, error = %message, "alert rule failed");
+    TickError { workspace_id, schedule_id: None, alert_rule_id: Some(rule_id), message }
 }
 
 /// The latest slot at or before `now`, starting from the stored one, and how many earlier

@@ -18,7 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{DeliveryId, EntryId, RunId, TemporaryFileId, WorkspaceId};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{AlertRuleId, DeliveryId, EntryId, RunId, TemporaryFileId, WorkspaceId};
 
 /// A unit of work for a worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +38,8 @@ pub enum Job {
     },
     /// Make a run's consolidated review document (a render worker's job).
     ReviewDocument { workspace_id: WorkspaceId, file_id: TemporaryFileId },
+    /// Evaluate an alert rule's claimed slot (a render worker's job).
+    EvaluateAlert { workspace_id: WorkspaceId, rule_id: AlertRuleId, slot: DateTime<Utc> },
 }
 
 /// A received message: the job, a handle to acknowledge it with, and how often it was received.

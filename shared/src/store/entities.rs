@@ -23,6 +23,10 @@
 //! | export checkpoint | `WS#{ws}` | `EXPORT#interactions` | | | |
 //! | suppression | `WS#{ws}` | `SUPP#{address}` | `SUPPRESSIONS` / `{expires_at}#{ws}#{address}` (expiring only) | | |
 //! | temporary file | `WS#{ws}` | `TMP#{id}` (expires by TTL) | | | |
+//! | alert rule | `WS#{ws}` | `ALERT#{id}` | `ALERTDUE` / `{next_evaluation_at}#{id}` (enabled only) | | |
+//! | alert instance | `ALERT#{rule}` | `INST#{key hash}` | | | |
+//! | alert event | `ALERT#{rule}` | `EVT#{at}#{key hash}` | `WS#{ws}#ALERTEVENTS` / `{at}#{rule}#{key hash}` | | |
+//! | alert notification | `ALERT#{rule}` | `NOTE#{key hash}#{notice key}#{index}` | | | |
 //!
 //! Access patterns: due schedules by time (gsi1 `DUE`, sparse), runs of a workspace or a
 //! report newest-first (gsi1/gsi2, ULID order), tokens by hash (gsi1), entries and deliveries
@@ -39,6 +43,11 @@
 //! read a range of days from the one `DAILY` partition. An interaction and its summary
 //! increments are written in one transaction. Datasets keep their metadata here and their rows
 //! in the blob store (`datasets/{ws}/{code}/{upload}.json`).
+//!
+//! Alerts: due rules are found like due schedules (gsi1 `ALERTDUE`, sparse); a rule's
+//! instances, state changes and notifications share its partition, so one evaluation writes an
+//! instance, its event and its notifications in one transaction. An instance's key (a group's
+//! value, any text) is stored whole in the item and hashed in the sort key.
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
@@ -46,9 +55,9 @@ use serde::de::DeserializeOwned;
 
 use super::table::{INDEX_COUNT, Key};
 use crate::domain::{
-    ApiToken, Channel, Connection, DailySummary, Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint,
-    Interaction, Report, Run, Schedule, ScheduleId, Suppression, TemporaryFile, TemporaryFileId, Workspace,
-    WorkspaceId,
+    AlertEvent, AlertInstance, AlertNotification, AlertRule, AlertRuleId, ApiToken, Channel, Connection, DailySummary,
+    Dataset, Delivery, Destination, Entry, EntryStatus, ExportCheckpoint, Interaction, Report, Run, Schedule,
+    ScheduleId, Suppression, TemporaryFile, TemporaryFileId, Workspace, WorkspaceId,
 };
 
 /// Number of shards of the work index.
@@ -131,6 +140,70 @@ impl Entity for Connection {
     const KIND: &'static str = "connection";
     fn key(&self) -> Key {
         Key::new(workspace_pk(self.workspace_id), format!("CONN#{}", self.id))
+    }
+    versioned!();
+}
+
+impl Entity for AlertRule {
+    const KIND: &'static str = "alert rule";
+    fn key(&self) -> Key {
+        alert_rule_key(self.workspace_id, self.id)
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let due = self
+            .next_evaluation_at
+            .filter(|_| self.enabled)
+            .map(|at| Key::new("ALERTDUE", format!("{}#{}", time_key(at), self.id)));
+        [due, None, None]
+    }
+    versioned!();
+}
+
+pub fn alert_rule_key(ws: WorkspaceId, id: AlertRuleId) -> Key {
+    Key::new(workspace_pk(ws), format!("ALERT#{id}"))
+}
+
+pub fn alert_pk(rule: AlertRuleId) -> String {
+    format!("ALERT#{rule}")
+}
+
+/// The sort-key form of an instance key: 16 hex digits of its SHA-256.
+pub fn instance_hash(key: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(key.as_bytes())[..8])
+}
+
+impl Entity for AlertInstance {
+    const KIND: &'static str = "alert instance";
+    fn key(&self) -> Key {
+        Key::new(alert_pk(self.rule_id), format!("INST#{}", instance_hash(&self.key)))
+    }
+    fn state(&self) -> Option<String> {
+        Some(self.state.as_str().into())
+    }
+    versioned!();
+}
+
+impl Entity for AlertEvent {
+    const KIND: &'static str = "alert event";
+    fn key(&self) -> Key {
+        Key::new(alert_pk(self.rule_id), format!("EVT#{}#{}", time_key(self.at), instance_hash(&self.instance)))
+    }
+    fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
+        let sk = format!("{}#{}#{}", time_key(self.at), self.rule_id, instance_hash(&self.instance));
+        [Some(Key::new(format!("WS#{}#ALERTEVENTS", self.workspace_id), sk)), None, None]
+    }
+    fn version(&self) -> u64 {
+        0
+    }
+    fn set_version(&mut self, _: u64) {}
+}
+
+impl Entity for AlertNotification {
+    const KIND: &'static str = "alert notification";
+    fn key(&self) -> Key {
+        let sk = format!("NOTE#{}#{}#{}", instance_hash(&self.instance), self.key, self.index);
+        Key::new(alert_pk(self.rule_id), sk)
     }
     versioned!();
 }

@@ -110,7 +110,7 @@ impl Store {
     }
 
     /// Deletes the items of one page of `query` (which asks for `limit + 1`).
-    async fn purge_page(&self, query: &Query, limit: usize) -> Result<Purged, StoreError> {
+    pub(crate) async fn purge_page(&self, query: &Query, limit: usize) -> Result<Purged, StoreError> {
         let page = self.table.query(query).await?;
         let more = page.items.len() > limit || (page.items.len() == limit && page.cursor.is_some());
         let keys: Vec<Key> = page.items.into_iter().take(limit).map(|item| item.key).collect();

@@ -2,6 +2,7 @@
 //! SQLite and DynamoDB adapters; `Store` is the typed layer on top that the rest of Herald
 //! uses (see `entities.rs` for the key design).
 
+mod alerts;
 pub mod counting;
 mod datasets;
 pub mod dynamodb;

@@ -112,7 +112,7 @@ pub(crate) mod fixtures {
     use chrono::Utc;
     use sha2::{Digest, Sha256};
 
-    use crate::deliver::{EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
+    use crate::deliver::{About, EntryInfo, Outgoing, OutgoingFile, Recipients, RunInfo};
     use crate::domain::{EntryId, NarrativeOutput, ReportId, RunId, RunTrigger, WorkspaceId};
 
     pub fn file(name: &str, content_type: &str, bytes: Vec<u8>) -> OutgoingFile {
@@ -132,17 +132,19 @@ pub(crate) mod fixtures {
         let pdf: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         Outgoing {
             idempotency_key: key.into(),
-            run: RunInfo {
-                id: RunId::generate(now),
-                workspace_id: WorkspaceId::generate(now),
-                report_id: ReportId::generate(now),
-                report_code: "ops-daily".into(),
-                report_name: "Ops daily".into(),
-                trigger: RunTrigger::Manual,
-                scheduled_for: None,
-                started_at: Some(now),
+            about: About::Run {
+                run: RunInfo {
+                    id: RunId::generate(now),
+                    workspace_id: WorkspaceId::generate(now),
+                    report_id: ReportId::generate(now),
+                    report_code: "ops-daily".into(),
+                    report_name: "Ops daily".into(),
+                    trigger: RunTrigger::Manual,
+                    scheduled_for: None,
+                    started_at: Some(now),
+                },
+                entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
             },
-            entry: EntryInfo { id: EntryId::generate(now), seq: 0, row: None },
             recipients: Recipients {
                 to: vec!["Ops Team <ops@example.com>".into()],
                 cc: vec!["lead@example.com".into()],

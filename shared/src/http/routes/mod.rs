@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource.
 
+pub mod alerts;
 pub mod blobs;
 pub mod connections;
 pub mod cron;

@@ -134,20 +134,9 @@ async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> A
             Err(e) => return Err(e.into()),
         }
     }
-    for (i, source) in report.sources.iter().enumerate() {
-        let SourceKind::Sql { connection, .. } = &source.kind else { continue };
-        if connection == crate::domain::DATASETS_CONNECTION || connection.trim().is_empty() {
-            continue;
-        }
-        match ctx.store.resolve_connection(report.workspace_id, connection).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
-                format!("sources[{i}].connection"),
-                format!("no connection named `{connection}` in the workspace (`datasets`: the uploaded datasets)"),
-            )),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let sources: Vec<(String, &SourceSpec)> =
+        report.sources.iter().enumerate().map(|(i, source)| (format!("sources[{i}]"), source)).collect();
+    errors.extend(unknown_connections(ctx, report.workspace_id, &sources).await?);
     for (i, include) in report.includes.iter().enumerate() {
         match ctx.store.resolve_report(report.workspace_id, &include.report).await {
             Ok(other) => {
@@ -169,6 +158,30 @@ async fn check(ctx: &Context, report: &Report, mut errors: Vec<FieldError>) -> A
         errors.push(cycle);
     }
     Ok(ValidationErrors::into_result(errors)?)
+}
+
+/// The sources (each with the field it is at) whose `sql` connection the workspace lacks.
+pub(crate) async fn unknown_connections(
+    ctx: &Context,
+    ws: crate::domain::WorkspaceId,
+    sources: &[(String, &SourceSpec)],
+) -> ApiResult<Vec<FieldError>> {
+    let mut errors = Vec::new();
+    for (field, source) in sources {
+        let SourceKind::Sql { connection, .. } = &source.kind else { continue };
+        if connection == crate::domain::DATASETS_CONNECTION || connection.trim().is_empty() {
+            continue;
+        }
+        match ctx.store.resolve_connection(ws, connection).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound { .. }) => errors.push(FieldError::new(
+                format!("{field}.connection"),
+                format!("no connection named `{connection}` in the workspace (`datasets`: the uploaded datasets)"),
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(errors)
 }
 
 /// Whether the report's includes lead back to itself at any depth (`a` includes `b`, which

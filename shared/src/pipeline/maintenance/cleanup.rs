@@ -1,8 +1,8 @@
 //! `GET /api/v1/cron/cleanup`: deletes expired suppressions (by their own expiry, for every
 //! workspace at once), then applies each workspace's retention settings: raw interactions
 //! received more than `history_days` ago, daily summaries of days more than `summary_days`
-//! ago, and finished runs created more than `run_days` ago with their entries, deliveries and
-//! artifacts. A workspace under legal hold is skipped table by table and listed in
+//! ago, finished runs created more than `run_days` ago with their entries, deliveries and
+//! artifacts, and alert state changes and notifications older than `run_days`. A workspace under legal hold is skipped table by table and listed in
 //! `legalHoldSkips`; one table's failure lands in `perTenantErrors` and the rest goes on.
 //! Every purge is bounded per call (`hasMore` says when a table needs another call), and a
 //! second call with nothing past its cutoff changes nothing.
@@ -24,7 +24,7 @@ pub const PURGE_LIMIT: usize = 5_000;
 pub const RUN_PURGE_LIMIT: usize = 200;
 
 /// The tables retention applies to, as named in the report.
-pub const TABLES: [&str; 3] = ["interactions", "summaries", "runs"];
+pub const TABLES: [&str; 4] = ["interactions", "summaries", "runs", "alerts"];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +48,8 @@ pub struct TenantCleanup {
     pub summaries: usize,
     pub runs: usize,
     pub artifacts: usize,
+    /// Alert state changes and notifications.
+    pub alert_history: usize,
     /// Some table has more past its cutoff than one call removes.
     pub has_more: bool,
 }
@@ -136,6 +138,13 @@ pub async fn clean_workspace(ctx: &Context, ws: &Workspace, now: DateTime<Utc>) 
             tenant.has_more |= more;
         }
         Err(e) => failed("runs", e.to_string()),
+    }
+    match ctx.store.purge_alert_history(ws.id, days(retention.run_days), PURGE_LIMIT).await {
+        Ok(Purged { items, more }) => {
+            tenant.alert_history = items;
+            tenant.has_more |= more;
+        }
+        Err(e) => failed("alerts", e.to_string()),
     }
     (tenant, errors)
 }
