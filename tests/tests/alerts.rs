@@ -10,6 +10,7 @@ use std::sync::Arc;
 use base64::Engine;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use herald_core::clock::ManualClock;
+use herald_core::pipeline::maintenance::cleanup::clean_workspace;
 use herald_core::pipeline::tick::{TickReport, tick};
 use herald_core::testing::recorder::{Recorder, Reply};
 use herald_tests::{Backend, TestServer};
@@ -147,7 +148,10 @@ async fn an_offer_that_drops_fires_once_repeats_on_time_and_resolves_once(backen
     assert_eq!(hook.requests().len(), 1, "no repeat before an hour");
     clock.set(start + Duration::minutes(65));
     ticks(&s).await;
-    assert_eq!(kinds(&webhook_events(&hook))[1], ("alert.repeat".to_owned(), "o2".to_owned()));
+    let repeat = &webhook_events(&hook)[1];
+    assert_eq!(kinds(std::slice::from_ref(repeat)), [("alert.repeat".to_owned(), "o2".to_owned())]);
+    assert_eq!(repeat["alert"]["recent"], json!(vec![10.0; 6]), "the values evaluated so far");
+    assert!(repeat["message"].as_str().unwrap().contains("Last 6 evaluations: ▄▄▄▄▄▄"), "{repeat}");
     assert_eq!(slack.requests().len(), 2);
 
     // The data recovers: exactly one resolved, which says how long it fired.
@@ -187,6 +191,15 @@ async fn an_offer_that_drops_fires_once_repeats_on_time_and_resolves_once(backen
     let sent = body(s.get(&s.ws(&format!("/alerts/{id}/notifications"))).send().await.unwrap()).await;
     let statuses: Vec<&str> = sent["data"].as_array().unwrap().iter().map(|n| n["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["sent"; 6], "{sent}");
+
+    // Retention: a year on, cleanup removes the state changes and notifications.
+    let later = start + Duration::days(366);
+    let ws = s.ctx.store.get_workspace(s.access.workspace.id).await.unwrap();
+    let (tenant, errors) = clean_workspace(&s.ctx, &ws, later).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(tenant.alert_history, 2 + 6, "{tenant:?}");
+    let history = body(s.get(&s.ws(&format!("/alerts/{id}/events"))).send().await.unwrap()).await;
+    assert_eq!(history["data"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

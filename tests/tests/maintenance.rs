@@ -254,7 +254,7 @@ async fn cleanup_purges_what_retention_allows_spares_legal_holds_and_then_does_n
         .map(|s| (s["workspaceId"].as_str().unwrap().to_owned(), s["table"].as_str().unwrap().to_owned()))
         .collect();
     let held_id = held.workspace.id.to_string();
-    assert_eq!(skips, ["interactions", "summaries", "runs"].map(|t| (held_id.clone(), t.to_owned())));
+    assert_eq!(skips, ["interactions", "summaries", "runs", "alerts"].map(|t| (held_id.clone(), t.to_owned())));
     assert!(report["tenants"].as_array().unwrap().iter().all(|t| t["workspaceId"] != held_id.as_str()));
 
     // What retention allowed is gone; what it did not, and everything under legal hold, stays.

@@ -81,6 +81,8 @@ pub struct AlertInfo {
     pub fired_for_seconds: Option<i64>,
     pub episode: u32,
     pub evaluated_at: DateTime<Utc>,
+    /// The values of the last evaluations, oldest first (what a chart of them shows).
+    pub recent: Vec<f64>,
 }
 
 impl Outgoing {

@@ -360,9 +360,15 @@ pub struct AlertInstance {
     pub last_notified_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The values of the last evaluations, oldest first (at most [`RECENT_VALUES`]).
+    #[serde(default)]
+    pub recent: Vec<f64>,
     #[serde(default)]
     pub version: u64,
 }
+
+/// How many recent values an instance keeps (for charts).
+pub const RECENT_VALUES: usize = 24;
 
 /// Which notification a step asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -410,7 +416,18 @@ impl AlertInstance {
             repeats: 0,
             last_notified_at: None,
             resolved_at: None,
+            recent: Vec::new(),
             version: 0,
+        }
+    }
+
+    /// Records an evaluation's value (none: nothing to chart).
+    pub fn observe(&mut self, value: Option<f64>) {
+        self.value = value;
+        if let Some(v) = value.filter(|v| v.is_finite()) {
+            self.recent.push(v);
+            let extra = self.recent.len().saturating_sub(RECENT_VALUES);
+            self.recent.drain(..extra);
         }
     }
 
@@ -440,7 +457,10 @@ impl AlertInstance {
                 self.error = None;
                 notice = self.clear(timing, now);
             }
-            Some(Observation::NoData) => self.enter(AlertState::NoData, now),
+            Some(Observation::NoData) => {
+                self.error = None;
+                self.enter(AlertState::NoData, now);
+            }
             Some(Observation::Error(message)) => {
                 self.error = Some(message);
                 self.enter(AlertState::Error, now);
@@ -473,8 +493,10 @@ impl AlertInstance {
         }
     }
 
-    /// Whether an episode still open (fired, not resolved) was left by NoData or Error.
-    fn episode_open(&self) -> bool {
+    /// Whether an episode is open (fired, not resolved), whatever the state: a firing
+    /// instance, or one left in NoData or Error. Its condition is judged against the recovery
+    /// threshold.
+    pub fn episode_open(&self) -> bool {
         self.fired_at.is_some()
     }
 
@@ -1405,5 +1427,17 @@ mod tests {
         assert_eq!(condition, AlertCondition::AtMost { threshold: 3.0, recovery_threshold: None });
         assert_eq!(rule().condition, AlertCondition::Above { threshold: 100.0, recovery_threshold: Some(90.0) });
         assert_eq!(rule().timing, AlertTiming::default());
+    }
+
+    #[test]
+    fn no_data_after_an_error_keeps_no_stale_message_and_an_open_episode_judges_by_the_recovery_threshold() {
+        let own = StatePolicy::OwnState;
+        let (instance, _) = run(timing(0, 0, 0, 0), own, own, "0:B 5:E 10:N");
+        assert_eq!((instance.state, instance.error.as_deref()), (AlertState::NoData, None));
+        assert!(instance.episode_open(), "the episode that fired at 0 is still open");
+        // `> 100, recovery 90`: a 95 after the gap keeps an open episode breached.
+        assert_eq!(rule().condition.breached(Some(95.0), None, 1, instance.episode_open()), Some(true));
+        let (resolved, _) = run(timing(0, 0, 0, 0), own, own, "0:B 5:C");
+        assert!(!resolved.episode_open());
     }
 }

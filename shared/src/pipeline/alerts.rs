@@ -139,7 +139,7 @@ pub async fn evaluate(
             (Err(message), _) => (Observation::Error(message.clone()), None),
             (Ok(_), None) => (Observation::NoData, None),
             (Ok(_), Some(m)) => {
-                let breached = rule.condition.breached(m.value, m.previous, m.rows, instance.state.is_active());
+                let breached = rule.condition.breached(m.value, m.previous, m.rows, instance.episode_open());
                 let observation = match breached {
                     Some(true) => Observation::Breached,
                     Some(false) => Observation::Clear,
@@ -149,7 +149,7 @@ pub async fn evaluate(
             }
         };
         let step = instance.step(observation, &rule.timing, rule.no_data, rule.on_error, at);
-        instance.value = measure.as_ref().and_then(|m| m.value);
+        instance.observe(measure.as_ref().and_then(|m| m.value));
         instance.last_slot = Some(at);
         let message = step.notice.as_ref().map(|notice| text(rule, &instance, notice.kind, notice.fired_for));
         evaluation.instances.push(InstanceVerdict {
@@ -355,14 +355,34 @@ fn text(rule: &AlertRule, instance: &AlertInstance, kind: NotificationKind, fire
             .replace("{since}", &since);
     }
     let condition = rule.condition.describe();
-    match kind {
+    let sentence = match kind {
         NotificationKind::Firing => format!("{what} is firing: the value is {value}, {condition}."),
         NotificationKind::Repeat => format!("{what} is still firing since {since}: the value is {value}, {condition}."),
         NotificationKind::Resolved => {
             let lasted = fired_for.map(duration).unwrap_or_default();
             format!("{what} is resolved after firing for {lasted}: the value is {value}.")
         }
+    };
+    match sparkline(&instance.recent) {
+        Some(chart) => format!("{sentence}\nLast {} evaluations: {chart}", instance.recent.len()),
+        None => sentence,
     }
+}
+
+/// The values as a line of block characters (`▁▃▅█`), the chart every channel can show.
+fn sparkline(values: &[f64]) -> Option<String> {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if values.len() < 2 {
+        return None;
+    }
+    let (low, high) = values.iter().fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+    let span = high - low;
+    Some(
+        values
+            .iter()
+            .map(|v| if span > 0.0 { BARS[(((v - low) / span) * 7.0).round() as usize] } else { BARS[3] })
+            .collect(),
+    )
 }
 
 fn number(v: f64) -> String {
@@ -425,6 +445,7 @@ async fn send(
                         fired_for_seconds: notification.fired_for_seconds,
                         episode: notification.episode,
                         evaluated_at: at,
+                        recent: instance.recent.clone(),
                     },
                 },
                 recipients: Recipients { to: notification.to.clone(), cc: vec![], bcc: vec![] },
@@ -558,4 +579,24 @@ pub async fn instances(ctx: &Context, rule: &AlertRule) -> Result<Vec<AlertInsta
     all.retain(|i| i.generation == rule.generation);
     all.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_spans_the_lowest_to_the_highest_value() {
+        assert_eq!(sparkline(&[1.0, 8.0, 4.5]).as_deref(), Some("▁█▅"));
+        assert_eq!(sparkline(&[3.0, 3.0]).as_deref(), Some("▄▄"));
+        assert_eq!(sparkline(&[3.0]), None);
+    }
+
+    #[test]
+    fn durations_read_in_hours_and_minutes() {
+        assert_eq!(duration(Duration::minutes(125)), "2 h 5 min");
+        assert_eq!(duration(Duration::minutes(45)), "45 min");
+        assert_eq!(duration(Duration::seconds(30)), "30 s");
+        assert_eq!(duration(Duration::minutes(60)), "1 h");
+    }
 }

@@ -313,6 +313,7 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted"),
         ReadErrors,
+        ConflictErrors,
     )
 )]
 pub async fn delete(
