@@ -181,6 +181,8 @@ fn digest() -> (Inputs, Composed) {
         narrator: BuiltinNarrator::new().name().into(),
         dropped: vec![],
         error: None,
+        provider: None,
+        fallback_reason: None,
     });
     (inputs, composed)
 }

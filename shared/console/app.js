@@ -8,6 +8,7 @@ import * as reports from "./pages/reports.js";
 import * as editor from "./pages/editor.js";
 import * as schedule from "./pages/schedule.js";
 import * as runs from "./pages/runs.js";
+import * as alerts from "./pages/alerts.js";
 import * as destinations from "./pages/destinations.js";
 import * as connections from "./pages/connections.js";
 import * as tokens from "./pages/tokens.js";
@@ -22,6 +23,9 @@ const ROUTES = [
   [/^\/reports\/([^/]+)\/runs$/, runs, "report"],
   [/^\/runs$/, runs, "list"],
   [/^\/runs\/([^/]+)$/, runs, "detail"],
+  [/^\/alerts$/, alerts, "list"],
+  [/^\/alerts\/new$/, alerts, "create"],
+  [/^\/alerts\/([^/]+)$/, alerts, "rule"],
   [/^\/destinations$/, destinations, "list"],
   [/^\/connections$/, connections, "list"],
   [/^\/tokens$/, tokens, "list"],
@@ -31,6 +35,7 @@ const ROUTES = [
 const NAV = [
   ["#/reports", "Reports"],
   ["#/runs", "Runs"],
+  ["#/alerts", "Alerts"],
   ["#/destinations", "Destinations"],
   ["#/connections", "Connections"],
   ["#/tokens", "Tokens"],

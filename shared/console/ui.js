@@ -155,11 +155,14 @@ const STATUS_TONE = {
   expired: "neutral", revoked: "neutral", disabled: "neutral", paused: "neutral", partial: "warn",
 };
 
-/** A status word as a coloured badge (colour is never the only signal: the word is shown). */
-export function badge(status) {
+/**
+ * A status word as a coloured badge (colour is never the only signal: the word is shown).
+ * `tone` (ok, warn, bad, info, neutral) overrides the tone the word has for runs.
+ */
+export function badge(status, tone) {
   const s = String(status ?? "unknown");
   const key = s.toLowerCase().replace(/[\s-]+/g, "_");
-  return h("span", { class: `badge tone-${STATUS_TONE[key] ?? "neutral"}` }, s.replace(/_/g, " "));
+  return h("span", { class: `badge tone-${tone ?? STATUS_TONE[key] ?? "neutral"}` }, s.replace(/_/g, " "));
 }
 
 export function loading(label = "Loading…") {

@@ -115,8 +115,8 @@ impl Context {
             }
         };
         let config_tick = config.tick_schedule.clone();
-        let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone()));
         let outbound = Arc::new(OutboundHttp::new());
+        let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone(), outbound.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone()));
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));

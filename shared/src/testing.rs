@@ -247,6 +247,8 @@ pub mod outgoing {
                 narrator: "builtin".into(),
                 dropped: vec![],
                 error: None,
+                provider: None,
+                fallback_reason: None,
             }),
             run_url: format!("https://herald.example/api/v1/reports/runs/{run_id}"),
             view_url: Some(format!("https://herald.example/console#/runs/{run_id}")),

@@ -2,7 +2,9 @@
 // without an error, the reports list and its confirmation dialog, the editor new and with its
 // preview, the schedule form in recurrence mode, the runs list and a finished and a held run,
 // destinations with the form open, connections with a test result and the form open, an SQL
-// source with its query's rows, settings, tokens with the created-token dialog) are checked
+// source with its query's rows, the alerts list, an alert rule with its dry run, history chart
+// and notifications, the new-rule form with errors, settings, tokens with the created-token
+// dialog) are checked
 // with axe-core against the WCAG 2.1 A and AA rules and axe's best practices, on a desktop and a
 // 375 px screen, in the light and the dark colour scheme. Serious and critical violations fail;
 // lesser ones are reported.
@@ -24,6 +26,7 @@ let herald;
 let workspace;
 let finishedRun;
 let heldRun;
+let alertRule;
 
 /** One API call with the admin token; throws on a non-2xx answer. */
 async function call(method, path, body) {
@@ -56,6 +59,9 @@ before(async () => {
   heldRun = await until(() => call("GET", ws(`/runs/${held.id}`)), (r) => r.status === "awaiting_review", 60000, "the statements to render");
   assert.ok(heldRun.counts.review > 0, "entries are held for review");
   await call("POST", ws("/connections"), { name: "warehouse", kind: "postgres", host: "10.0.0.1", database: "dw", user: "reporting", password: "a11y-pass" });
+  // The demo's example rule evaluated for real: instances, state changes (charted) and notifications.
+  alertRule = (await call("GET", ws("/alerts"))).data.find((r) => r.name === "Offer completions drop");
+  await call("POST", ws(`/alerts/${alertRule.id}/evaluate`), { notify: true });
 });
 
 after(async () => {
@@ -177,6 +183,19 @@ async function walk({ width, height, dark }) {
     await page.getByRole("button", { name: "Create connection" }).click();
     await page.getByText("Give the connection a name.").waitFor();
     await audit(page, "connections form with an error");
+
+    await visit(page, "/alerts", "Alerts");
+    await page.getByRole("table", { name: "Alert rules", exact: true }).waitFor();
+    await audit(page, "alerts list");
+    await visit(page, `/alerts/${alertRule.id}`, alertRule.name);
+    await page.getByRole("table", { name: "State changes, newest first" }).waitFor();
+    await page.getByRole("button", { name: "Evaluate now" }).click();
+    await page.getByText(/^Dry run at/).waitFor();
+    await audit(page, "alert rule with a dry run, its history and notifications");
+    await visit(page, "/alerts/new", "New alert rule");
+    await page.getByRole("button", { name: "Create alert rule" }).click();
+    await page.getByText("Give the rule a name.").first().waitFor();
+    await audit(page, "alert rule form with errors");
 
     await visit(page, "/reports/new", "New report");
     await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();

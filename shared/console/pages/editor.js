@@ -10,7 +10,7 @@ import {
   busy, button, checkbox, debounce, field, h, pageHeader, replace, reportTabs, select, setFieldError, table, toast,
 } from "../ui.js";
 
-const SOURCE_KINDS = [
+export const SOURCE_KINDS = [
   ["offer_performance", "Offer performance"],
   ["channel_effectiveness", "Channel effectiveness"],
   ["dataset", "Uploaded dataset"],
@@ -18,10 +18,10 @@ const SOURCE_KINDS = [
   ["inline", "Inline rows"],
   ["sql", "SQL"],
 ];
-const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
-const PERIODS = [["today", "Today"], ["7d", "7 days"], ["14d", "14 days"], ["30d", "30 days"], ["90d", "90 days"]];
+export const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
+export const PERIODS = [["today", "Today"], ["7d", "7 days"], ["14d", "14 days"], ["30d", "30 days"], ["90d", "90 days"]];
 const ANALYTICS = ["received", "viewed", "completed", "view_rate", "completion_rate"];
-const KNOWN_COLUMNS = {
+export const KNOWN_COLUMNS = {
   offer_performance: ["offer_id", "offer_kind", ...ANALYTICS, "rewards", "previous_completed", "completed_change"],
   channel_effectiveness: ["channel", ...ANALYTICS, "transactions", "revenue", "previous_completed", "completed_change"],
 };
@@ -33,8 +33,8 @@ const PARAM_TYPES = [["string", "Text"], ["number", "Number"], ["date", "Date"],
 const WRITABLE = ["name", "description", "enabled", "hold_for_review", "parameters", "sources", "sections", "formats", "page", "narrative", "deliveries", "includes"];
 const PREVIEW_DELAY_MS = 600;
 /** The built-in connection: SQL over the workspace's uploaded datasets. */
-const DATASETS_CONNECTION = "datasets";
-const CONNECTION_KINDS = { postgres: "PostgreSQL", mysql: "MySQL / MariaDB", athena: "Amazon Athena" };
+export const DATASETS_CONNECTION = "datasets";
+export const CONNECTION_KINDS = { postgres: "PostgreSQL", mysql: "MySQL / MariaDB", athena: "Amazon Athena" };
 /** How many rows "Run query" shows. */
 const QUERY_ROWS_SHOWN = 20;
 
@@ -105,7 +105,7 @@ export async function render(ctx) {
 }
 
 /** Every item of a listing the editor can do without: `fallback` when it cannot be read. */
-async function optionalList(path, signal, fallback = []) {
+export async function optionalList(path, signal, fallback = []) {
   try {
     return await api.listAll(api.ws(path), { signal });
   } catch (e) {

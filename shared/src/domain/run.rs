@@ -274,6 +274,13 @@ pub struct NarrativeOutput {
     /// Why the narrative is empty, when the narrator failed.
     #[serde(default)]
     pub error: Option<String>,
+    /// The narrator the workspace chose, when it failed and the built-in one wrote this
+    /// instead (`openai_compatible`, `anthropic`, `bedrock`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Why the chosen narrator's answer was not used.
+    #[serde(default)]
+    pub fallback_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

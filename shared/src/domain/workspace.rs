@@ -40,6 +40,7 @@ impl WorkspaceSettings {
         if let Some(smtp) = &self.smtp {
             errors.extend(smtp.check());
         }
+        errors.extend(self.ai.check());
         errors.extend(self.network.check());
         ValidationErrors::into_result(errors)
     }
@@ -179,20 +180,116 @@ pub enum NarratorKind {
     Builtin,
     /// Amazon Bedrock (Converse API).
     Bedrock,
+    /// OpenAI, or any server speaking its chat completions protocol (Ollama, vLLM, llama.cpp).
+    OpenaiCompatible,
+    /// Anthropic's Messages API.
+    Anthropic,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+impl NarratorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NarratorKind::Builtin => "builtin",
+            NarratorKind::Bedrock => "bedrock",
+            NarratorKind::OpenaiCompatible => "openai_compatible",
+            NarratorKind::Anthropic => "anthropic",
+        }
+    }
+
+    /// Whether the narrator is a model server reached over HTTP.
+    pub fn is_http(self) -> bool {
+        matches!(self, NarratorKind::OpenaiCompatible | NarratorKind::Anthropic)
+    }
+}
+
+/// Which parameter an OpenAI-compatible server takes for the answer's token limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenLimitParameter {
+    /// `max_tokens` (Ollama, vLLM, llama.cpp, older OpenAI models).
+    #[default]
+    MaxTokens,
+    /// `max_completion_tokens` (current OpenAI models).
+    MaxCompletionTokens,
+}
+
+/// How an OpenAI-compatible server is asked for the structured answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    /// `response_format` with a JSON schema.
+    #[default]
+    JsonSchema,
+    /// A forced function call (for servers without `response_format`).
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AiSettings {
     pub enabled: bool,
     pub narrator: NarratorKind,
-    /// Bedrock model id; the deployment's default when absent.
+    /// The model: a Bedrock model id (the deployment's default when absent), or the model an
+    /// OpenAI-compatible or Anthropic server runs (required for those).
     pub model_id: Option<String>,
+    /// The server of an OpenAI-compatible or Anthropic narrator (`https://api.openai.com`,
+    /// `https://api.anthropic.com`, `http://10.0.0.7:11434`); the provider's own when absent.
+    pub base_url: Option<String>,
+    /// The provider's API key: write-only; kept on a change only while the narrator and the
+    /// server's origin stay the same.
+    pub api_key: Option<Secret>,
+    pub token_limit_parameter: TokenLimitParameter,
+    pub structured_output: StructuredOutput,
+    /// How long a narration may take (5 to 300 seconds).
+    pub timeout_seconds: u32,
 }
 
 impl Default for AiSettings {
     fn default() -> Self {
-        Self { enabled: true, narrator: NarratorKind::Builtin, model_id: None }
+        Self {
+            enabled: true,
+            narrator: NarratorKind::Builtin,
+            model_id: None,
+            base_url: None,
+            api_key: None,
+            token_limit_parameter: TokenLimitParameter::default(),
+            structured_output: StructuredOutput::default(),
+            timeout_seconds: 60,
+        }
+    }
+}
+
+impl AiSettings {
+    /// The server an HTTP narrator calls: the configured one, else the provider's own.
+    pub fn server(&self) -> &str {
+        match (self.base_url.as_deref(), self.narrator) {
+            (Some(url), _) => url.trim_end_matches('/'),
+            (None, NarratorKind::Anthropic) => "https://api.anthropic.com",
+            (None, _) => "https://api.openai.com",
+        }
+    }
+
+    fn check(&self) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if self.narrator.is_http() && self.model_id.as_deref().is_none_or(|m| m.trim().is_empty()) {
+            errors.push(FieldError::new("settings.ai.model_id", "name the model the server runs"));
+        }
+        if let Some(url) = &self.base_url
+            && let Err(reason) = crate::net::check_http_url(url)
+        {
+            errors.push(FieldError::new("settings.ai.base_url", reason));
+        }
+        if self.model_id.as_deref().is_some_and(|m| m.chars().count() > 200 || m.chars().any(char::is_control)) {
+            errors.push(FieldError::new("settings.ai.model_id", "must be at most 200 characters"));
+        }
+        if self.api_key.as_ref().is_some_and(|k| k.expose().len() > 4096 || k.expose().chars().any(char::is_control)) {
+            errors
+                .push(FieldError::new("settings.ai.api_key", "must be at most 4096 characters, no control characters"));
+        }
+        if !(5..=300).contains(&self.timeout_seconds) {
+            errors.push(FieldError::new("settings.ai.timeout_seconds", "must be between 5 and 300"));
+        }
+        errors
     }
 }
 

@@ -47,6 +47,7 @@ static ASSETS: &[Asset] = assets!(
     "pages/editor.js",
     "pages/schedule.js",
     "pages/runs.js",
+    "pages/alerts.js",
     "pages/destinations.js",
     "pages/connections.js",
     "pages/tokens.js",

@@ -16,35 +16,13 @@ use aws_sdk_bedrockruntime::types::{
     ContentBlock, ConversationRole, InferenceConfiguration, Message, SpecificToolChoice, StopReason,
     SystemContentBlock, Tool, ToolChoice, ToolConfiguration, ToolInputSchema, ToolSpecification,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::builtin::amount;
+use super::prompt::{
+    DEFAULT_TIMEOUT, MAX_TOKENS, SYSTEM_PROMPT, TEMPERATURE, TOOL_NAME, answer_schema, excerpt, json_object_in,
+    narration, narration_in, takeaways_from_text, user_message,
+};
 use super::{Figures, NarrateError, Narration, Narrator};
-use crate::render::format;
-
-/// The tool the model must call.
-pub const TOOL_NAME: &str = "write_narrative";
-/// Upper bound on the answer's length.
-pub const MAX_TOKENS: i32 = 800;
-/// Low, so the same figures read alike from run to run.
-pub const TEMPERATURE: f32 = 0.2;
-/// How long a run waits for the model.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// How much of an unexpected answer an error message quotes.
-const EXCERPT_CHARS: usize = 160;
-
-const SYSTEM_PROMPT: &str = "You write the executive summary and the key takeaways of a scheduled business report.
-You are given the report's figures as JSON: its name, the period the figures cover, headline facts, and movements \
-(a subject's metric now and in the previous period, with the change).
-
-Rules:
-- Use only the figures given. Quote every number exactly as it is displayed in the JSON.
-- Do not compute new numbers (no sums, averages, differences or percentages of your own) and write no other number.
-- Lead with what matters most: the headline figures, then the biggest movers up and down.
-- The summary is two to four plain sentences. Takeaways are two to five short bullets of one sentence each, \
-without bullet characters.
-- Follow the report author's instructions when they do not conflict with these rules.
-- Answer only by calling the write_narrative tool.";
 
 pub struct BedrockNarrator {
     client: Client,
@@ -104,48 +82,8 @@ impl Narrator for BedrockNarrator {
     }
 }
 
-/// The figures as the model reads them, with every value as the document displays it.
-pub fn figures_for_the_model(figures: &Figures) -> Value {
-    let facts: Vec<Value> = figures.facts.iter().map(|f| json!({"label": f.label, "value": f.display})).collect();
-    let movements: Vec<Value> = figures
-        .movements
-        .iter()
-        .map(|m| {
-            json!({
-                "subject": m.subject,
-                "metric": m.metric,
-                "current": amount(m.current, &m.format),
-                "previous": amount(m.previous, &m.format),
-                "change": m.change.map(|c| format::signed_percent(c, 1)),
-            })
-        })
-        .collect();
-    json!({"report": figures.report, "period": figures.period, "facts": facts, "movements": movements})
-}
-
-fn user_message(figures: &Figures, prompt_addendum: Option<&str>) -> String {
-    let figures_json = serde_json::to_string_pretty(&figures_for_the_model(figures)).unwrap_or_default();
-    let mut message = format!("Figures of the report:\n```json\n{figures_json}\n```\n");
-    if let Some(addendum) = prompt_addendum.map(str::trim).filter(|a| !a.is_empty()) {
-        message.push_str(&format!("\nInstructions from the report's author:\n{addendum}\n"));
-    }
-    message.push_str(&format!("\nWrite the executive summary and the key takeaways by calling {TOOL_NAME}."));
-    message
-}
-
 fn tool_config() -> Result<ToolConfiguration, NarrateError> {
-    let schema = json!({
-        "type": "object",
-        "properties": {
-            "summary": {"type": "string", "description": "The executive summary: two to four sentences."},
-            "takeaways": {
-                "type": "array",
-                "items": {"type": "string"},
-                "description": "Two to five key takeaways, one sentence each."
-            }
-        },
-        "required": ["summary", "takeaways"]
-    });
+    let schema = answer_schema();
     let spec = ToolSpecification::builder()
         .name(TOOL_NAME)
         .description("Record the report's executive summary and key takeaways.")
@@ -209,13 +147,7 @@ fn parse_answer(answer: &ConverseOutput) -> Result<Narration, NarrateError> {
     let text: String =
         content.iter().filter_map(|b| b.as_text().ok()).map(String::as_str).collect::<Vec<_>>().join("\n");
     if let Some(object) = json_object_in(&text) {
-        let summary = object.get("summary").and_then(Value::as_str).map(str::to_owned);
-        let takeaways = object.get("takeaways").map(|t| match t {
-            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
-            Value::String(text) => Some(takeaways_from_text(text)),
-            _ => None,
-        });
-        return narration(summary, takeaways);
+        return narration_in(&object);
     }
     let why = match answer.stop_reason() {
         StopReason::MaxTokens => "the answer was cut off at the token limit".to_string(),
@@ -223,53 +155,6 @@ fn parse_answer(answer: &ConverseOutput) -> Result<Narration, NarrateError> {
         _ => format!("the answer has no {TOOL_NAME} call and no JSON object: \"{}\"", excerpt(&text)),
     };
     Err(NarrateError::Malformed(why))
-}
-
-/// A narration from the fields found; `takeaways` is `Some(None)` when present but not a list
-/// of strings.
-fn narration(summary: Option<String>, takeaways: Option<Option<Vec<String>>>) -> Result<Narration, NarrateError> {
-    let summary = summary.ok_or_else(|| NarrateError::Malformed("the answer has no `summary` text".into()))?;
-    let takeaways = match takeaways {
-        None => return Err(NarrateError::Malformed("the answer has no `takeaways`".into())),
-        Some(None) => return Err(NarrateError::Malformed("`takeaways` is not a list of text".into())),
-        Some(Some(takeaways)) => takeaways,
-    };
-    Ok(Narration {
-        summary: summary.trim().to_string(),
-        takeaways: takeaways.iter().map(|t| strip_bullet(t)).filter(|t| !t.is_empty()).collect(),
-    })
-}
-
-fn takeaways_from_text(text: &str) -> Vec<String> {
-    if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(text) {
-        return items.iter().filter_map(Value::as_str).map(str::to_owned).collect();
-    }
-    text.lines().map(str::to_owned).collect()
-}
-
-fn strip_bullet(text: &str) -> String {
-    text.trim().trim_start_matches(['-', '*', '•', '–']).trim().to_string()
-}
-
-/// The outermost JSON object in `text` (a fenced block or an object among prose).
-fn json_object_in(text: &str) -> Option<serde_json::Map<String, Value>> {
-    let start = text.find('{')?;
-    let end = text.rfind('}')?;
-    if end <= start {
-        return None;
-    }
-    match serde_json::from_str::<Value>(&text[start..=end]) {
-        Ok(Value::Object(object)) => Some(object),
-        _ => None,
-    }
-}
-
-fn excerpt(text: &str) -> String {
-    let text = text.trim();
-    match text.char_indices().nth(EXCERPT_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
 }
 
 fn request_error(err: aws_sdk_bedrockruntime::error::BuildError) -> NarrateError {
@@ -309,6 +194,8 @@ mod tests {
     use axum::http::{HeaderValue, StatusCode};
     use axum::response::{IntoResponse, Response};
     use axum::routing::post;
+
+    use serde_json::json;
 
     use super::*;
     use crate::domain::{DroppedSentence, NarrativeOutput, ValueFormat};

@@ -1,26 +1,55 @@
 //! Which narrator a workspace gets: none when its AI settings are off, the built-in one by
-//! default, or Bedrock with the workspace's model (or the deployment's `HERALD_BEDROCK_MODEL_ID`).
+//! default, Bedrock with the workspace's model (or the deployment's `HERALD_BEDROCK_MODEL_ID`),
+//! or a model server speaking the OpenAI or Anthropic protocol, reached through the outbound
+//! client under the workspace's network policy.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use std::time::Duration;
+
+use super::anthropic::{API_VERSION, AnthropicNarrator};
+use super::http::{ModelServer, Retry};
+use super::openai::OpenAiNarrator;
 use super::{BedrockNarrator, BuiltinNarrator, Figures, NarrateError, Narration, Narrator};
 use crate::domain::{NarratorKind, Workspace};
+use crate::net::{NetworkPolicy, OutboundHttp};
 
 /// The narrators a process can hand out, built once with the context.
 pub struct Narrators {
     builtin: Arc<dyn Narrator>,
     bedrock: aws_sdk_bedrockruntime::Client,
     default_model: Option<String>,
+    http: Arc<OutboundHttp>,
 }
 
 impl Narrators {
-    pub fn new(sdk: &aws_config::SdkConfig, default_model: Option<String>) -> Self {
+    pub fn new(sdk: &aws_config::SdkConfig, default_model: Option<String>, http: Arc<OutboundHttp>) -> Self {
         Self {
             builtin: Arc::new(BuiltinNarrator::new()),
             bedrock: aws_sdk_bedrockruntime::Client::new(sdk),
             default_model: default_model.filter(|m| !m.trim().is_empty()),
+            http,
+        }
+    }
+
+    /// The built-in narrator (what a failed model falls back to).
+    pub fn builtin(&self) -> Arc<dyn Narrator> {
+        self.builtin.clone()
+    }
+
+    /// The model server of an OpenAI-compatible or Anthropic narrator.
+    fn server(&self, workspace: &Workspace, path: &str, headers: Vec<(&'static str, String)>) -> ModelServer {
+        let ai = &workspace.settings.ai;
+        ModelServer {
+            http: self.http.clone(),
+            policy: NetworkPolicy::of(&workspace.settings.network),
+            url: format!("{}{path}", ai.server()),
+            headers,
+            timeout: Duration::from_secs(ai.timeout_seconds.into()),
+            retry: Retry::default(),
+            provider: if ai.narrator == NarratorKind::Anthropic { "Anthropic" } else { "the OpenAI-compatible server" },
         }
     }
 
@@ -36,6 +65,26 @@ impl Narrators {
                 Some(model) => Arc::new(BedrockNarrator::new(self.bedrock.clone(), model)),
                 None => Arc::new(Unconfigured),
             },
+            NarratorKind::OpenaiCompatible => {
+                let key = ai.api_key.as_ref().filter(|k| !k.is_empty());
+                let headers = key.map(|k| ("authorization", format!("Bearer {}", k.expose()))).into_iter().collect();
+                Arc::new(OpenAiNarrator {
+                    server: self.server(workspace, "/v1/chat/completions", headers),
+                    model: ai.model_id.clone().unwrap_or_default(),
+                    token_limit: ai.token_limit_parameter,
+                    structured: ai.structured_output,
+                })
+            }
+            NarratorKind::Anthropic => {
+                let mut headers = vec![("anthropic-version", API_VERSION.to_string())];
+                headers.extend(
+                    ai.api_key.as_ref().filter(|k| !k.is_empty()).map(|k| ("x-api-key", k.expose().to_string())),
+                );
+                Arc::new(AnthropicNarrator {
+                    server: self.server(workspace, "/v1/messages", headers),
+                    model: ai.model_id.clone().unwrap_or_default(),
+                })
+            }
         })
     }
 }

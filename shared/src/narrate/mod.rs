@@ -4,10 +4,16 @@
 //! every sentence quoting a number the figures do not hold. A narrator that fails leaves the
 //! narrative empty with the reason; the run still renders.
 
+pub mod anthropic;
 pub mod bedrock;
 pub mod builtin;
 pub mod choice;
 pub mod grounding;
+pub mod http;
+pub mod openai;
+pub mod prompt;
+#[cfg(test)]
+mod wire_tests;
 
 use std::panic::AssertUnwindSafe;
 
@@ -107,6 +113,8 @@ pub async fn narrate_grounded(
             narrator: name.clone(),
             dropped: Vec::new(),
             error: Some(error),
+            provider: None,
+            fallback_reason: None,
         }
     };
     let narration = match AssertUnwindSafe(narrator.narrate(figures, prompt_addendum)).catch_unwind().await {
@@ -131,10 +139,38 @@ pub async fn narrate_grounded(
                 narrator: name,
                 dropped,
                 error: None,
+                provider: None,
+                fallback_reason: None,
             }
         }
         Err(_) => failed("the grounding check stopped unexpectedly".to_string()),
     }
+}
+
+/// Runs the workspace's `narrator`; when it fails (unreachable, refused, cut off, malformed,
+/// or everything it wrote was dropped as ungrounded) the built-in `fallback` writes the
+/// narrative instead, and the output records which narrator failed and why. A report is never
+/// blocked by a model.
+pub async fn narrate_or_fall_back(
+    narrator: &dyn Narrator,
+    fallback: &dyn Narrator,
+    figures: &Figures,
+    prompt_addendum: Option<&str>,
+) -> NarrativeOutput {
+    let chosen = narrate_grounded(narrator, figures, prompt_addendum).await;
+    let reason = match (&chosen.error, chosen.summary.trim().is_empty()) {
+        (Some(error), _) => error.clone(),
+        (None, true) => "every sentence of the summary quoted numbers the figures do not hold".to_string(),
+        (None, false) => return chosen,
+    };
+    if narrator.name() == fallback.name() {
+        return chosen;
+    }
+    let mut written = narrate_grounded(fallback, figures, prompt_addendum).await;
+    written.provider = Some(narrator.name().to_string());
+    written.fallback_reason = Some(reason);
+    written.dropped.splice(0..0, chosen.dropped);
+    written
 }
 
 #[cfg(test)]

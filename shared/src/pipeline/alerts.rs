@@ -573,6 +573,27 @@ async fn finish(
     Err(StoreError::Conflict("the alert rule is being changed concurrently".into()).into())
 }
 
+/// Records an evaluation made on demand (`evaluate` with `notify`) on the rule: when, and how
+/// its source read. Leaves the tick's schedule alone.
+pub async fn record_evaluation(
+    ctx: &Context,
+    rule: &AlertRule,
+    at: DateTime<Utc>,
+    error: Option<String>,
+) -> Result<(), PipelineError> {
+    for _ in 0..5 {
+        let mut current = ctx.store.get_alert_rule(rule.workspace_id, rule.id).await?;
+        current.last_evaluated_at = Some(current.last_evaluated_at.map_or(at, |was| was.max(at)));
+        current.last_error = error.clone();
+        match ctx.store.update_alert_rule(&current).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict("the alert rule is being changed concurrently".into()).into())
+}
+
 /// A rule's state: its instances (the API's view).
 pub async fn instances(ctx: &Context, rule: &AlertRule) -> Result<Vec<AlertInstance>, PipelineError> {
     let mut all = ctx.store.alert_instances(rule.id).await?;

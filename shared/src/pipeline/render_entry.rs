@@ -303,14 +303,9 @@ pub(crate) async fn narrate(
         return None;
     }
     let narrator = ctx.narrators.for_workspace(workspace)?;
-    Some(
-        crate::narrate::narrate_grounded(
-            narrator.as_ref(),
-            &composed.figures,
-            report.narrative.prompt_addendum.as_deref(),
-        )
-        .await,
-    )
+    let fallback = ctx.narrators.builtin();
+    let addendum = report.narrative.prompt_addendum.as_deref();
+    Some(crate::narrate::narrate_or_fall_back(narrator.as_ref(), fallback.as_ref(), &composed.figures, addendum).await)
 }
 
 /// Renders every format of the report off the async threads (rendering is CPU work).

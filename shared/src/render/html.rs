@@ -477,6 +477,8 @@ pub(crate) mod sample {
                 narrator: "builtin".into(),
                 dropped: vec![],
                 error: None,
+                provider: None,
+                fallback_reason: None,
             }),
             blocks: vec![
                 Block::Kpis(KpiBlock {

@@ -224,7 +224,7 @@ impl Body<'_> {
             out.push('\n');
         }
         if let Some(view_url) = &self.outgoing.view_url {
-            let _ = writeln!(out, "View the run: {view_url}");
+            let _ = writeln!(out, "{}: {view_url}", self.outgoing.view_label().replace("View", "View the"));
         }
         out
     }
@@ -278,8 +278,9 @@ impl Body<'_> {
             let _ = writeln!(
                 out,
                 "<p style=\"margin:20px 0 0;padding-top:12px;border-top:1px solid {RULE};\">\
-                 <a href=\"{}\" style=\"color:{ACCENT};\">View the run</a></p>",
-                escape(view_url)
+                 <a href=\"{}\" style=\"color:{ACCENT};\">{}</a></p>",
+                escape(view_url),
+                self.outgoing.view_label().replace("View", "View the")
             );
         }
         out.push_str("</div>\n</body></html>\n");

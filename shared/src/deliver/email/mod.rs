@@ -160,6 +160,8 @@ pub(crate) mod fixtures {
                 narrator: "builtin".into(),
                 dropped: vec![],
                 error: None,
+                provider: None,
+                fallback_reason: None,
             }),
             run_url: "https://herald.example.com/api/v1/reports/runs/01JD".into(),
             view_url: Some("https://herald.example.com/api/v1/reports/runs/01JD?x=1&y=2".into()),

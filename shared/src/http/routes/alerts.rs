@@ -116,7 +116,16 @@ async fn check(ctx: &Context, rule: &AlertRule) -> ApiResult<()> {
     Ok(ValidationErrors::into_result(errors)?)
 }
 
-/// Applies `body` to `rule`; whether what is evaluated changed.
+/// A source sent back as it was read (its header secret `********`) keeps the saved secret,
+/// while the secret goes where it went; the same rule as reports' sources.
+fn keep_saved_secret(rule: &mut AlertRule, saved: Option<&SourceSpec>) -> ApiResult<()> {
+    let saved = saved.map(std::slice::from_ref).unwrap_or_default();
+    let errors = super::reports::keep_saved_secrets(std::slice::from_mut(&mut rule.source), saved);
+    let errors = errors.into_iter().map(|e| FieldError::new(e.field.replacen("sources[0]", "source", 1), e.message));
+    Ok(ValidationErrors::into_result(errors.collect())?)
+}
+
+/// Applies `body` to `rule`.
 fn apply(rule: &mut AlertRule, body: AlertRuleBody) {
     macro_rules! set {
         ($($field:ident),*) => {$(if let Some(value) = body.$field { rule.$field = value; })*};
@@ -195,6 +204,7 @@ pub async fn create(
         version: 0,
     };
     apply(&mut rule, body);
+    keep_saved_secret(&mut rule, None)?;
     rule.next_evaluation_at = rule.enabled.then_some(now);
     check(&ctx, &rule).await?;
     let rule = ctx.store.create_alert_rule(&rule).await?;
@@ -284,6 +294,7 @@ pub async fn update(
     }
     let mut rule = stored.clone();
     apply(&mut rule, body);
+    keep_saved_secret(&mut rule, Some(&stored.source))?;
     let now = ctx.clock.now();
     if !rule.same_evaluation(&stored) {
         rule.generation += 1;
@@ -361,7 +372,11 @@ pub async fn evaluate(
     let rule = ctx.store.get_alert_rule(caller.workspace.id, parse_id(&id)?).await?;
     let body: EvaluateBody = body.parse_or_default()?;
     let mode = if body.notify { Mode::Apply } else { Mode::DryRun };
-    Ok(Json(alerts::evaluate(&ctx, &caller.workspace, &rule, ctx.clock.now(), mode).await?))
+    let evaluation = alerts::evaluate(&ctx, &caller.workspace, &rule, ctx.clock.now(), mode).await?;
+    if mode == Mode::Apply {
+        alerts::record_evaluation(&ctx, &rule, evaluation.evaluated_at, evaluation.error.clone()).await?;
+    }
+    Ok(Json(evaluation))
 }
 
 /// A rule's state changes, newest first.

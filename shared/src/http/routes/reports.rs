@@ -80,7 +80,7 @@ impl ReportBody {
 /// secret saved under the same source name, so a client can change a report without knowing
 /// its secrets, but only while the secret goes where it went: the same URL origin and header
 /// name. Otherwise the secret must be given again.
-fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Vec<FieldError> {
+pub(crate) fn keep_saved_secrets(sources: &mut [SourceSpec], saved: &[SourceSpec]) -> Vec<FieldError> {
     let mut errors = Vec::new();
     for (i, SourceSpec { name, kind, .. }) in sources.iter_mut().enumerate() {
         let SourceKind::Http { url, header_name, header_secret, .. } = kind else { continue };

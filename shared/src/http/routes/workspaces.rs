@@ -151,7 +151,11 @@ impl SettingsBody {
                 None => None,
             };
         }
-        if let Some(ai) = self.ai {
+        if let Some(mut ai) = self.ai {
+            // The key goes only where it went: the same provider at the same origin.
+            let stored = &current.ai;
+            let same = stored.narrator == ai.narrator && crate::net::same_origin(stored.server(), ai.server());
+            errors.extend(keep_masked("ai.api_key", &mut ai.api_key, stored.api_key.as_ref(), same).err());
             next.ai = ai;
         }
         if let Some(network) = self.network {

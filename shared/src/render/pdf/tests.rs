@@ -171,6 +171,8 @@ fn digest() -> Document {
         narrator: "builtin".into(),
         dropped: Vec::new(),
         error: None,
+        provider: None,
+        fallback_reason: None,
     });
     doc
 }
@@ -336,6 +338,8 @@ fn hostile_input_renders_without_panicking() {
         narrator: String::new(),
         dropped: Vec::new(),
         error: None,
+        provider: None,
+        fallback_reason: None,
     });
     doc.blocks = vec![
         Block::Kpis(KpiBlock { title: Some(String::new()), tiles: Vec::new() }),
