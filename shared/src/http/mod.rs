@@ -49,6 +49,7 @@ pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
         .routes(routes!(workspaces::session))
         .routes(routes!(workspaces::get))
         .routes(routes!(workspaces::get_settings, workspaces::update_settings))
+        .routes(routes!(workspaces::test_ai))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(reports::list_reports, reports::create))

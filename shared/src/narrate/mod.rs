@@ -147,6 +147,32 @@ pub async fn narrate_grounded(
     }
 }
 
+/// A small weekly digest's figures, for testing a narrator without any report's data.
+pub fn sample_figures() -> Figures {
+    let number = ValueFormat::Number { decimals: 0 };
+    let movement = |subject: &str, current: f64, previous: f64| Movement {
+        subject: subject.into(),
+        metric: "completions".into(),
+        current,
+        previous,
+        change: Some((current - previous) / previous),
+        format: number.clone(),
+    };
+    Figures {
+        report: "Weekly digest (sample)".into(),
+        period: Some("the last 7 days, against the 7 days before".into()),
+        facts: vec![
+            Fact { label: "Completions".into(), value: 1240.0, display: "1,240".into(), format: number.clone() },
+            Fact { label: "Offers received".into(), value: 8650.0, display: "8,650".into(), format: number.clone() },
+        ],
+        movements: vec![
+            movement("BOGO $10 · 7 days · web, email", 310.0, 405.0),
+            movement("Discount $5 · 10 days · all channels", 520.0, 430.0),
+        ],
+        other_numbers: vec![],
+    }
+}
+
 /// Runs the workspace's `narrator`; when it fails (unreachable, refused, cut off, malformed,
 /// or everything it wrote was dropped as ungrounded) the built-in `fallback` writes the
 /// narrative instead, and the output records which narrator failed and why. A report is never

@@ -198,6 +198,59 @@ pub async fn update_settings(
     Ok(Json(settings_view(&ctx.store.update_workspace(&ws).await?)))
 }
 
+/// What the AI test found.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AiTestView {
+    /// Always `ai_test`.
+    #[schema(example = "ai_test")]
+    pub object: &'static str,
+    /// The narrator the settings choose.
+    pub narrator: String,
+    /// Whether it answered with a usable summary.
+    pub ok: bool,
+    pub summary: String,
+    pub takeaways: Vec<String>,
+    /// Sentences the grounding check dropped: they quoted numbers the sample does not hold.
+    pub dropped: Vec<crate::domain::DroppedSentence>,
+    /// Why it failed (unreachable, refused, cut off, malformed).
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Test the AI configuration: the workspace's narrator writes about a small sample of figures
+/// (no report data is sent), and the answer shows its summary, what the grounding check
+/// dropped, or why it failed, and how long it took.
+#[utoipa::path(
+    post,
+    path = "/api/v1/ws/{workspace}/settings/ai/test",
+    operation_id = "test_ai_settings",
+    tag = "workspaces",
+    security(("personal_access_token" = [])),
+    params(WorkspacePath),
+    responses(
+        (status = 200, description = "What the narrator wrote", body = AiTestView),
+        WriteErrors,
+    )
+)]
+pub async fn test_ai(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiResult<Json<AiTestView>> {
+    caller.require(Area::Settings, Access::Write)?;
+    let Some(narrator) = ctx.narrators.for_workspace(&caller.workspace) else {
+        return Err(ApiError::invalid("settings.ai.enabled", "narration is turned off for this workspace"));
+    };
+    let started = std::time::Instant::now();
+    let written = crate::narrate::narrate_grounded(narrator.as_ref(), &crate::narrate::sample_figures(), None).await;
+    Ok(Json(AiTestView {
+        object: "ai_test",
+        narrator: written.narrator,
+        ok: written.error.is_none() && !written.summary.trim().is_empty(),
+        summary: written.summary,
+        takeaways: written.takeaways,
+        dropped: written.dropped,
+        error: written.error,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
