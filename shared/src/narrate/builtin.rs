@@ -91,7 +91,15 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
         name => name,
     };
     let period = figures.period.as_deref().map(|p| p.trim().trim_end_matches('.')).filter(|p| !p.is_empty());
-    let facts: Vec<_> = figures.facts.iter().filter(|f| !f.display.trim().is_empty()).collect();
+    // A figure shown twice (a KPI tile and its table's total) is said once.
+    let mut facts: Vec<&super::Fact> = Vec::new();
+    for fact in figures.facts.iter().filter(|f| !f.display.trim().is_empty()) {
+        let said =
+            facts.iter().any(|f| f.label.trim().eq_ignore_ascii_case(fact.label.trim()) && f.display == fact.display);
+        if !said {
+            facts.push(fact);
+        }
+    }
 
     if facts.is_empty() && figures.movements.is_empty() {
         let summary = match period {
@@ -162,9 +170,16 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
             .map(|(m, c)| format!("{} for {} ({})", m.metric, m.subject, format::signed_percent(*c, 1)))
             .collect::<Vec<_>>()
             .join("; ");
+        // Say exactly where the others are: the takeaways list the next few, the tables all.
         let more = flagged.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
-        if more > 0 {
-            items.push_str(&format!(", and {more} more listed in the takeaways and tables"));
+        let listed = more.min(MAX_FLAG_TAKEAWAYS.saturating_sub(MAX_FLAGS_IN_SUMMARY));
+        match (more, listed) {
+            (0, _) => {}
+            (more, 0) => items.push_str(&format!(", and {more} more in the tables")),
+            (more, listed) if listed == more => items.push_str(&format!(", and {more} more in the takeaways")),
+            (more, listed) => {
+                items.push_str(&format!(", and {more} more ({listed} in the takeaways, all in the tables)"))
+            }
         }
         summary.push(match &limit {
             Some(limit) => format!("Flagged for a drop of more than {limit}: {items}."),
@@ -400,5 +415,27 @@ mod tests {
             assert!(dropped.is_empty(), "{dropped:?}");
             assert_eq!(grounded, narration);
         }
+    }
+
+    #[test]
+    fn a_figure_shown_twice_is_said_once() {
+        let mut figures = figures();
+        figures.facts.insert(1, figures.facts[0].clone());
+        let summary = BuiltinNarrator::new().write(&figures, None).summary;
+        assert_eq!(summary.matches("Completions 12,345").count(), 1, "{summary}");
+    }
+
+    #[test]
+    fn the_count_of_further_flags_says_where_they_are_listed() {
+        let mut figures = figures();
+        figures.movements = (0..9).map(|i| movement(&format!("offer o{i}"), 10.0, 100.0 + f64::from(i))).collect();
+        let narration = BuiltinNarrator::new().write(&figures, Some("Flag drops over 15%."));
+        assert!(
+            narration.summary.contains("and 6 more (2 in the takeaways, all in the tables)"),
+            "{}",
+            narration.summary
+        );
+        let flags = narration.takeaways.iter().filter(|t| t.starts_with("Flag:")).count();
+        assert_eq!(flags, MAX_FLAG_TAKEAWAYS, "the takeaways hold the three of the summary and the two it counts");
     }
 }
