@@ -4,7 +4,7 @@
 //! built-in summary and the provider's failure on the run.
 
 use herald_core::testing::recorder::{Recorder, Reply};
-use herald_tests::{Backend, TestServer};
+use herald_tests::TestServer;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
