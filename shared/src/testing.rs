@@ -729,3 +729,20 @@ enum Admin {
     Postgres(tokio_postgres::Client),
     Mysql(mysql_async::Conn),
 }
+
+/// The test language model server `infra/test.sh` started (`HERALD_TEST_MODEL_URL`: SmolLM2-135M
+/// speaking the OpenAI and Anthropic protocols on loopback), or `None` (said on stderr) only when
+/// `HERALD_SKIP_AWS_TESTS=1`; panics when it is missing otherwise, like [`emulator`].
+pub fn model_server_url() -> Option<String> {
+    if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: model server tests (HERALD_SKIP_AWS_TESTS=1)");
+        return None;
+    }
+    let url = std::env::var("HERALD_TEST_MODEL_URL").unwrap_or_default();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "HERALD_TEST_MODEL_URL must name the test model server on loopback (got `{url}`): run `make test`, \
+         or set HERALD_SKIP_AWS_TESTS=1 to skip the server tests explicitly"
+    );
+    Some(url)
+}

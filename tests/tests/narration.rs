@@ -78,3 +78,63 @@ async fn an_openai_compatible_server_is_configured_tested_and_fallen_back_from(s
 }
 
 herald_tests::on_every_store!(an_openai_compatible_server_is_configured_tested_and_fallen_back_from);
+
+/// A real, small, often wrong model (SmolLM2-135M on the CPU) narrates a run through each
+/// protocol: its answer is parsed and capped, sentences quoting numbers the report does not
+/// hold are dropped and recorded, and what stands is rendered into the PDF. Nothing here
+/// depends on the model's wording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_small_model_narrates_a_run_through_both_protocols() {
+    let Some(model) = herald_core::testing::model_server_url() else { return };
+    let Some(s) = TestServer::start(herald_tests::Backend::Sqlite).await else { return };
+    s.run_workers();
+    settings(&s, json!({"network": {"allowed_addresses": ["127.0.0.1"]}})).await;
+    let report = json!({"code": "digest", "name": "Regional sales", "formats": ["pdf"],
+        "sources": [{"name": "sales", "type": "inline", "rows": [
+            {"region": "north", "amount": 1200}, {"region": "south", "amount": 800}, {"region": "east", "amount": 450}]}],
+        "sections": [{"type": "table", "source": "sales", "totals": true}],
+        "narrative": {"enabled": true}});
+    assert_eq!(s.post(&s.ws("/reports")).json(&report).send().await.unwrap().status(), StatusCode::CREATED);
+    for kind in ["openai_compatible", "anthropic"] {
+        let ai = json!({"enabled": true, "narrator": kind, "base_url": model, "model_id": "smollm2-135m",
+                        "api_key": "local-test-key", "timeout_seconds": 120});
+        let r = settings(&s, json!({"ai": ai})).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let run = body(s.post(&s.ws("/reports/digest/runs")).send().await.unwrap()).await;
+        let id = run["id"].as_str().unwrap().to_owned();
+        let run = s.settled_run(&id).await;
+        assert_eq!(run["status"], "finished", "{kind}: {run}");
+        let narrative = &run["narrative"];
+        eprintln!("{kind}: {narrative}");
+        // The model answered in shape: what it wrote stands, or every sentence of it quoted a
+        // number the report does not hold and the built-in summary stands in, saying so.
+        match narrative["fallback_reason"].as_str() {
+            None => {
+                assert_eq!(narrative["narrator"], kind, "{narrative}");
+                let summary = narrative["summary"].as_str().unwrap();
+                assert!(!summary.trim().is_empty() && summary.chars().count() <= 1201, "{narrative}");
+            }
+            Some(reason) => {
+                assert!(reason.contains("quoted numbers"), "{kind}: the answer did not parse: {narrative}");
+                assert_eq!(
+                    (narrative["narrator"].clone(), narrative["provider"].clone()),
+                    (json!("builtin"), json!(kind))
+                );
+            }
+        }
+        for dropped in narrative["dropped"].as_array().unwrap() {
+            assert!(!dropped["ungrounded"].as_array().unwrap().is_empty(), "a dropped sentence names its numbers");
+        }
+        // What stands is in the PDF.
+        let entry = &run["entry_list"]["data"][0];
+        let pdf = entry["artifacts"].as_array().unwrap().iter().find(|a| a["format"] == "pdf").unwrap();
+        let bytes = s.client.get(pdf["download_url"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
+        let text = herald_tests::pdf_text(&bytes);
+        let first_words: String =
+            narrative["summary"].as_str().unwrap().split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+        assert!(
+            text.split_whitespace().collect::<Vec<_>>().join(" ").contains(&first_words),
+            "{kind}: {first_words} / {text}"
+        );
+    }
+}

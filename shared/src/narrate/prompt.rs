@@ -82,6 +82,7 @@ pub fn answer_schema() -> Value {
             "takeaways": {
                 "type": "array",
                 "items": {"type": "string"},
+                "maxItems": 5,
                 "description": "Two to five key takeaways, one sentence each."
             }
         },
