@@ -3,14 +3,16 @@
 // preview, the schedule form in recurrence mode, the runs list and a finished and a held run,
 // destinations with the form open, connections with a test result and the form open, an SQL
 // source with its query's rows, the alerts list, an alert rule with its dry run, history chart
-// and notifications, the new-rule form with errors, settings, tokens with the created-token
-// dialog) are checked
+// and notifications, the new-rule form with errors, settings with the AI configuration's field
+// error, a failed AI test with its link to the allow-list, one with dropped sentences
+// highlighted and one fully grounded, tokens with the created-token dialog) are checked
 // with axe-core against the WCAG 2.1 A and AA rules and axe's best practices, on a desktop and a
 // 375 px screen, in the light and the dark colour scheme. Serious and critical violations fail;
 // lesser ones are reported.
 // A keyboard-only walk runs a report from the list and dismisses a dialog with Escape.
 
 import { readFile } from "node:fs/promises";
+import http from "node:http";
 import { createRequire } from "node:module";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,6 +29,9 @@ let workspace;
 let finishedRun;
 let heldRun;
 let alertRule;
+/** A model server speaking the OpenAI protocol whose answer quotes numbers no figure holds. */
+let modelServer;
+let modelUrl;
 
 /** One API call with the admin token; throws on a non-2xx answer. */
 async function call(method, path, body) {
@@ -49,6 +54,19 @@ async function until(read, done, ms, what) {
 }
 
 before(async () => {
+  modelServer = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const content = JSON.stringify({
+        summary: "Completions reached 1,240. Revenue grew 37% to $98,000.",
+        takeaways: ["Discount $5 completions rose to 520.", "Churn fell to 4.2%."],
+      });
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ choices: [{ message: { role: "assistant", content }, finish_reason: "stop" }] }));
+    });
+  });
+  await new Promise((resolve) => modelServer.listen(0, "127.0.0.1", resolve));
+  modelUrl = `http://127.0.0.1:${modelServer.address().port}`;
   herald = await startHerald();
   workspace = (await call("GET", "/api/v1/session")).workspace;
   const digest = await call("POST", ws("/reports/weekly-digest/runs"), {});
@@ -62,10 +80,14 @@ before(async () => {
   // The demo's example rule evaluated for real: instances, state changes (charted) and notifications.
   alertRule = (await call("GET", ws("/alerts"))).data.find((r) => r.name === "Offer completions drop");
   await call("POST", ws(`/alerts/${alertRule.id}/evaluate`), { notify: true });
+  // The model server of the AI configuration's test is on loopback.
+  const { version } = await call("GET", ws("/settings"));
+  await call("PATCH", ws("/settings"), { network: { allowed_addresses: ["127.0.0.1"] }, version });
 });
 
 after(async () => {
   await herald?.stop();
+  await new Promise((resolve) => (modelServer ? modelServer.close(resolve) : resolve()));
 });
 
 /**
@@ -210,6 +232,35 @@ async function walk({ width, height, dark }) {
 
     await visit(page, "/settings", "Workspace settings");
     await audit(page, "settings");
+    // The AI configuration: a field error, a test refused by the network policy, a test whose
+    // model wrote ungrounded numbers, and the built-in narrator's grounded test.
+    const ai = page.getByRole("form", { name: "AI configuration" });
+    const saveAi = async () => {
+      await ai.getByRole("button", { name: "Save AI configuration" }).click();
+      await ai.getByRole("status").filter({ hasText: "AI configuration saved." }).waitFor();
+    };
+    const testAi = async (outcome) => {
+      await ai.getByRole("button", { name: "Test AI configuration" }).click();
+      await ai.getByText(outcome).first().waitFor();
+    };
+    await ai.getByLabel("Provider").selectOption("openai_compatible");
+    await ai.getByLabel("Base URL").fill("http://10.0.0.7:11434");
+    await ai.getByLabel("Model").fill("");
+    await ai.getByRole("button", { name: "Save AI configuration" }).click();
+    await ai.getByText("name the model the server runs").waitFor();
+    await audit(page, "settings with an AI configuration field error");
+    await ai.getByLabel("Model").fill("llama3.1:8b");
+    await saveAi();
+    await testAi("Allow 10.0.0.7 under Network");
+    await audit(page, "settings with an AI test refused by the network policy");
+    await ai.getByLabel("Base URL").fill(modelUrl);
+    await saveAi();
+    await testAi("The grounding check dropped");
+    await audit(page, "settings with an AI test's dropped sentences");
+    await ai.getByLabel("Provider").selectOption("builtin");
+    await saveAi();
+    await testAi("Every sentence is grounded");
+    await audit(page, "settings with a grounded AI test");
 
     await visit(page, "/tokens", "Access tokens");
     await audit(page, "tokens list");

@@ -261,9 +261,13 @@ impl Default for AiSettings {
 
 impl AiSettings {
     /// The server an HTTP narrator calls: the configured one, else the provider's own.
+    /// A base URL given with the protocol's `/v1` (as providers print it) is taken without it.
     pub fn server(&self) -> &str {
         match (self.base_url.as_deref(), self.narrator) {
-            (Some(url), _) => url.trim_end_matches('/'),
+            (Some(url), _) => {
+                let url = url.trim_end_matches('/');
+                url.strip_suffix("/v1").unwrap_or(url)
+            }
             (None, NarratorKind::Anthropic) => "https://api.anthropic.com",
             (None, _) => "https://api.openai.com",
         }

@@ -62,7 +62,10 @@ impl Narrators {
         Some(match ai.narrator {
             NarratorKind::Builtin => self.builtin.clone(),
             NarratorKind::Bedrock => match ai.model_id.clone().or_else(|| self.default_model.clone()) {
-                Some(model) => Arc::new(BedrockNarrator::new(self.bedrock.clone(), model)),
+                Some(model) => Arc::new(
+                    BedrockNarrator::new(self.bedrock.clone(), model)
+                        .with_timeout(Duration::from_secs(ai.timeout_seconds.into())),
+                ),
                 None => Arc::new(Unconfigured),
             },
             NarratorKind::OpenaiCompatible => {

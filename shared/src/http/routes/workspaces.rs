@@ -152,10 +152,17 @@ impl SettingsBody {
             };
         }
         if let Some(mut ai) = self.ai {
-            // The key goes only where it went: the same provider at the same origin.
-            let stored = &current.ai;
-            let same = stored.narrator == ai.narrator && crate::net::same_origin(stored.server(), ai.server());
-            errors.extend(keep_masked("ai.api_key", &mut ai.api_key, stored.api_key.as_ref(), same).err());
+            if ai.narrator.is_http() {
+                // The key goes only where it went: the same provider at the same origin.
+                let stored = &current.ai;
+                let same = stored.narrator == ai.narrator && crate::net::same_origin(stored.server(), ai.server());
+                errors.extend(keep_masked("ai.api_key", &mut ai.api_key, stored.api_key.as_ref(), same).err());
+            } else {
+                // Bedrock and the built-in narrator use no key: a stored one is dropped.
+                ai.api_key = None;
+            }
+            // An empty key is none: how a client removes one.
+            ai.api_key = ai.api_key.filter(|key| !key.is_empty());
             next.ai = ai;
         }
         if let Some(network) = self.network {
@@ -324,5 +331,20 @@ mod tests {
         ws.settings.smtp = Some(smtp(Some("s3cret")));
         assert!(!settings_view(&ws).to_string().contains("s3cret"));
         assert!(!view(&ws).to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn a_narrator_that_uses_no_key_drops_the_stored_one() {
+        let ai = json!({"narrator": "openai_compatible", "base_url": "https://api.openai.com/v1", "model_id": "m",
+                        "api_key": "sk-1"});
+        let with_key = change(json!({"ai": ai})).apply(&WorkspaceSettings::default()).unwrap();
+        assert_eq!(with_key.ai.api_key.as_ref().map(Secret::expose), Some("sk-1"));
+        assert_eq!(with_key.ai.server(), "https://api.openai.com", "the protocol's /v1 is not doubled");
+        let builtin = change(json!({"ai": {"narrator": "builtin"}})).apply(&with_key).unwrap();
+        assert_eq!(builtin.ai.api_key, None);
+        let emptied = change(json!({"ai": {"narrator": "openai_compatible", "model_id": "m", "api_key": ""}}))
+            .apply(&with_key)
+            .unwrap();
+        assert_eq!(emptied.ai.api_key, None, "an empty key removes it");
     }
 }
