@@ -77,7 +77,34 @@ async fn an_openai_compatible_server_is_configured_tested_and_fallen_back_from(s
     assert!(!run.to_string().contains(KEY));
 }
 
-herald_tests::on_every_store!(an_openai_compatible_server_is_configured_tested_and_fallen_back_from);
+async fn past_the_daily_cap_the_built_in_narrator_writes_and_the_run_says_why(s: TestServer) {
+    let answer = completion(r#"{"summary": "Amount 120.", "takeaways": []}"#);
+    let model = Recorder::start(vec![Reply::new(200, &answer)]).await;
+    settings(&s, json!({"network": {"allowed_addresses": ["127.0.0.1"]}})).await;
+    let ai = json!({"enabled": true, "narrator": "openai_compatible", "base_url": model.url(""), "model_id": "m",
+                    "daily_call_cap": 1});
+    assert_eq!(settings(&s, json!({"ai": ai})).await.status(), StatusCode::OK);
+    s.run_workers();
+    let report = json!({"code": "capped", "name": "Capped", "formats": ["csv"],
+        "sources": [{"name": "sales", "type": "inline", "rows": [{"amount": 120}]}],
+        "sections": [{"type": "table", "source": "sales", "totals": true}], "narrative": {"enabled": true}});
+    assert_eq!(s.post(&s.ws("/reports")).json(&report).send().await.unwrap().status(), StatusCode::CREATED);
+    let mut narrators = Vec::new();
+    for _ in 0..2 {
+        let run = body(s.post(&s.ws("/reports/capped/runs")).send().await.unwrap()).await;
+        let run = s.settled_run(run["id"].as_str().unwrap()).await;
+        narrators.push((run["narrative"]["narrator"].clone(), run["narrative"]["fallback_reason"].clone()));
+    }
+    assert_eq!(narrators[0], (json!("openai_compatible"), Value::Null));
+    assert_eq!(narrators[1].0, "builtin");
+    assert!(narrators[1].1.as_str().unwrap().contains("daily cap of 1 model calls"), "{narrators:?}");
+    assert_eq!(model.requests().len(), 1, "the second run did not call the model");
+}
+
+herald_tests::on_every_store!(
+    an_openai_compatible_server_is_configured_tested_and_fallen_back_from,
+    past_the_daily_cap_the_built_in_narrator_writes_and_the_run_says_why,
+);
 
 /// A real, small, often wrong model (SmolLM2-135M on the CPU) narrates a run through each
 /// protocol: its answer is parsed and capped, sentences quoting numbers the report does not

@@ -242,6 +242,9 @@ pub struct AiSettings {
     pub structured_output: StructuredOutput,
     /// How long a narration may take (5 to 300 seconds).
     pub timeout_seconds: u32,
+    /// Most model calls a day (UTC) for this workspace (Bedrock, OpenAI-compatible, Anthropic);
+    /// past it the built-in narrator writes, and the run says why. No cap when absent.
+    pub daily_call_cap: Option<u32>,
 }
 
 impl Default for AiSettings {
@@ -255,6 +258,7 @@ impl Default for AiSettings {
             token_limit_parameter: TokenLimitParameter::default(),
             structured_output: StructuredOutput::default(),
             timeout_seconds: 60,
+            daily_call_cap: None,
         }
     }
 }
@@ -289,6 +293,9 @@ impl AiSettings {
         if self.api_key.as_ref().is_some_and(|k| k.expose().len() > 4096 || k.expose().chars().any(char::is_control)) {
             errors
                 .push(FieldError::new("settings.ai.api_key", "must be at most 4096 characters, no control characters"));
+        }
+        if self.daily_call_cap.is_some_and(|cap| cap > 1_000_000) {
+            errors.push(FieldError::new("settings.ai.daily_call_cap", "must be at most 1000000"));
         }
         if !(5..=300).contains(&self.timeout_seconds) {
             errors.push(FieldError::new("settings.ai.timeout_seconds", "must be between 5 and 300"));

@@ -147,6 +147,24 @@ pub async fn narrate_grounded(
     }
 }
 
+/// A narrator that is not called this time (its workspace's daily cap is reached): it fails
+/// with the reason, so the built-in narrator writes and the run records why.
+pub struct Refused {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+#[async_trait]
+impl Narrator for Refused {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn narrate(&self, _: &Figures, _: Option<&str>) -> Result<Narration, NarrateError> {
+        Err(NarrateError::Unavailable(self.reason.clone()))
+    }
+}
+
 /// A small weekly digest's figures, for testing a narrator without any report's data.
 pub fn sample_figures() -> Figures {
     let number = ValueFormat::Number { decimals: 0 };

@@ -6,6 +6,7 @@
 //! recovery sweep hands the entry out again.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
@@ -302,8 +303,20 @@ pub(crate) async fn narrate(
     if !report.narrative.enabled {
         return None;
     }
-    let narrator = ctx.narrators.for_workspace(workspace)?;
+    let mut narrator = ctx.narrators.for_workspace(workspace)?;
     let fallback = ctx.narrators.builtin();
+    // A model call counts against the workspace's daily cap; past it, the built-in narrator writes.
+    if let (Some(cap), true) = (workspace.settings.ai.daily_call_cap, narrator.name() != fallback.name()) {
+        let day = ctx.clock.now().date_naive();
+        let refusal = match ctx.store.take_ai_call(workspace.id, day, cap).await {
+            Ok(true) => None,
+            Ok(false) => Some(format!("the workspace's daily cap of {cap} model calls is reached")),
+            Err(e) => Some(format!("the model calls of the day could not be counted: {e}")),
+        };
+        if let Some(reason) = refusal {
+            narrator = Arc::new(crate::narrate::Refused { name: narrator.name(), reason });
+        }
+    }
     let addendum = report.narrative.prompt_addendum.as_deref();
     Some(crate::narrate::narrate_or_fall_back(narrator.as_ref(), fallback.as_ref(), &composed.figures, addendum).await)
 }

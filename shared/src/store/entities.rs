@@ -23,6 +23,7 @@
 //! | export checkpoint | `WS#{ws}` | `EXPORT#interactions` | | | |
 //! | suppression | `WS#{ws}` | `SUPP#{address}` | `SUPPRESSIONS` / `{expires_at}#{ws}#{address}` (expiring only) | | |
 //! | temporary file | `WS#{ws}` | `TMP#{id}` (expires by TTL) | | | |
+//! | AI calls of a day | `WS#{ws}` | `AICALLS#{day}` (counter `calls`; expires by TTL) | | | |
 //! | alert rule | `WS#{ws}` | `ALERT#{id}` | `ALERTDUE` / `{next_evaluation_at}#{id}` (enabled only) | | |
 //! | alert instance | `ALERT#{rule}` | `INST#{key hash}` | | | |
 //! | alert event | `ALERT#{rule}` | `EVT#{at}#{key hash}` | `WS#{ws}#ALERTEVENTS` / `{at}#{rule}#{key hash}` | | |

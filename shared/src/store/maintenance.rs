@@ -12,7 +12,7 @@ use super::entities::{
 };
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
 use super::runs::RunQuery;
-use super::table::{Condition, Index, Key, Query, SkRange, TableError, Write};
+use super::table::{Condition, Index, Item, Key, Query, SkRange, TableError, Update, Write};
 use crate::domain::{ExportCheckpoint, Interaction, Run, Suppression, WorkspaceId};
 
 /// What one bounded purge did.
@@ -24,6 +24,38 @@ pub struct Purged {
 }
 
 impl Store {
+    /// Takes one of the `cap` model calls a workspace may make on `day`: `false` when they
+    /// are all taken. The day's counter is one item, changed only if still at the version
+    /// read, so racing calls never take more than the cap.
+    pub async fn take_ai_call(&self, ws: WorkspaceId, day: NaiveDate, cap: u32) -> Result<bool, StoreError> {
+        let key = Key::new(workspace_pk(ws), format!("AICALLS#{}", day_key(day)));
+        // Kept two days, then the store may drop it.
+        let expires = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp() + 3 * 86_400);
+        for _ in 0..20 {
+            let write = match self.table.get(&key).await? {
+                Some(item) if item.counter("calls") >= i64::from(cap) => return Ok(false),
+                Some(item) => Write::Update {
+                    key: key.clone(),
+                    condition: Condition::Version(item.version),
+                    update: Update { add: vec![("calls".into(), 1)], ..Default::default() },
+                },
+                None if cap == 0 => return Ok(false),
+                None => {
+                    let mut item = Item::new(key.clone(), "{}".into());
+                    item.counters.insert("calls".into(), 1);
+                    item.ttl = expires;
+                    Write::Put { item, condition: Condition::NotExists }
+                }
+            };
+            match self.write(vec![write]).await {
+                Ok(()) => return Ok(true),
+                Err(TableError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict("the AI call counter is changing too fast; retry".into()))
+    }
+
     // ----- interaction export -----
 
     /// The workspace's export checkpoint (the starting one when it never exported).
