@@ -203,6 +203,13 @@ async fn a_connection_keeps_its_password_secret_and_a_changed_one_is_used_at_onc
     again["name"] = json!("datasets");
     let r = s.post(&s.ws("/connections")).json(&again).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    again["name"] = json!("typo");
+    again["hots"] = json!("db.example.com");
+    let r = s.post(&s.ws("/connections")).json(&again).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body(r).await["error"]["details"]["errors"][0]["field"], "hots");
+    let r = s.patch(&s.ws("/connections/shop")).json(&json!({"workgroup": "primary"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "an Athena field on a MySQL connection");
     let report = json!({"code": "r", "name": "R", "formats": ["csv"],
         "sources": [{"name": "x", "type": "sql", "connection": "nowhere", "query": "SELECT 1 AS one"}],
         "sections": [{"type": "table", "source": "x"}]});

@@ -41,9 +41,10 @@ pub enum ConnectionConfig {
     Athena(AthenaWorkgroup),
 }
 
-/// A database server reached over the network.
+/// A database server reached over the network. (Unknown fields are refused by the API routes,
+/// not here: a schema that forbids other properties could not be combined with `kind` and
+/// `name` in the API document.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DatabaseServer {
     /// Host name or IP address; a private address needs `settings.network.allowed_addresses`.
     pub host: String,
@@ -62,7 +63,6 @@ pub struct DatabaseServer {
 
 /// Athena's workgroup, where its results go, and the database queries run in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AthenaWorkgroup {
     /// The Glue database unqualified table names refer to.
     pub database: String,
@@ -144,6 +144,16 @@ impl ConnectionConfig {
             ConnectionConfig::Mysql(_) => "mysql",
             ConnectionConfig::Athena(_) => "athena",
         }
+    }
+
+    /// The fields of `given` (a request body) this kind of connection does not have, besides
+    /// `also` (`name`, `version`).
+    pub fn unknown_fields<'a>(&self, given: impl IntoIterator<Item = &'a String>, also: &[&str]) -> Vec<String> {
+        let known = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        given.into_iter().filter(|f| !known.contains_key(*f) && !also.contains(&f.as_str())).cloned().collect()
     }
 
     pub fn options(&self) -> &QueryOptions {

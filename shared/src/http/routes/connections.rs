@@ -71,6 +71,15 @@ pub struct UpdateConnectionBody {
     pub fields: Map<String, Value>,
 }
 
+/// An error for each field of a request a connection of this kind does not have.
+fn unknown<'a>(config: &ConnectionConfig, given: impl IntoIterator<Item = &'a String>) -> Vec<FieldError> {
+    let fields = config.unknown_fields(given, &["name", "version"]);
+    fields
+        .into_iter()
+        .map(|f| FieldError::new(f, format!("a `{}` connection has no such field", config.kind())))
+        .collect()
+}
+
 /// A 422 naming `field`.
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ValidationErrors(vec![FieldError::new(field, message)]).into()
@@ -101,8 +110,10 @@ pub async fn create(
     body: JsonBody,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     caller.require(Area::Settings, Access::Write)?;
+    let given: Map<String, Value> = body.parse()?;
     let CreateConnectionBody { name, mut config } = body.parse()?;
     let mut errors: Vec<FieldError> = check_connection_name(&name).err().into_iter().collect();
+    errors.extend(unknown(&config, given.keys()));
     errors.extend(config.resolve(None).err().into_iter().flat_map(|e| e.0));
     ValidationErrors::into_result(errors)?;
     let now = ctx.clock.now();
@@ -196,7 +207,9 @@ pub async fn update(
         connection.name = name;
     }
     if !body.fields.is_empty() {
+        let given: Vec<String> = body.fields.keys().cloned().collect();
         let mut config = merged(&connection.config, body.fields)?;
+        ValidationErrors::into_result(unknown(&config, &given))?;
         config.resolve(Some(&connection.config))?;
         connection.config = config;
     }
