@@ -246,12 +246,16 @@ pub enum Direction {
 #[serde(deny_unknown_fields, default)]
 pub struct AlertTiming {
     /// A breach must last this long before it fires (0: at once).
+    #[schema(minimum = 0, maximum = 43200)]
     pub pending_for_minutes: u32,
     /// A firing instance stays firing this long after its condition clears (0: resolves at once).
+    #[schema(minimum = 0, maximum = 43200)]
     pub keep_firing_for_minutes: u32,
     /// While firing, notify again this often (0: never).
+    #[schema(minimum = 0, maximum = 43200)]
     pub repeat_every_minutes: u32,
     /// After a resolution, a new episode notifies no sooner than this.
+    #[schema(minimum = 0, maximum = 43200)]
     pub cooldown_minutes: u32,
 }
 

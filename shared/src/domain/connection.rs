@@ -50,6 +50,7 @@ pub struct DatabaseServer {
     pub host: String,
     /// The server's port (5432 for PostgreSQL, 3306 for MySQL when absent).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 65535)]
     pub port: Option<u16>,
     pub database: String,
     pub user: String,

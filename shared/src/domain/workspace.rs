@@ -241,9 +241,11 @@ pub struct AiSettings {
     pub token_limit_parameter: TokenLimitParameter,
     pub structured_output: StructuredOutput,
     /// How long a narration may take (5 to 300 seconds).
+    #[schema(minimum = 5, maximum = 300)]
     pub timeout_seconds: u32,
     /// Most model calls a day (UTC) for this workspace (Bedrock, OpenAI-compatible, Anthropic);
     /// past it the built-in narrator writes, and the run says why. No cap when absent.
+    #[schema(minimum = 0, maximum = 1000000)]
     pub daily_call_cap: Option<u32>,
 }
 

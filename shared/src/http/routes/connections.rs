@@ -24,7 +24,6 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors};
 use crate::net::NetworkPolicy;
-use crate::source::sql::ConnectionCheck;
 use crate::source::{ColumnMeta, SourceContext, SourceError};
 
 /// A connection as the API shows it (the password reads `********`).
@@ -263,9 +262,13 @@ pub struct ConnectionTestView {
     pub connection_id: ConnectionId,
     /// Whether Herald connected and could ask the server about itself.
     pub ok: bool,
-    /// What the server said (when connected).
-    #[serde(flatten)]
-    pub check: Option<ConnectionCheck>,
+    /// The server's own description of itself (when connected).
+    pub server_version: Option<String>,
+    /// The user the connection logs in as (when connected).
+    pub user: Option<String>,
+    /// What the user could do beyond reading (a superuser, the owner, write privileges).
+    pub warnings: Vec<String>,
+    pub latency_ms: Option<u64>,
     /// Why it failed, in the database's or the network's words (when not connected).
     pub error: Option<String>,
 }
@@ -291,16 +294,26 @@ pub async fn test(
     caller.require(Area::Settings, Access::Write)?;
     let connection = ctx.store.resolve_connection(caller.workspace.id, &id).await?;
     let policy = NetworkPolicy::of(&caller.workspace.settings.network);
-    let (check, error) = match ctx.databases.check(&connection, &policy).await {
-        Ok(check) => (Some(check), None),
-        Err(error) => (None, Some(error.to_string())),
-    };
-    Ok(Json(ConnectionTestView {
+    let view = ConnectionTestView {
         object: "connection_test",
         connection_id: connection.id,
-        ok: error.is_none(),
-        check,
-        error,
+        ok: false,
+        server_version: None,
+        user: None,
+        warnings: vec![],
+        latency_ms: None,
+        error: None,
+    };
+    Ok(Json(match ctx.databases.check(&connection, &policy).await {
+        Ok(check) => ConnectionTestView {
+            ok: true,
+            server_version: Some(check.server_version),
+            user: Some(check.user),
+            warnings: check.warnings,
+            latency_ms: Some(check.latency_ms),
+            ..view
+        },
+        Err(error) => ConnectionTestView { error: Some(error.to_string()), ..view },
     }))
 }
 
