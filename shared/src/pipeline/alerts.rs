@@ -549,28 +549,22 @@ async fn finish(
     slot: DateTime<Utc>,
     error: Option<String>,
 ) -> Result<(), PipelineError> {
-    for _ in 0..5 {
-        let mut rule = match ctx.store.get_alert_rule(workspace_id, rule_id).await {
-            Ok(rule) => rule,
-            Err(StoreError::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
+    let released = change_rule(ctx, workspace_id, rule_id, |rule| {
         if rule.pending_slot != Some(slot) {
-            return Ok(());
+            return false;
         }
-        let now = ctx.clock.now();
         let interval = Duration::minutes(rule.interval_minutes.max(1).into());
         rule.pending_slot = None;
         rule.last_evaluated_at = Some(slot);
         rule.last_error = error.clone();
-        rule.next_evaluation_at = Some(latest_slot(slot, rule.interval_minutes, now) + interval);
-        match ctx.store.update_alert_rule(&rule).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        rule.next_evaluation_at = Some(latest_slot(slot, rule.interval_minutes, ctx.clock.now()) + interval);
+        true
+    })
+    .await;
+    match released {
+        Err(StoreError::NotFound { .. }) => Ok(()),
+        other => Ok(other?),
     }
-    Err(StoreError::Conflict("the alert rule is being changed concurrently".into()).into())
 }
 
 /// Records an evaluation made on demand (`evaluate` with `notify`) on the rule: when, and how
@@ -581,17 +575,34 @@ pub async fn record_evaluation(
     at: DateTime<Utc>,
     error: Option<String>,
 ) -> Result<(), PipelineError> {
-    for _ in 0..5 {
-        let mut current = ctx.store.get_alert_rule(rule.workspace_id, rule.id).await?;
+    Ok(change_rule(ctx, rule.workspace_id, rule.id, |current| {
         current.last_evaluated_at = Some(current.last_evaluated_at.map_or(at, |was| was.max(at)));
         current.last_error = error.clone();
-        match ctx.store.update_alert_rule(&current).await {
+        true
+    })
+    .await?)
+}
+
+/// Reads the rule, lets `change` edit it (`false`: nothing to write), and writes it back if
+/// nobody wrote in between; reads again and retries a few times when someone did.
+async fn change_rule(
+    ctx: &Context,
+    workspace_id: WorkspaceId,
+    rule_id: AlertRuleId,
+    mut change: impl FnMut(&mut AlertRule) -> bool,
+) -> Result<(), StoreError> {
+    for _ in 0..5 {
+        let mut rule = ctx.store.get_alert_rule(workspace_id, rule_id).await?;
+        if !change(&mut rule) {
+            return Ok(());
+        }
+        match ctx.store.update_alert_rule(&rule).await {
             Ok(_) => return Ok(()),
             Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
-    Err(StoreError::Conflict("the alert rule is being changed concurrently".into()).into())
+    Err(StoreError::Conflict("the alert rule is being changed concurrently".into()))
 }
 
 /// A rule's state: its instances (the API's view).
