@@ -26,6 +26,12 @@ async fn settings(s: &TestServer, change: Value) -> reqwest::Response {
 async fn an_openai_compatible_server_is_configured_tested_and_fallen_back_from(s: TestServer) {
     let answer = completion(r#"{"summary": "Completions reached 1,240.", "takeaways": ["Offers received: 8,650."]}"#);
     let model = Recorder::start(vec![Reply::new(200, &answer)]).await;
+    // Turned off, there is no narrator to test: a conflict with the workspace's state.
+    settings(&s, json!({"ai": {"enabled": false}})).await;
+    let off = s.post(&s.ws("/settings/ai/test")).send().await.unwrap();
+    assert_eq!(off.status(), StatusCode::CONFLICT);
+    assert!(body(off).await["error"]["message"].as_str().unwrap().contains("turned off"));
+
     let ai = json!({"enabled": true, "narrator": "openai_compatible", "base_url": model.url(""),
                     "model_id": "small-model", "api_key": KEY});
     let r = settings(&s, json!({"ai": ai})).await;

@@ -226,7 +226,7 @@ pub struct AiTestView {
 
 /// Test the AI configuration: the workspace's narrator writes about a small sample of figures
 /// (no report data is sent), and the answer shows its summary, what the grounding check
-/// dropped, or why it failed, and how long it took.
+/// dropped, or why it failed, and how long it took. With narration turned off it is a 409.
 #[utoipa::path(
     post,
     path = "/api/v1/ws/{workspace}/settings/ai/test",
@@ -237,12 +237,13 @@ pub struct AiTestView {
     responses(
         (status = 200, description = "What the narrator wrote", body = AiTestView),
         WriteErrors,
+        ConflictErrors,
     )
 )]
 pub async fn test_ai(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiResult<Json<AiTestView>> {
     caller.require(Area::Settings, Access::Write)?;
     let Some(narrator) = ctx.narrators.for_workspace(&caller.workspace) else {
-        return Err(ApiError::invalid("settings.ai.enabled", "narration is turned off for this workspace"));
+        return Err(ApiError::conflict("narration is turned off for this workspace"));
     };
     let started = std::time::Instant::now();
     let written = crate::narrate::narrate_grounded(narrator.as_ref(), &crate::narrate::sample_figures(), None).await;
