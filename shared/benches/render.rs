@@ -29,6 +29,7 @@ fn rows(columns: &[(&str, ColumnType)], rows: Vec<Vec<Value>>) -> RowSet {
         rows,
         comparisons: vec![],
         note: None,
+        label: None,
     }
 }
 

@@ -1,9 +1,10 @@
 //! The demo workspace: a deterministic offers/customers/interaction history in the shape of
 //! the public Starbucks rewards dataset (offers of kind bogo/discount/informational sent over
 //! email/mobile/social/web; events received, viewed, completed and transactions), a
-//! `customers` and a `transactions` dataset, and example reports (a weekly digest, a
-//! customer statement, and the seed `003` quickstart job that bursts into one emailed
-//! statement per customer, once over the datasets and once in SQL over them). The same seed and day always give the same data.
+//! `customers`, a `transactions` and an `offers` dataset (the catalogue that names the
+//! offers), and example reports (a weekly digest, a customer statement, and the seed `003`
+//! quickstart job that bursts into one emailed statement per customer, once over the datasets
+//! and once in SQL over them). The same seed and day always give the same data.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
@@ -104,6 +105,34 @@ pub const OFFERS: [Offer; 10] = [
         channels: &["web", "email", "mobile"],
     },
 ];
+
+impl Offer {
+    /// The offer as people know it, from its terms: `BOGO $10 · 7 days · web, email`,
+    /// `Discount $2 on $10 · 10 days · …`, `Informational · 4 days · …`.
+    pub fn name(&self) -> String {
+        let dollars = |v: f64| if v.fract() == 0.0 { format!("${v:.0}") } else { format!("${v:.2}") };
+        let terms = match self.kind {
+            "bogo" => format!("BOGO {}", dollars(self.reward)),
+            "discount" => format!("Discount {} on {}", dollars(self.reward), dollars(self.difficulty)),
+            _ => "Informational".to_string(),
+        };
+        format!("{terms} · {} days · {}", self.duration_days, self.channels.join(", "))
+    }
+}
+
+/// The offer catalogue as dataset rows: each offer's id, name and terms, so reports over the
+/// interactions can name offers as people know them.
+pub fn offer_catalogue() -> Vec<Map<String, Value>> {
+    OFFERS
+        .iter()
+        .map(|o| {
+            let row = json!({"id": o.id, "name": o.name(), "kind": o.kind, "reward": o.reward,
+                             "difficulty": o.difficulty, "duration_days": o.duration_days,
+                             "channels": o.channels.join(", ")});
+            row.as_object().cloned().unwrap_or_default()
+        })
+        .collect()
+}
 
 /// The offer whose completions fall in the latest week, so the digest has a drop to flag.
 pub const FADING_OFFER: &str = "fafdcd668e3743c1bb461111dcafc2a4";
@@ -331,6 +360,11 @@ fn purchase(
     }
 }
 
+/// How the analytics sources name offers: from the `offers` dataset of [`offer_catalogue`].
+fn offer_names() -> Value {
+    json!({"dataset": "offers", "key": "id", "column": "name"})
+}
+
 /// The example reports, as API report bodies: the weekly digest of seed `000` and a
 /// statement for one customer (`customer_id` picks whom).
 pub fn reports(first_customer: &str) -> Vec<Value> {
@@ -343,7 +377,7 @@ pub fn reports(first_customer: &str) -> Vec<Value> {
             "name": "Weekly digest",
             "description": "Offer performance and channel effectiveness over the last 7 days, week over week.",
             "sources": [
-                {"name": "offers", "type": "offer_performance", "period": "7d"},
+                {"name": "offers", "type": "offer_performance", "period": "7d", "label": offer_names()},
                 {"name": "channels", "type": "channel_effectiveness", "period": "7d"}
             ],
             "sections": [
@@ -357,7 +391,6 @@ pub fn reports(first_customer: &str) -> Vec<Value> {
                  "chart": "bar", "x": "channel", "y": ["completed", "previous_completed"]},
                 {"type": "table", "title": "Offer performance", "source": "offers", "totals": true, "columns": [
                     {"key": "offer_id", "label": "Offer"},
-                    {"key": "offer_kind", "label": "Kind"},
                     {"key": "received", "format": {"kind": "number"}},
                     {"key": "viewed", "format": {"kind": "number"}},
                     {"key": "completed", "format": {"kind": "number"}},
@@ -521,7 +554,7 @@ pub fn offer_drop_alert(destination_id: &str) -> Value {
         "name": "Offer completions drop",
         "description": "Completions of any offer drop more than 15% week over week.",
         "enabled": false,
-        "source": {"name": "offers", "type": "offer_performance", "period": "7d"},
+        "source": {"name": "offers", "type": "offer_performance", "period": "7d", "label": offer_names()},
         "metric": {"aggregate": "latest", "column": "completed", "group_by": "offer_id",
                    "previous_column": "previous_completed"},
         "condition": {"op": "change", "by": "percent", "direction": "down", "threshold": 15.0},
@@ -565,6 +598,17 @@ mod tests {
             assert!(at >= first && at < end + Duration::hours(12), "{e}");
         }
         assert_eq!(h.transactions.len(), h.interactions.iter().filter(|e| e["type"] == "transaction").count());
+    }
+
+    #[test]
+    fn every_offer_has_a_name_of_its_own_from_its_terms() {
+        let names: Vec<String> = OFFERS.iter().map(Offer::name).collect();
+        assert_eq!(names[0], "BOGO $10 · 7 days · email, mobile, social");
+        assert_eq!(names[4], "Discount $5 on $20 · 10 days · web, email");
+        assert_eq!(names[2], "Informational · 4 days · web, email, mobile");
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), OFFERS.len());
+        assert_eq!(offer_catalogue()[6]["id"], FADING_OFFER);
     }
 
     #[test]

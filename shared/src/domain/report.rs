@@ -115,7 +115,7 @@ impl Report {
             errors.push(FieldError::new("sources", "at most one source may be repeating"));
         }
         for (i, s) in self.sources.iter().enumerate() {
-            s.kind.check(&format!("sources[{i}]"), &mut errors);
+            s.check(&format!("sources[{i}]"), &mut errors);
         }
 
         let source_names: BTreeSet<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
@@ -246,6 +246,61 @@ pub struct SourceSpec {
     pub role: SourceRole,
     #[serde(flatten)]
     pub kind: SourceKind,
+    /// How the rows are named for people: prose and tables then say the name where the rows
+    /// hold an id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<SourceLabel>,
+}
+
+/// The names of a source's rows: a column of the rows themselves (`customer_name`), or one
+/// looked up in a dataset by each row's id (the `offers` dataset's `name` where its `id`
+/// equals the row's `offer_id`). Where a row has a name, the narrative and the tables show
+/// it instead of the id; a row without one keeps its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceLabel {
+    /// The column holding the names: one of the rows', or the dataset's when `dataset` is set.
+    #[schema(min_length = 1, max_length = 128)]
+    pub column: String,
+    /// The column holding the id each name stands for. Defaults to the column that names the
+    /// subjects of the interaction analytics (`offer_id`, `channel`); other sources set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 128)]
+    pub id: Option<String>,
+    /// A dataset to look the names up in, by its `key` column. The name is added to the rows
+    /// as a column called after the id (`offer_id` → `offer_name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<Code>,
+    /// The dataset's column matched against the row's id.
+    #[serde(default = "default_label_key")]
+    #[schema(min_length = 1, max_length = 128)]
+    pub key: String,
+}
+
+fn default_label_key() -> String {
+    "id".into()
+}
+
+impl SourceLabel {
+    fn check(&self, field: &str, kind: &SourceKind, errors: &mut Vec<FieldError>) {
+        let is_column = |c: &str| !c.trim().is_empty() && c.len() <= 128;
+        if !is_column(&self.column) {
+            errors.push(FieldError::new(format!("{field}.column"), "must name a column (1 to 128 characters)"));
+        }
+        if self.id.as_deref().is_some_and(|c| !is_column(c)) {
+            errors.push(FieldError::new(format!("{field}.id"), "must name a column (1 to 128 characters)"));
+        }
+        if !is_column(&self.key) {
+            errors.push(FieldError::new(format!("{field}.key"), "must name a column (1 to 128 characters)"));
+        }
+        let analytics = matches!(kind, SourceKind::OfferPerformance { .. } | SourceKind::ChannelEffectiveness { .. });
+        if self.dataset.is_some() && self.id.is_none() && !analytics {
+            errors.push(FieldError::new(
+                format!("{field}.id"),
+                "name the column holding the ids the dataset's names stand for",
+            ));
+        }
+    }
 }
 
 /// The analytics period of the interaction sources (seeds `000`/`001`).
@@ -325,8 +380,15 @@ impl SourceSpec {
     /// Checks a source used on its own (an alert rule's), naming fields under `field`.
     pub fn validate_alone(&self, field: &str) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
-        self.kind.check(field, &mut errors);
+        self.check(field, &mut errors);
         ValidationErrors::into_result(errors)
+    }
+
+    fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
+        self.kind.check(field, errors);
+        if let Some(label) = &self.label {
+            label.check(&format!("{field}.label"), &self.kind, errors);
+        }
     }
 }
 

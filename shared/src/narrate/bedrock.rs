@@ -314,6 +314,7 @@ mod tests {
                 },
             ],
             other_numbers: vec![],
+            overall: vec![],
         }
     }
 

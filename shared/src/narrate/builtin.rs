@@ -112,6 +112,25 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
     let mut summary = Vec::new();
     let mut takeaways = Vec::new();
 
+    // What matters most first: the total's change, and the subject that moved it most.
+    let lead = figures.overall.iter().find_map(|total| Some((total, total.change.filter(|c| c.is_finite())?)));
+    let driver = lead.and_then(|(total, change)| driver_of(total, change, &figures.movements));
+    if let Some((total, change)) = lead {
+        let metric = capitalized(&total.metric);
+        summary.push(match (shows(change), driver) {
+            (false, _) => format!("{metric} held level against the previous period."),
+            (true, driver) => {
+                let (verb, size) = if change > 0.0 { ("rose", change) } else { ("fell", -change) };
+                let mut sentence = format!("{metric} {verb} {} against the previous period", format::percent(size, 1));
+                if let Some(m) = driver {
+                    sentence.push_str(&format!(", driven most by {} ({})", m.subject, moved(m)));
+                }
+                sentence + "."
+            }
+        });
+    }
+    let is_driver = |m: &Movement| driver.is_some_and(|d| std::ptr::eq(d, m));
+
     if !facts.is_empty() {
         let list = facts
             .iter()
@@ -137,7 +156,7 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
     let mut flagged: Vec<(&Movement, f64)> = changed.iter().filter(|(_, c)| -c > threshold).copied().collect();
     flagged.sort_by(|a, b| a.1.total_cmp(&b.1));
 
-    if let Some((m, c)) = top_gain {
+    if let Some((m, c)) = top_gain.filter(|(m, _)| !is_driver(m)) {
         summary.push(format!(
             "The biggest gain was {} for {}: up {} to {} from {}.",
             m.metric,
@@ -147,7 +166,8 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
             amount(m.previous, &m.format)
         ));
     }
-    if let Some((m, c)) = top_drop {
+    let is_flagged = |m: &Movement| flagged.iter().any(|(f, _)| std::ptr::eq(*f, m));
+    if let Some((m, c)) = top_drop.filter(|(m, _)| !is_driver(m) && !is_flagged(m)) {
         summary.push(format!(
             "The biggest drop was {} for {}: down {} to {} from {}.",
             m.metric,
@@ -163,15 +183,18 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
 
     // The threshold is quoted only when the report's author set it: that number is theirs.
     let limit = threshold_from_addendum.map(|t| format::percent(t, if (t * 100.0).fract() == 0.0 { 0 } else { 1 }));
-    if !flagged.is_empty() {
-        let mut items = flagged
+    // A driver the lead named is not listed again.
+    let driver_flagged = flagged.iter().any(|(m, _)| is_driver(m));
+    let others: Vec<(&Movement, f64)> = flagged.iter().filter(|(m, _)| !is_driver(m)).copied().collect();
+    if !others.is_empty() {
+        let mut items = others
             .iter()
             .take(MAX_FLAGS_IN_SUMMARY)
             .map(|(m, c)| format!("{} for {} ({})", m.metric, m.subject, format::signed_percent(*c, 1)))
             .collect::<Vec<_>>()
             .join("; ");
         // Say exactly where the others are: the takeaways list the next few, the tables all.
-        let more = flagged.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
+        let more = others.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
         let listed = more.min(MAX_FLAG_TAKEAWAYS.saturating_sub(MAX_FLAGS_IN_SUMMARY));
         match (more, listed) {
             (0, _) => {}
@@ -181,9 +204,15 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
                 items.push_str(&format!(", and {more} more ({listed} in the takeaways, all in the tables)"))
             }
         }
+        let also = if driver_flagged { "Also flagged" } else { "Flagged" };
         summary.push(match &limit {
-            Some(limit) => format!("Flagged for a drop of more than {limit}: {items}."),
-            None => format!("Flagged for a drop beyond the alert threshold: {items}."),
+            Some(limit) => format!("{also} for a drop of more than {limit}: {items}."),
+            None => format!("{also} for a drop beyond the alert threshold: {items}."),
+        });
+    } else if driver_flagged {
+        summary.push(match &limit {
+            Some(limit) => format!("It is the only drop of more than {limit}."),
+            None => "It is the only drop beyond the alert threshold.".to_string(),
         });
     } else if !changed.is_empty() {
         summary.push(match &limit {
@@ -202,7 +231,7 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
             amount(m.previous, &m.format)
         ));
     }
-    if let Some((m, c)) = top_drop.filter(|(m, _)| !flagged.iter().any(|(f, _)| std::ptr::eq(*f, *m))) {
+    if let Some((m, c)) = top_drop.filter(|(m, _)| !is_flagged(m)) {
         takeaways.push(format!(
             "Biggest drop: {} for {}, down {} to {}.",
             m.metric,
@@ -234,6 +263,34 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
     }
 
     Narration { summary: summary.join(" "), takeaways }
+}
+
+/// The subject whose move contributed most to a total's `change` (`total.subject` names what
+/// the subjects are: `offer`): the largest difference in the same direction.
+fn driver_of<'a>(total: &Movement, change: f64, movements: &'a [Movement]) -> Option<&'a Movement> {
+    let prefix = format!("{} ", total.subject);
+    movements
+        .iter()
+        .filter(|m| m.metric == total.metric && m.subject.starts_with(&prefix))
+        .map(|m| (m, m.current - m.previous))
+        .filter(|(_, delta)| delta.is_finite() && *delta != 0.0 && (*delta > 0.0) == (change > 0.0))
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .map(|(m, _)| m)
+}
+
+/// How a subject moved: `down 88.9%, to 4 from 36`, or `up to 12 from 0` when it had none.
+fn moved(m: &Movement) -> String {
+    let direction = if m.current > m.previous { "up" } else { "down" };
+    let (now, before) = (amount(m.current, &m.format), amount(m.previous, &m.format));
+    match m.change.filter(|c| c.is_finite()) {
+        Some(c) => format!("{direction} {}, to {now} from {before}", format::percent(c.abs(), 1)),
+        None => format!("{direction} to {now} from {before}"),
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.trim().chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The subject with the highest current value of the first movement's metric, when at least
@@ -305,6 +362,7 @@ mod tests {
                 movement("channel email", 1500.0, 1200.0),
             ],
             other_numbers: vec![],
+            overall: vec![],
         }
     }
 
@@ -423,6 +481,74 @@ mod tests {
         figures.facts.insert(1, figures.facts[0].clone());
         let summary = BuiltinNarrator::new().write(&figures, None).summary;
         assert_eq!(summary.matches("Completions 12,345").count(), 1, "{summary}");
+    }
+
+    fn with_total(mut figures: Figures) -> Figures {
+        let metric = |m: &&Movement| m.subject.starts_with("offer ");
+        let (now, before) =
+            figures.movements.iter().filter(metric).fold((0.0, 0.0), |(n, b), m| (n + m.current, b + m.previous));
+        figures.overall = vec![Movement { subject: "offer".into(), ..movement("", now, before) }];
+        figures
+    }
+
+    #[test]
+    fn the_summary_leads_with_the_total_change_and_the_subject_that_drove_it() {
+        let mut figures = figures();
+        figures.movements.push(movement("offer 77 (free shipping)", 50.0, 100.0));
+        let figures = with_total(figures);
+        let narration = BuiltinNarrator.write(&figures, None);
+        let summary = &narration.summary;
+        // Offers: 1,032 from 1,200 (-14.0%); the 2b8e offer lost the most (100), though 77 fell further.
+        assert!(
+            summary.starts_with(
+                "Completions fell 14.0% against the previous period, driven most by offer 2b8e (bogo) \
+                 (down 10.0%, to 900 from 1,000). Weekly digest, 7 days to 21 Nov 2026: Completions 12,345;"
+            ),
+            "{summary}"
+        );
+        // The biggest drop is flagged, so it is said once, among the flags.
+        assert!(!summary.contains("The biggest drop"), "{summary}");
+        assert!(
+            summary.ends_with(
+                "Flagged for a drop beyond the alert threshold: completions for offer 77 (free shipping) (-50.0%)."
+            ),
+            "{summary}"
+        );
+        assert_eq!(summary.matches("900").count(), 1, "the driver is not described twice: {summary}");
+        let (grounded, dropped) = grounding::ground(narration.clone(), &figures);
+        assert!(dropped.is_empty(), "{dropped:?}");
+        assert_eq!(grounded, narration);
+    }
+
+    #[test]
+    fn a_flagged_driver_is_named_once_and_the_other_flags_are_also_flagged() {
+        let mut figures = figures();
+        figures.movements = vec![movement("offer a", 10.0, 100.0), movement("offer b", 45.0, 50.0)];
+        let alone = BuiltinNarrator.write(&with_total(figures.clone()), Some("Flag drops over 15%."));
+        assert!(alone.summary.starts_with("Completions fell 63.3% against the previous period, driven most by offer a (down 90.0%, to 10 from 100)."), "{}", alone.summary);
+        assert!(alone.summary.contains("It is the only drop of more than 15%."), "{}", alone.summary);
+        assert_eq!(alone.summary.matches("offer a").count(), 1, "{}", alone.summary);
+
+        figures.movements.push(movement("offer c", 1.0, 20.0));
+        let more = BuiltinNarrator.write(&with_total(figures), Some("Flag drops over 15%."));
+        assert!(
+            more.summary.contains("Also flagged for a drop of more than 15%: completions for offer c (-95.0%)."),
+            "{}",
+            more.summary
+        );
+        assert!(!more.summary.contains("offer b"), "b fell 10%, less than the threshold: {}", more.summary);
+    }
+
+    #[test]
+    fn an_unchanged_total_is_said_to_hold_level() {
+        let mut figures = figures();
+        figures.movements = vec![movement("offer a", 110.0, 100.0), movement("offer b", 90.0, 100.0)];
+        let narration = BuiltinNarrator.write(&with_total(figures), None);
+        assert!(
+            narration.summary.starts_with("Completions held level against the previous period. Weekly digest"),
+            "{}",
+            narration.summary
+        );
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Pool {
             levels.extend(numbers_in(&fact.label));
             levels.extend(numbers_in(&fact.display));
         }
-        for movement in &figures.movements {
+        for movement in figures.movements.iter().chain(&figures.overall) {
             levels.extend([movement.current, movement.previous, movement.current - movement.previous]);
             levels.extend(movement.change);
             levels.extend(numbers_in(&movement.subject));
@@ -678,6 +678,7 @@ mod tests {
                 },
             ],
             other_numbers: vec![42.0],
+            overall: vec![],
         }
     }
 

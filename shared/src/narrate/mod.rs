@@ -41,6 +41,10 @@ pub struct Figures {
     pub facts: Vec<Fact>,
     /// Current-versus-previous figures per subject (an offer, a channel).
     pub movements: Vec<Movement>,
+    /// Each compared metric's total against the previous period (all offers' completions); its
+    /// `subject` says what the movements it sums are of (`offer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overall: Vec<Movement>,
     /// Every other number the document shows: table cells, chart points, row counts.
     #[serde(skip)]
     pub other_numbers: Vec<f64>,
@@ -188,6 +192,7 @@ pub fn sample_figures() -> Figures {
             movement("Discount $5 · 10 days · all channels", 520.0, 430.0),
         ],
         other_numbers: vec![],
+        overall: vec![],
     }
 }
 
@@ -266,6 +271,7 @@ mod tests {
                 format: ValueFormat::Number { decimals: 0 },
             }],
             other_numbers: vec![],
+            overall: vec![],
         }
     }
 

@@ -38,6 +38,7 @@ fn figures() -> Figures {
             format: ValueFormat::Number { decimals: 0 },
         }],
         other_numbers: vec![],
+        overall: vec![],
     }
 }
 

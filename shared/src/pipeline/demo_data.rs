@@ -1,7 +1,7 @@
 //! Loads the demo data of [`crate::demo`] into a workspace: the interaction history (once —
-//! a workspace that already has history keeps it), the `customers` and `transactions`
-//! datasets (replaced), the example reports (created when missing) and, for the statements
-//! job, an email destination writing to the local outbox (created when missing).
+//! a workspace that already has history keeps it), the `customers`, `transactions` and
+//! `offers` datasets (replaced), the example reports (created when missing) and, for the
+//! statements job, an email destination writing to the local outbox (created when missing).
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -66,6 +66,7 @@ pub async fn load(
 
     save_dataset(ctx, workspace, "customers", people.clone()).await?;
     save_dataset(ctx, workspace, "transactions", history.transactions).await?;
+    save_dataset(ctx, workspace, "offers", demo::offer_catalogue()).await?;
 
     let first = people.first().and_then(|c| c.get("id")).and_then(Value::as_str).unwrap_or_default();
     let outbox = outbox_destination(ctx, workspace).await?;

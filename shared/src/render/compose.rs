@@ -14,6 +14,7 @@ use super::format;
 use super::model::*;
 use crate::domain::{Aggregate, Column, KpiTile, Report, Section, SectionKind, SortSpec, ValueFormat};
 use crate::narrate::{Fact, Figures, Movement};
+use crate::source::label::{Naming, entity_of};
 use crate::source::{ColumnType, RowSet};
 use crate::template;
 
@@ -118,7 +119,9 @@ pub fn compose(
                 let xj = column(x)?;
                 let yj = y.iter().map(|c| column(c)).collect::<Result<Vec<_>, _>>()?;
                 let shown = &set.rows[..set.len().min(MAX_CHART_CATEGORIES)];
-                let categories = shown.iter().map(|r| format::plain(&r[xj])).collect();
+                let naming = set.naming();
+                let categories =
+                    shown.iter().map(|r| format::plain(naming.map_or(&r[xj], |n| n.cell(r, xj)))).collect();
                 let series: Vec<Series> = y
                     .iter()
                     .zip(&yj)
@@ -148,7 +151,8 @@ pub fn compose(
         blocks.push(block);
     }
 
-    for set in rows.values() {
+    // In the report's order of sources: the first compared total leads the narrative.
+    for set in report.sources.iter().filter_map(|s| rows.get(s.name.as_str())) {
         movements(set, &mut figures);
     }
     figures.movements.sort_by(|a, b| {
@@ -251,33 +255,50 @@ fn table(
 ) -> Result<TableBlock, ComposeError> {
     let unknown =
         |column: &str| ComposeError::UnknownColumn { section, name: source.to_owned(), column: column.to_owned() };
-    let picked: Vec<(usize, TableColumn)> = if columns.is_empty() {
-        set.columns.iter().enumerate().map(|(j, c)| (j, table_column(&c.name, None, default_format(set, j)))).collect()
+    let naming = set.naming();
+    // A named source's id column shows the names, headed by the name column unless the
+    // report gave it a label; the name column itself is then not shown twice.
+    let header = |j: usize, key: &str, label: Option<&str>| match (naming, label) {
+        (Some(Naming { id: Some(id), name }), None) if id == j => humanize(&set.columns[name].name),
+        _ => label.map_or_else(|| humanize(key), str::to_owned),
+    };
+    let mut picked: Vec<(usize, TableColumn)> = if columns.is_empty() {
+        set.columns
+            .iter()
+            .enumerate()
+            .map(|(j, c)| (j, table_column(&c.name, header(j, &c.name, None), default_format(set, j))))
+            .collect()
     } else {
         columns
             .iter()
             .map(|c| {
                 let j = set.column(&c.key).ok_or_else(|| unknown(&c.key))?;
                 let format = if c.format == ValueFormat::Text { default_format(set, j) } else { c.format.clone() };
-                Ok((j, table_column(&c.key, c.label.as_deref(), format)))
+                Ok((j, table_column(&c.key, header(j, &c.key, c.label.as_deref()), format)))
             })
             .collect::<Result<_, ComposeError>>()?
     };
+    if let Some(Naming { id: Some(id), name }) = naming
+        && picked.iter().any(|(j, _)| *j == id)
+    {
+        picked.retain(|(j, _)| *j != name);
+    }
+    let cell = |i: usize, j: usize| naming.map_or(&set.rows[i][j], |n| n.cell(&set.rows[i], j));
 
     let mut order: Vec<usize> = (0..set.len()).collect();
     if let Some(sort) = sort {
         let j = set.column(&sort.column).ok_or_else(|| unknown(&sort.column))?;
         order.sort_by(|a, b| {
-            let ordering = compare(&set.rows[*a][j], &set.rows[*b][j]);
+            let ordering = compare(cell(*a, j), cell(*b, j));
             // Nulls stay last either way.
-            match (set.rows[*a][j].is_null(), set.rows[*b][j].is_null(), sort.descending) {
+            match (cell(*a, j).is_null(), cell(*b, j).is_null(), sort.descending) {
                 (false, false, true) => ordering.reverse(),
                 _ => ordering,
             }
         });
     }
     let rows: Vec<Vec<Value>> =
-        order.iter().map(|i| picked.iter().map(|(j, _)| set.rows[*i][*j].clone()).collect()).collect();
+        order.iter().map(|i| picked.iter().map(|(j, _)| cell(*i, *j).clone()).collect()).collect();
     for (j, _) in &picked {
         figures.other_numbers.extend(set.numbers(*j));
     }
@@ -311,12 +332,12 @@ fn table(
     Ok(TableBlock { title, name, columns: picked.into_iter().map(|(_, c)| c).collect(), rows, totals })
 }
 
-fn table_column(key: &str, label: Option<&str>, format: ValueFormat) -> TableColumn {
+fn table_column(key: &str, label: String, format: ValueFormat) -> TableColumn {
     let align = match format {
         ValueFormat::Number { .. } | ValueFormat::Currency { .. } | ValueFormat::Percent { .. } => Align::Right,
         ValueFormat::Text | ValueFormat::Date => Align::Left,
     };
-    TableColumn { key: key.to_owned(), label: label.map_or_else(|| humanize(key), str::to_owned), format, align }
+    TableColumn { key: key.to_owned(), label, format, align }
 }
 
 /// The format a column gets when the report does not choose one: rates and changes as
@@ -347,17 +368,20 @@ fn movements(set: &RowSet, figures: &mut Figures) {
             continue;
         };
         let format = default_format(set, current);
+        // Named rows are spoken of by name (`offer BOGO $10 · 7 days`), others by their id.
+        let names = set.naming().filter(|n| n.id == Some(label));
+        let entity = entity_of(&comparison.label_column);
         let (mut total_now, mut total_before) = (0.0, 0.0);
         for row in &set.rows {
             let (Some(now), Some(before)) = (row[current].as_f64(), row[previous].as_f64()) else { continue };
             total_now += now;
             total_before += before;
+            let subject = match names.and_then(|n| n.name_of(row)) {
+                Some(name) => format!("{entity} {}", format::plain(name)),
+                None => format!("{} {}", humanize(&comparison.label_column).to_lowercase(), format::plain(&row[label])),
+            };
             figures.movements.push(Movement {
-                subject: format!(
-                    "{} {}",
-                    humanize(&comparison.label_column).to_lowercase(),
-                    format::plain(&row[label])
-                ),
+                subject,
                 metric: comparison.metric.clone(),
                 current: now,
                 previous: before,
@@ -371,6 +395,16 @@ fn movements(set: &RowSet, figures: &mut Figures) {
         ] {
             let display = format::display(&number_value(value), &format);
             figures.facts.push(Fact { label, value, display, format: format.clone() });
+        }
+        if !set.rows.is_empty() {
+            figures.overall.push(Movement {
+                subject: entity.clone(),
+                metric: comparison.metric.clone(),
+                current: total_now,
+                previous: total_before,
+                change: format::change_ratio(total_now, total_before),
+                format,
+            });
         }
     }
 }

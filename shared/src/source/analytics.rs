@@ -193,6 +193,7 @@ pub fn offer_performance(summaries: &[DailySummary], window: &Window) -> RowSet 
             previous_column: "previous_completed".into(),
         }],
         note: Some(window.describe()),
+        label: None,
     }
 }
 
@@ -241,6 +242,7 @@ pub fn channel_effectiveness(summaries: &[DailySummary], window: &Window) -> Row
             previous_column: "previous_completed".into(),
         }],
         note: Some(window.describe()),
+        label: None,
     }
 }
 

@@ -151,7 +151,7 @@ pub fn parse_csv(body: &[u8]) -> Result<RowSet, ValidationErrors> {
         .map(|record| record.into_iter().zip(&kinds).map(|(cell, kind)| csv_value(cell, *kind)).collect())
         .collect();
     let columns = header.into_iter().zip(kinds).map(|(name, kind)| ColumnMeta { name, kind }).collect();
-    Ok(RowSet { columns, rows, comparisons: vec![], note: None })
+    Ok(RowSet { columns, rows, comparisons: vec![], note: None, label: None })
 }
 
 /// A number as people write them in CSV: optional sign, digits without a leading zero, an
@@ -403,6 +403,7 @@ pub fn filter(rows: &RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_
         rows: kept,
         comparisons: rows.comparisons.clone(),
         note: rows.note.clone(),
+        label: rows.label.clone(),
     })
 }
 

@@ -51,6 +51,9 @@ pub struct RowSet {
     /// What the rows cover, in words (`7 days to 21 Nov 2026, against the 7 days before`).
     #[serde(default)]
     pub note: Option<String>,
+    /// Which column names the rows for people, and which id it stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<label::RowLabel>,
 }
 
 impl RowSet {
@@ -76,7 +79,7 @@ impl RowSet {
             .enumerate()
             .map(|(j, name)| ColumnMeta { kind: infer_type(rows.iter().map(|r| &r[j])), name })
             .collect();
-        RowSet { columns, rows, comparisons: vec![], note: None }
+        RowSet { columns, rows, comparisons: vec![], note: None, label: None }
     }
 
     pub fn len(&self) -> usize {
@@ -175,13 +178,14 @@ mod tests {
 pub mod analytics;
 pub mod dataset;
 pub mod http;
+pub mod label;
 pub mod sql;
 pub mod template;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::blob::Blobs;
-use crate::domain::{SourceKind, SourceSpec, Workspace};
+use crate::domain::{Code, SourceKind, SourceSpec, Workspace};
 use crate::net::{NetError, NetworkPolicy, OutboundHttp};
 use std::sync::Arc;
 
@@ -235,6 +239,8 @@ pub enum SourceError {
     DatasetNotFound(String),
     #[error("the dataset has no column `{column}` (its columns: {columns})")]
     UnknownColumn { column: String, columns: String },
+    #[error("in the source's label: {0}")]
+    Label(String),
     #[error("in the source's {field}: {source}")]
     Template {
         field: &'static str,
@@ -260,8 +266,26 @@ pub enum SourceError {
     Sql(String),
 }
 
-/// The rows of one source of a report, for one run.
+/// The rows of one source of a report, for one run, named as the source's label says.
 pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
+    let rows = fetch_rows(ctx, spec).await?;
+    match &spec.label {
+        Some(wanted) => label::apply(ctx, wanted, rows).await,
+        None => Ok(rows),
+    }
+}
+
+/// Every row of the workspace's dataset `code` (shared: loaded once while in use).
+async fn dataset_rows(ctx: &SourceContext<'_>, code: &Code) -> Result<Arc<RowSet>, SourceError> {
+    let meta = match ctx.store.get_dataset(ctx.workspace.id, code).await {
+        Ok(meta) => meta,
+        Err(StoreError::NotFound { .. }) => return Err(SourceError::DatasetNotFound(code.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(dataset::load_shared(ctx.blobs, &meta).await?)
+}
+
+async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
     let ws = ctx.workspace.id;
     match &spec.kind {
         SourceKind::OfferPerformance { period } => {
@@ -275,12 +299,7 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
             Ok(analytics::channel_effectiveness(&summaries, &window))
         }
         SourceKind::Dataset { dataset: code, filter } => {
-            let meta = match ctx.store.get_dataset(ws, code).await {
-                Ok(meta) => meta,
-                Err(StoreError::NotFound { .. }) => return Err(SourceError::DatasetNotFound(code.to_string())),
-                Err(e) => return Err(e.into()),
-            };
-            let rows = dataset::load_shared(ctx.blobs, &meta).await?;
+            let rows = dataset_rows(ctx, code).await?;
             dataset::filter(&rows, filter, &ctx.bindings())
         }
         SourceKind::Http { url, header_name, header_secret, timeout_ms, max_bytes } => {

@@ -388,6 +388,7 @@ pub async fn run_query(
         name: Ident::parse("query").map_err(|e| invalid("query", e))?,
         role: SourceRole::Shared,
         kind: SourceKind::Sql { connection, query: body.query },
+        label: None,
     };
     let sources = SourceContext {
         store: &ctx.store,

@@ -2,6 +2,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::source::label::RowLabel;
 use crate::source::{ColumnMeta, Comparison};
 
 fn report(extra: Value) -> Report {
@@ -34,6 +35,7 @@ fn offers() -> RowSet {
             previous_column: "previous_completed".into(),
         }],
         note: Some("7 days to 21 Nov 2026".into()),
+        label: None,
     }
 }
 
@@ -150,4 +152,72 @@ fn table_names_are_unique_slugs() {
         })
         .collect();
     assert_eq!(names, ["top-offers", "top-offers-2"]);
+}
+
+/// The offers with names, the last one without: a row without a name keeps its id.
+fn named_offers(names: [Value; 3]) -> RowSet {
+    let mut set = offers();
+    set.columns.push(ColumnMeta { name: "offer_name".into(), kind: ColumnType::Text });
+    for (row, name) in set.rows.iter_mut().zip(names) {
+        row.push(name);
+    }
+    set.label = Some(RowLabel { name: "offer_name".into(), id: Some("offer_id".into()) });
+    set
+}
+
+#[test]
+fn a_named_source_shows_its_names_where_its_rows_hold_ids() {
+    let rows = BTreeMap::from([(
+        "offers".to_owned(),
+        named_offers([json!("BOGO $10 · 7 days"), json!("Discount $2 on $10"), Value::Null]),
+    )]);
+    let r = report(json!({"sections": [
+        {"type": "table", "source": "offers"},
+        {"type": "table", "source": "offers", "columns": [{"key": "offer_id", "label": "Offer"}, {"key": "offer_name"}],
+         "sort": {"column": "offer_id"}},
+        {"type": "chart", "source": "offers", "chart": "bar", "x": "offer_id", "y": ["completed"]}
+    ]}));
+    let composed = compose(&r, &rows, &Value::Null, at()).unwrap();
+    let [Block::Table(all), Block::Table(picked), Block::Chart(chart)] = &composed.document.blocks[..] else {
+        panic!("{:?}", composed.document.blocks)
+    };
+    let labels: Vec<_> = all.columns.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(labels, ["Offer name", "Completed", "Previous completed", "Completion rate", "Rewards"]);
+    let first: Vec<_> = all.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(first, [json!("BOGO $10 · 7 days"), json!("Discount $2 on $10"), json!("I3")]);
+    // Named once, under the report's own label, and sorted by what is shown.
+    assert_eq!(picked.columns.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(), ["Offer"]);
+    let sorted: Vec<_> = picked.rows.iter().map(|r| r[0].clone()).collect();
+    assert_eq!(sorted, [json!("BOGO $10 · 7 days"), json!("Discount $2 on $10"), json!("I3")]);
+    assert_eq!(chart.categories, ["BOGO $10 · 7 days", "Discount $2 on $10", "I3"]);
+
+    let subjects: Vec<_> = composed.figures.movements.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["offer Discount $2 on $10", "offer BOGO $10 · 7 days", "offer id I3"]);
+    let total = &composed.figures.overall[0];
+    assert_eq!((total.subject.as_str(), total.current, total.previous), ("offer", 270.0, 275.0));
+}
+
+#[test]
+fn the_built_in_narrator_never_prints_the_id_of_a_named_row() {
+    let ids =
+        ["ae264e3637204a6fb9bb56bc8210ddfd", "fafdcd668e3743c1bb461111dcafc2a4", "2906b810c7d4411798c6938adc9daaa5"];
+    let mut set =
+        named_offers([json!("BOGO $10 · 7 days"), json!("Discount $2 on $10"), json!("Informational · 4 days")]);
+    for (row, id) in set.rows.iter_mut().zip(ids) {
+        row[0] = json!(id);
+    }
+    let rows = BTreeMap::from([("offers".to_owned(), set)]);
+    let r = report(json!({"sections": [
+        {"type": "table", "source": "offers", "totals": true},
+        {"type": "kpi", "source": "offers", "tiles": [{"label": "Completions", "column": "completed"}]}
+    ]}));
+    let figures = compose(&r, &rows, &Value::Null, at()).unwrap().figures;
+    for addendum in [None, Some("Flag any offer with >5% week-over-week drop.")] {
+        let narration = crate::narrate::builtin::BuiltinNarrator.write(&figures, addendum);
+        let text = format!("{} {}", narration.summary, narration.takeaways.join(" "));
+        assert!(text.contains("Discount $2 on $10"), "{text}");
+        for id in ids {
+            assert!(!text.contains(id) && !text.contains(&id[..8]), "{id} in {text}");
+        }
+    }
 }

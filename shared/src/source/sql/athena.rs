@@ -163,7 +163,7 @@ async fn results(client: &Client, id: &str, limits: &QueryOptions) -> Result<Row
             None => break,
         }
     }
-    Ok(RowSet { columns: columns.unwrap_or_default(), rows, comparisons: vec![], note: None })
+    Ok(RowSet { columns: columns.unwrap_or_default(), rows, comparisons: vec![], note: None, label: None })
 }
 
 /// A value as an Athena SQL literal (what its execution parameters are).

@@ -133,7 +133,7 @@ async fn run(conn: &mut Conn, bound: &Bound, limits: &QueryOptions) -> Result<Ro
         out.push(values);
     }
     let columns = names.into_iter().zip(kinds).map(|(name, kind)| ColumnMeta { name, kind }).collect();
-    Ok(RowSet { columns, rows: out, comparisons: vec![], note: None })
+    Ok(RowSet { columns, rows: out, comparisons: vec![], note: None, label: None })
 }
 
 /// What the connection test reports: the server, the user, and what the user could do

@@ -228,7 +228,7 @@ fn decode(columns: &[Column], rows: &[Row], limits: &QueryOptions) -> Result<Row
         out.push(values);
     }
     let columns = columns.iter().zip(kinds).map(|(c, kind)| ColumnMeta { name: c.name().to_string(), kind }).collect();
-    Ok(RowSet { columns, rows: out, comparisons: vec![], note: None })
+    Ok(RowSet { columns, rows: out, comparisons: vec![], note: None, label: None })
 }
 
 fn size_of(value: &Value) -> usize {
