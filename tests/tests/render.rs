@@ -252,13 +252,18 @@ async fn the_weekly_digest_reads_ingested_history_and_flags_the_offer_that_dropp
         let r = s.post(&s.ws("/interactions")).json(&batch).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     }
+    let catalogue = s.client.put(s.ws("/datasets/offers")).bearer_auth(&s.access.secret);
+    let r = catalogue.json(&demo::offer_catalogue()).send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
     let digest = demo::reports("c1").remove(0);
     let r = s.post(&s.ws("/reports/preview")).json(&json!({"report": digest})).send().await.unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["sections"][2]["rows"], 10, "{v}");
     let narrative = &v["narrative"];
     let text = format!("{} {}", narrative["summary"], narrative["takeaways"]);
-    assert!(text.contains(demo::FADING_OFFER), "the fading offer is not flagged: {text}");
+    let fading = demo::OFFERS.iter().find(|o| o.id == demo::FADING_OFFER).unwrap().name();
+    assert!(text.contains(&fading), "the fading offer is not flagged by name: {text}");
+    assert!(!text.contains(demo::FADING_OFFER), "the narrative names an offer by its id: {text}");
     assert_eq!(narrative["dropped"], json!([]), "{narrative}");
 }
 
