@@ -195,7 +195,8 @@ fn write(figures: &Figures, threshold_from_addendum: Option<f64>) -> Narration {
             .join("; ");
         // Say exactly where the others are: the takeaways list the next few, the tables all.
         let more = others.len().saturating_sub(MAX_FLAGS_IN_SUMMARY);
-        let listed = more.min(MAX_FLAG_TAKEAWAYS.saturating_sub(MAX_FLAGS_IN_SUMMARY));
+        let in_takeaways = |m: &Movement| flagged.iter().take(MAX_FLAG_TAKEAWAYS).any(|(f, _)| std::ptr::eq(*f, m));
+        let listed = others.iter().skip(MAX_FLAGS_IN_SUMMARY).filter(|(m, _)| in_takeaways(m)).count();
         match (more, listed) {
             (0, _) => {}
             (more, 0) => items.push_str(&format!(", and {more} more in the tables")),
@@ -563,5 +564,20 @@ mod tests {
         );
         let flags = narration.takeaways.iter().filter(|t| t.starts_with("Flag:")).count();
         assert_eq!(flags, MAX_FLAG_TAKEAWAYS, "the takeaways hold the three of the summary and the two it counts");
+    }
+
+    #[test]
+    fn a_flagged_driver_named_in_the_lead_is_not_counted_among_the_further_flags() {
+        let mut figures = figures();
+        figures.movements = (0..9).map(|i| movement(&format!("offer o{i}"), 10.0, 100.0 + f64::from(i))).collect();
+        let narration = BuiltinNarrator::new().write(&with_total(figures), Some("Flag drops over 15%."));
+        // Nine flags: the driver in the lead, three more listed, five left; the takeaways hold the
+        // driver, the three and one of the five.
+        assert!(narration.summary.contains("driven most by offer o8"), "{}", narration.summary);
+        assert!(
+            narration.summary.contains("and 5 more (1 in the takeaways, all in the tables)"),
+            "{}",
+            narration.summary
+        );
     }
 }
