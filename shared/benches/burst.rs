@@ -60,14 +60,7 @@ async fn burst() {
     let deliver = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping));
 
     let started = Instant::now();
-    let request = RunRequest {
-        report,
-        trigger: herald_core::domain::RunTrigger::Manual,
-        slot: None,
-        overrides: serde_json::Map::new(),
-        data: serde_json::Value::Null,
-        idempotency_key: None,
-    };
+    let request = RunRequest::now(report, herald_core::domain::RunTrigger::Manual, serde_json::Map::new());
     let run_id = match start_run(&ctx, request).await.expect("start run") {
         RunCreation::Created(run) => run.id,
         RunCreation::Existing(id) => id,

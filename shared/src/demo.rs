@@ -6,7 +6,7 @@
 //! quickstart job that bursts into one emailed statement per customer, once over the datasets
 //! and once in SQL over them). The same seed and day always give the same data.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 /// One offer of the portfolio.
@@ -456,17 +456,18 @@ fn purchase_sections() -> [Value; 2] {
 
 /// The seed `003` quickstart job as an API report body: one statement per row of the
 /// `customers` dataset (the repeating source), `customer_id` bound to the row's `id`, a
-/// `period` date parameter defaulting to `period_start`, and one email per customer to the
+/// `period` date parameter defaulting to the month's start (worked out when each run starts),
+/// and one email per customer to the
 /// row's address through `destination_id`. Rows without an address are skipped by the
 /// delivery condition. It has no schedule: it runs only when asked.
-pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
+pub fn statements_job(destination_id: &str) -> Value {
     let purchases = purchase_sections();
     json!({
         "code": "monthly-statements",
         "name": "Monthly Customer Statements",
         "description": "Emails each customer their own statement: one entry per row of the customers dataset.",
         "parameters": [
-            {"name": "period", "type": "date", "default": period_start.format("%Y-%m-%d").to_string(),
+            {"name": "period", "type": "date", "default": "start_of_month",
              "description": "Start of the statement month."},
             {"name": "customer_id", "type": "string", "required": true, "from_row": "id",
              "description": "The customer of each entry, from the repeating row's `id`."}
@@ -499,7 +500,7 @@ pub fn statements_job(destination_id: &str, period_start: NaiveDate) -> Value {
 /// purchases of the period and a rank among all customers by spend. It shows what a `sql`
 /// source does with no database server: joins, aggregates, window functions and bound
 /// parameters.
-pub fn statements_job_sql(destination_id: &str, period_start: NaiveDate) -> Value {
+pub fn statements_job_sql(destination_id: &str) -> Value {
     let purchases = purchase_sections();
     let customers = "SELECT c.id, c.name, c.email, c.tier, COUNT(*) AS purchases, SUM(t.amount) AS spent,\n\
                      RANK() OVER (ORDER BY SUM(t.amount) DESC) AS spend_rank\n\
@@ -516,7 +517,7 @@ pub fn statements_job_sql(destination_id: &str, period_start: NaiveDate) -> Valu
         "name": "Monthly Customer Statements (SQL)",
         "description": "The quickstart job in SQL over the uploaded datasets: one statement per customer who bought something in the period.",
         "parameters": [
-            {"name": "period", "type": "date", "default": period_start.format("%Y-%m-%d").to_string(),
+            {"name": "period", "type": "date", "default": "start_of_month",
              "description": "Start of the statement month."},
             {"name": "tier", "type": "string",
              "description": "Only customers of this tier (all when empty)."},
@@ -563,11 +564,6 @@ pub fn offer_drop_alert(destination_id: &str) -> Value {
         "severity": "warning",
         "destinations": [{"destination_id": destination_id, "to": ["marketing-ops@demo.herald.test"]}]
     })
-}
-
-/// The first day of `day`'s month.
-pub fn month_start(day: NaiveDate) -> NaiveDate {
-    day.with_day(1).unwrap_or(day)
 }
 
 #[cfg(test)]
@@ -620,13 +616,12 @@ mod tests {
 
     #[test]
     fn the_statements_job_is_a_valid_report_bursting_over_customers_with_a_guarded_email() {
-        let body =
-            statements_job("01JD0000000000000000000000", month_start(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()));
+        let body = statements_job("01JD0000000000000000000000");
         let report = crate::testing::fixtures::report_json(body);
         report.validate().unwrap();
         assert_eq!(report.repeating_source().map(|s| s.name.as_str()), Some("customers"));
         let period = report.parameters.iter().find(|p| p.name.as_str() == "period").unwrap();
-        assert_eq!(period.default, Some(json!("2026-11-01")));
+        assert_eq!(period.default, Some(json!("start_of_month")), "worked out when each run starts");
         let bound = report.parameters.iter().find(|p| p.name.as_str() == "customer_id").unwrap();
         assert_eq!(bound.from_row.as_deref(), Some("id"));
         let delivery = &report.deliveries[0];
@@ -636,10 +631,7 @@ mod tests {
 
     #[test]
     fn the_sql_statements_job_is_a_valid_report_bursting_over_a_query() {
-        let body = statements_job_sql(
-            "01JD0000000000000000000000",
-            month_start(NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()),
-        );
+        let body = statements_job_sql("01JD0000000000000000000000");
         let report = crate::testing::fixtures::report_json(body);
         report.validate().unwrap();
         let repeating = report.repeating_source().unwrap();

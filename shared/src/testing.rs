@@ -152,7 +152,13 @@ pub mod fixtures {
     }
 
     pub fn run(report: &Report, now: DateTime<Utc>) -> Run {
-        let inputs = RunInputs { report: report.clone(), parameters: Map::new(), data: Value::Null, included: vec![] };
+        let inputs = RunInputs {
+            report: report.clone(),
+            parameters: Map::new(),
+            data: Value::Null,
+            included: vec![],
+            day: None,
+        };
         Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now)
     }
 

@@ -6,6 +6,7 @@
 // preview's parameter values.
 
 import { api, ApiError, request } from "../api.js";
+import { DERIVED_DATES, daysAgo, derivedDate, isDerived } from "../dates.js";
 import {
   busy, button, checkbox, debounce, field, h, pageHeader, replace, reportTabs, select, setFieldError, table, toast,
 } from "../ui.js";
@@ -453,9 +454,17 @@ function sourceFields(ed, s, p) {
   switch (s.type) {
     case "offer_performance":
     case "channel_effectiveness":
-      return labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), {
-        hint: "Compared with the period before it.",
-      });
+      return h(
+        "div",
+        {},
+        labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), {
+          hint: "Compared with the period before it. Periods of days end with yesterday, the last complete day.",
+        }),
+        boolInput(ed, `${p}.include_today`, "Include today so far", s.include_today === true, (v) => {
+          if (v) s.include_today = true;
+          else delete s.include_today;
+        }, { hint: "A run in the morning then compares a few hours against whole days." }),
+      );
     case "dataset":
       return datasetFields(ed, s, p);
     case "http":
@@ -927,9 +936,11 @@ function parameterItem(ed, prm, i) {
   };
   const current = prm.default === null || prm.default === undefined ? "" : String(prm.default);
   const def =
-    prm.type === "boolean"
-      ? selectInput(ed, `${p}.default`, [["", "No default"], ["true", "Yes"], ["false", "No"]], current, setDefault)
-      : textInput(ed, `${p}.default`, current, setDefault, { type: prm.type === "date" ? "date" : prm.type === "number" ? "text" : "text", inputmode: prm.type === "number" ? "decimal" : null });
+    prm.type === "date"
+      ? dateDefault(ed, p, prm)
+      : labelled(ed, "Default", prm.type === "boolean"
+        ? selectInput(ed, `${p}.default`, [["", "No default"], ["true", "Yes"], ["false", "No"]], current, setDefault)
+        : textInput(ed, `${p}.default`, current, setDefault, { inputmode: prm.type === "number" ? "decimal" : null }));
   return h(
     "fieldset",
     { class: "editor-item" },
@@ -942,7 +953,7 @@ function parameterItem(ed, prm, i) {
         prm.type = v;
         prm.default = null;
       }, { redraws: true })),
-      labelled(ed, "Default", def),
+      def,
       labelled(ed, "From the repeating row's column", textInput(ed, `${p}.from_row`, prm.from_row, (v) => {
         if (v.trim()) prm.from_row = v.trim();
         else delete prm.from_row;
@@ -952,6 +963,28 @@ function parameterItem(ed, prm, i) {
     boolInput(ed, `${p}.required`, "Required (a run without a value fails)", prm.required, (v) => (prm.required = v)),
     itemActions(ed, ed.draft.parameters, i, p, `parameter ${prm.name || i + 1}`),
   );
+}
+
+/** A date parameter's default: none, a fixed date, N days ago, or a rule worked out at each run. */
+function dateDefault(ed, p, prm) {
+  const value = prm.default ?? "";
+  const kind = value === "" ? "" : daysAgo(value) !== null ? "days_ago" : isDerived(value) ? value : "fixed";
+  const kinds = [["", "No default"], ["fixed", "A fixed date"], ...DERIVED_DATES, ["days_ago", "N days ago"]];
+  const picker = selectInput(ed, `${p}.default`, kinds, kind, (v) => {
+    if (v === "") prm.default = null;
+    else if (v === "fixed") prm.default = derivedDate("today");
+    else if (v === "days_ago") prm.default = "7_days_ago";
+    else prm.default = v;
+  }, { redraws: true });
+  const detail =
+    kind === "fixed"
+      ? textInput(ed, `${p}.default`, value, (v) => (prm.default = v || null), { type: "date", "aria-label": "Default date" })
+      : kind === "days_ago"
+        ? textInput(ed, `${p}.default`, String(daysAgo(value)), (v) => (prm.default = `${v.trim()}_days_ago`), { inputmode: "numeric", "aria-label": "Days ago" })
+        : null;
+  const now = kind && kind !== "fixed" ? derivedDate(value) : null;
+  const hint = now ? `${now} if run today (UTC); a scheduled run takes its slot's day in the schedule's timezone.` : null;
+  return h("div", {}, labelled(ed, "Default", picker, { hint }), detail);
 }
 
 function deliveriesSection(ed) {

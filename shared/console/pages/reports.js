@@ -1,8 +1,10 @@
-// The reports list: every report of the workspace with Run now (a toast names the run),
-// enable/disable and delete, and the way into the editor, schedules and runs of each.
+// The reports list: every report of the workspace with Run now (asking for the run's parameter
+// values first when the report has any; a toast names the run), enable/disable and delete,
+// and the way into the editor, schedules and runs of each.
 
 import { api } from "../api.js";
-import { badge, busy, button, confirmDialog, emptyState, fmtTime, h, pageHeader, table, toast } from "../ui.js";
+import { derivedDate, isDerived } from "../dates.js";
+import { badge, busy, button, confirmDialog, emptyState, field, fmtTime, h, nextId, pageHeader, table, toast } from "../ui.js";
 
 export async function render(ctx) {
   const list = await api.listAll(api.ws("/reports"), { signal: ctx.signal });
@@ -63,16 +65,19 @@ function enabledSwitch(report) {
 
 function actions(report, ctx) {
   const id = encodeURIComponent(report.id);
-  const run = button("Run now", () =>
-    busy(run, async () => {
+  const run = button("Run now", async () => {
+    const params = await parameterValues(report);
+    if (params === null) return;
+    await busy(run, async () => {
       try {
-        const started = await api.post(api.ws(`/reports/${id}/runs`), {});
+        const started = await api.post(api.ws(`/reports/${id}/runs`), { params });
         toast(h("span", {}, "Run ", h("a", { href: `#/runs/${encodeURIComponent(started.id)}` }, started.id), " started: ", badge(started.status)), "success");
       } catch (e) {
         // A required parameter without a value is named, so the user knows what to set.
         toast(typeof e.summary === "function" ? e.summary() : e.message, "error");
       }
-    }),
+    });
+  },
   { "aria-label": `Run now: ${report.name}` });
   const del = button("Delete", async () => {
     const ok = await confirmDialog(`Delete “${report.name}”? Past runs and their files stay.`, { confirmLabel: "Delete report", danger: true, title: "Delete report" });
@@ -93,4 +98,60 @@ function actions(report, ctx) {
     h("a", { class: "btn btn-secondary", href: `#/reports/${id}/runs`, "aria-label": `Runs of ${report.name}` }, "Runs"),
     del,
   );
+}
+
+/**
+ * The values of this one run, asked for in a dialog prefilled with the saved defaults (a
+ * derived date shows the date it gives today): `{}` when the report takes none, null when the
+ * user cancels. Parameters filled from the repeating row are not asked for.
+ */
+function parameterValues(report) {
+  const asked = (report.parameters ?? []).filter((p) => !p.from_row);
+  if (!asked.length) return Promise.resolve({});
+  return new Promise((resolve) => {
+    const titleId = nextId("dlg");
+    const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId });
+    const done = (value) => {
+      dialog.close();
+      dialog.remove();
+      resolve(value);
+    };
+    const inputs = asked.map((p) => {
+      const saved = p.default ?? null;
+      const initial = p.type === "date" && isDerived(saved) ? derivedDate(saved) : saved === null ? "" : String(saved);
+      const input =
+        p.type === "boolean"
+          ? h("select", {}, ...[["", "No value"], ["true", "Yes"], ["false", "No"]].map(([v, l]) => h("option", { value: v, selected: v === initial }, l)))
+          : h("input", { type: p.type === "date" ? "date" : "text", value: initial, inputmode: p.type === "number" ? "decimal" : null, required: p.required });
+      const hint = [p.description, p.type === "date" && isDerived(saved) ? `Default: ${saved.replaceAll("_", " ")}, ${initial} today.` : null].filter(Boolean).join(" ");
+      return { p, input, node: field(p.name + (p.required ? " (required)" : ""), input, { hint: hint || null }) };
+    });
+    const values = () => {
+      const params = {};
+      for (const { p, input } of inputs) {
+        const raw = input.value.trim();
+        if (raw === "") continue;
+        if (p.type === "number") params[p.name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+        else if (p.type === "boolean") params[p.name] = raw === "true";
+        else params[p.name] = raw;
+      }
+      return params;
+    };
+    const form = h(
+      "form",
+      { onsubmit: (e) => { e.preventDefault(); done(values()); } },
+      h("h2", { id: titleId }, `Run ${report.name} now`),
+      h("p", { class: "muted" }, "Values for this run only; the saved defaults stay as they are."),
+      ...inputs.map((i) => i.node),
+      h("div", { class: "actions" }, button("Cancel", () => done(null)), button("Run now", null, { kind: "primary", type: "submit" })),
+    );
+    dialog.append(form);
+    dialog.addEventListener("cancel", (e) => {
+      e.preventDefault();
+      done(null);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    inputs[0].input.focus();
+  });
 }

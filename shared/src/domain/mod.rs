@@ -8,6 +8,7 @@ mod destination;
 mod ids;
 mod interaction;
 mod maintenance;
+pub mod relative_date;
 mod report;
 mod run;
 mod schedule;

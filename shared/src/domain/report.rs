@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::relative_date::{self, RelativeDate};
 use super::{Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -201,7 +202,8 @@ pub struct Parameter {
 pub enum ParamType {
     String,
     Number,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, or (as a default or a run's value) a derived date such as
+    /// `start_of_month`, worked out when the run starts.
     Date,
     Boolean,
 }
@@ -213,7 +215,9 @@ impl ParamType {
             ParamType::String => value.is_string(),
             ParamType::Number => value.is_number(),
             ParamType::Boolean => value.is_boolean(),
-            ParamType::Date => value.as_str().is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()),
+            ParamType::Date => value
+                .as_str()
+                .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() || s.parse::<RelativeDate>().is_ok()),
         };
         if ok {
             Ok(())
@@ -222,8 +226,17 @@ impl ParamType {
                 ParamType::String => "must be a string".into(),
                 ParamType::Number => "must be a number".into(),
                 ParamType::Boolean => "must be true or false".into(),
-                ParamType::Date => "must be a date (YYYY-MM-DD)".into(),
+                ParamType::Date => format!("must be {}", relative_date::expected()),
             })
+        }
+    }
+
+    /// The value a run uses for `value` (already [checked](Self::check)): a derived date
+    /// worked out on `today`; anything else as it is.
+    pub fn resolve(self, value: &Value, today: NaiveDate) -> Value {
+        match (self, value.as_str().and_then(|s| s.parse::<RelativeDate>().ok())) {
+            (ParamType::Date, Some(rule)) => Value::String(rule.on(today).format("%Y-%m-%d").to_string()),
+            _ => value.clone(),
         }
     }
 }
@@ -322,13 +335,21 @@ pub enum Period {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceKind {
+    /// Offers over the period against the one before. A period of days ends with the last
+    /// complete day (the day before the run's day) unless `include_today` asks for the day so
+    /// far; `today` is the run's day itself.
     OfferPerformance {
         #[serde(default)]
         period: Period,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        include_today: bool,
     },
+    /// Channels over the period against the one before, counted as offers are.
     ChannelEffectiveness {
         #[serde(default)]
         period: Period,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        include_today: bool,
     },
     /// Rows the workspace uploaded, optionally only those whose columns equal the given values
     /// (`{"region": "{region}"}`: `{name}` is a run parameter).
@@ -744,7 +765,7 @@ mod tests {
         let r = report(json!({
             "formats": [],
             "parameters": [
-                {"name": "period", "type": "date", "default": "yesterday"},
+                {"name": "period", "type": "date", "default": "next_tuesday"},
                 {"name": "period", "type": "string"}
             ],
             "sources": [

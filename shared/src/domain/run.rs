@@ -2,7 +2,7 @@
 //! that every worker moves them through. Entry statuses are exactly those of seed `003`; the
 //! four buckets (queued, completed, errors, review) are what the run counts and the API shows.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -88,6 +88,11 @@ pub struct RunInputs {
     /// The included reports (`report.includes`) as they were when the run started, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub included: Vec<Report>,
+    /// The day the run stands for: a scheduled run's slot in its schedule's timezone, else the
+    /// UTC day it started. Derived dates and the analytics periods count from it (runs
+    /// recorded before it existed count from the day they started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<NaiveDate>,
 }
 
 /// Entry counts by bucket, as seed `003` reports them.
@@ -153,6 +158,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The day the run stands for ([`RunInputs::day`]).
+    pub fn day(&self) -> NaiveDate {
+        self.inputs.day.unwrap_or_else(|| self.created_at.date_naive())
+    }
+
     /// A run that starts now, triggered by `trigger`, with nothing counted yet.
     pub fn started(id: RunId, inputs: RunInputs, trigger: RunTrigger, now: DateTime<Utc>) -> Self {
         Run {

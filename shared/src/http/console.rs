@@ -43,6 +43,7 @@ static ASSETS: &[Asset] = assets!(
     "app.js",
     "api.js",
     "ui.js",
+    "dates.js",
     "pages/reports.js",
     "pages/editor.js",
     "pages/schedule.js",

@@ -263,7 +263,7 @@ async fn read(
         workspace,
         parameters: &parameters,
         data: &Value::Null,
-        now: end,
+        day: end.date_naive(),
     };
     fetch(&sources, &rule.source).await.map_err(|e| format!("source `{}`: {e}", rule.source.name))
 }

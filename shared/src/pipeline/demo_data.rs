@@ -71,9 +71,8 @@ pub async fn load(
     let first = people.first().and_then(|c| c.get("id")).and_then(Value::as_str).unwrap_or_default();
     let outbox = outbox_destination(ctx, workspace).await?;
     let mut bodies = demo::reports(first);
-    let period = demo::month_start(now.date_naive());
-    bodies.push(demo::statements_job(&outbox.id.to_string(), period));
-    bodies.push(demo::statements_job_sql(&outbox.id.to_string(), period));
+    bodies.push(demo::statements_job(&outbox.id.to_string()));
+    bodies.push(demo::statements_job_sql(&outbox.id.to_string()));
     for body in bodies {
         let report = report(workspace, body, now)?;
         match ctx.store.resolve_report(workspace.id, report.code.as_str()).await {

@@ -56,7 +56,8 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     let report = request.report;
     report.validate()?;
     let now = ctx.clock.now();
-    let (mut parameters, missing) = resolve_parameters(&report, &request.overrides)?;
+    let day = now.date_naive();
+    let (mut parameters, missing) = resolve_parameters(&report, &request.overrides, day)?;
     let missing = unbound(&report, missing);
     if !missing.is_empty() {
         return Err(super::start_run::missing_parameters(&missing).into());
@@ -73,7 +74,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
                 workspace,
                 parameters: &parameters,
                 data: &request.data,
-                now,
+                day,
             };
             let rows = fetch(&sources, spec)
                 .await
@@ -94,10 +95,11 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
         parameters: parameters.clone(),
         data: request.data.clone(),
         included: vec![],
+        day: Some(day),
     };
     let run = Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now);
     let scope = scope(&report, &parameters, row.as_ref(), &request.data, &run);
-    let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, now)
+    let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, (now, day))
         .await
         .map_err(PipelineError::Generation)?;
     let narrative = narrate(ctx, workspace, &report, &composed).await;

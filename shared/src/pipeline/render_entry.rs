@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
@@ -184,7 +184,7 @@ async fn produce(
             .iter()
             .filter_map(|(name, binding)| Some((name.clone(), binding.resolve(&entry.parameters, entry.row.as_ref())?)))
             .collect();
-        let parameters = match crate::pipeline::start_run::resolve_parameters(other, &bound) {
+        let parameters = match crate::pipeline::start_run::resolve_parameters(other, &bound, run.day()) {
             Ok((values, missing)) if missing.is_empty() => values,
             Ok((_, missing)) => {
                 let reason = format!("required parameter `{}` has no value", missing.join("`, `"));
@@ -222,7 +222,9 @@ async fn document(
 ) -> Result<Result<(Vec<Artifact>, Option<NarrativeOutput>), String>, PipelineError> {
     let scope = scope(report, parameters, entry.row.as_ref(), &run.inputs.data, run);
     let composed =
-        match build(ctx, workspace, report, parameters, entry.row.as_ref(), &run.inputs.data, &scope, now).await {
+        match build(ctx, workspace, report, parameters, entry.row.as_ref(), &run.inputs.data, &scope, (now, run.day()))
+            .await
+        {
             Ok(composed) => composed,
             Err(reason) => return Ok(Err(reason)),
         };
@@ -261,7 +263,7 @@ pub(crate) async fn build(
     row: Option<&Map<String, Value>>,
     data: &Value,
     scope: &Value,
-    now: DateTime<Utc>,
+    (now, day): (DateTime<Utc>, NaiveDate),
 ) -> Result<Composed, String> {
     let sources = SourceContext {
         store: &ctx.store,
@@ -271,7 +273,7 @@ pub(crate) async fn build(
         workspace,
         parameters,
         data,
-        now,
+        day,
     };
     let mut rows = BTreeMap::new();
     for spec in &report.sources {

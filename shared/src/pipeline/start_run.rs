@@ -7,7 +7,8 @@
 //! entries and a note saying why. Parameters bound to a column of the repeating row take
 //! each entry's value from its row; a row without a usable value fails only its entry.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
 use super::PipelineError;
@@ -29,6 +30,8 @@ pub struct RunRequest {
     pub trigger: RunTrigger,
     /// The schedule and nominal slot of a scheduled run (its id is derived from them).
     pub slot: Option<(ScheduleId, DateTime<Utc>)>,
+    /// The zone whose calendar gives the run's day (the schedule's; UTC for other runs).
+    pub timezone: Tz,
     /// Parameter values for this run only (manual and API runs).
     pub overrides: Map<String, Value>,
     pub data: Value,
@@ -36,23 +39,36 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    pub fn scheduled(report: Report, schedule: ScheduleId, slot: DateTime<Utc>) -> Self {
+    pub fn scheduled(report: Report, schedule: ScheduleId, slot: DateTime<Utc>, timezone: Tz) -> Self {
         Self {
             report,
             trigger: RunTrigger::Schedule,
             slot: Some((schedule, slot)),
+            timezone,
             overrides: Map::new(),
             data: Value::Null,
             idempotency_key: None,
         }
     }
+
+    /// A run of `report` started by a person or a caller now, with `overrides`.
+    pub fn now(report: Report, trigger: RunTrigger, overrides: Map<String, Value>) -> Self {
+        Self { report, trigger, slot: None, timezone: Tz::UTC, overrides, data: Value::Null, idempotency_key: None }
+    }
+
+    /// The day the run stands for: its slot's (or else `now`'s) date in its timezone.
+    pub fn day(&self, now: DateTime<Utc>) -> NaiveDate {
+        self.slot.map_or(now, |(_, at)| at).with_timezone(&self.timezone).date_naive()
+    }
 }
 
 /// Parameter values for a run: overrides (which must be declared and typed right) over
-/// defaults. Missing required values are returned separately: they fail the run, not the call.
+/// defaults, derived dates worked out on the run's `day`. Missing required values are returned
+/// separately: they fail the run, not the call.
 pub fn resolve_parameters(
     report: &Report,
     overrides: &Map<String, Value>,
+    day: NaiveDate,
 ) -> Result<(Map<String, Value>, Vec<String>), ValidationErrors> {
     let mut errors = Vec::new();
     for name in overrides.keys() {
@@ -66,7 +82,7 @@ pub fn resolve_parameters(
         match overrides.get(p.name.as_str()).filter(|v| !v.is_null()).or(p.default.as_ref()) {
             Some(value) => match p.kind.check(value) {
                 Ok(()) => {
-                    values.insert(p.name.to_string(), value.clone());
+                    values.insert(p.name.to_string(), p.kind.resolve(value, day));
                 }
                 Err(message) => errors.push(FieldError::new(format!("params.{}", p.name), message)),
             },
@@ -114,7 +130,8 @@ pub fn unbound(report: &Report, mut missing: Vec<String>) -> Vec<String> {
 /// its entries.
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
     let now = ctx.clock.now();
-    let (parameters, missing) = resolve_parameters(&request.report, &request.overrides)?;
+    let day = request.day(now);
+    let (parameters, missing) = resolve_parameters(&request.report, &request.overrides, day)?;
     let missing = unbound(&request.report, missing);
     // A caller is told at once, as a preview tells it, and nothing is recorded; a scheduled
     // run has no caller, so its failure is recorded on the run and its schedule.
@@ -131,6 +148,7 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         parameters: parameters.clone(),
         data: request.data,
         included: included.clone().unwrap_or_default(),
+        day: Some(day),
     };
     let mut run = Run::started(id, inputs, request.trigger, now);
     run.schedule_id = request.slot.map(|(s, _)| s);
@@ -222,7 +240,7 @@ async fn make_entries(
         workspace: &workspace,
         parameters,
         data: &run.inputs.data,
-        now,
+        day: run.day(),
     };
     let rows = match fetch(&sources, source).await {
         Ok(rows) => rows,

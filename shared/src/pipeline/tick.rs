@@ -302,7 +302,17 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     let created = match ctx.store.get_run(run_id).await {
         Ok(_) => None,
         Err(StoreError::NotFound { .. }) => {
-            match start_run(ctx, RunRequest::scheduled(report, schedule.id, latest)).await? {
+            match start_run(
+                ctx,
+                RunRequest::scheduled(
+                    report,
+                    schedule.id,
+                    latest,
+                    schedule.timezone.parse().unwrap_or(chrono_tz::Tz::UTC),
+                ),
+            )
+            .await?
+            {
                 RunCreation::Created(run) => Some(run),
                 RunCreation::Existing(_) => None,
             }
@@ -451,6 +461,68 @@ mod tests {
         assert_eq!(runs[0].scheduled_for, Some(at(11, 0)), "the run carries its nominal slot");
         let stored = w.ctx.store.get_schedule(w.ws.id, schedule.id).await.unwrap();
         assert_eq!(stored.next_run_at, Some(at(12, 0)));
+    }
+
+    /// A report with derived date parameters, scheduled at `next` by `cron` in `timezone`.
+    async fn with_derived_dates(w: &World, cron: &str, timezone: &str, next: DateTime<Utc>) -> crate::domain::Report {
+        let now = w.clock.now();
+        let mut report = fixtures::report(&w.ws, "derived", now);
+        report.parameters = serde_json::from_value(serde_json::json!([
+            {"name": "period", "type": "date", "default": "start_of_month"},
+            {"name": "last_quarter_end", "type": "date", "default": "end_of_previous_quarter"},
+            {"name": "fixed", "type": "date", "default": "2026-05-01"}
+        ]))
+        .unwrap();
+        let report = w.ctx.store.create_report(&report).await.unwrap();
+        let mut s = fixtures::schedule(&report, Some(next), now);
+        s.rule = ScheduleRule::Cron { expression: cron.into() };
+        s.timezone = timezone.into();
+        w.ctx.store.create_schedule(&s).await.unwrap();
+        report
+    }
+
+    fn dates(run: &crate::domain::Run) -> (String, String, String, Option<chrono::NaiveDate>) {
+        let p = &run.inputs.parameters;
+        let text = |name: &str| p[name].as_str().unwrap().to_string();
+        (text("period"), text("last_quarter_end"), text("fixed"), run.inputs.day)
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_run_works_out_derived_dates_on_its_slots_day_in_the_schedules_zone() {
+        // 23:30 on 31 December in New York is already 1 January in UTC.
+        let slot = Utc.with_ymd_and_hms(2027, 1, 1, 4, 30, 0).unwrap();
+        let w = world(slot + Duration::minutes(2)).await;
+        let report = with_derived_dates(&w, "30 23 * * *", "America/New_York", slot).await;
+        assert_eq!(tick(&w.ctx).await.unwrap().reports_ran, 1);
+        let run = runs_of(&w, &report).await.remove(0);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 31);
+        assert_eq!(dates(&run), ("2026-12-01".into(), "2026-09-30".into(), "2026-05-01".into(), day));
+    }
+
+    #[tokio::test]
+    async fn a_catch_up_run_works_out_the_dates_of_the_slot_it_stands_for_not_of_the_day_it_runs() {
+        // The 23:00 slot of 31 March runs 40 minutes late, on 1 April.
+        let slot = Utc.with_ymd_and_hms(2026, 3, 31, 23, 0, 0).unwrap();
+        let w = world(slot + Duration::minutes(40)).await;
+        let report = with_derived_dates(&w, "0 23 * * *", "UTC", slot).await;
+        assert_eq!(tick(&w.ctx).await.unwrap().reports_ran, 1);
+        let run = runs_of(&w, &report).await.remove(0);
+        assert_eq!(run.scheduled_for, Some(slot));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 31);
+        assert_eq!(dates(&run), ("2026-03-01".into(), "2025-12-31".into(), "2026-05-01".into(), day));
+    }
+
+    #[tokio::test]
+    async fn a_manual_run_works_out_derived_dates_on_the_day_it_starts_and_a_given_value_wins() {
+        let now = Utc.with_ymd_and_hms(2026, 4, 1, 0, 30, 0).unwrap();
+        let w = world(now).await;
+        let report = with_derived_dates(&w, "0 23 * * *", "UTC", now + Duration::days(1)).await;
+        let overrides = serde_json::json!({"fixed": "start_of_previous_month", "period": "2026-02-01"});
+        let request = RunRequest::now(report.clone(), RunTrigger::Manual, overrides.as_object().cloned().unwrap());
+        start_run(&w.ctx, request).await.unwrap();
+        let run = runs_of(&w, &report).await.remove(0);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 4, 1);
+        assert_eq!(dates(&run), ("2026-02-01".into(), "2026-03-31".into(), "2026-03-01".into(), day));
     }
 
     #[tokio::test]

@@ -182,10 +182,10 @@ pub mod label;
 pub mod sql;
 pub mod template;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 
 use crate::blob::Blobs;
-use crate::domain::{Code, SourceKind, SourceSpec, Workspace};
+use crate::domain::{Code, Period, SourceKind, SourceSpec, Workspace};
 use crate::net::{NetError, NetworkPolicy, OutboundHttp};
 use std::sync::Arc;
 
@@ -207,7 +207,8 @@ pub struct SourceContext<'a> {
     pub parameters: &'a Map<String, Value>,
     /// The run's free-form data payload (`{data.…}` in templates).
     pub data: &'a Value,
-    pub now: DateTime<Utc>,
+    /// The day the run stands for ([`crate::domain::Run::day`]).
+    pub day: NaiveDate,
 }
 
 impl SourceContext<'_> {
@@ -215,11 +216,14 @@ impl SourceContext<'_> {
         Bindings { parameters: self.parameters, data: self.data }
     }
 
-    /// The UTC day the analytics windows end with: the `as_of` parameter if the run has one,
-    /// else today.
-    pub fn run_day(&self) -> Result<NaiveDate, SourceError> {
+    /// The last day an analytics period covers: the `as_of` parameter if the run has one (a
+    /// day its author chose), else the run's day for `today` or when asked to include it, else
+    /// the day before it — the last complete day, so a run in the morning does not compare
+    /// a few hours against a whole day.
+    pub fn last_day(&self, period: Period, include_today: bool) -> Result<NaiveDate, SourceError> {
         match self.parameters.get(AS_OF_PARAMETER) {
-            None | Some(Value::Null) => Ok(self.now.date_naive()),
+            None | Some(Value::Null) if period == Period::Today || include_today => Ok(self.day),
+            None | Some(Value::Null) => Ok(self.day.pred_opt().unwrap_or(NaiveDate::MIN)),
             Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| SourceError::Parameter {
                 name: AS_OF_PARAMETER,
                 message: format!("must be a date (YYYY-MM-DD), not `{s}`"),
@@ -288,13 +292,13 @@ async fn dataset_rows(ctx: &SourceContext<'_>, code: &Code) -> Result<Arc<RowSet
 async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
     let ws = ctx.workspace.id;
     match &spec.kind {
-        SourceKind::OfferPerformance { period } => {
-            let window = analytics::Window::new(*period, ctx.run_day()?);
+        SourceKind::OfferPerformance { period, include_today } => {
+            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?);
             let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
             Ok(analytics::offer_performance(&summaries, &window))
         }
-        SourceKind::ChannelEffectiveness { period } => {
-            let window = analytics::Window::new(*period, ctx.run_day()?);
+        SourceKind::ChannelEffectiveness { period, include_today } => {
+            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?);
             let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
             Ok(analytics::channel_effectiveness(&summaries, &window))
         }
@@ -374,7 +378,7 @@ mod fetch_tests {
     use axum::Router;
     use axum::routing::get;
     use bytes::Bytes;
-    use chrono::TimeZone;
+    use chrono::{DateTime, TimeZone, Utc};
     use serde_json::json;
 
     use super::*;
@@ -417,7 +421,7 @@ mod fetch_tests {
                 workspace: &self.workspace,
                 parameters: &parameters,
                 data: &data,
-                now: now(),
+                day: now().date_naive(),
             };
             fetch(&ctx, &spec).await
         }
@@ -428,7 +432,7 @@ mod fetch_tests {
     }
 
     #[tokio::test]
-    async fn offer_performance_reads_the_summaries_of_the_window_ending_today() {
+    async fn offer_performance_ends_with_the_last_complete_day_unless_asked_to_include_today() {
         let f = Fixture::new().await;
         let event = |day: &str, kind: &str| {
             json!({"customer_id": "c", "type": kind, "offer_id": "o1", "offer_kind": "bogo", "channel": "email",
@@ -445,12 +449,25 @@ mod fetch_tests {
         .collect();
         f.store.ingest_interactions(&batch).await.unwrap();
 
+        // The run's day is the 22nd, not over yet: seven days to the 21st, against the seven before.
         let rows =
             f.fetch(json!({"name": "offers", "type": "offer_performance", "period": "7d"}), json!({})).await.unwrap();
+        assert_eq!(
+            rows.note.as_deref(),
+            Some("7 days from 15 Nov 2026 to 21 Nov 2026 (UTC), against the 7 days before (8 Nov 2026 to 14 Nov 2026)")
+        );
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(0)));
+        assert_eq!(row["received"], json!(0), "the day so far is not counted");
+        assert_eq!(row["offer_kind"], json!("bogo"));
+
+        // Asked to, the period takes in the day so far.
+        let spec = json!({"name": "offers", "type": "offer_performance", "period": "7d", "include_today": true});
+        let rows = f.fetch(spec, json!({})).await.unwrap();
         let row = rows.row_object(0).unwrap();
         assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(1)));
         assert_eq!(row["completed_change"], json!(1.0));
-        assert_eq!(row["offer_kind"], json!("bogo"));
+        assert_eq!(row["received"], json!(1));
 
         // As of the 15th, only that day's completion is current, and nothing came before.
         let rows = f
@@ -466,7 +483,7 @@ mod fetch_tests {
 
         let channels =
             f.fetch(json!({"name": "c", "type": "channel_effectiveness", "period": "14d"}), json!({})).await.unwrap();
-        assert_eq!(channels.row_object(0).unwrap()["completed"], json!(3));
+        assert_eq!(channels.row_object(0).unwrap()["completed"], json!(2), "the 15th and 16th, not the 22nd");
     }
 
     #[tokio::test]

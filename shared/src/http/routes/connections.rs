@@ -398,7 +398,7 @@ pub async fn run_query(
         workspace: &caller.workspace,
         parameters: &body.parameters,
         data: &body.data,
-        now: ctx.clock.now(),
+        day: ctx.clock.now().date_naive(),
     };
     let started = Instant::now();
     let rows = match crate::source::fetch(&sources, &spec).await {

@@ -400,14 +400,8 @@ pub async fn start_api_run(
         }
         Some(_) => return Err(ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters")),
     };
-    let request = RunRequest {
-        report,
-        trigger: RunTrigger::Api,
-        slot: None,
-        overrides: body.params,
-        data: body.data,
-        idempotency_key,
-    };
+    let request =
+        RunRequest { data: body.data, idempotency_key, ..RunRequest::now(report, RunTrigger::Api, body.params) };
     Ok(match start_run(ctx, request).await? {
         RunCreation::Created(run) => (StatusCode::ACCEPTED, *run),
         RunCreation::Existing(id) => (StatusCode::OK, ctx.store.get_run_in(caller.workspace.id, id).await?),
