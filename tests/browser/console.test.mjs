@@ -1,5 +1,5 @@
-// The console's frame in a real browser: sign-in, the reports list (Run now, enable/disable,
-// delete), a revoked token sending the user back to sign-in, keyboard use and phone width.
+// The console's frame in a real browser: sign-in, the reports list (Run now with the run's
+// parameter values, enable/disable, delete), a revoked token sending the user back to sign-in, keyboard use and phone width.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -47,6 +47,33 @@ test("run now names the run it started in a toast, and that run exists", async (
   assert.equal(run.body.id, runId);
   assert.equal(run.body.trigger, "api");
   await shot(page, "console-reports-run-started");
+});
+
+test("run now asks for the values of a report's parameters, derived dates shown as today's date", async () => {
+  await page.getByRole("button", { name: "Run now: Monthly Customer Statements (SQL)" }).click();
+  const dialog = page.getByRole("dialog", { name: "Run Monthly Customer Statements (SQL) now" });
+  await dialog.waitFor();
+  const monthStart = new Date().toISOString().slice(0, 8) + "01";
+  assert.equal(await dialog.getByLabel("period").inputValue(), monthStart, "start_of_month, worked out now");
+  assert.match(await dialog.innerText(), /Default: start of month/);
+  assert.equal(await dialog.getByLabel("customer_id").count(), 0, "a parameter filled from each row is not asked for");
+  await shot(page, "console-run-now-parameters");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await dialog.waitFor({ state: "detached" });
+
+  await page.getByRole("button", { name: "Run now: Monthly customer statement" }).click();
+  const one = page.getByRole("dialog", { name: "Run Monthly customer statement now" });
+  const saved = (await herald.api("GET", "/api/v1/ws/demo/reports/customer-statement")).body.parameters[0].default;
+  assert.equal(await one.getByLabel("customer_id (required)").inputValue(), saved);
+  await one.getByLabel("customer_id (required)").fill("c-nobody");
+  const started = page.waitForResponse((r) => r.request().method() === "POST" && r.url().includes("/runs"));
+  await one.getByRole("button", { name: "Run now" }).click();
+  const runId = (await (await started).json()).id;
+  await page.locator(".toast-success").filter({ hasText: runId }).waitFor();
+  const run = await herald.api("GET", `/api/v1/ws/demo/runs/${runId}`);
+  assert.deepEqual(run.body.inputs.parameters, { customer_id: "c-nobody" }, "the value of this run only");
+  const report = await herald.api("GET", "/api/v1/ws/demo/reports/customer-statement");
+  assert.equal(report.body.parameters[0].default, saved, "the saved default stays");
 });
 
 test("switching a report off in the list saves it, and on again", async () => {

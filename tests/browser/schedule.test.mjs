@@ -1,7 +1,7 @@
 // The Schedule tab in a real browser: a weekly schedule from a preset (checked through the
 // API), the next fire times in local time and UTC, a recurrence-builder rule (last Friday of
 // the month) previewed and saved, a time moved by DST marked, a bad cron's field error,
-// pause/resume, delete, and the page at phone width.
+// pause/resume, delete, the scheduled-generation switch, and the page at phone width.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -273,6 +273,23 @@ test("a disabled report's tab says its schedules do not fire", async () => {
   await page.getByText("Weekly digest is disabled: its schedules do not fire").waitFor();
   const on = await herald.api("PATCH", "/api/v1/ws/demo/reports/weekly-digest", { enabled: true, version: off.body.version });
   assert.equal(on.status, 200);
+});
+
+test("switching scheduled generation off makes the report manual-only and hides its schedules until it is on again", async () => {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Reports" }).click();
+  await page.getByRole("link", { name: "Schedule Weekly digest" }).click();
+  const toggle = page.getByRole("switch", { name: "Enable scheduled generation" });
+  assert.equal(await toggle.isChecked(), true);
+  await toggle.click();
+  await page.getByText("Scheduled generation off: Weekly digest runs only when asked.").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body.scheduled, false);
+  assert.equal(await page.getByRole("heading", { name: "Schedules" }).isVisible(), false);
+  await page.getByText("Scheduled generation is off: the report runs only when asked").waitFor();
+  await shot(page, "schedule-manual-only");
+  await toggle.click();
+  await page.getByText("Scheduled generation on: Weekly digest runs on its schedules.").waitFor();
+  assert.equal((await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body.scheduled, true);
+  await page.getByRole("heading", { name: "Schedules" }).waitFor();
 });
 
 test("the tab fits a 375 px phone screen", async () => {

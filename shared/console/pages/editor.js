@@ -31,7 +31,7 @@ const AGGREGATES = [["sum", "Sum"], ["avg", "Average"], ["min", "Minimum"], ["ma
 const VALUE_FORMATS = [["text", "Text"], ["number", "Number"], ["currency", "Currency"], ["percent", "Percent"], ["date", "Date"]];
 const FORMATS = [["pdf", "PDF"], ["csv", "CSV"], ["markdown", "Markdown"], ["html", "HTML"]];
 const PARAM_TYPES = [["string", "Text"], ["number", "Number"], ["date", "Date"], ["boolean", "Yes/no"]];
-const WRITABLE = ["name", "description", "enabled", "hold_for_review", "parameters", "sources", "sections", "formats", "page", "narrative", "deliveries", "includes"];
+const WRITABLE = ["name", "description", "enabled", "scheduled", "hold_for_review", "parameters", "sources", "sections", "formats", "page", "narrative", "deliveries", "includes"];
 const PREVIEW_DELAY_MS = 600;
 /** The built-in connection: SQL over the workspace's uploaded datasets. */
 export const DATASETS_CONNECTION = "datasets";
@@ -123,6 +123,7 @@ function newDraft() {
     name: "",
     description: "",
     enabled: true,
+    scheduled: true,
     hold_for_review: false,
     parameters: [],
     sources: [{ name: "offers", type: "offer_performance", period: "7d" }],
@@ -349,8 +350,11 @@ function detailsSection(ed) {
     ),
     labelled(ed, "Description", textInput(ed, "description", d.description, (v) => (d.description = v), { multiline: true, rows: 2 })),
     boolInput(ed, "enabled", "Enabled (its schedules fire)", d.enabled, (v) => (d.enabled = v)),
+    boolInput(ed, "scheduled", "Enable scheduled generation", d.scheduled !== false, (v) => (d.scheduled = v), {
+      hint: "Off: manual-only (Run now, the API). On: it runs on the schedules of its Schedule tab.",
+    }),
     boolInput(ed, "hold_for_review", "Hold for review", d.hold_for_review, (v) => (d.hold_for_review = v), {
-      hint: "Each entry waits for approval before anything is delivered.",
+      hint: "Each entry waits for approval before anything is delivered. With scheduled generation on too, reports are generated automatically but not sent.",
     }),
   );
 }

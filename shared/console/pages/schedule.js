@@ -1,5 +1,7 @@
-// The Schedule tab of a report: its schedules (the rule in words, timezone, next fire,
-// destinations; edit, pause/resume, delete) and the form that adds or changes one, with a cron
+// The Schedule tab of a report: the "Enable scheduled generation" switch (off: the report is
+// manual-only and its schedules stay hidden behind the switch), its schedules (the rule in
+// words, timezone, next fire, destinations; edit, pause/resume, delete) and the form that adds
+// or changes one, with a cron
 // expression from a preset or the recurrence builder of seed 003, a timezone, destinations to
 // tick and a pane of the next fire times (local and UTC, DST-moved ones marked).
 
@@ -53,15 +55,51 @@ export async function render(ctx) {
   };
   renderList(page);
   renderForm(page, null);
+  const rules = h("div", { hidden: report.scheduled === false }, listHost, formHost);
+  const manualOnly = h("p", { class: "muted", hidden: report.scheduled !== false },
+    "Scheduled generation is off: the report runs only when asked (Run now, the API). Its schedules are kept and fire again when it is switched on.");
   return h(
     "section",
     {},
     pageHeader(`Schedule · ${report.name}`),
     reportTabs(report.id, "schedule"),
     report.enabled ? null : h("p", { class: "callout warn" }, `${report.name} is disabled: its schedules do not fire until it is enabled again.`),
-    listHost,
-    formHost,
+    scheduledSwitch(page, (on) => {
+      rules.hidden = !on;
+      manualOnly.hidden = on;
+    }),
+    manualOnly,
+    rules,
   );
+}
+
+/** Seed 003's "Enable scheduled generation", saved on the report as soon as it is switched. */
+function scheduledSwitch(page, shown) {
+  const { report } = page;
+  const input = h("input", {
+    type: "checkbox",
+    role: "switch",
+    checked: report.scheduled !== false,
+    onchange: async () => {
+      const wanted = input.checked;
+      input.disabled = true;
+      try {
+        const saved = await api.patch(api.ws(`/reports/${encodeURIComponent(report.id)}`), { scheduled: wanted, version: report.version });
+        Object.assign(report, saved);
+        shown(wanted);
+        toast(wanted ? `Scheduled generation on: ${report.name} runs on its schedules.` : `Scheduled generation off: ${report.name} runs only when asked.`, "success");
+      } catch (e) {
+        input.checked = !wanted;
+        toast(e.message, "error");
+      } finally {
+        input.disabled = false;
+      }
+    },
+  });
+  const hold = report.hold_for_review ? " Deliveries wait for review either way." : "";
+  return h("div", { class: "card" },
+    h("label", { class: "switch" }, input, h("span", {}, "Enable scheduled generation")),
+    h("p", { class: "hint" }, `When off, the report is manual-only; when on, it runs on the schedules below.${hold}`));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -91,6 +91,8 @@ ulid_id! {
     ConnectionId;
     /// An alert rule.
     AlertRuleId;
+    /// A named parameter set of a schedule (seed `004`'s region configs).
+    ConfigurationId;
 }
 
 impl EntryId {

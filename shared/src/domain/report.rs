@@ -35,6 +35,10 @@ pub struct Report {
     pub narrative: Narrative,
     #[serde(default)]
     pub deliveries: Vec<DeliverySpec>,
+    /// Seed `003`'s "Enable scheduled generation": off, the report runs only when asked (Run
+    /// now, the API) and its schedules record their slots as paused, with the reason.
+    #[serde(default = "super::values::default_true")]
+    pub scheduled: bool,
     /// Entries wait in `PendingReview` for approval before any delivery fires.
     #[serde(default)]
     pub hold_for_review: bool,
@@ -66,6 +70,7 @@ impl Report {
             page: PageSetup::default(),
             narrative: Narrative::default(),
             deliveries: vec![],
+            scheduled: true,
             hold_for_review: false,
             includes: vec![],
             created_at: now,

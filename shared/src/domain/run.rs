@@ -450,6 +450,9 @@ pub struct Entry {
     /// Parameter values after per-row bindings.
     #[serde(default)]
     pub parameters: Map<String, Value>,
+    /// The schedule configuration this entry was made for (seed `004`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<super::EntryConfiguration>,
     #[serde(default)]
     pub artifacts: Vec<Artifact>,
     pub error: Option<String>,

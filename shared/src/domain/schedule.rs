@@ -4,8 +4,11 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::{DestinationId, FieldError, Name, ReportId, RunId, ScheduleId, ValidationErrors, WorkspaceId};
+use super::{
+    ConfigurationId, DestinationId, FieldError, Name, ReportId, RunId, ScheduleId, ValidationErrors, WorkspaceId,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schedule {
@@ -38,6 +41,10 @@ pub struct Schedule {
     /// works or waits for review. `last_error` then says why it failed.
     #[serde(default)]
     pub last_run_status: Option<super::RunOutcome>,
+    /// Named parameter sets (seed `004`'s region configs): when any is active, each slot (and
+    /// each execution asked for) makes one run with one entry per active configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configurations: Vec<Configuration>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
@@ -48,7 +55,50 @@ fn default_catch_up_minutes() -> u32 {
     60
 }
 
+/// Most configurations one schedule carries (seed `004`: "max 20 configs per schedule").
+pub const MAX_CONFIGURATIONS: usize = 20;
+
+/// One named parameter set of a schedule: the values its entry runs with, and what the
+/// narrative is asked to mind for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Configuration {
+    pub id: ConfigurationId,
+    pub name: Name,
+    /// Inactive configurations are kept but make no entry.
+    #[serde(default = "super::values::default_true")]
+    pub active: bool,
+    /// Values of the report's parameters for this configuration (over the run's own).
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    /// Replaces the report's narrative prompt addendum for this configuration's entry.
+    #[serde(default)]
+    pub prompt_addendum: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Configuration {
+    /// What an entry made for this configuration keeps of it.
+    pub fn for_entry(&self) -> EntryConfiguration {
+        EntryConfiguration { id: self.id, name: self.name.clone(), prompt_addendum: self.prompt_addendum.clone() }
+    }
+}
+
+/// The configuration an entry was made for (`{configuration.name}` in its text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EntryConfiguration {
+    pub id: ConfigurationId,
+    pub name: Name,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_addendum: Option<String>,
+}
+
 impl Schedule {
+    /// The configurations each slot makes an entry for.
+    pub fn active_configurations(&self) -> Vec<Configuration> {
+        self.configurations.iter().filter(|c| c.active).cloned().collect()
+    }
+
     /// Checks what can be checked without evaluating the rule (the scheduler evaluates it).
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
@@ -57,6 +107,12 @@ impl Schedule {
         }
         if self.catch_up_minutes > 7 * 24 * 60 {
             errors.push(FieldError::new("catch_up_minutes", "must be at most 10080 (one week)"));
+        }
+        if self.configurations.len() > MAX_CONFIGURATIONS {
+            errors.push(FieldError::new(
+                "configurations",
+                format!("a schedule carries at most {MAX_CONFIGURATIONS} configurations"),
+            ));
         }
         match &self.rule {
             ScheduleRule::Cron { expression } if expression.trim().is_empty() => {

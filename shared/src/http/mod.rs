@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 use crate::context::Context;
 use routes::{
     alerts, blobs, connections, cron, datasets, destinations, interactions, jobs, maintenance, preview, reports,
-    review, runs, schedules, suppressions, system, temporary_files, tokens, workspaces,
+    review, runs, scheduled_reports, schedules, suppressions, system, temporary_files, tokens, workspaces,
 };
 
 /// The whole API: the documented routes, the OpenAPI document at `/swagger/v1/swagger.json`,
@@ -61,6 +61,11 @@ pub fn api_routes() -> OpenApiRouter<Arc<Context>> {
         .routes(routes!(schedules::list_all))
         .routes(routes!(schedules::preview))
         .routes(routes!(schedules::get, schedules::update, schedules::delete))
+        .routes(routes!(scheduled_reports::list_all, scheduled_reports::create))
+        .routes(routes!(scheduled_reports::get, scheduled_reports::update, scheduled_reports::delete))
+        .routes(routes!(scheduled_reports::list_configurations, scheduled_reports::create_configuration))
+        .routes(routes!(scheduled_reports::update_configuration, scheduled_reports::delete_configuration))
+        .routes(routes!(scheduled_reports::execute))
         .routes(routes!(destinations::list_destinations, destinations::create))
         .routes(routes!(destinations::get, destinations::update, destinations::delete))
         .routes(routes!(destinations::test))

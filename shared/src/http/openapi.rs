@@ -55,6 +55,7 @@ pub const CRON_TOKEN_HEADER: &str = "cron_token_header";
         (name = "tokens", description = "Personal access tokens"),
         (name = "reports", description = "Report templates and previews"),
         (name = "schedules", description = "Schedules of reports"),
+        (name = "scheduled reports", description = "Seed 004's scheduled reports: a schedule in one call, its configurations (named parameter sets, one entry each) and executions"),
         (name = "destinations", description = "Where reports are delivered"),
         (name = "connections", description = "Databases that `sql` sources read (admins manage them)"),
         (name = "alerts", description = "Alert rules: the tick watches the data and notifies when it crosses a line"),

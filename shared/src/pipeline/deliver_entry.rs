@@ -82,7 +82,8 @@ async fn deliver_rendered(
     ctx.store.create_deliveries(&records).await?;
     let deliveries = ctx.store.list_deliveries(run_id, Some(entry_id), &PageRequest::first(200)).await?.items;
 
-    let scope = scope(report, &entry.parameters, entry.row.as_ref(), &run.inputs.data, run);
+    let scope =
+        scope(report, &entry.parameters, (entry.row.as_ref(), entry.configuration.as_ref()), &run.inputs.data, run);
     let mut files: Option<Vec<OutgoingFile>> = None;
     for delivery in deliveries {
         let open = !delivery.status.is_settled() && delivery.next_attempt_at.is_none_or(|at| at <= now);

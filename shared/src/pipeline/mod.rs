@@ -13,6 +13,7 @@ pub mod recovery;
 pub mod render_entry;
 pub mod review;
 pub mod review_document;
+pub mod scheduled_reports;
 pub mod schedules;
 pub mod start_run;
 pub mod tick;

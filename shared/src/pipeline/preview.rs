@@ -98,7 +98,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
         day: Some(day),
     };
     let run = Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now);
-    let scope = scope(&report, &parameters, row.as_ref(), &request.data, &run);
+    let scope = scope(&report, &parameters, (row.as_ref(), None), &request.data, &run);
     let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, (now, day))
         .await
         .map_err(PipelineError::Generation)?;

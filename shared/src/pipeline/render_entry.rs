@@ -16,7 +16,8 @@ use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
-    Artifact, Entry, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus, SourceRole, Workspace,
+    Artifact, Entry, EntryConfiguration, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus,
+    SourceRole, Workspace,
 };
 use crate::queue::Job;
 use crate::render::compose::{Composed, compose};
@@ -163,8 +164,18 @@ async fn produce(
     entry: &Entry,
     now: DateTime<Utc>,
 ) -> Result<Produced, PipelineError> {
-    let report = &run.inputs.report;
     let included = &run.inputs.included;
+    // A configuration's own prompt addendum replaces the report's for its entry.
+    let configured;
+    let report = match entry.configuration.as_ref().and_then(|c| c.prompt_addendum.as_ref()) {
+        Some(addendum) => {
+            let mut report = run.inputs.report.clone();
+            report.narrative.prompt_addendum = Some(addendum.clone());
+            configured = report;
+            &configured
+        }
+        None => &run.inputs.report,
+    };
     let mut generated = Generated { artifacts: Vec::new(), narrative: None, failures: Vec::new() };
     if !report.sections.is_empty() || included.is_empty() {
         // Narrate once per run: the first entry speaks for the run's shared figures.
@@ -220,7 +231,7 @@ async fn document(
     narrate_here: bool,
     now: DateTime<Utc>,
 ) -> Result<Result<(Vec<Artifact>, Option<NarrativeOutput>), String>, PipelineError> {
-    let scope = scope(report, parameters, entry.row.as_ref(), &run.inputs.data, run);
+    let scope = scope(report, parameters, (entry.row.as_ref(), entry.configuration.as_ref()), &run.inputs.data, run);
     let composed =
         match build(ctx, workspace, report, parameters, entry.row.as_ref(), &run.inputs.data, &scope, (now, run.day()))
             .await
@@ -350,17 +361,21 @@ pub(crate) async fn render_files(
 }
 
 /// What `{…}` placeholders in the report's text can name: parameters (also at the top
-/// level), the entry's row (as `row` and under the repeating source's name), the run's data
-/// payload and the run itself.
+/// level), the entry's row (as `row` and under the repeating source's name), the schedule
+/// configuration it was made for (`{configuration.name}`), the run's data payload and the run
+/// itself.
 pub(crate) fn scope(
     report: &Report,
     parameters: &Map<String, Value>,
-    row: Option<&Map<String, Value>>,
+    (row, configuration): (Option<&Map<String, Value>>, Option<&EntryConfiguration>),
     data: &Value,
     run: &Run,
 ) -> Value {
     let mut scope = parameters.clone();
     scope.insert("params".into(), Value::Object(parameters.clone()));
+    if let Some(configuration) = configuration {
+        scope.insert("configuration".into(), json!({"id": configuration.id, "name": configuration.name}));
+    }
     if let Some(row) = row {
         scope.insert("row".into(), Value::Object(row.clone()));
         if let Some(source) = report.repeating_source() {

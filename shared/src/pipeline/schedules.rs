@@ -216,6 +216,7 @@ pub async fn create_schedule(ctx: &Context, report: &Report, input: ScheduleInpu
         last_error: None,
         last_run_id: None,
         last_run_status: None,
+        configurations: vec![],
         created_at: now,
         updated_at: now,
         version: 0,

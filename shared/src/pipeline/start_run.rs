@@ -15,8 +15,8 @@ use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
-    Entry, EntryId, EntryStatus, FieldError, ParamType, Report, Run, RunId, RunInputs, RunStatus, RunTrigger,
-    ScheduleId, ValidationErrors,
+    Configuration, Entry, EntryId, EntryStatus, FieldError, ParamType, Report, Run, RunId, RunInputs, RunStatus,
+    RunTrigger, ScheduleId, ValidationErrors,
 };
 use crate::queue::Job;
 use crate::source::{SourceContext, fetch};
@@ -30,8 +30,13 @@ pub struct RunRequest {
     pub trigger: RunTrigger,
     /// The schedule and nominal slot of a scheduled run (its id is derived from them).
     pub slot: Option<(ScheduleId, DateTime<Utc>)>,
+    /// The schedule an execution asked for outside its slots runs for (seed `004`).
+    pub execution_of: Option<ScheduleId>,
     /// The zone whose calendar gives the run's day (the schedule's; UTC for other runs).
     pub timezone: Tz,
+    /// The active configurations of the schedule the run is for (seed `004`): one entry each,
+    /// with its values over the run's. None: one entry, or one per repeating row.
+    pub configurations: Vec<Configuration>,
     /// Parameter values for this run only (manual and API runs).
     pub overrides: Map<String, Value>,
     pub data: Value,
@@ -44,7 +49,9 @@ impl RunRequest {
             report,
             trigger: RunTrigger::Schedule,
             slot: Some((schedule, slot)),
+            execution_of: None,
             timezone,
+            configurations: vec![],
             overrides: Map::new(),
             data: Value::Null,
             idempotency_key: None,
@@ -53,7 +60,17 @@ impl RunRequest {
 
     /// A run of `report` started by a person or a caller now, with `overrides`.
     pub fn now(report: Report, trigger: RunTrigger, overrides: Map<String, Value>) -> Self {
-        Self { report, trigger, slot: None, timezone: Tz::UTC, overrides, data: Value::Null, idempotency_key: None }
+        Self {
+            report,
+            trigger,
+            slot: None,
+            execution_of: None,
+            timezone: Tz::UTC,
+            configurations: vec![],
+            overrides,
+            data: Value::Null,
+            idempotency_key: None,
+        }
     }
 
     /// The day the run stands for: its slot's (or else `now`'s) date in its timezone.
@@ -131,8 +148,12 @@ pub fn unbound(report: &Report, mut missing: Vec<String>) -> Vec<String> {
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
     let now = ctx.clock.now();
     let day = request.day(now);
-    let (parameters, missing) = resolve_parameters(&request.report, &request.overrides, day)?;
-    let missing = unbound(&request.report, missing);
+    let (parameters, mut missing) = resolve_parameters(&request.report, &request.overrides, day)?;
+    missing = unbound(&request.report, missing);
+    // Each configuration's entry resolves its own values; one missing a value fails alone.
+    if !request.configurations.is_empty() {
+        missing.clear();
+    }
     // A caller is told at once, as a preview tells it, and nothing is recorded; a scheduled
     // run has no caller, so its failure is recorded on the run and its schedule.
     if request.trigger != RunTrigger::Schedule && !missing.is_empty() {
@@ -146,21 +167,21 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
     let inputs = RunInputs {
         report: request.report.clone(),
         parameters: parameters.clone(),
-        data: request.data,
+        data: request.data.clone(),
         included: included.clone().unwrap_or_default(),
         day: Some(day),
     };
     let mut run = Run::started(id, inputs, request.trigger, now);
-    run.schedule_id = request.slot.map(|(s, _)| s);
+    run.schedule_id = request.slot.map(|(s, _)| s).or(request.execution_of);
     run.scheduled_for = request.slot.map(|(_, at)| at);
-    run.idempotency_key = request.idempotency_key;
+    run.idempotency_key = request.idempotency_key.clone();
     let oversized = inputs_over_limit(ctx, &mut run)?;
     let made = if let Err(reason) = included {
         Err(reason)
     } else if let Some(reason) = oversized {
         Err(reason)
     } else if missing.is_empty() {
-        make_entries(ctx, &run, &parameters, now).await?
+        make_entries(ctx, &run, &parameters, &request, now).await?
     } else {
         let names = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
         Err(format!("required parameter {names} has no value"))
@@ -225,9 +246,13 @@ async fn make_entries(
     ctx: &Context,
     run: &Run,
     parameters: &Map<String, Value>,
+    request: &RunRequest,
     now: DateTime<Utc>,
 ) -> Result<Result<Vec<Entry>, String>, PipelineError> {
     let report = &run.inputs.report;
+    if !request.configurations.is_empty() {
+        return Ok(configuration_entries(run, request, now));
+    }
     let Some(source) = report.repeating_source() else {
         return Ok(Ok(vec![new_entry(run, 0, None, parameters.clone(), now)]));
     };
@@ -269,6 +294,43 @@ async fn make_entries(
     Ok(Ok(entries))
 }
 
+/// One entry per configuration, each with the run's values and its own over them (derived
+/// dates worked out on the run's day). A configuration whose values do not fit the report
+/// fails only its entry, saying which.
+fn configuration_entries(run: &Run, request: &RunRequest, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
+    let report = &run.inputs.report;
+    if let Some(source) = report.repeating_source() {
+        return Err(format!(
+            "the report makes one entry per row of `{}`; a run per configuration needs a report without a \
+             repeating source",
+            source.name
+        ));
+    }
+    let ids = EntryId::sequence(now, request.configurations.len());
+    let entries = request.configurations.iter().zip(ids).enumerate().map(|(seq, (configuration, id))| {
+        let mut values = request.overrides.clone();
+        values.extend(configuration.parameters.clone());
+        let mut entry = new_entry(run, seq as u32, None, Map::new(), now);
+        entry.id = id;
+        entry.configuration = Some(configuration.for_entry());
+        let failure = match resolve_parameters(report, &values, run.day()) {
+            Ok((values, missing)) if missing.is_empty() => {
+                entry.parameters = values;
+                None
+            }
+            Ok((_, missing)) => Some(format!("required parameter `{}` has no value", missing.join("`, `"))),
+            Err(errors) => Some(errors.to_string()),
+        };
+        if let Some(reason) = failure {
+            entry.status = EntryStatus::GenerationFailed;
+            entry.error = Some(format!("configuration `{}`: {reason}", configuration.name));
+            entry.lease_until = None;
+        }
+        entry
+    });
+    Ok(entries.collect())
+}
+
 fn new_entry(
     run: &Run,
     seq: u32,
@@ -284,6 +346,7 @@ fn new_entry(
         status: EntryStatus::Queued,
         row,
         parameters,
+        configuration: None,
         artifacts: vec![],
         error: None,
         generation_errors: vec![],

@@ -259,6 +259,10 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     if !report.enabled {
         return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Paused, None), Outcome::Paused).await;
     }
+    if !report.scheduled {
+        let note = Some("scheduled generation is off for this report".to_string());
+        return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Paused, note), Outcome::Paused).await;
+    }
     if !ctx.store.get_workspace(schedule.workspace_id).await?.active {
         let note = Some("the workspace is inactive".to_string());
         return advance(ctx, &schedule, next, now, SlotRecord::of(SlotStatus::Paused, note), Outcome::Paused).await;
@@ -302,17 +306,10 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
     let created = match ctx.store.get_run(run_id).await {
         Ok(_) => None,
         Err(StoreError::NotFound { .. }) => {
-            match start_run(
-                ctx,
-                RunRequest::scheduled(
-                    report,
-                    schedule.id,
-                    latest,
-                    schedule.timezone.parse().unwrap_or(chrono_tz::Tz::UTC),
-                ),
-            )
-            .await?
-            {
+            let zone = schedule.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let mut request = RunRequest::scheduled(report, schedule.id, latest, zone);
+            request.configurations = schedule.active_configurations();
+            match start_run(ctx, request).await? {
                 RunCreation::Created(run) => Some(run),
                 RunCreation::Existing(_) => None,
             }
@@ -633,6 +630,27 @@ mod tests {
         assert_eq!((outcome.reports_ran, outcome.paused), (0, 1));
         let stored = w.ctx.store.get_schedule(w.ws.id, schedule.id).await.unwrap();
         assert_eq!((stored.last_status, stored.next_run_at), (Some(SlotStatus::Paused), Some(at(9, 0))));
+    }
+
+    #[tokio::test]
+    async fn a_report_with_scheduled_generation_off_pauses_its_schedule_saying_why() {
+        let w = world(at(8, 0)).await;
+        let (report, schedule) = hourly(&w, "r", at(8, 0)).await;
+        let mut manual = report.clone();
+        manual.scheduled = false;
+        let mut manual = w.ctx.store.update_report(&manual).await.unwrap();
+        let outcome = tick(&w.ctx).await.unwrap();
+        assert_eq!((outcome.reports_ran, outcome.paused), (0, 1));
+        assert!(runs_of(&w, &report).await.is_empty());
+        let stored = w.ctx.store.get_schedule(w.ws.id, schedule.id).await.unwrap();
+        assert_eq!((stored.last_status, stored.next_run_at), (Some(SlotStatus::Paused), Some(at(9, 0))));
+        assert_eq!(stored.last_error.as_deref(), Some("scheduled generation is off for this report"));
+
+        // Switched on again, the next slot runs.
+        manual.scheduled = true;
+        w.ctx.store.update_report(&manual).await.unwrap();
+        w.clock.set(at(9, 0));
+        assert_eq!(tick(&w.ctx).await.unwrap().reports_ran, 1);
     }
 
     #[tokio::test]

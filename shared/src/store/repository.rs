@@ -510,6 +510,16 @@ impl Store {
         self.replace(s, vec![]).await
     }
 
+    /// Reads, changes and writes back a schedule, retrying when another write came between.
+    pub async fn modify_schedule(
+        &self,
+        ws: WorkspaceId,
+        id: ScheduleId,
+        change: impl FnMut(&mut Schedule) -> Result<(), StoreError>,
+    ) -> Result<Schedule, StoreError> {
+        self.modify(&schedule_key(ws, id), id, change).await
+    }
+
     pub async fn delete_schedule(&self, ws: WorkspaceId, id: ScheduleId) -> Result<(), StoreError> {
         self.remove::<Schedule>(schedule_key(ws, id), id, vec![]).await
     }

@@ -464,7 +464,7 @@ pub struct JobView {
     pub name: Name,
     pub description: Option<String>,
     pub enabled: bool,
-    /// The job has an enabled schedule.
+    /// The job fires by itself: its scheduled generation is on and it has an enabled schedule.
     pub scheduled: bool,
     pub hold_for_review: bool,
 }

@@ -40,7 +40,8 @@ fn summary(report: &Report, scheduled: bool) -> Value {
 
 /// Lists every job of the workspace (an array of summaries, as seed `003` shows).
 ///
-/// `scheduled` is true when the job has an enabled schedule.
+/// `scheduled` is true when the job fires by itself: its scheduled generation is on and it has
+/// an enabled schedule.
 #[utoipa::path(
     get,
     path = "/api/v1/ws/{workspace}/jobs",
@@ -70,7 +71,7 @@ pub async fn list_jobs(State(ctx): State<Arc<Context>>, caller: Caller) -> ApiRe
     let mut page = PageRequest::first(PAGE);
     loop {
         let listing = ctx.store.list_reports(ws, &page).await?;
-        jobs.extend(listing.items.iter().map(|r| summary(r, scheduled.contains(&r.id))));
+        jobs.extend(listing.items.iter().map(|r| summary(r, r.scheduled && scheduled.contains(&r.id))));
         match listing.cursor {
             Some(cursor) => page.cursor = Some(cursor),
             None => break,

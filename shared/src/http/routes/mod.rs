@@ -13,6 +13,7 @@ pub mod preview;
 pub mod reports;
 pub mod review;
 pub mod runs;
+pub mod scheduled_reports;
 pub mod schedules;
 pub mod suppressions;
 pub mod system;

@@ -42,6 +42,8 @@ pub struct ReportBody {
     pub page: Option<PageSetup>,
     pub narrative: Option<Narrative>,
     pub deliveries: Option<Vec<DeliverySpec>>,
+    /// Whether the report's schedules fire (off: it runs only when asked).
+    pub scheduled: Option<bool>,
     pub hold_for_review: Option<bool>,
     /// Other saved reports each entry also runs, in order, with their parameters bound.
     pub includes: Option<Vec<IncludedReport>>,
@@ -67,6 +69,7 @@ impl ReportBody {
             page,
             narrative,
             deliveries,
+            scheduled,
             hold_for_review,
             includes
         );
