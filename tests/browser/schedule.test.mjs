@@ -1,7 +1,8 @@
 // The Schedule tab in a real browser: a weekly schedule from a preset (checked through the
 // API), the next fire times in local time and UTC, a recurrence-builder rule (last Friday of
-// the month) previewed and saved, a time moved by DST marked, a bad cron's field error,
-// pause/resume, delete, the scheduled-generation switch, and the page at phone width.
+// the month) previewed and saved, a month-end RFC 5545 rule kept and edited as text, a time
+// moved by DST marked, a bad cron's field error, pause/resume, delete, the scheduled-generation
+// switch, and the page at phone width.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -262,6 +263,32 @@ test("RFC 5545 text is previewed in the zone it names, a bad one is refused next
   assert.equal(saved.rule.occurrence, 1);
   assert.equal(saved.next_run_at, "2027-02-01T08:00:00Z");
   assert.match(await page.getByRole("row", { name: /Paris first Monday/ }).innerText(), /Every month on the 1st Monday at 09:00/);
+});
+
+test("a month-end rule the builder cannot draw is previewed, saved and edited as its RFC 5545 text", async () => {
+  await page.getByLabel("Schedule name").fill("Month end");
+  await page.getByRole("radio", { name: "RFC 5545 text" }).check();
+  const text = page.getByLabel("Rule as RFC 5545 text");
+  await text.fill("DTSTART;TZID=America/New_York:20270105T180000\nRRULE:FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=14\nEXDATE;TZID=America/New_York:20270331T180000");
+  await previewShows(/2027-01-31 23:00 UTC/);
+  const times = await previewTimes();
+  // The last day of each month at 18:00 in New York, March left out (EDT from 14 March).
+  assert.match(times[0], /2027-01-31 23:00 UTC/);
+  assert.match(times[1], /2027-02-28 23:00 UTC/);
+  assert.match(times[2], /2027-04-30 22:00 UTC/);
+  await page.getByRole("button", { name: "Add schedule" }).click();
+  const row = page.getByRole("row", { name: /Month end/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /RFC 5545: FREQ=MONTHLY;BYMONTHDAY=-1;COUNT=14 \(with added or excluded dates\)/);
+  const saved = (await schedules()).find((s) => s.name === "Month end");
+  assert.equal(saved.rule.type, "rrule", "kept as written");
+  assert.match(saved.rule.text, /EXDATE/);
+  assert.equal(saved.next_run_at, "2027-01-31T23:00:00Z");
+
+  await page.getByRole("button", { name: "Edit Month end" }).click();
+  await page.getByRole("heading", { name: "Edit schedule “Month end”" }).waitFor();
+  assert.equal(await page.getByRole("radio", { name: "RFC 5545 text" }).isChecked(), true);
+  assert.match(await page.getByLabel("Rule as RFC 5545 text").inputValue(), /BYMONTHDAY=-1;COUNT=14/);
 });
 
 test("a disabled report's tab says its schedules do not fire", async () => {

@@ -120,6 +120,9 @@ pub struct World {
     pub report: String,
     pub report_id: String,
     pub schedule: String,
+    /// A scheduled report (seed `004`: another schedule of the report) and its configuration.
+    pub scheduled_report: String,
+    pub configuration: String,
     pub destination: String,
     pub run: String,
     /// An entry still waiting for review.
@@ -178,6 +181,14 @@ impl World {
             "a schedule",
         )
         .await;
+        let weekly = json!({"report": "ledger-statements", "frequency": "weekly", "name": "Ledger weekly"});
+        let weekly =
+            created(s.post(&s.ws("/scheduled-reports")).json(&weekly).send().await.unwrap(), "a scheduled report")
+                .await;
+        let configuration = json!({"name": "Ledger north", "active": false});
+        let configurations = s.ws(&format!("/scheduled-reports/{}/configurations", text(&weekly["id"])));
+        let configuration =
+            created(s.post(&configurations).json(&configuration).send().await.unwrap(), "a configuration").await;
         let started = created(s.post(&s.ws("/reports/ledger-statements/runs")).send().await.unwrap(), "a run").await;
         let run = text(&started["id"]);
         let detail = s.settled_run(&run).await;
@@ -251,6 +262,8 @@ impl World {
             report: "ledger-statements".into(),
             report_id,
             schedule: text(&schedule["id"]),
+            scheduled_report: text(&weekly["id"]),
+            configuration: text(&configuration["id"]),
             destination,
             run,
             pending_entry: entries[1].clone(),
@@ -259,9 +272,18 @@ impl World {
             spare_token: text(&token["id"]),
             suppression,
             temporary_file,
-            names: ["Ledger mail", "Ledger statements", "Ledger mornings", "Ledger spare", "ledger-db", "Ledger watch"]
-                .map(String::from)
-                .into(),
+            names: [
+                "Ledger mail",
+                "Ledger statements",
+                "Ledger mornings",
+                "Ledger weekly",
+                "Ledger north",
+                "Ledger spare",
+                "ledger-db",
+                "Ledger watch",
+            ]
+            .map(String::from)
+            .into(),
         }
     }
 
@@ -277,6 +299,8 @@ impl World {
             ("delivery", _) => &self.delivery,
             ("run", _) | ("id", "runs") => &self.run,
             ("id", "schedules") => &self.schedule,
+            ("id", "scheduled-reports") => &self.scheduled_report,
+            ("configuration", _) => &self.configuration,
             ("id", "destinations") => &self.destination,
             ("id", "tokens") => &self.spare_token,
             ("id", "temporary-files") => &self.temporary_file,
@@ -311,6 +335,8 @@ impl World {
         vec![
             &self.report_id,
             &self.schedule,
+            &self.scheduled_report,
+            &self.configuration,
             &self.destination,
             &self.run,
             &self.pending_entry,

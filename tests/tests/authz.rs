@@ -214,11 +214,15 @@ async fn every_refusal_changes_nothing_and_answers_with_the_envelope(backend: Ba
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// The order the admin's calls go in: deletions last (and the report's after what hangs on it),
-/// so every call finds the resources it names.
+/// The order the admin's calls go in: deletions last (a schedule's after its configuration's,
+/// a scheduled report's, which is the same schedule, before the schedule's; the report's after
+/// what hangs on it), so every call finds the resources it names.
 fn positive_order(op: &Operation) -> (u8, u8) {
     let deletes = op.method == reqwest::Method::DELETE;
-    let late = ["delete_report", "delete_destination"].iter().position(|id| *id == op.id).map_or(0, |i| i as u8 + 1);
+    let late = ["delete_scheduled_report", "delete_schedule", "delete_report", "delete_destination"]
+        .iter()
+        .position(|id| *id == op.id)
+        .map_or(0, |i| i as u8 + 1);
     (u8::from(deletes), late)
 }
 

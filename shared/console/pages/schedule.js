@@ -191,7 +191,15 @@ const pad = (n) => String(n).padStart(2, "0");
 
 /** A stored or edited rule as a sentence ("Monthly on the last Friday at 09:00"). */
 export function describeRule(rule) {
+  if (rule.type === "rrule") return describeText(rule.text);
   return rule.type === "cron" ? describeCron(rule.expression) : describeRecurrence(rule);
+}
+
+/** RFC 5545 text the builder cannot draw, named by its RRULE ("RFC 5545: FREQ=MONTHLY;BYMONTHDAY=-1"). */
+function describeText(text) {
+  const line = String(text).split(/\n|\\n/).find((l) => /^(RRULE:)?FREQ=/i.test(l.trim())) ?? "";
+  const extra = /^(RDATE|EXDATE)/im.test(text) ? " (with added or excluded dates)" : "";
+  return `RFC 5545: ${line.trim().replace(/^RRULE:/i, "")}${extra}`;
 }
 
 function describeCron(expression) {
@@ -295,7 +303,7 @@ function buildInputs(page, schedule) {
   const cronValue = rule.type === "cron" ? rule.expression : PRESETS[1][1];
   const inputs = {
     name: h("input", { type: "text", name: "name", value: schedule?.name ?? "", required: true, autocomplete: "off" }),
-    modes: MODES.map(([value, label]) => ({ value, label, input: h("input", { type: "radio", name: "mode", value, checked: value === (rec ? "recurrence" : "cron"), id: `schedule-mode-${value}` }) })),
+    modes: MODES.map(([value, label]) => ({ value, label, input: h("input", { type: "radio", name: "mode", value, checked: value === (rule.type === "rrule" ? "text" : rec ? "recurrence" : "cron"), id: `schedule-mode-${value}` }) })),
     rruleText: h("textarea", { name: "rrule", class: "code schedule-rrule-input", spellcheck: "false", value: schedule?.rrule ?? RRULE_EXAMPLE }),
     preset: select([["", "Custom"], ...PRESETS.map(([label, cron]) => [cron, label])], PRESETS.find(([, c]) => c === cronValue)?.[1] ?? "", { name: "preset" }),
     cron: h("input", { type: "text", name: "cron", value: cronValue, class: "mono", spellcheck: "false", autocomplete: "off" }),
@@ -421,7 +429,7 @@ function renderForm(page, schedule) {
   const textPanel = h(
     "div",
     { class: "schedule-panel", id: "schedule-text-panel" },
-    field("Rule as RFC 5545 text", inputs.rruleText, { hint: "A DTSTART line and an RRULE line; the DTSTART's TZID is the timezone (UTC when it ends in Z)." }),
+    field("Rule as RFC 5545 text", inputs.rruleText, { hint: "A DTSTART line, an RRULE line with any RFC 5545 parts (COUNT, BYMONTHDAY=-1, BYSETPOS lists, BYWEEKNO, WKST…) and any RDATE or EXDATE lines; the DTSTART's TZID is the timezone (UTC when it ends in Z). A rule the builder can draw opens in the builder next time." }),
   );
   const timezoneField = field("Timezone", inputs.timezone, { hint: "An IANA zone; the rule's times are read in it." });
   const words = h("p", { class: "schedule-words", "aria-live": "polite" });

@@ -55,6 +55,9 @@ fn default_catch_up_minutes() -> u32 {
     60
 }
 
+/// Longest RFC 5545 text a rule may be.
+pub const MAX_RULE_TEXT: usize = 20_000;
+
 /// Most configurations one schedule carries (seed `004`: "max 20 configs per schedule").
 pub const MAX_CONFIGURATIONS: usize = 20;
 
@@ -119,7 +122,10 @@ impl Schedule {
                 errors.push(FieldError::new("rule.expression", "must not be blank"));
             }
             ScheduleRule::Recurrence(rule) => errors.extend(rule.check()),
-            ScheduleRule::Cron { .. } => {}
+            ScheduleRule::Rrule { text } if text.len() > MAX_RULE_TEXT => {
+                errors.push(FieldError::new("rule.text", format!("must be at most {MAX_RULE_TEXT} characters")));
+            }
+            ScheduleRule::Cron { .. } | ScheduleRule::Rrule { .. } => {}
         }
         ValidationErrors::into_result(errors)
     }
@@ -133,6 +139,11 @@ pub enum ScheduleRule {
         expression: String,
     },
     Recurrence(RecurrenceRule),
+    /// RFC 5545 text the structured rule cannot express (`DTSTART`, one `RRULE` with any of the
+    /// RFC's parts, `RDATE` and `EXDATE` lines), kept as written.
+    Rrule {
+        text: String,
+    },
 }
 
 /// The recurrence rule of seed `003`, step 5.

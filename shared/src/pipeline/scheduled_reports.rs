@@ -47,7 +47,7 @@ impl Frequency {
     fn of(rule: &ScheduleRule) -> Option<Self> {
         match rule {
             ScheduleRule::Cron { expression } => Self::ALL.into_iter().find(|f| f.cron() == expression.trim()),
-            ScheduleRule::Recurrence(_) => None,
+            ScheduleRule::Recurrence(_) | ScheduleRule::Rrule { .. } => None,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::{
     DestinationId, FieldError, Name, OverlapPolicy, RecurrenceRule, Report, Schedule, ScheduleId, ScheduleRule,
     ValidationErrors,
 };
+use crate::schedule::rfc5545::TextRule;
 use crate::schedule::{CompiledRule, Occurrence, presets, recurrence};
 use crate::store::StoreError;
 
@@ -44,14 +45,21 @@ impl RuleInput {
             RuleInput::Cron { expression } => Ok((ScheduleRule::Cron { expression }, tz)),
             RuleInput::Recurrence(rule) => Ok((ScheduleRule::Recurrence(rule), tz)),
             RuleInput::Rrule { text } => {
-                let (rule, rule_tz) =
-                    recurrence::from_rfc5545(&text).map_err(|e| invalid("rule.text", e.to_string()))?;
+                // The builder's form when it can draw the rule; the text as written otherwise.
+                let (rule, rule_tz) = match recurrence::from_rfc5545(&text) {
+                    Ok((rule, rule_tz)) => (ScheduleRule::Recurrence(rule), rule_tz),
+                    Err(_) => {
+                        let text = text.replace("\\n", "\n").trim().to_string();
+                        let parsed = TextRule::parse(&text).map_err(|e| invalid("rule.text", e.to_string()))?;
+                        (ScheduleRule::Rrule { text }, parsed.timezone)
+                    }
+                };
                 match timezone {
                     Some(given) if given != rule_tz => Err(invalid(
                         "timezone",
                         format!("`{given}` differs from the rule's TZID `{rule_tz}`; give one of them"),
                     )),
-                    _ => Ok((ScheduleRule::Recurrence(rule), rule_tz)),
+                    _ => Ok((rule, rule_tz)),
                 }
             }
             RuleInput::Preset { name } => {
@@ -99,10 +107,7 @@ pub fn preview(
         return Err(invalid("count", format!("must be between 1 and {MAX_PREVIEW}")));
     }
     let compiled = compile(rule, timezone, after)?;
-    let rrule = match rule {
-        ScheduleRule::Recurrence(r) => Some(recurrence::to_rfc5545(r, timezone)),
-        ScheduleRule::Cron { .. } => None,
-    };
+    let rrule = crate::schedule::as_rfc5545(rule, timezone);
     Ok(Preview {
         object: "schedule_preview",
         timezone: timezone.into(),

@@ -54,6 +54,7 @@
 
 pub mod cron;
 pub mod recurrence;
+pub mod rfc5545;
 mod zone;
 
 #[cfg(test)]
@@ -68,6 +69,7 @@ use crate::domain::ScheduleRule;
 
 use self::cron::CronExpr;
 use self::recurrence::Plan;
+use self::rfc5545::TextRule;
 
 /// The most occurrences one [`CompiledRule::preview`] returns.
 pub const MAX_PREVIEW: usize = 500;
@@ -122,7 +124,35 @@ pub struct CompiledRule {
 #[derive(Debug, Clone)]
 enum Kind {
     Cron(Arc<CronExpr>),
-    Recurrence(Arc<Plan>),
+    Recurrence(Arc<dyn Recurring>),
+}
+
+/// A recurrence evaluated with `rrule`: the structured rule or RFC 5545 text.
+trait Recurring: std::fmt::Debug + Send + Sync {
+    /// Up to `count` occurrences strictly after `after` (from the start when `None`).
+    fn find(&self, after: Option<DateTime<Utc>>, count: usize) -> recurrence::Found;
+    /// Why a search found nothing.
+    fn why_nothing(&self, after: Option<DateTime<Utc>>, capped: bool) -> String;
+}
+
+impl Recurring for Plan {
+    fn find(&self, after: Option<DateTime<Utc>>, count: usize) -> recurrence::Found {
+        Plan::find(self, after, count)
+    }
+
+    fn why_nothing(&self, after: Option<DateTime<Utc>>, capped: bool) -> String {
+        Plan::why_nothing(self, after, capped)
+    }
+}
+
+impl Recurring for TextRule {
+    fn find(&self, after: Option<DateTime<Utc>>, count: usize) -> recurrence::Found {
+        TextRule::find(self, after, count)
+    }
+
+    fn why_nothing(&self, after: Option<DateTime<Utc>>, capped: bool) -> String {
+        TextRule::why_nothing(self, after, capped)
+    }
 }
 
 impl CompiledRule {
@@ -147,11 +177,16 @@ impl CompiledRule {
                 });
                 (Kind::Cron(Arc::new(expr)), never)
             }
-            ScheduleRule::Recurrence(rule) => {
-                let plan = Plan::new(rule, tz)?;
-                let first = plan.find(None, 1);
-                let never = first.occurrences.is_empty().then(|| plan.why_nothing(None, first.capped));
-                (Kind::Recurrence(Arc::new(plan)), never)
+            ScheduleRule::Recurrence(rule) => recurring(Arc::new(Plan::new(rule, tz)?)),
+            ScheduleRule::Rrule { text } => {
+                let rule = TextRule::parse(text)?;
+                if rule.tz() != tz {
+                    return Err(RuleError::InvalidRecurrence(format!(
+                        "the rule's zone `{}` differs from the schedule's timezone `{timezone}`",
+                        rule.timezone
+                    )));
+                }
+                recurring(Arc::new(rule))
             }
         };
         Ok(Self { tz, kind, never })
@@ -230,6 +265,23 @@ impl CompiledRule {
     pub fn timezone(&self) -> Tz {
         self.tz
     }
+}
+
+/// The rule as RFC 5545 text (recurrence rules: the structured form written out, or the text
+/// as kept); none for cron.
+pub fn as_rfc5545(rule: &ScheduleRule, timezone: &str) -> Option<String> {
+    match rule {
+        ScheduleRule::Recurrence(r) => Some(recurrence::to_rfc5545(r, timezone)),
+        ScheduleRule::Rrule { text } => Some(text.clone()),
+        ScheduleRule::Cron { .. } => None,
+    }
+}
+
+/// A recurrence ready to evaluate, and why it never fires (found once, here).
+fn recurring(rule: Arc<dyn Recurring>) -> (Kind, Option<String>) {
+    let first = rule.find(None, 1);
+    let never = first.occurrences.is_empty().then(|| rule.why_nothing(None, first.capped));
+    (Kind::Recurrence(rule), never)
 }
 
 /// Presets of seed 001: ("Daily 8am", "0 8 * * *"), ("Weekly Mon 8am", "0 8 * * 1"), ("Monthly 1st 8am", "0 8 1 * *").

@@ -81,17 +81,17 @@ const REORDER_WINDOW: Duration = Duration::days(2);
 
 /// A search for occurrences after `after` anchors DTSTART at least this far (plus up to one
 /// period) before `after`'s wall-clock time.
-const ANCHOR_MARGIN: Duration = Duration::days(2);
+pub(super) const ANCHOR_MARGIN: Duration = Duration::days(2);
 
 const ALL_DAYS: [Weekday; 7] =
     [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
 
-const LAST_SECOND: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
+pub(super) const LAST_SECOND: NaiveTime = match NaiveTime::from_hms_opt(23, 59, 59) {
     Some(time) => time,
     None => NaiveTime::MIN,
 };
 
-fn invalid(message: impl Into<String>) -> RuleError {
+pub(super) fn invalid(message: impl Into<String>) -> RuleError {
     RuleError::InvalidRecurrence(message.into())
 }
 
@@ -276,7 +276,7 @@ pub fn from_rfc5545(text: &str) -> Result<(RecurrenceRule, String), RuleError> {
     Ok((canonical(&rule), timezone))
 }
 
-fn parse_dtstart<'a>(
+pub(super) fn parse_dtstart<'a>(
     params: impl Iterator<Item = &'a str>,
     value: &str,
 ) -> Result<(NaiveDateTime, String, Tz), RuleError> {
@@ -311,14 +311,14 @@ fn parse_dtstart<'a>(
 }
 
 /// `YYYYMMDDTHHMMSS`.
-fn parse_basic_datetime(text: &str) -> Option<NaiveDateTime> {
+pub(super) fn parse_basic_datetime(text: &str) -> Option<NaiveDateTime> {
     let ok = text.len() == 15
         && text.char_indices().all(|(i, c)| if i == 8 { c.eq_ignore_ascii_case(&'T') } else { c.is_ascii_digit() });
     ok.then(|| NaiveDateTime::parse_from_str(&text.to_ascii_uppercase(), "%Y%m%dT%H%M%S").ok()).flatten()
 }
 
 /// `YYYYMMDD`.
-fn parse_basic_date(text: &str) -> Option<NaiveDate> {
+pub(super) fn parse_basic_date(text: &str) -> Option<NaiveDate> {
     let ok = text.len() == 8 && text.chars().all(|c| c.is_ascii_digit());
     ok.then(|| NaiveDate::parse_from_str(text, "%Y%m%d").ok()).flatten()
 }
@@ -650,6 +650,118 @@ struct Candidate {
     shifted: bool,
 }
 
+/// Occurrences strictly after `after` (all when `None`) among the wall-clock candidates
+/// `walls` (ascending, from `rrule`), pinned in `tz`: at most `count`, ascending by instant,
+/// identical instants once. Reads at most [`MAX_STEPS`] candidates.
+pub(crate) fn collect(
+    mut walls: impl Iterator<Item = NaiveDateTime>,
+    tz: Tz,
+    after: Option<DateTime<Utc>>,
+    count: usize,
+) -> Found {
+    let mut found = Found::default();
+    if count == 0 {
+        return found;
+    }
+    let is_after = |at: DateTime<Utc>| after.is_none_or(|after| at > after);
+    let mut pending: BinaryHeap<Reverse<Candidate>> = BinaryHeap::new();
+    let mut newest_wall: Option<NaiveDateTime> = None;
+    let mut last_at: Option<DateTime<Utc>> = None;
+    let mut exhausted = false;
+    let mut steps = 0usize;
+    loop {
+        while let Some(Reverse(next)) = pending.peek().copied() {
+            let settled = exhausted || newest_wall.is_some_and(|newest| newest - next.wall > REORDER_WINDOW);
+            if !settled {
+                break;
+            }
+            pending.pop();
+            if last_at == Some(next.at) {
+                continue;
+            }
+            last_at = Some(next.at);
+            if is_after(next.at) {
+                found.occurrences.push(Occurrence { at: next.at, local: next.local, dst_shifted: next.shifted });
+                if found.occurrences.len() >= count {
+                    return found;
+                }
+            }
+        }
+        if exhausted {
+            return found;
+        }
+        if steps >= MAX_STEPS {
+            found.capped = true;
+            return found;
+        }
+        match walls.next() {
+            None => exhausted = true,
+            Some(wall) => {
+                steps += 1;
+                newest_wall = Some(wall);
+                if let Some(r) = zone::resolve(tz, wall) {
+                    pending.push(Reverse(Candidate { at: r.at, wall, local: r.local, shifted: r.shifted }));
+                }
+            }
+        }
+    }
+}
+
+/// The latest DTSTART not after `target` that lies a whole number of `interval` periods after
+/// `start` — hours and minutes from `start` itself, days from its date, weeks from the first
+/// day (`week_start`) of its week, months and years from their first day, at `start`'s time —
+/// or `start` itself. Re-anchoring there keeps a rule's phase, and (with every part the rule
+/// takes from DTSTART written out) its meaning.
+pub(crate) fn anchor_before(
+    start: NaiveDateTime,
+    freq: Frequency,
+    interval: u16,
+    week_start: Weekday,
+    target: NaiveDateTime,
+) -> NaiveDateTime {
+    if target <= start {
+        return start;
+    }
+    let n = i64::from(interval);
+    let time = start.time();
+    let every_seconds = |period: i64| {
+        let k = (target - start).num_seconds() / period;
+        start.checked_add_signed(Duration::seconds(k * period))
+    };
+    let candidate = match freq {
+        Frequency::Minutely => every_seconds(n * 60),
+        Frequency::Hourly => every_seconds(n * 3600),
+        Frequency::Daily => {
+            let k = (target.date() - start.date()).num_days() / n;
+            start.checked_add_signed(Duration::days(k * n))
+        }
+        Frequency::Weekly => {
+            let back = (7 + start.weekday().num_days_from_monday() - week_start.num_days_from_monday()) % 7;
+            let first = start.date() - Duration::days(i64::from(back));
+            let k = (target.date() - first).num_days() / 7 / n;
+            (k > 0).then(|| first.checked_add_signed(Duration::days(k * n * 7))).flatten().map(|d| d.and_time(time))
+        }
+        Frequency::Monthly => {
+            let index = |d: NaiveDateTime| i64::from(d.year()) * 12 + i64::from(d.month0());
+            let k = (index(target) - index(start)) / n;
+            let month = index(start) + k * n;
+            let year = i32::try_from(month.div_euclid(12)).ok();
+            let month0 = u32::try_from(month.rem_euclid(12)).ok();
+            (k > 0)
+                .then(|| year.zip(month0).and_then(|(y, m0)| NaiveDate::from_ymd_opt(y, m0 + 1, 1)))
+                .flatten()
+                .map(|d| d.and_time(time))
+        }
+        Frequency::Yearly => {
+            let k = i64::from(target.year() - start.year()) / n;
+            let year = i32::try_from(i64::from(start.year()) + k * n).ok();
+            (k > 0).then(|| year.and_then(|y| NaiveDate::from_ymd_opt(y, 1, 1))).flatten().map(|d| d.and_time(time))
+        }
+        Frequency::Secondly => None,
+    };
+    candidate.filter(|c| *c >= start && *c <= target).unwrap_or(start)
+}
+
 impl Plan {
     /// Checks ranges, then the rule's shape with `rrule`. Does not check that it fires.
     pub(crate) fn new(rule: &RecurrenceRule, tz: Tz) -> Result<Self, RuleError> {
@@ -723,107 +835,20 @@ impl Plan {
         if self.until.is_some_and(|until| until < anchor) {
             return found;
         }
-        let mut walls = match self.walls(anchor) {
-            Ok(walls) => walls,
+        match self.walls(anchor) {
+            Ok(walls) => collect(walls.map(|dt| dt.naive_utc()), self.tz, after, count),
             Err(error) => {
                 tracing::warn!(%error, "recurrence rule could not be re-anchored");
-                found.capped = true;
-                return found;
-            }
-        };
-
-        let mut pending: BinaryHeap<Reverse<Candidate>> = BinaryHeap::new();
-        let mut newest_wall: Option<NaiveDateTime> = None;
-        let mut last_at: Option<DateTime<Utc>> = None;
-        let mut exhausted = false;
-        let mut steps = 0usize;
-        loop {
-            while let Some(Reverse(next)) = pending.peek().copied() {
-                let settled = exhausted || newest_wall.is_some_and(|newest| newest - next.wall > REORDER_WINDOW);
-                if !settled {
-                    break;
-                }
-                pending.pop();
-                if last_at == Some(next.at) {
-                    continue;
-                }
-                last_at = Some(next.at);
-                if is_after(next.at) {
-                    found.occurrences.push(Occurrence { at: next.at, local: next.local, dst_shifted: next.shifted });
-                    if found.occurrences.len() >= count {
-                        return found;
-                    }
-                }
-            }
-            if exhausted {
-                return found;
-            }
-            if steps >= MAX_STEPS {
-                found.capped = true;
-                return found;
-            }
-            match walls.next() {
-                None => exhausted = true,
-                Some(dt) => {
-                    steps += 1;
-                    let wall = dt.naive_utc();
-                    newest_wall = Some(wall);
-                    if let Some(r) = zone::resolve(self.tz, wall) {
-                        pending.push(Reverse(Candidate { at: r.at, wall, local: r.local, shifted: r.shifted }));
-                    }
-                }
+                Found { occurrences: Vec::new(), capped: true }
             }
         }
     }
 
     /// The latest DTSTART not after `target` that lies a whole number of periods after `start`
-    /// (weeks counted from the Monday of `start`'s week, months and years from their first
-    /// day), or `start` itself.
+    /// ([`anchor_before`]), or `start` itself.
     fn anchor_before(&self, target: NaiveDateTime) -> NaiveDateTime {
-        let start = self.rule.start;
-        let Shape::Repeat { freq, interval, .. } = &self.shape else { return start };
-        if target <= start {
-            return start;
-        }
-        let n = i64::from(*interval);
-        let time = start.time();
-        let candidate = match freq {
-            Frequency::Hourly => {
-                let period = n * 3600;
-                let k = (target - start).num_seconds() / period;
-                start.checked_add_signed(Duration::seconds(k * period))
-            }
-            Frequency::Daily => {
-                let k = (target.date() - start.date()).num_days() / n;
-                start.checked_add_signed(Duration::days(k * n))
-            }
-            Frequency::Weekly => {
-                let monday = start.date() - Duration::days(i64::from(start.weekday().num_days_from_monday()));
-                let k = (target.date() - monday).num_days() / 7 / n;
-                (k > 0)
-                    .then(|| monday.checked_add_signed(Duration::days(k * n * 7)))
-                    .flatten()
-                    .map(|d| d.and_time(time))
-            }
-            Frequency::Monthly => {
-                let index = |d: NaiveDateTime| i64::from(d.year()) * 12 + i64::from(d.month0());
-                let k = (index(target) - index(start)) / n;
-                let month = index(start) + k * n;
-                let year = i32::try_from(month.div_euclid(12)).ok();
-                let month0 = u32::try_from(month.rem_euclid(12)).ok();
-                (k > 0)
-                    .then(|| year.zip(month0).and_then(|(y, m0)| NaiveDate::from_ymd_opt(y, m0 + 1, 1)))
-                    .flatten()
-                    .map(|d| d.and_time(time))
-            }
-            Frequency::Yearly => {
-                let k = i64::from(target.year() - start.year()) / n;
-                let year = i32::try_from(i64::from(start.year()) + k * n).ok();
-                (k > 0).then(|| year.and_then(|y| NaiveDate::from_ymd_opt(y, 1, 1))).flatten().map(|d| d.and_time(time))
-            }
-            Frequency::Minutely | Frequency::Secondly => None,
-        };
-        candidate.filter(|c| *c >= start && *c <= target).unwrap_or(start)
+        let Shape::Repeat { freq, interval, .. } = &self.shape else { return self.rule.start };
+        anchor_before(self.rule.start, *freq, *interval, Weekday::Mon, target)
     }
 
     /// The rule's wall-clock occurrences from `anchor` on, from `rrule` with UTC standing in for

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::domain::{Access, Area, ConfigurationId, Schedule, ScheduleId};
+use crate::domain::{Access, Area, ConfigurationId, FieldError, Schedule, ScheduleId, ValidationErrors};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
@@ -63,7 +63,8 @@ pub async fn create(
     caller.require(Area::Schedules, Access::Write)?;
     let input: ScheduledReportInput = input.parse()?;
     let Some(report) = input.report.as_deref() else {
-        return Err(ApiError::invalid("report", "is required (the report's id or code)"));
+        let missing = FieldError::new("report", "is required (the report's id or code)");
+        return Err(ValidationErrors(vec![missing]).into());
     };
     let report = ctx.store.resolve_report(caller.workspace.id, report).await?;
     let schedule = scheduled_reports::create(&ctx, &report, input).await?;

@@ -11,18 +11,17 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::context::Context;
-use crate::domain::{Access, Area, Schedule, ScheduleId, ScheduleRule};
+use crate::domain::{Access, Area, Schedule, ScheduleId};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
 use crate::pipeline::schedules::{self, RuleInput, ScheduleInput};
-use crate::schedule::recurrence;
 
 pub fn view(s: &Schedule) -> Value {
     let mut v = object("schedule", s);
-    if let ScheduleRule::Recurrence(rule) = &s.rule {
-        v["rrule"] = json!(recurrence::to_rfc5545(rule, &s.timezone));
+    if let Some(text) = crate::schedule::as_rfc5545(&s.rule, &s.timezone) {
+        v["rrule"] = json!(text);
     }
     v
 }
@@ -191,6 +190,7 @@ pub struct PreviewRequest {
     /// Fire times strictly after this instant; now when absent.
     pub after: Option<DateTime<Utc>>,
     /// How many (1–100, default 10).
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<usize>,
 }
 
