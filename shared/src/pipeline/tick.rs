@@ -497,6 +497,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn summer_time_moves_a_slot_into_the_next_local_day_and_month() {
+        // 00:30 on 1 April in London is British Summer Time: 23:30 on 31 March in UTC. In
+        // winter the same local time is also the UTC time, so only the zone's offset on the
+        // slot's day decides which month the run is for.
+        let slot = Utc.with_ymd_and_hms(2026, 3, 31, 23, 30, 0).unwrap();
+        let w = world(slot + Duration::minutes(1)).await;
+        let report = with_derived_dates(&w, "30 0 * * *", "Europe/London", slot).await;
+        assert_eq!(tick(&w.ctx).await.unwrap().reports_ran, 1);
+        let run = runs_of(&w, &report).await.remove(0);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 4, 1);
+        assert_eq!(dates(&run), ("2026-04-01".into(), "2026-03-31".into(), "2026-05-01".into(), day));
+    }
+
+    #[tokio::test]
     async fn a_catch_up_run_works_out_the_dates_of_the_slot_it_stands_for_not_of_the_day_it_runs() {
         // The 23:00 slot of 31 March runs 40 minutes late, on 1 April.
         let slot = Utc.with_ymd_and_hms(2026, 3, 31, 23, 0, 0).unwrap();
