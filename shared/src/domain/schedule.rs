@@ -97,6 +97,32 @@ pub struct EntryConfiguration {
 }
 
 impl Schedule {
+    /// The deliveries of a run of `report` this schedule starts: with destinations named, the
+    /// report's own delivery to each (its recipients, subject, condition), or a plain one where
+    /// the report has none, and none elsewhere; without, the report's own.
+    pub fn deliveries_of(&self, report: &super::Report) -> Vec<super::DeliverySpec> {
+        if self.destinations.is_empty() {
+            return report.deliveries.clone();
+        }
+        let mut deliveries: Vec<super::DeliverySpec> =
+            report.deliveries.iter().filter(|d| self.destinations.contains(&d.destination_id)).cloned().collect();
+        for destination in &self.destinations {
+            if !deliveries.iter().any(|d| d.destination_id == *destination) {
+                deliveries.push(super::DeliverySpec {
+                    destination_id: *destination,
+                    to: vec![],
+                    cc: vec![],
+                    bcc: vec![],
+                    subject: None,
+                    message: None,
+                    naming_pattern: None,
+                    condition: None,
+                });
+            }
+        }
+        deliveries
+    }
+
     /// The configurations each slot makes an entry for.
     pub fn active_configurations(&self) -> Vec<Configuration> {
         self.configurations.iter().filter(|c| c.active).cloned().collect()

@@ -317,10 +317,11 @@ pub async fn remove_configuration(
 pub async fn execute(
     ctx: &Context,
     schedule: &Schedule,
-    report: Report,
+    mut report: Report,
     overrides: Map<String, Value>,
     data: Value,
 ) -> Result<RunCreation, PipelineError> {
+    report.deliveries = schedule.deliveries_of(&report);
     let mut request = RunRequest::now(report, RunTrigger::Api, overrides);
     request.data = data;
     request.timezone = schedule.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);

@@ -307,6 +307,8 @@ async fn fire(ctx: &Context, schedule: Schedule, now: DateTime<Utc>) -> Result<O
         Ok(_) => None,
         Err(StoreError::NotFound { .. }) => {
             let zone = schedule.timezone.parse().unwrap_or(chrono_tz::Tz::UTC);
+            let mut report = report;
+            report.deliveries = schedule.deliveries_of(&report);
             let mut request = RunRequest::scheduled(report, schedule.id, latest, zone);
             request.configurations = schedule.active_configurations();
             match start_run(ctx, request).await? {
@@ -387,7 +389,7 @@ mod tests {
 
     use super::*;
     use crate::clock::{Clock, ManualClock};
-    use crate::domain::{EntryStatus, OverlapPolicy, RunStatus, RunTrigger, ScheduleRule, Workspace};
+    use crate::domain::{DestinationId, EntryStatus, OverlapPolicy, RunStatus, RunTrigger, ScheduleRule, Workspace};
     use crate::store::Store;
     use crate::store::sqlite::SqliteTable;
     use crate::testing::fixtures;
@@ -494,6 +496,30 @@ mod tests {
         let run = runs_of(&w, &report).await.remove(0);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 31);
         assert_eq!(dates(&run), ("2026-12-01".into(), "2026-09-30".into(), "2026-05-01".into(), day));
+    }
+
+    #[tokio::test]
+    async fn a_schedule_naming_destinations_delivers_there_with_the_reports_settings_for_them() {
+        let w = world(at(8, 0)).await;
+        let now = w.clock.now();
+        let (mail, chat, archive) =
+            (DestinationId::generate(now), DestinationId::generate(now), DestinationId::generate(now));
+        let mut report = fixtures::report(&w.ws, "delivered", now);
+        report.deliveries = serde_json::from_value(serde_json::json!([
+            {"destination_id": mail, "to": ["ops@acme.test"]},
+            {"destination_id": chat, "subject": "Digest {run.date}"}
+        ]))
+        .unwrap();
+        let report = w.ctx.store.create_report(&report).await.unwrap();
+        let mut s = fixtures::schedule(&report, Some(at(8, 0)), now);
+        s.rule = ScheduleRule::Cron { expression: "0 * * * *".into() };
+        s.destinations = vec![chat, archive];
+        w.ctx.store.create_schedule(&s).await.unwrap();
+        assert_eq!(tick(&w.ctx).await.unwrap().reports_ran, 1);
+        let run = runs_of(&w, &report).await.remove(0);
+        let delivered: Vec<_> =
+            run.inputs.report.deliveries.iter().map(|d| (d.destination_id, d.subject.clone())).collect();
+        assert_eq!(delivered, [(chat, Some("Digest {run.date}".to_string())), (archive, None)], "not to mail");
     }
 
     #[tokio::test]
