@@ -50,7 +50,7 @@ test("run now names the run it started in a toast, and that run exists", async (
 });
 
 test("run now asks for the values of a report's parameters, derived dates shown as today's date", async () => {
-  await page.getByRole("button", { name: "Run now: Monthly Customer Statements (SQL)" }).click();
+  await page.getByRole("button", { name: "Run now: Monthly Customer Statements (SQL)", exact: true }).click();
   const dialog = page.getByRole("dialog", { name: "Run Monthly Customer Statements (SQL) now" });
   await dialog.waitFor();
   const monthStart = new Date().toISOString().slice(0, 8) + "01";
@@ -61,7 +61,7 @@ test("run now asks for the values of a report's parameters, derived dates shown 
   await dialog.getByRole("button", { name: "Cancel" }).click();
   await dialog.waitFor({ state: "detached" });
 
-  await page.getByRole("button", { name: "Run now: Monthly customer statement" }).click();
+  await page.getByRole("button", { name: "Run now: Monthly customer statement", exact: true }).click();
   const one = page.getByRole("dialog", { name: "Run Monthly customer statement now" });
   const saved = (await herald.api("GET", "/api/v1/ws/demo/reports/customer-statement")).body.parameters[0].default;
   assert.equal(await one.getByLabel("customer_id (required)").inputValue(), saved);

@@ -181,7 +181,7 @@ test("the preview follows an edit with the rows and summary the server computes,
     const download = await csv;
     const text = await readFile(await download.path(), "utf8");
     assert.match(download.suggestedFilename(), /\.csv$/);
-    assert.match(text.split("\n")[0], /^Offer,Kind,/, "the CSV is the report's first table");
+    assert.match(text.split("\n")[0], /^Offer,Received,/, "the CSV is the report's first table");
 
     const html = nextPreview(page, "html");
     await page.getByRole("button", { name: "HTML", exact: true }).click();
