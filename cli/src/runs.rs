@@ -25,7 +25,8 @@ const BAR: usize = 30;
 pub async fn run(ctx: Arc<Context>, workspace: &str, report: &str, params: &[String]) -> anyhow::Result<()> {
     let workspace = resolve_workspace(&ctx, workspace).await?;
     let report = ctx.store.resolve_report(workspace.id, report).await.with_context(|| format!("report `{report}`"))?;
-    let request = RunRequest::now(report, RunTrigger::Manual, crate::parse_params(params)?);
+    let mut request = RunRequest::now(report, RunTrigger::Manual, crate::parse_params(params)?);
+    request.timezone = workspace.settings.zone();
     let run = match start_run(&ctx, request).await? {
         RunCreation::Created(run) => *run,
         RunCreation::Existing(id) => ctx.store.get_run(id).await?,

@@ -71,6 +71,24 @@ test("a bad allow-list entry is refused on its line and nothing is saved", async
   assert.equal(after.version, before.version);
 });
 
+test("the calendar's timezone is saved, a zone that does not exist is refused next to it, and empty means UTC", async () => {
+  const zone = page.getByLabel("Timezone");
+  await zone.fill("Mars/Olympus");
+  await page.getByRole("button", { name: "Save calendar" }).click();
+  await page.getByText("`Mars/Olympus` is not an IANA timezone").waitFor();
+  assert.equal(await zone.getAttribute("aria-invalid"), "true");
+  assert.equal((await settings()).timezone, null);
+  const saved = async (value) => {
+    await zone.fill(value);
+    const answer = page.waitForResponse((r) => r.request().method() === "PATCH" && r.url().endsWith("/settings"));
+    await page.getByRole("button", { name: "Save calendar" }).click();
+    assert.equal((await answer).status(), 200);
+    return (await settings()).timezone;
+  };
+  assert.equal(await saved("America/Los_Angeles"), "America/Los_Angeles");
+  assert.equal(await saved(""), null, "empty means UTC");
+});
+
 test("the settings page opens the network to loopback and saves retention and the SMTP server", async () => {
   await page.getByLabel("Allowed private addresses").fill("127.0.0.1");
   await page.getByRole("button", { name: "Save network" }).click();

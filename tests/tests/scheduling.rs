@@ -1,6 +1,7 @@
 //! Scheduling seen from outside, on each store: seed `003`'s two switches (scheduled
 //! generation and hold-for-review) in all four combinations, and derived parameter dates
-//! worked out on the day each run stands for — a scheduled one in its schedule's timezone.
+//! worked out on the day each run stands for — a scheduled one in its schedule's timezone, one
+//! started by hand in the workspace's.
 
 use std::sync::Arc;
 
@@ -126,6 +127,17 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     let manual = body(r).await;
     assert_eq!(manual["inputs"]["parameters"]["month"], "2027-04-01");
     assert_eq!(manual["inputs"]["parameters"]["quarter_end"], "2027-06-30");
+
+    // In a workspace on Los Angeles time, Run now at the same moment is still 31 March.
+    let r = s.patch(&s.ws("/settings")).json(&json!({"timezone": "Mars/Olympus"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = s.patch(&s.ws("/settings")).json(&json!({"timezone": "America/Los_Angeles"})).send().await.unwrap();
+    assert_eq!(body(r).await["timezone"], "America/Los_Angeles");
+    let local = body(s.post(&s.ws("/reports/month-end/runs")).send().await.unwrap()).await;
+    assert_eq!(
+        (local["inputs"]["day"].as_str(), local["inputs"]["parameters"]["month"].as_str()),
+        (Some("2027-03-31"), Some("2027-03-01"))
+    );
 
     // A derived date the server does not know is refused, naming the rules it takes.
     let r = s.post(&s.ws("/reports/month-end/runs")).json(&json!({"params": {"month": "next_month"}})).send().await;

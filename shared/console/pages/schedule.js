@@ -281,7 +281,8 @@ function browserZone() {
   }
 }
 
-function zones() {
+/** Every IANA zone the browser knows, UTC first when it lacks it. */
+export function zones() {
   try {
     const list = Intl.supportedValuesOf("timeZone");
     return list.includes("UTC") ? list : ["UTC", ...list];

@@ -1,4 +1,5 @@
-// The workspace settings page: the private network addresses outbound requests may reach
+// The workspace settings page: the timezone runs started by hand count days in, the private
+// network addresses outbound requests may reach
 // (webhooks, chat, HTTP sources, model servers), the SMTP server email destinations can send
 // through (its password write-only), the AI configuration that writes report narratives (the
 // provider, its model and server, a write-only API key, and a Test that narrates a sample),
@@ -7,6 +8,7 @@
 
 import { api } from "../api.js";
 import { busy, button, checkbox, field, fmtDuration, h, pageHeader, replace, select, setFieldError } from "../ui.js";
+import { zones } from "./schedule.js";
 
 /** The placeholder the API shows for a stored secret (SMTP password, API key); sent back, it keeps it. */
 const REDACTED = "********";
@@ -25,6 +27,7 @@ export async function render(ctx) {
     { class: "settings-page" },
     pageHeader("Workspace settings"),
     state.canWrite ? null : h("p", { class: "callout" }, "Only workspace admins can change these settings; you can read them."),
+    calendarSection(state),
     networkSection(state),
     smtpSection(state),
     aiSection(state),
@@ -117,6 +120,22 @@ function showErrors(err, inputs, status) {
         : Object.keys(errors).length
           ? "Check the highlighted fields."
           : err.message;
+}
+
+function calendarSection(state) {
+  const zone = h("input", { type: "text", list: "settings-zones", autocomplete: "off", spellcheck: "false", placeholder: "UTC" });
+  const fill = (s) => (zone.value = s.timezone ?? "");
+  fill(state.current);
+  return section(state, {
+    id: "settings-calendar",
+    title: "Calendar",
+    intro: "Runs started by hand (Run now, the API, the CLI) and previews count their days in this timezone: derived dates such as the start of the month, and the analytics periods. A scheduled run counts in its schedule's timezone.",
+    body: h("div", {}, field("Timezone", zone, { hint: "An IANA zone, e.g. Europe/London or America/New_York; empty means UTC." }),
+      h("datalist", { id: "settings-zones" }, zones().map((z) => h("option", { value: z })))),
+    read: () => ({ timezone: zone.value.trim() || null }),
+    inputs: () => ({ timezone: zone }),
+    saved: fill,
+  });
 }
 
 function networkSection(state) {

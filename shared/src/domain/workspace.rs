@@ -32,11 +32,24 @@ pub struct WorkspaceSettings {
     pub smtp: Option<SmtpSettings>,
     pub ai: AiSettings,
     pub network: NetworkSettings,
+    /// The IANA timezone whose calendar runs started by hand and previews count days in
+    /// (derived dates, the analytics periods); UTC when unset. A scheduled run counts in its
+    /// schedule's timezone.
+    #[schema(example = "Europe/London")]
+    pub timezone: Option<String>,
 }
 
 impl WorkspaceSettings {
+    /// The zone of [`WorkspaceSettings::timezone`] (UTC when unset).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.as_deref().and_then(|name| name.parse().ok()).unwrap_or(chrono_tz::Tz::UTC)
+    }
+
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = self.retention.check();
+        if let Some(name) = self.timezone.as_deref().filter(|name| name.parse::<chrono_tz::Tz>().is_err()) {
+            errors.push(FieldError::new("timezone", format!("`{name}` is not an IANA timezone")));
+        }
         if let Some(smtp) = &self.smtp {
             errors.extend(smtp.check());
         }

@@ -56,7 +56,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     let report = request.report;
     report.validate()?;
     let now = ctx.clock.now();
-    let day = now.date_naive();
+    let day = now.with_timezone(&workspace.settings.zone()).date_naive();
     let (mut parameters, missing) = resolve_parameters(&report, &request.overrides, day)?;
     let missing = unbound(&report, missing);
     if !missing.is_empty() {

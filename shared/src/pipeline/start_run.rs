@@ -32,7 +32,8 @@ pub struct RunRequest {
     pub slot: Option<(ScheduleId, DateTime<Utc>)>,
     /// The schedule an execution asked for outside its slots runs for (seed `004`).
     pub execution_of: Option<ScheduleId>,
-    /// The zone whose calendar gives the run's day (the schedule's; UTC for other runs).
+    /// The zone whose calendar gives the run's day: the schedule's, or the workspace's for a run
+    /// started by hand (UTC in [`RunRequest::now`] until the caller sets it).
     pub timezone: Tz,
     /// The active configurations of the schedule the run is for (seed `004`): one entry each,
     /// with its values over the run's. None: one entry, or one per repeating row.

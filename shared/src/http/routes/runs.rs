@@ -402,6 +402,7 @@ pub async fn start_api_run(
     };
     let request =
         RunRequest { data: body.data, idempotency_key, ..RunRequest::now(report, RunTrigger::Api, body.params) };
+    let request = RunRequest { timezone: caller.workspace.settings.zone(), ..request };
     Ok(match start_run(ctx, request).await? {
         RunCreation::Created(run) => (StatusCode::ACCEPTED, *run),
         RunCreation::Existing(id) => (StatusCode::OK, ctx.store.get_run_in(caller.workspace.id, id).await?),

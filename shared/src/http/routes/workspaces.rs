@@ -103,6 +103,10 @@ pub struct SettingsBody {
     pub smtp: Option<Option<SmtpSettings>>,
     pub ai: Option<AiSettings>,
     pub network: Option<NetworkSettings>,
+    /// The IANA timezone runs started by hand and previews count days in; `null` is UTC.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "Europe/London")]
+    pub timezone: Option<Option<String>>,
     /// The version the change is based on; a newer stored version is a conflict.
     #[serde(default, deserialize_with = "crate::http::extract::version")]
     #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
@@ -138,6 +142,9 @@ impl SettingsBody {
         }
         if let Some(hold) = self.legal_hold {
             next.legal_hold = hold;
+        }
+        if let Some(timezone) = self.timezone {
+            next.timezone = timezone.map(|name| name.trim().to_string()).filter(|name| !name.is_empty());
         }
         if let Some(smtp) = self.smtp {
             next.smtp = match smtp {
@@ -279,6 +286,20 @@ mod tests {
 
     fn change(body: Value) -> SettingsBody {
         serde_json::from_value(body).unwrap()
+    }
+
+    #[test]
+    fn the_timezone_is_an_iana_zone_and_null_or_blank_means_utc() {
+        let current = WorkspaceSettings::default();
+        assert_eq!(current.zone(), chrono_tz::Tz::UTC);
+        let london = change(json!({"timezone": " Europe/London "})).apply(&current).unwrap();
+        assert_eq!((london.timezone.as_deref(), london.zone()), (Some("Europe/London"), chrono_tz::Tz::Europe__London));
+        let errors = change(json!({"timezone": "Mars/Olympus"})).apply(&current).unwrap_err();
+        assert_eq!(errors.0[0].field, "timezone");
+        for cleared in [json!({"timezone": null}), json!({"timezone": ""})] {
+            assert_eq!(change(cleared).apply(&london).unwrap().timezone, None);
+        }
+        assert_eq!(change(json!({"legal_hold": true})).apply(&london).unwrap().timezone, london.timezone, "kept");
     }
 
     #[test]
