@@ -233,13 +233,11 @@ impl TextRule {
             return format!("no occurrence found within the search limit of {MAX_STEPS} candidate times");
         }
         match (after, self.rule.get_until(), self.rule.get_count()) {
-            (Some(after), Some(until), _) => {
+            (Some(after), Some(until), _) if until.naive_utc() < zone::wall_clock(self.tz, after) => {
                 format!("the rule has ended: its UNTIL ({}) is before {after}", until.naive_utc())
             }
-            (Some(after), None, Some(n)) => {
-                format!("the rule has ended: its {n} occurrences (COUNT) are before {after}")
-            }
-            (Some(after), None, None) => format!("no occurrence after {after}"),
+            (Some(after), _, Some(n)) => format!("the rule has ended: its {n} occurrences (COUNT) are before {after}"),
+            (Some(after), _, None) => format!("no occurrence after {after} (check UNTIL and EXDATE)"),
             (None, _, _) => {
                 "no date on or after DTSTART matches the rule (check its BY… parts, UNTIL and EXDATE)".into()
             }
@@ -299,6 +297,19 @@ mod tests {
             |o: &crate::schedule::Occurrence| (o.at - Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap()).num_minutes();
         assert!(found.occurrences.iter().all(|o| o.at > after && minutes(o) % 7 == 0), "{found:?}");
         assert_eq!(found.occurrences[1].at - found.occurrences[0].at, chrono::Duration::minutes(7));
+    }
+
+    #[test]
+    fn a_rule_with_nothing_left_says_whether_until_or_count_ended_it() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 12, 0, 0).unwrap();
+        let never = |text: &str| {
+            let rule = crate::domain::ScheduleRule::Rrule { text: text.into() };
+            let compiled = crate::schedule::CompiledRule::compile(&rule, "Europe/Paris").unwrap();
+            compiled.ensure_fires(now).unwrap_err().to_string()
+        };
+        let start = "DTSTART;TZID=Europe/Paris:20260101T090000\nRRULE:FREQ=MONTHLY;BYMONTHDAY=-1";
+        assert!(never(&format!("{start};UNTIL=20260601T000000Z")).contains("its UNTIL (2026-06-01 02:00:00)"));
+        assert!(never(&format!("{start};COUNT=3")).contains("its 3 occurrences (COUNT)"));
     }
 
     #[test]
