@@ -234,23 +234,16 @@ fn parse_day_code(code: &str) -> Option<Weekday> {
 /// and `FREQ=SECONDLY`. An ordinal `BYDAY=-1FR` (monthly/yearly) is read as
 /// `BYDAY=FR;BYSETPOS=-1`. An unknown TZID is [`RuleError::InvalidTimezone`].
 pub fn from_rfc5545(text: &str) -> Result<(RecurrenceRule, String), RuleError> {
-    let normalized = text.replace("\\n", "\n");
     let mut dtstart: Option<(NaiveDateTime, String, Tz)> = None;
     let mut rrule: Option<String> = None;
-    for line in normalized.lines().map(str::trim).filter(|line| !line.is_empty()) {
-        let (head, value) = match line.split_once(':') {
-            Some(split) => split,
-            None if line.to_ascii_uppercase().starts_with("FREQ=") => ("RRULE", line),
-            None => return Err(invalid(format!("line `{line}` is not `NAME:VALUE`"))),
-        };
-        let mut params = head.split(';');
-        let name = params.next().unwrap_or_default().trim().to_ascii_uppercase();
+    for ContentLine { name, params, value } in content_lines(text)? {
+        let mut params = params.iter().map(String::as_str);
         match name.as_str() {
             "DTSTART" => {
                 if dtstart.is_some() {
                     return Err(invalid("more than one DTSTART line"));
                 }
-                dtstart = Some(parse_dtstart(params, value.trim())?);
+                dtstart = Some(parse_dtstart(params, &value)?);
             }
             "RRULE" => {
                 if rrule.is_some() {
@@ -259,7 +252,7 @@ pub fn from_rfc5545(text: &str) -> Result<(RecurrenceRule, String), RuleError> {
                 if params.next().is_some() {
                     return Err(invalid("RRULE takes no parameters"));
                 }
-                rrule = Some(value.trim().to_string());
+                rrule = Some(value);
             }
             "EXDATE" | "RDATE" | "EXRULE" => {
                 return Err(invalid(format!(
@@ -274,6 +267,34 @@ pub fn from_rfc5545(text: &str) -> Result<(RecurrenceRule, String), RuleError> {
     let parts = Parts::parse(&rrule)?;
     let rule = parts.into_rule(start, tz)?;
     Ok((canonical(&rule), timezone))
+}
+
+/// One line of RFC 5545 text: its name (upper case), its `;` parameters and its value.
+pub(super) struct ContentLine {
+    pub name: String,
+    pub params: Vec<String>,
+    pub value: String,
+}
+
+/// The non-empty lines of RFC 5545 text, separated by line breaks or a literal `\n` (as typed
+/// in a shell); a bare `FREQ=…` line is the RRULE.
+pub(super) fn content_lines(text: &str) -> Result<Vec<ContentLine>, RuleError> {
+    let normalized = text.replace("\\n", "\n");
+    normalized
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let (head, value) = match line.split_once(':') {
+                Some(split) => split,
+                None if line.to_ascii_uppercase().starts_with("FREQ=") => ("RRULE", line),
+                None => return Err(invalid(format!("line `{line}` is not `NAME:VALUE`"))),
+            };
+            let mut params = head.split(';');
+            let name = params.next().unwrap_or_default().trim().to_ascii_uppercase();
+            Ok(ContentLine { name, params: params.map(String::from).collect(), value: value.trim().to_string() })
+        })
+        .collect()
 }
 
 pub(super) fn parse_dtstart<'a>(

@@ -24,8 +24,8 @@ use chrono_tz::Tz;
 use rrule::{Frequency, RRule, RRuleSet, RRuleSetIter, Unvalidated, Validated};
 
 use super::recurrence::{
-    ANCHOR_MARGIN, Found, LAST_SECOND, MAX_STEPS, anchor_before, collect, invalid, parse_basic_date,
-    parse_basic_datetime, parse_dtstart,
+    ANCHOR_MARGIN, ContentLine, Found, LAST_SECOND, MAX_STEPS, anchor_before, collect, content_lines, invalid,
+    parse_basic_date, parse_basic_datetime, parse_dtstart,
 };
 use super::{RuleError, zone};
 
@@ -115,26 +115,19 @@ fn split_until(value: &str) -> (Option<String>, String) {
 impl TextRule {
     /// Parses and checks the text (lines separated by line breaks or a literal `\n`).
     pub fn parse(text: &str) -> Result<Self, RuleError> {
-        let normalized = text.replace("\\n", "\n");
         let mut dtstart = None;
         let mut rrule_line: Option<String> = None;
         let mut date_lines: Vec<(bool, Option<Tz>, String)> = Vec::new();
-        for line in normalized.lines().map(str::trim).filter(|line| !line.is_empty()) {
-            let (head, value) = match line.split_once(':') {
-                Some(split) => split,
-                None if line.to_ascii_uppercase().starts_with("FREQ=") => ("RRULE", line),
-                None => return Err(invalid(format!("line `{line}` is not `NAME:VALUE`"))),
-            };
-            let mut params = head.split(';');
-            let name = params.next().unwrap_or_default().trim().to_ascii_uppercase();
+        for ContentLine { name, params, value } in content_lines(text)? {
+            let mut params = params.iter().map(String::as_str);
             match name.as_str() {
                 "DTSTART" if dtstart.is_some() => return Err(invalid("more than one DTSTART line")),
-                "DTSTART" => dtstart = Some(parse_dtstart(params, value.trim())?),
+                "DTSTART" => dtstart = Some(parse_dtstart(params, &value)?),
                 "RRULE" if rrule_line.is_some() => {
                     return Err(invalid("more than one RRULE line; one is supported (add dates with RDATE)"));
                 }
                 "RRULE" if params.next().is_some() => return Err(invalid("RRULE takes no parameters")),
-                "RRULE" => rrule_line = Some(value.trim().to_string()),
+                "RRULE" => rrule_line = Some(value),
                 "RDATE" | "EXDATE" => {
                     let zone = date_params(&name, params)?;
                     for item in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
