@@ -273,15 +273,6 @@ pub async fn add_configuration(
     Ok((ctx.store.update_schedule(&schedule).await?, configuration))
 }
 
-/// The configuration `id` of `schedule`, or a 404.
-pub fn configuration(schedule: &Schedule, id: ConfigurationId) -> Result<&Configuration, PipelineError> {
-    schedule
-        .configurations
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(|| StoreError::not_found("configuration", id.to_string()).into())
-}
-
 /// Changes configuration `id` of `schedule`.
 pub async fn change_configuration(
     ctx: &Context,
@@ -291,8 +282,11 @@ pub async fn change_configuration(
     input: ConfigurationInput,
 ) -> Result<(Schedule, Configuration), PipelineError> {
     let now = ctx.clock.now();
-    configuration(&schedule, id)?;
-    let Some(found) = schedule.configurations.iter_mut().find(|c| c.id == id) else { unreachable!("checked above") };
+    let found = schedule
+        .configurations
+        .iter_mut()
+        .find(|c| c.id == id)
+        .ok_or_else(|| StoreError::not_found("configuration", id.to_string()))?;
     input.apply(found, report, now)?;
     let changed = found.clone();
     schedule.updated_at = now;
@@ -305,8 +299,11 @@ pub async fn remove_configuration(
     mut schedule: Schedule,
     id: ConfigurationId,
 ) -> Result<Schedule, PipelineError> {
-    configuration(&schedule, id)?;
+    let before = schedule.configurations.len();
     schedule.configurations.retain(|c| c.id != id);
+    if schedule.configurations.len() == before {
+        return Err(StoreError::not_found("configuration", id.to_string()).into());
+    }
     schedule.updated_at = ctx.clock.now();
     Ok(ctx.store.update_schedule(&schedule).await?)
 }
