@@ -219,6 +219,21 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     String::from_utf8(out.stdout).expect("UTF-8 text")
 }
 
+/// Interactions for `n` completions of `offer` on `day` of November 2026 (each offer received
+/// first), to post to `/interactions`.
+pub fn offer_completions(offer: &str, day: u32, n: usize) -> Vec<serde_json::Value> {
+    (0..n)
+        .flat_map(|i| {
+            let at = format!("2026-11-{day:02}T10:{i:02}:00Z");
+            ["received", "completed"].map(|kind| {
+                serde_json::json!({"id": format!("{offer}-{day}-{i}-{kind}"), "customer_id": format!("c{i}"),
+                    "type": kind, "offer_id": offer, "offer_kind": "bogo", "channel": "email", "amount": 1,
+                    "occurred_at": at})
+            })
+        })
+        .collect()
+}
+
 /// A command of the pinned tool venv that `infra/tools.sh` builds: `$HERALD_TOOLS_VENV/bin/NAME`,
 /// else `<repository>/.tools/venv/bin/NAME`, else `NAME` on the `PATH` (`infra/test.sh` puts the
 /// venv there).

@@ -3,7 +3,7 @@
 //! tables and the charts say the name where the data holds an id; a row without a name keeps
 //! its id; a label naming a column that is not there fails the entry saying which.
 
-use herald_tests::TestServer;
+use herald_tests::{TestServer, offer_completions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -14,19 +14,6 @@ const UNNAMED: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
 
 async fn body(r: reqwest::Response) -> Value {
     r.json().await.expect("JSON body")
-}
-
-/// `n` completions of `offer` on `day` of November 2026 (each offer received first).
-fn completions(offer: &str, day: u32, n: usize) -> Vec<Value> {
-    (0..n)
-        .flat_map(|i| {
-            let at = format!("2026-11-{day:02}T10:{i:02}:00Z");
-            ["received", "completed"].map(|kind| {
-                json!({"id": format!("{offer}-{day}-{i}-{kind}"), "customer_id": format!("c{i}"), "type": kind,
-                       "offer_id": offer, "offer_kind": "bogo", "channel": "email", "amount": 1, "occurred_at": at})
-            })
-        })
-        .collect()
 }
 
 async fn run_now(s: &TestServer, code: &str) -> Value {
@@ -50,8 +37,8 @@ async fn offers_named_from_a_dataset_are_spoken_of_by_name_and_never_by_id(s: Te
     // Spring falls from 9 to 2, Loyalty rises from 3 to 4, the unnamed offer from 4 to 3.
     let mut events = Vec::new();
     for (offer, before, now) in [(SPRING, 9, 2), (LOYALTY, 3, 4), (UNNAMED, 4, 3)] {
-        events.extend(completions(offer, 12, before));
-        events.extend(completions(offer, 19, now));
+        events.extend(offer_completions(offer, 12, before));
+        events.extend(offer_completions(offer, 19, now));
     }
     let r = s.post(&s.ws("/interactions")).json(&events).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());

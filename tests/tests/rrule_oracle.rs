@@ -70,11 +70,9 @@ const RULES: [&str; 34] = [
 /// How far after DTSTART each case searches, so previews start near, past and long after it.
 const AFTER: [i64; 3] = [-1, 45, 400];
 
+/// The test tools' Python, which has python-dateutil.
 fn python() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let venv = std::env::var_os("HERALD_TOOLS_VENV").map(PathBuf::from).unwrap_or_else(|| root.join(".tools/venv"));
-    let python = venv.join("bin/python");
-    python.exists().then_some(python)
+    Some(herald_tests::venv_tool("python")).filter(|python| python.is_file())
 }
 
 fn basic(wall: NaiveDateTime) -> String {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use herald_core::clock::{Clock, ManualClock};
 use herald_core::pipeline::tick::tick;
-use herald_tests::{Backend, TestServer};
+use herald_tests::{Backend, TestServer, offer_completions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -18,19 +18,6 @@ const EASING: &str = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
 
 async fn body(r: reqwest::Response) -> Value {
     r.json().await.expect("JSON body")
-}
-
-/// `n` completions of `offer` on `day` of November 2026 (each offer received first).
-fn completions(offer: &str, day: u32, n: usize) -> Vec<Value> {
-    (0..n)
-        .flat_map(|i| {
-            let at = format!("2026-11-{day:02}T10:{i:02}:00Z");
-            ["received", "completed"].map(|kind| {
-                json!({"id": format!("{offer}-{day}-{i}-{kind}"), "customer_id": format!("c{i}"), "type": kind,
-                       "offer_id": offer, "offer_kind": "bogo", "channel": "email", "amount": 1, "occurred_at": at})
-            })
-        })
-        .collect()
 }
 
 async fn markdown_of(s: &TestServer, entry: &Value) -> String {
@@ -77,10 +64,10 @@ async fn a_weekly_scheduled_report_runs_one_entry_per_active_configuration(backe
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let Some(s) = TestServer::start_with_clock(backend, Some(dyn_clock)).await else { return };
     s.run_workers();
-    let mut events = completions(FALLING, 12, 9);
-    events.extend(completions(FALLING, 19, 2));
-    events.extend(completions(EASING, 12, 10));
-    events.extend(completions(EASING, 19, 8));
+    let mut events = offer_completions(FALLING, 12, 9);
+    events.extend(offer_completions(FALLING, 19, 2));
+    events.extend(offer_completions(EASING, 12, 10));
+    events.extend(offer_completions(EASING, 19, 8));
     let r = s.post(&s.ws("/interactions")).json(&events).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
     let report = json!({"code": "visibility", "name": "Visibility", "formats": ["markdown"],
