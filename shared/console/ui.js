@@ -240,11 +240,14 @@ export function confirmDialog(message, { confirmLabel = "Confirm", danger = fals
   });
 }
 
-/** A modal that asks for one line of text (a reason, a name); resolves the text or null. */
-export function promptDialog(title, label, { confirmLabel = "OK", required = false, initial = "" } = {}) {
+/**
+ * A modal form: `title`, then `children` (fields), Cancel and `confirmLabel`. On submit
+ * `read()` gives the value to resolve, or undefined to stay open (it showed why); Cancel or
+ * Escape resolves null. `focus` is the input focused first.
+ */
+export function formDialog(title, children, { confirmLabel = "OK", read, focus } = {}) {
   return new Promise((resolve) => {
     const titleId = nextId("dlg");
-    const input = h("input", { type: "text", value: initial, required });
     const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId });
     const done = (value) => {
       dialog.close();
@@ -256,12 +259,12 @@ export function promptDialog(title, label, { confirmLabel = "OK", required = fal
       {
         onsubmit: (e) => {
           e.preventDefault();
-          if (required && !input.value.trim()) return setFieldError(input, "Required");
-          done(input.value.trim());
+          const value = read();
+          if (value !== undefined) done(value);
         },
       },
       h("h2", { id: titleId }, title),
-      field(label, input),
+      ...children,
       h("div", { class: "actions" }, button("Cancel", () => done(null)), button(confirmLabel, null, { kind: "primary", type: "submit" })),
     );
     dialog.append(form);
@@ -271,8 +274,21 @@ export function promptDialog(title, label, { confirmLabel = "OK", required = fal
     });
     document.body.append(dialog);
     dialog.showModal();
-    input.focus();
+    focus?.focus();
   });
+}
+
+/** A modal that asks for one line of text (a reason, a name); resolves the text or null. */
+export function promptDialog(title, label, { confirmLabel = "OK", required = false, initial = "" } = {}) {
+  const input = h("input", { type: "text", value: initial, required });
+  const read = () => {
+    if (required && !input.value.trim()) {
+      setFieldError(input, "Required");
+      return undefined;
+    }
+    return input.value.trim();
+  };
+  return formDialog(title, [field(label, input)], { confirmLabel, read, focus: input });
 }
 
 /** Calls `fn` once `ms` milliseconds have passed without another call. */

@@ -1277,11 +1277,16 @@ function previewValues(ed, { defaults = false } = {}) {
       if (defaults && p.default !== null && p.default !== undefined) params[p.name] = p.default;
       continue;
     }
-    if (p.type === "number") params[p.name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
-    else if (p.type === "boolean") params[p.name] = raw === "true";
-    else params[p.name] = raw;
+    params[p.name] = typedParam(p, raw);
   }
   return params;
+}
+
+/** A parameter's value typed in a text input, as the API takes it (a number that is not one is sent as typed, for the API to name). */
+export function typedParam(p, raw) {
+  if (p.type === "number") return Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  if (p.type === "boolean") return raw === "true";
+  return raw;
 }
 
 /** The preview request's body for the current draft (the code is not needed to preview). */

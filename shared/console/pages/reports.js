@@ -4,7 +4,8 @@
 
 import { api } from "../api.js";
 import { derivedDate, isDerived } from "../dates.js";
-import { badge, busy, button, confirmDialog, emptyState, field, fmtTime, h, nextId, pageHeader, table, toast } from "../ui.js";
+import { typedParam } from "./editor.js";
+import { badge, busy, button, confirmDialog, emptyState, field, fmtTime, formDialog, h, pageHeader, table, toast } from "../ui.js";
 
 export async function render(ctx) {
   const list = await api.listAll(api.ws("/reports"), { signal: ctx.signal });
@@ -108,50 +109,28 @@ function actions(report, ctx) {
 function parameterValues(report) {
   const asked = (report.parameters ?? []).filter((p) => !p.from_row);
   if (!asked.length) return Promise.resolve({});
-  return new Promise((resolve) => {
-    const titleId = nextId("dlg");
-    const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId });
-    const done = (value) => {
-      dialog.close();
-      dialog.remove();
-      resolve(value);
-    };
-    const inputs = asked.map((p) => {
-      const saved = p.default ?? null;
-      const initial = p.type === "date" && isDerived(saved) ? derivedDate(saved) : saved === null ? "" : String(saved);
-      const input =
-        p.type === "boolean"
-          ? h("select", {}, ...[["", "No value"], ["true", "Yes"], ["false", "No"]].map(([v, l]) => h("option", { value: v, selected: v === initial }, l)))
-          : h("input", { type: p.type === "date" ? "date" : "text", value: initial, inputmode: p.type === "number" ? "decimal" : null, required: p.required });
-      const hint = [p.description, p.type === "date" && isDerived(saved) ? `Default: ${saved.replaceAll("_", " ")}, ${initial} today.` : null].filter(Boolean).join(" ");
-      return { p, input, node: field(p.name + (p.required ? " (required)" : ""), input, { hint: hint || null }) };
-    });
-    const values = () => {
-      const params = {};
-      for (const { p, input } of inputs) {
-        const raw = input.value.trim();
-        if (raw === "") continue;
-        if (p.type === "number") params[p.name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
-        else if (p.type === "boolean") params[p.name] = raw === "true";
-        else params[p.name] = raw;
-      }
-      return params;
-    };
-    const form = h(
-      "form",
-      { onsubmit: (e) => { e.preventDefault(); done(values()); } },
-      h("h2", { id: titleId }, `Run ${report.name} now`),
-      h("p", { class: "muted" }, "Values for this run only; the saved defaults stay as they are."),
-      ...inputs.map((i) => i.node),
-      h("div", { class: "actions" }, button("Cancel", () => done(null)), button("Run now", null, { kind: "primary", type: "submit" })),
-    );
-    dialog.append(form);
-    dialog.addEventListener("cancel", (e) => {
-      e.preventDefault();
-      done(null);
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    inputs[0].input.focus();
+  const inputs = asked.map((p) => {
+    const saved = p.default ?? null;
+    const initial = p.type === "date" && isDerived(saved) ? derivedDate(saved) : saved === null ? "" : String(saved);
+    const input =
+      p.type === "boolean"
+        ? h("select", {}, ...[["", "No value"], ["true", "Yes"], ["false", "No"]].map(([v, l]) => h("option", { value: v, selected: v === initial }, l)))
+        : h("input", { type: p.type === "date" ? "date" : "text", value: initial, inputmode: p.type === "number" ? "decimal" : null, required: p.required });
+    const hint = [p.description, p.type === "date" && isDerived(saved) ? `Default: ${saved.replaceAll("_", " ")}, ${initial} today.` : null].filter(Boolean).join(" ");
+    return { p, input, node: field(p.name + (p.required ? " (required)" : ""), input, { hint: hint || null }) };
+  });
+  const values = () => {
+    const params = {};
+    for (const { p, input } of inputs) {
+      const raw = input.value.trim();
+      if (raw !== "") params[p.name] = typedParam(p, raw);
+    }
+    return params;
+  };
+  const intro = h("p", { class: "muted" }, "Values for this run only; the saved defaults stay as they are.");
+  return formDialog(`Run ${report.name} now`, [intro, ...inputs.map((i) => i.node)], {
+    confirmLabel: "Run now",
+    read: values,
+    focus: inputs[0].input,
   });
 }
