@@ -39,6 +39,14 @@ export const token = {
 /** The signed-in session (`{token, workspace}` from `GET /api/v1/session`), or null. */
 export const currentSession = () => session;
 
+/** The workspace's timezone (runs started by hand count their days in it), UTC when unset. */
+export const workspaceZone = () => session?.workspace?.settings?.timezone || "UTC";
+
+/** Keeps the session's copy of the workspace settings current after they are saved. */
+export function rememberSettings(settings) {
+  if (session?.workspace) session.workspace.settings = { ...session.workspace.settings, ...settings };
+}
+
 /** Called with no arguments whenever the API answers 401 (token expired or revoked). */
 export function onUnauthorized(fn) {
   listeners.add(fn);

@@ -159,6 +159,7 @@ pub mod fixtures {
             data: Value::Null,
             included: vec![],
             day: None,
+            timezone: None,
         };
         Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now)
     }

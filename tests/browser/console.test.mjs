@@ -76,6 +76,33 @@ test("run now asks for the values of a report's parameters, derived dates shown 
   assert.equal(report.body.parameters[0].default, saved, "the saved default stays");
 });
 
+test("run now shows a derived time as its wall clock in the workspace's zone and leaves it to the server unless changed", async () => {
+  const report = {
+    code: "timed", name: "Timed report", formats: ["markdown"],
+    parameters: [{ name: "since", type: "datetime", default: "start_of_day" }, { name: "until", type: "datetime", default: "now" }],
+    sources: [{ name: "rows", type: "inline", rows: [{ n: 1 }] }],
+    sections: [{ type: "text", markdown: "From {since} to {until}." }],
+  };
+  assert.equal((await herald.api("POST", "/api/v1/ws/demo/reports", report)).status, 201);
+  await page.reload();
+  await page.getByRole("button", { name: "Run now: Timed report", exact: true }).click();
+  const dialog = page.getByRole("dialog", { name: "Run Timed report now" });
+  await dialog.waitFor();
+  const today = new Date().toISOString().slice(0, 10);
+  assert.equal(await dialog.getByLabel("since").inputValue(), `${today}T00:00`, "start_of_day in UTC, the demo's zone");
+  assert.match(await dialog.innerText(), /Default: start of day, \d{4}-\d{2}-\d{2} 00:00 now \(UTC\)/);
+  await dialog.getByLabel("until").fill("2026-12-01T09:30");
+  const started = page.waitForResponse((r) => r.request().method() === "POST" && r.url().includes("/runs"));
+  await dialog.getByRole("button", { name: "Run now" }).click();
+  const run = await (await started).json();
+  const sent = JSON.parse((await started).request().postData()).params;
+  assert.deepEqual(Object.keys(sent), ["until"], "the unchanged default is the server's to work out");
+  assert.equal(run.inputs.parameters.since, `${run.inputs.day}T00:00:00Z`);
+  assert.equal(run.inputs.parameters.until, "2026-12-01T09:30:00Z");
+  assert.ok((await herald.api("DELETE", "/api/v1/ws/demo/reports/timed")).status < 300);
+  await page.reload();
+});
+
 test("switching a report off in the list saves it, and on again", async () => {
   const toggle = page.getByRole("switch", { name: "Enabled: Weekly digest" });
   assert.equal(await toggle.isChecked(), true);

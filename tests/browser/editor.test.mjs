@@ -193,6 +193,27 @@ test("the preview follows an edit with the rows and summary the server computes,
   }
 });
 
+test("a datetime parameter takes a derived time, shown as what it gives now, or a fixed wall clock", async () => {
+  const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
+  try {
+    await openEditor(page, "/reports/new");
+    await page.getByRole("button", { name: "Add parameter" }).click();
+    await page.getByLabel("Parameter name").fill("since");
+    await page.getByLabel("Type", { exact: true }).selectOption("datetime");
+    await page.getByLabel("Default", { exact: true }).selectOption("start_of_previous_day");
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    await page.getByText(`${yesterday} 00:00 if run now (UTC, the workspace's timezone)`).waitFor();
+    await page.getByLabel("Default", { exact: true }).selectOption("fixed");
+    await page.getByLabel("Default date and time").fill("2026-12-01T09:30:15");
+    await page.getByRole("button", { name: "Edit as JSON" }).click();
+    const definition = JSON.parse(await page.getByLabel("Report definition").inputValue());
+    assert.deepEqual(definition.parameters, [{ name: "since", type: "datetime", required: false, default: "2026-12-01T09:30:15" }]);
+    assert.deepEqual(errors, [], "no page or console errors");
+  } finally {
+    await browser.close();
+  }
+});
+
 test("parameters, reordering and the JSON view edit one definition, and typing previews once after a pause", async () => {
   const { browser, page, errors } = await openConsole(herald, { width: 1280, height: 900 });
   try {

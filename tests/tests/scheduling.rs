@@ -104,7 +104,9 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     dated["parameters"] = json!([
         {"name": "month", "type": "date", "default": "start_of_month"},
         {"name": "quarter_end", "type": "date", "default": "end_of_quarter"},
-        {"name": "week_ago", "type": "date", "default": "7_days_ago"}
+        {"name": "week_ago", "type": "date", "default": "7_days_ago"},
+        {"name": "day_start", "type": "datetime", "default": "start_of_day"},
+        {"name": "stamp", "type": "datetime", "default": "now"}
     ]);
     dated["sections"] = json!([{"type": "text", "markdown": "From {month} to {quarter_end}, since {week_ago}."}]);
     let schedule = scheduled_report(&s, dated, "30 23 * * *", "America/Los_Angeles").await;
@@ -115,9 +117,13 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     assert_eq!(tick(&s.ctx).await.unwrap().reports_ran, 1);
     let runs = runs_of(&s, "month-end").await;
     let run = s.settled_run(runs[0]["id"].as_str().unwrap()).await;
-    let expected = json!({"month": "2027-03-01", "quarter_end": "2027-03-31", "week_ago": "2027-03-24"});
+    let expected = json!({"month": "2027-03-01", "quarter_end": "2027-03-31", "week_ago": "2027-03-24",
+                          "day_start": "2027-03-31T00:00:00-07:00", "stamp": "2027-03-31T23:30:00-07:00"});
     assert_eq!(run["inputs"]["parameters"], expected, "{run}");
-    assert_eq!(run["inputs"]["day"], "2027-03-31");
+    assert_eq!(
+        (run["inputs"]["day"].as_str(), run["inputs"]["timezone"].as_str()),
+        (Some("2027-03-31"), Some("America/Los_Angeles"))
+    );
     let artifact = &run["entry_list"]["data"][0]["artifacts"][0];
     let text = s.client.get(artifact["download_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("From 2027-03-01 to 2027-03-31, since 2027-03-24."), "{text}");
@@ -127,6 +133,11 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     let manual = body(r).await;
     assert_eq!(manual["inputs"]["parameters"]["month"], "2027-04-01");
     assert_eq!(manual["inputs"]["parameters"]["quarter_end"], "2027-06-30");
+    assert_eq!(manual["inputs"]["parameters"]["day_start"], "2027-04-01T00:00:00Z");
+    assert_eq!(
+        manual["inputs"]["parameters"]["stamp"], "2027-04-01T06:50:00Z",
+        "a run by hand stands for when it starts"
+    );
 
     // In a workspace on Los Angeles time, Run now at the same moment is still 31 March.
     let r = s.patch(&s.ws("/settings")).json(&json!({"timezone": "Mars/Olympus"})).send().await.unwrap();
@@ -138,6 +149,11 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
         (local["inputs"]["day"].as_str(), local["inputs"]["parameters"]["month"].as_str()),
         (Some("2027-03-31"), Some("2027-03-01"))
     );
+    assert_eq!(local["inputs"]["parameters"]["stamp"], "2027-03-31T23:50:00-07:00");
+    // A wall-clock value is read in the workspace's zone and recorded with its offset.
+    let given = json!({"params": {"day_start": "2027-03-14T02:30"}});
+    let spring = body(s.post(&s.ws("/reports/month-end/runs")).json(&given).send().await.unwrap()).await;
+    assert_eq!(spring["inputs"]["parameters"]["day_start"], "2027-03-14T03:30:00-07:00", "02:30 was skipped");
 
     // A derived date the server does not know is refused, naming the rules it takes.
     let r = s.post(&s.ws("/reports/month-end/runs")).json(&json!({"params": {"month": "next_month"}})).send().await;
@@ -146,6 +162,10 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     let error = body(r).await;
     let message = error["error"]["details"]["errors"][0]["message"].as_str().unwrap().to_owned();
     assert!(message.contains("start_of_month") && message.contains("N_days_ago"), "{message}");
+    let r = s.post(&s.ws("/reports/month-end/runs")).json(&json!({"params": {"stamp": "2027-03-31"}})).send().await;
+    let error = body(r.unwrap()).await;
+    let message = error["error"]["details"]["errors"][0]["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("must be an instant (RFC 3339"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,8 +5,8 @@
 // built-in `datasets` or one of the workspace's) and "Run query" shows its first rows with the
 // preview's parameter values.
 
-import { api, ApiError, request } from "../api.js";
-import { DERIVED_DATES, daysAgo, derivedDate, isDerived } from "../dates.js";
+import { api, ApiError, request, workspaceZone } from "../api.js";
+import { daysAgo, derivedRules, derivedValue, isDerived, isWallClock } from "../dates.js";
 import {
   busy, button, checkbox, debounce, field, h, pageHeader, replace, reportTabs, select, setFieldError, table, toast,
 } from "../ui.js";
@@ -30,7 +30,7 @@ const SECTION_KINDS = [["kpi", "KPI tiles"], ["table", "Table"], ["chart", "Char
 const AGGREGATES = [["sum", "Sum"], ["avg", "Average"], ["min", "Minimum"], ["max", "Maximum"], ["count", "Count"], ["first", "First row"]];
 const VALUE_FORMATS = [["text", "Text"], ["number", "Number"], ["currency", "Currency"], ["percent", "Percent"], ["date", "Date"]];
 const FORMATS = [["pdf", "PDF"], ["csv", "CSV"], ["markdown", "Markdown"], ["html", "HTML"]];
-const PARAM_TYPES = [["string", "Text"], ["number", "Number"], ["date", "Date"], ["boolean", "Yes/no"]];
+const PARAM_TYPES = [["string", "Text"], ["number", "Number"], ["date", "Date"], ["datetime", "Date and time"], ["boolean", "Yes/no"]];
 const WRITABLE = ["name", "description", "enabled", "scheduled", "hold_for_review", "parameters", "sources", "sections", "formats", "page", "narrative", "deliveries", "includes"];
 const PREVIEW_DELAY_MS = 600;
 /** The built-in connection: SQL over the workspace's uploaded datasets. */
@@ -940,7 +940,7 @@ function parameterItem(ed, prm, i) {
   };
   const current = prm.default === null || prm.default === undefined ? "" : String(prm.default);
   const def =
-    prm.type === "date"
+    prm.type === "date" || prm.type === "datetime"
       ? dateDefault(ed, p, prm)
       : labelled(ed, "Default", prm.type === "boolean"
         ? selectInput(ed, `${p}.default`, [["", "No default"], ["true", "Yes"], ["false", "No"]], current, setDefault)
@@ -969,25 +969,35 @@ function parameterItem(ed, prm, i) {
   );
 }
 
-/** A date parameter's default: none, a fixed date, N days ago, or a rule worked out at each run. */
+/**
+ * A date or datetime parameter's default: none, a fixed value, N days ago, or a rule worked
+ * out at each run (shown with the value it would take now in the workspace's timezone).
+ */
 function dateDefault(ed, p, prm) {
+  const timed = prm.type === "datetime";
   const value = prm.default ?? "";
   const kind = value === "" ? "" : daysAgo(value) !== null ? "days_ago" : isDerived(value) ? value : "fixed";
-  const kinds = [["", "No default"], ["fixed", "A fixed date"], ...DERIVED_DATES, ["days_ago", "N days ago"]];
+  const kinds = [["", "No default"], ["fixed", timed ? "A fixed date and time" : "A fixed date"], ...derivedRules(prm.type), ["days_ago", timed ? "N days ago (its start)" : "N days ago"]];
+  const zone = workspaceZone();
   const picker = selectInput(ed, `${p}.default`, kinds, kind, (v) => {
     if (v === "") prm.default = null;
-    else if (v === "fixed") prm.default = derivedDate("today");
+    else if (v === "fixed") prm.default = derivedValue(prm.type, timed ? "start_of_day" : "today", new Date(), zone);
     else if (v === "days_ago") prm.default = "7_days_ago";
     else prm.default = v;
   }, { redraws: true });
+  const fixedInput = timed
+    ? { type: isWallClock(value) ? "datetime-local" : "text", step: "1", "aria-label": "Default date and time" }
+    : { type: "date", "aria-label": "Default date" };
   const detail =
     kind === "fixed"
-      ? textInput(ed, `${p}.default`, value, (v) => (prm.default = v || null), { type: "date", "aria-label": "Default date" })
+      ? textInput(ed, `${p}.default`, value, (v) => (prm.default = v || null), fixedInput)
       : kind === "days_ago"
         ? textInput(ed, `${p}.default`, String(daysAgo(value)), (v) => (prm.default = `${v.trim()}_days_ago`), { inputmode: "numeric", "aria-label": "Days ago" })
         : null;
-  const now = kind && kind !== "fixed" ? derivedDate(value) : null;
-  const hint = now ? `${now} if run today (UTC); a scheduled run takes its slot's day in the schedule's timezone.` : null;
+  const now = kind && kind !== "fixed" ? derivedValue(prm.type, value, new Date(), zone) : null;
+  const hint = now
+    ? `${now.replace("T", " ")} if run now (${zone}, the workspace's timezone); a scheduled run works it out at its slot in the schedule's timezone.`
+    : timed && kind === "fixed" ? "Read in the run's timezone; an RFC 3339 value with an offset is one instant everywhere." : null;
   return h("div", {}, labelled(ed, "Default", picker, { hint }), detail);
 }
 
@@ -1254,7 +1264,8 @@ function previewParams(ed) {
       p.type === "boolean"
         ? select([["", "Default"], ["true", "Yes"], ["false", "No"]], current, { onchange: (e) => onchange(e.target.value) })
         : h("input", {
-          type: p.type === "date" ? "date" : "text",
+          type: p.type === "date" ? "date" : p.type === "datetime" ? "datetime-local" : "text",
+          step: p.type === "datetime" ? "1" : null,
           value: current,
           placeholder: p.default === null || p.default === undefined ? (p.from_row ? `From the row's ${p.from_row}` : "") : String(p.default),
           oninput: (e) => onchange(e.target.value),

@@ -2,8 +2,8 @@
 // values first when the report has any; a toast names the run), enable/disable and delete,
 // and the way into the editor, schedules and runs of each.
 
-import { api } from "../api.js";
-import { derivedDate, isDerived } from "../dates.js";
+import { api, workspaceZone } from "../api.js";
+import { derivedValue, isDerived, isWallClock } from "../dates.js";
 import { typedParam } from "./editor.js";
 import { badge, busy, button, confirmDialog, emptyState, field, fmtTime, formDialog, h, pageHeader, table, toast } from "../ui.js";
 
@@ -103,27 +103,34 @@ function actions(report, ctx) {
 
 /**
  * The values of this one run, asked for in a dialog prefilled with the saved defaults (a
- * derived date shows the date it gives today): `{}` when the report takes none, null when the
- * user cancels. Parameters filled from the repeating row are not asked for.
+ * derived date or time shows the value it gives now in the workspace's timezone, and is left
+ * to the server, which works it out as the run starts, unless changed): `{}` when the report
+ * takes none, null when the user cancels. Parameters filled from the repeating row are not
+ * asked for.
  */
 function parameterValues(report) {
   const asked = (report.parameters ?? []).filter((p) => !p.from_row);
   if (!asked.length) return Promise.resolve({});
+  const zone = workspaceZone();
   const inputs = asked.map((p) => {
     const saved = p.default ?? null;
-    const initial = p.type === "date" && isDerived(saved) ? derivedDate(saved) : saved === null ? "" : String(saved);
+    const dated = p.type === "date" || p.type === "datetime";
+    const derived = dated && isDerived(saved);
+    const initial = derived ? derivedValue(p.type, saved, new Date(), zone) : saved === null ? "" : String(saved);
+    const type = p.type === "date" ? "date" : p.type === "datetime" && (initial === "" || isWallClock(initial)) ? "datetime-local" : "text";
     const input =
       p.type === "boolean"
         ? h("select", {}, ...[["", "No value"], ["true", "Yes"], ["false", "No"]].map(([v, l]) => h("option", { value: v, selected: v === initial }, l)))
-        : h("input", { type: p.type === "date" ? "date" : "text", value: initial, inputmode: p.type === "number" ? "decimal" : null, required: p.required });
-    const hint = [p.description, p.type === "date" && isDerived(saved) ? `Default: ${saved.replaceAll("_", " ")}, ${initial} today.` : null].filter(Boolean).join(" ");
-    return { p, input, node: field(p.name + (p.required ? " (required)" : ""), input, { hint: hint || null }) };
+        : h("input", { type, step: type === "datetime-local" ? "1" : null, value: initial, inputmode: p.type === "number" ? "decimal" : null, required: p.required });
+    const now = p.type === "datetime" ? "now" : "today";
+    const hint = [p.description, derived ? `Default: ${saved.replaceAll("_", " ")}, ${initial.replace("T", " ")} ${now} (${zone}).` : null].filter(Boolean).join(" ");
+    return { p, input, derived, initial, node: field(p.name + (p.required ? " (required)" : ""), input, { hint: hint || null }) };
   });
   const values = () => {
     const params = {};
-    for (const { p, input } of inputs) {
+    for (const { p, input, derived, initial } of inputs) {
       const raw = input.value.trim();
-      if (raw !== "") params[p.name] = typedParam(p, raw);
+      if (raw !== "" && !(derived && raw === initial)) params[p.name] = typedParam(p, raw);
     }
     return params;
   };

@@ -6,7 +6,7 @@
 // retention days and legal hold. Each section saves on its own with a partial change carrying
 // the settings' version, so a change made meanwhile is a conflict.
 
-import { api } from "../api.js";
+import { api, rememberSettings } from "../api.js";
 import { busy, button, checkbox, field, fmtDuration, h, pageHeader, replace, select, setFieldError } from "../ui.js";
 import { zones } from "./schedule.js";
 
@@ -84,6 +84,7 @@ function section(state, { id, title, intro, body, read, inputs, saved, saveLabel
           }
           try {
             state.current = await api.patch(api.ws("/settings"), { ...change, version: state.current.version });
+            rememberSettings({ timezone: state.current.timezone ?? null });
             saved(state.current);
             status.className = "settings-status ok";
             status.textContent = `${title} saved.`;

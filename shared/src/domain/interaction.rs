@@ -138,6 +138,11 @@ impl Interaction {
         self.occurred_at.date_naive()
     }
 
+    /// The UTC quarter-hour it belongs to (its start).
+    pub fn quarter(&self) -> DateTime<Utc> {
+        quarter_of(self.occurred_at)
+    }
+
     /// The amount in whole cents (rounded half away from zero), 0 when absent.
     pub fn amount_cents(&self) -> i64 {
         self.amount.map_or(0, |a| (a * 100.0).round() as i64)
@@ -211,9 +216,32 @@ impl DailySummary {
         }
     }
 
+    /// The same summary with its counters negated: what taking it away from a sum adds.
+    pub fn negated(self) -> Self {
+        Self {
+            received: -self.received,
+            viewed: -self.viewed,
+            completed: -self.completed,
+            transactions: -self.transactions,
+            amount_cents: -self.amount_cents,
+            reward_cents: -self.reward_cents,
+            ..self
+        }
+    }
+
     /// Counter names, as stored.
     pub const COUNTERS: [&'static str; 6] =
         ["received", "viewed", "completed", "transactions", Self::AMOUNT_CENTS, Self::REWARD_CENTS];
+}
+
+/// Summaries are also kept per UTC quarter-hour, the finest step of any zone's offset, so a
+/// day of any zone is whole UTC days plus quarters at its edges.
+pub const QUARTER_MINUTES: i64 = 15;
+
+/// The start of the UTC quarter-hour holding `at`.
+pub fn quarter_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    let step = QUARTER_MINUTES * 60;
+    DateTime::from_timestamp(at.timestamp().div_euclid(step) * step, 0).unwrap_or(at)
 }
 
 /// Reads one interaction of an ingest batch (a JSON object) received at `now`. Every problem

@@ -25,6 +25,7 @@ pub use destination::*;
 pub use ids::*;
 pub use interaction::*;
 pub use maintenance::*;
+pub use relative_date::RunTime;
 pub use report::*;
 pub use run::*;
 pub use schedule::*;

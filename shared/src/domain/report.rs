@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::relative_date::{self, RelativeDate};
+use chrono_tz::Tz;
+
+use super::relative_date::{self, RelativeDate, RelativeTime, RunTime};
 use super::{Code, DestinationId, FieldError, Ident, Name, ReportId, ValidationErrors, WorkspaceId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -210,19 +212,28 @@ pub enum ParamType {
     /// `YYYY-MM-DD`, or (as a default or a run's value) a derived date such as
     /// `start_of_month`, worked out when the run starts.
     Date,
+    /// An instant: RFC 3339, a wall-clock `YYYY-MM-DDTHH:MM[:SS]` of the run's timezone, or a
+    /// derived time such as `now` or `start_of_day`, worked out when the run starts and
+    /// recorded in RFC 3339 with the zone's offset.
+    #[serde(rename = "datetime")]
+    DateTime,
     Boolean,
 }
 
 impl ParamType {
     /// Checks that `value` has this type.
     pub fn check(self, value: &Value) -> Result<(), String> {
+        let text = value.as_str();
         let ok = match self {
             ParamType::String => value.is_string(),
             ParamType::Number => value.is_number(),
             ParamType::Boolean => value.is_boolean(),
-            ParamType::Date => value
-                .as_str()
+            ParamType::Date => text
                 .is_some_and(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok() || s.parse::<RelativeDate>().is_ok()),
+            ParamType::DateTime => text.is_some_and(|s| {
+                s.parse::<RelativeTime>().is_ok()
+                    || relative_date::parse_instant(s, RunTime::new(DateTime::UNIX_EPOCH, Tz::UTC)).is_some()
+            }),
         };
         if ok {
             Ok(())
@@ -232,15 +243,28 @@ impl ParamType {
                 ParamType::Number => "must be a number".into(),
                 ParamType::Boolean => "must be true or false".into(),
                 ParamType::Date => format!("must be {}", relative_date::expected()),
+                ParamType::DateTime => format!("must be {}", relative_date::expected_instant()),
             })
         }
     }
 
-    /// The value a run uses for `value` (already [checked](Self::check)): a derived date
-    /// worked out on `today`; anything else as it is.
-    pub fn resolve(self, value: &Value, today: NaiveDate) -> Value {
-        match (self, value.as_str().and_then(|s| s.parse::<RelativeDate>().ok())) {
-            (ParamType::Date, Some(rule)) => Value::String(rule.on(today).format("%Y-%m-%d").to_string()),
+    /// The value a run at `time` uses for `value` (already [checked](Self::check)): a derived
+    /// date or time worked out for the run, a datetime in RFC 3339 with the run's zone offset,
+    /// anything else as it is.
+    pub fn resolve(self, value: &Value, time: RunTime) -> Value {
+        let Some(text) = value.as_str() else { return value.clone() };
+        match self {
+            ParamType::Date => match text.parse::<RelativeDate>() {
+                Ok(rule) => Value::String(rule.on(time.day()).format("%Y-%m-%d").to_string()),
+                Err(()) => value.clone(),
+            },
+            ParamType::DateTime => {
+                let at = text.parse::<RelativeTime>().map(|rule| rule.at(time)).ok();
+                match at.or_else(|| relative_date::parse_instant(text, time)) {
+                    Some(at) => Value::String(time.format(at)),
+                    None => value.clone(),
+                }
+            }
             _ => value.clone(),
         }
     }
@@ -808,5 +832,24 @@ mod tests {
         assert!(ParamType::Date.check(&json!("2026-13-01")).is_err());
         assert!(ParamType::Number.check(&json!(3.5)).is_ok());
         assert!(ParamType::Boolean.check(&json!("true")).is_err());
+        for ok in ["2026-05-01T09:00:00Z", "2026-05-01T09:00:00.250+05:45", "2026-05-01T09:00", "now", "end_of_day"] {
+            assert!(ParamType::DateTime.check(&json!(ok)).is_ok(), "{ok}");
+        }
+        for bad in [json!("2026-05-01"), json!("2026-05-01T25:00"), json!("tomorrow"), json!(1_700_000_000)] {
+            let message = ParamType::DateTime.check(&bad).unwrap_err();
+            assert!(message.starts_with("must be an instant (RFC 3339"), "{bad}: {message}");
+        }
+    }
+
+    #[test]
+    fn a_datetime_parameter_is_recorded_in_rfc3339_with_the_offset_of_the_run_zone() {
+        let kind: ParamType = serde_json::from_value(json!("datetime")).unwrap();
+        assert_eq!(kind, ParamType::DateTime);
+        let time = RunTime::new("2026-07-01T06:00:00Z".parse().unwrap(), chrono_tz::Europe::Paris);
+        assert_eq!(kind.resolve(&json!("start_of_day"), time), json!("2026-07-01T00:00:00+02:00"));
+        assert_eq!(kind.resolve(&json!("2026-07-01T09:00"), time), json!("2026-07-01T09:00:00+02:00"));
+        assert_eq!(kind.resolve(&json!("2026-07-01T09:00:00Z"), time), json!("2026-07-01T11:00:00+02:00"));
+        assert_eq!(ParamType::Date.resolve(&json!("end_of_previous_day"), time), json!("2026-06-30"));
+        assert_eq!(ParamType::String.resolve(&json!("now"), time), json!("now"));
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::relative_date::RunTime;
 use super::{DeliveryId, DestinationId, EntryId, Format, Report, ReportId, RunId, ScheduleId, WorkspaceId};
 
 /// What started a run.
@@ -93,6 +94,10 @@ pub struct RunInputs {
     /// recorded before it existed count from the day they started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<NaiveDate>,
+    /// The IANA zone whose calendar gave the run's day and derived values, and whose days the
+    /// analytics periods count (UTC for runs recorded before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 /// Entry counts by bucket, as seed `003` reports them.
@@ -161,6 +166,12 @@ impl Run {
     /// The day the run stands for ([`RunInputs::day`]).
     pub fn day(&self) -> NaiveDate {
         self.inputs.day.unwrap_or_else(|| self.created_at.date_naive())
+    }
+
+    /// The instant the run stands for (its slot, else when it started) in its zone.
+    pub fn time(&self) -> RunTime {
+        let zone = self.inputs.timezone.as_deref().and_then(|name| name.parse().ok()).unwrap_or(chrono_tz::Tz::UTC);
+        RunTime::new(self.scheduled_for.unwrap_or(self.created_at), zone)
     }
 
     /// A run that starts now, triggered by `trigger`, with nothing counted yet.

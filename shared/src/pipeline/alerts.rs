@@ -25,7 +25,7 @@ use crate::context::Context;
 use crate::deliver::{About, AlertInfo, Outgoing, Recipients};
 use crate::domain::{
     AlertCondition, AlertEvent, AlertInstance, AlertNotification, AlertRule, AlertRuleId, AlertState, MetricAggregate,
-    NotificationKind, NotificationStatus, Observation, Workspace, WorkspaceId,
+    NotificationKind, NotificationStatus, Observation, RunTime, Workspace, WorkspaceId,
 };
 use crate::source::{RowSet, SourceContext, fetch};
 use crate::store::StoreError;
@@ -254,7 +254,8 @@ async fn read(
     parameters.insert("window_start".into(), instant(start));
     parameters.insert("window_end".into(), instant(end));
     parameters.insert("window_minutes".into(), Value::from(rule.window_minutes));
-    parameters.insert("as_of".into(), Value::String(end.format("%Y-%m-%d").to_string()));
+    let time = RunTime::new(end, workspace.settings.zone());
+    parameters.insert("as_of".into(), Value::String(time.day().format("%Y-%m-%d").to_string()));
     let sources = SourceContext {
         store: &ctx.store,
         blobs: ctx.blobs.as_ref(),
@@ -263,7 +264,7 @@ async fn read(
         workspace,
         parameters: &parameters,
         data: &Value::Null,
-        day: end.date_naive(),
+        time,
     };
     fetch(&sources, &rule.source).await.map_err(|e| format!("source `{}`: {e}", rule.source.name))
 }

@@ -9,7 +9,9 @@ use super::PipelineError;
 use super::render_entry::{build, narrate, render_files, scope};
 use super::start_run::{bind_row_parameters, resolve_parameters, unbound};
 use crate::context::Context;
-use crate::domain::{Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTrigger, SourceRole, Workspace};
+use crate::domain::{
+    Format, NarrativeOutput, Report, Run, RunId, RunInputs, RunTime, RunTrigger, SourceRole, Workspace,
+};
 use crate::render::RenderedFile;
 use crate::render::compose::SectionSummary;
 use crate::source::{SourceContext, fetch};
@@ -56,8 +58,8 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
     let report = request.report;
     report.validate()?;
     let now = ctx.clock.now();
-    let day = now.with_timezone(&workspace.settings.zone()).date_naive();
-    let (mut parameters, missing) = resolve_parameters(&report, &request.overrides, day)?;
+    let time = RunTime::new(now, workspace.settings.zone());
+    let (mut parameters, missing) = resolve_parameters(&report, &request.overrides, time)?;
     let missing = unbound(&report, missing);
     if !missing.is_empty() {
         return Err(super::start_run::missing_parameters(&missing).into());
@@ -74,7 +76,7 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
                 workspace,
                 parameters: &parameters,
                 data: &request.data,
-                day,
+                time,
             };
             let rows = fetch(&sources, spec)
                 .await
@@ -95,11 +97,12 @@ pub async fn preview(ctx: &Context, workspace: &Workspace, request: PreviewReque
         parameters: parameters.clone(),
         data: request.data.clone(),
         included: vec![],
-        day: Some(day),
+        day: Some(time.day()),
+        timezone: Some(time.zone.name().to_string()),
     };
     let run = Run::started(RunId::generate(now), inputs, RunTrigger::Manual, now);
     let scope = scope(&report, &parameters, (row.as_ref(), None), &request.data, &run);
-    let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, (now, day))
+    let composed = build(ctx, workspace, &report, &parameters, row.as_ref(), &request.data, &scope, (now, time))
         .await
         .map_err(PipelineError::Generation)?;
     let narrative = narrate(ctx, workspace, &report, &composed).await;

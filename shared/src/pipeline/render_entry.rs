@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
@@ -16,7 +16,7 @@ use super::PipelineError;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
-    Artifact, Entry, EntryConfiguration, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus,
+    Artifact, Entry, EntryConfiguration, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus, RunTime,
     SourceRole, Workspace,
 };
 use crate::queue::Job;
@@ -195,7 +195,7 @@ async fn produce(
             .iter()
             .filter_map(|(name, binding)| Some((name.clone(), binding.resolve(&entry.parameters, entry.row.as_ref())?)))
             .collect();
-        let parameters = match crate::pipeline::start_run::resolve_parameters(other, &bound, run.day()) {
+        let parameters = match crate::pipeline::start_run::resolve_parameters(other, &bound, run.time()) {
             Ok((values, missing)) if missing.is_empty() => values,
             Ok((_, missing)) => {
                 let reason = format!("required parameter `{}` has no value", missing.join("`, `"));
@@ -232,13 +232,21 @@ async fn document(
     now: DateTime<Utc>,
 ) -> Result<Result<(Vec<Artifact>, Option<NarrativeOutput>), String>, PipelineError> {
     let scope = scope(report, parameters, (entry.row.as_ref(), entry.configuration.as_ref()), &run.inputs.data, run);
-    let composed =
-        match build(ctx, workspace, report, parameters, entry.row.as_ref(), &run.inputs.data, &scope, (now, run.day()))
-            .await
-        {
-            Ok(composed) => composed,
-            Err(reason) => return Ok(Err(reason)),
-        };
+    let composed = match build(
+        ctx,
+        workspace,
+        report,
+        parameters,
+        entry.row.as_ref(),
+        &run.inputs.data,
+        &scope,
+        (now, run.time()),
+    )
+    .await
+    {
+        Ok(composed) => composed,
+        Err(reason) => return Ok(Err(reason)),
+    };
     let narrative = if narrate_here { narrate(ctx, workspace, report, &composed).await } else { None };
     let files = match render_files(report, composed, narrative.clone()).await {
         Ok(files) => files,
@@ -274,7 +282,7 @@ pub(crate) async fn build(
     row: Option<&Map<String, Value>>,
     data: &Value,
     scope: &Value,
-    (now, day): (DateTime<Utc>, NaiveDate),
+    (now, time): (DateTime<Utc>, RunTime),
 ) -> Result<Composed, String> {
     let sources = SourceContext {
         store: &ctx.store,
@@ -284,7 +292,7 @@ pub(crate) async fn build(
         workspace,
         parameters,
         data,
-        day,
+        time,
     };
     let mut rows = BTreeMap::new();
     for spec in &report.sources {

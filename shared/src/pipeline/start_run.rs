@@ -7,7 +7,7 @@
 //! entries and a note saying why. Parameters bound to a column of the repeating row take
 //! each entry's value from its row; a row without a usable value fails only its entry.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
@@ -16,7 +16,7 @@ use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
     Configuration, Entry, EntryId, EntryStatus, FieldError, ParamType, Report, Run, RunId, RunInputs, RunStatus,
-    RunTrigger, ScheduleId, ValidationErrors,
+    RunTime, RunTrigger, ScheduleId, ValidationErrors,
 };
 use crate::queue::Job;
 use crate::source::{SourceContext, fetch};
@@ -74,19 +74,19 @@ impl RunRequest {
         }
     }
 
-    /// The day the run stands for: its slot's (or else `now`'s) date in its timezone.
-    pub fn day(&self, now: DateTime<Utc>) -> NaiveDate {
-        self.slot.map_or(now, |(_, at)| at).with_timezone(&self.timezone).date_naive()
+    /// The instant the run stands for (its slot, or else `now`) in its timezone.
+    pub fn time(&self, now: DateTime<Utc>) -> RunTime {
+        RunTime::new(self.slot.map_or(now, |(_, at)| at), self.timezone)
     }
 }
 
 /// Parameter values for a run: overrides (which must be declared and typed right) over
-/// defaults, derived dates worked out on the run's `day`. Missing required values are returned
+/// defaults, derived dates and times worked out for the run's `time`. Missing required values are returned
 /// separately: they fail the run, not the call.
 pub fn resolve_parameters(
     report: &Report,
     overrides: &Map<String, Value>,
-    day: NaiveDate,
+    time: RunTime,
 ) -> Result<(Map<String, Value>, Vec<String>), ValidationErrors> {
     let mut errors = Vec::new();
     for name in overrides.keys() {
@@ -100,7 +100,7 @@ pub fn resolve_parameters(
         match overrides.get(p.name.as_str()).filter(|v| !v.is_null()).or(p.default.as_ref()) {
             Some(value) => match p.kind.check(value) {
                 Ok(()) => {
-                    values.insert(p.name.to_string(), p.kind.resolve(value, day));
+                    values.insert(p.name.to_string(), p.kind.resolve(value, time));
                 }
                 Err(message) => errors.push(FieldError::new(format!("params.{}", p.name), message)),
             },
@@ -148,8 +148,8 @@ pub fn unbound(report: &Report, mut missing: Vec<String>) -> Vec<String> {
 /// its entries.
 pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation, PipelineError> {
     let now = ctx.clock.now();
-    let day = request.day(now);
-    let (parameters, mut missing) = resolve_parameters(&request.report, &request.overrides, day)?;
+    let time = request.time(now);
+    let (parameters, mut missing) = resolve_parameters(&request.report, &request.overrides, time)?;
     missing = unbound(&request.report, missing);
     // Each configuration's entry resolves its own values; one missing a value fails alone.
     if !request.configurations.is_empty() {
@@ -170,7 +170,8 @@ pub async fn start_run(ctx: &Context, request: RunRequest) -> Result<RunCreation
         parameters: parameters.clone(),
         data: request.data.clone(),
         included: included.clone().unwrap_or_default(),
-        day: Some(day),
+        day: Some(time.day()),
+        timezone: Some(time.zone.name().to_string()),
     };
     let mut run = Run::started(id, inputs, request.trigger, now);
     run.schedule_id = request.slot.map(|(s, _)| s).or(request.execution_of);
@@ -266,7 +267,7 @@ async fn make_entries(
         workspace: &workspace,
         parameters,
         data: &run.inputs.data,
-        day: run.day(),
+        time: run.time(),
     };
     let rows = match fetch(&sources, source).await {
         Ok(rows) => rows,
@@ -296,7 +297,7 @@ async fn make_entries(
 }
 
 /// One entry per configuration, each with the run's values and its own over them (derived
-/// dates worked out on the run's day). A configuration whose values do not fit the report
+/// dates worked out for the run's time). A configuration whose values do not fit the report
 /// fails only its entry, saying which.
 fn configuration_entries(run: &Run, request: &RunRequest, now: DateTime<Utc>) -> Result<Vec<Entry>, String> {
     let report = &run.inputs.report;
@@ -314,7 +315,7 @@ fn configuration_entries(run: &Run, request: &RunRequest, now: DateTime<Utc>) ->
         let mut entry = new_entry(run, seq as u32, None, Map::new(), now);
         entry.id = id;
         entry.configuration = Some(configuration.for_entry());
-        let failure = match resolve_parameters(report, &values, run.day()) {
+        let failure = match resolve_parameters(report, &values, run.time()) {
             Ok((values, missing)) if missing.is_empty() => {
                 entry.parameters = values;
                 None

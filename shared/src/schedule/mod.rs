@@ -55,7 +55,7 @@
 pub mod cron;
 pub mod recurrence;
 pub mod rfc5545;
-mod zone;
+pub(crate) mod zone;
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,18 @@
 //! The built-in interaction analytics of seeds `000`/`001`: offer performance and channel
-//! effectiveness over a period (today, 7, 14, 30 or 90 UTC days ending with the run's day),
-//! each against the previous period of the same length for week-over-week change. They read
-//! the daily summaries, never raw interactions.
+//! effectiveness over a period (today, 7, 14, 30 or 90 days of the run's timezone ending with
+//! the period's last day), each against the previous period of the same length for
+//! week-over-week change. They read the summaries, never raw interactions: UTC days whole, and
+//! days of other zones as whole UTC days plus the quarter-hours at their edges.
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDate};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::{ColumnMeta, ColumnType, Comparison, RowSet};
-use crate::domain::{DailySummary, OfferKind, Period};
+use crate::domain::{DailySummary, OfferKind, Period, WorkspaceId, relative_date};
+use crate::store::{Store, StoreError};
 
 /// Number of days a period covers.
 pub fn period_days(period: Period) -> u32 {
@@ -22,7 +25,7 @@ pub fn period_days(period: Period) -> u32 {
     }
 }
 
-/// The UTC days a source covers and the days it is compared with (all bounds inclusive).
+/// The days of `zone` a source covers and the days it is compared with (all bounds inclusive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
     pub days: u32,
@@ -30,34 +33,33 @@ pub struct Window {
     pub end: NaiveDate,
     pub previous_start: NaiveDate,
     pub previous_end: NaiveDate,
+    pub zone: Tz,
 }
 
 impl Window {
-    /// The `period` ending with `day`, and the as many days before it.
-    pub fn new(period: Period, day: NaiveDate) -> Self {
+    /// The `period` ending with `day` (a day of `zone`), and the as many days before it.
+    pub fn new(period: Period, day: NaiveDate, zone: Tz) -> Self {
         let days = period_days(period);
         let back = |from: NaiveDate, n: u32| from.checked_sub_days(Days::new(u64::from(n))).unwrap_or(NaiveDate::MIN);
         let start = back(day, days - 1);
         let previous_end = back(start, 1);
-        Self { days, start, end: day, previous_start: back(previous_end, days - 1), previous_end }
+        Self { days, start, end: day, previous_start: back(previous_end, days - 1), previous_end, zone }
     }
 
-    fn is_current(&self, day: NaiveDate) -> bool {
-        self.start <= day && day <= self.end
-    }
-
-    fn is_previous(&self, day: NaiveDate) -> bool {
-        self.previous_start <= day && day <= self.previous_end
+    /// The first instant of `day` in the window's zone.
+    fn instant(&self, day: NaiveDate) -> DateTime<Utc> {
+        relative_date::day_start(self.zone, day)
     }
 
     /// The window in words, for the row set's note.
     pub fn describe(&self) -> String {
         let date = |d: NaiveDate| d.format("%-d %b %Y").to_string();
+        let zone = self.zone.name();
         if self.days == 1 {
-            format!("{} (UTC), against the day before ({})", date(self.end), date(self.previous_end))
+            format!("{} ({zone}), against the day before ({})", date(self.end), date(self.previous_end))
         } else {
             format!(
-                "{n} days from {} to {} (UTC), against the {n} days before ({} to {})",
+                "{n} days from {} to {} ({zone}), against the {n} days before ({} to {})",
                 date(self.start),
                 date(self.end),
                 date(self.previous_start),
@@ -65,6 +67,43 @@ impl Window {
                 n = self.days
             )
         }
+    }
+}
+
+/// The summaries of a window's two periods; each list adds up to its period exactly.
+#[derive(Debug, Default)]
+pub struct Periods {
+    pub current: Vec<DailySummary>,
+    pub previous: Vec<DailySummary>,
+}
+
+impl Periods {
+    /// Daily summaries (UTC days) sorted into the window's periods; those outside are left out.
+    pub fn of_days(summaries: Vec<DailySummary>, window: &Window) -> Self {
+        let (mut current, mut previous) = (Vec::new(), Vec::new());
+        for s in summaries {
+            if window.start <= s.day && s.day <= window.end {
+                current.push(s);
+            } else if window.previous_start <= s.day && s.day <= window.previous_end {
+                previous.push(s);
+            }
+        }
+        Self { current, previous }
+    }
+
+    /// Reads the window's periods from the store: in UTC, one range of daily summaries; in
+    /// another zone, each period's span of time.
+    pub async fn read(store: &Store, ws: WorkspaceId, window: &Window) -> Result<Self, StoreError> {
+        if window.zone == Tz::UTC {
+            let summaries = store.daily_summaries(ws, window.previous_start, window.end).await?;
+            return Ok(Self::of_days(summaries, window));
+        }
+        let after = |day: NaiveDate| day.succ_opt().unwrap_or(NaiveDate::MAX);
+        let (from, middle, until) =
+            (window.instant(window.previous_start), window.instant(window.start), window.instant(after(window.end)));
+        let (previous, current) =
+            futures::try_join!(store.summaries_between(ws, from, middle), store.summaries_between(ws, middle, until))?;
+        Ok(Self { current, previous })
     }
 }
 
@@ -80,6 +119,12 @@ struct Tally {
 }
 
 impl Tally {
+    fn is_empty(&self) -> bool {
+        [self.received, self.viewed, self.completed, self.transactions, self.amount_cents, self.reward_cents]
+            .iter()
+            .all(|n| *n == 0)
+    }
+
     fn add(&mut self, s: &DailySummary) {
         self.received += s.received;
         self.viewed += s.viewed;
@@ -114,19 +159,13 @@ fn columns(spec: &[(&str, ColumnType)]) -> Vec<ColumnMeta> {
     spec.iter().map(|(name, kind)| ColumnMeta { name: name.to_string(), kind: *kind }).collect()
 }
 
-/// Adds each summary of the window to the subject `key` picks (summaries it maps to `None`
-/// are left out).
-fn tally<K: Ord>(
-    summaries: &[DailySummary],
-    window: &Window,
-    key: impl Fn(&DailySummary) -> Option<K>,
-) -> BTreeMap<K, Subject> {
+/// Adds each summary of the periods to the subject `key` picks (summaries it maps to `None`
+/// are left out). A subject with nothing in either period (only seen in a part of a day that
+/// was taken away again) is left out.
+fn tally<K: Ord>(periods: &Periods, key: impl Fn(&DailySummary) -> Option<K>) -> BTreeMap<K, Subject> {
     let mut subjects: BTreeMap<K, Subject> = BTreeMap::new();
-    for s in summaries {
-        let (current, previous) = (window.is_current(s.day), window.is_previous(s.day));
-        if !current && !previous {
-            continue;
-        }
+    let previous = periods.previous.iter().map(|s| (false, s));
+    for (current, s) in previous.chain(periods.current.iter().map(|s| (true, s))) {
         let Some(k) = key(s) else { continue };
         let subject = subjects.entry(k).or_default();
         if current {
@@ -134,11 +173,12 @@ fn tally<K: Ord>(
         } else {
             subject.previous.add(s);
         }
-        // The latest day's kind wins (summaries come in day order).
+        // The latest kind wins (summaries come in about time order).
         if s.offer_kind.is_some() {
             subject.offer_kind = s.offer_kind;
         }
     }
+    subjects.retain(|_, s| !(s.current.is_empty() && s.previous.is_empty()));
     subjects
 }
 
@@ -151,8 +191,8 @@ fn by_completions(subjects: BTreeMap<String, Subject>) -> Vec<(String, Subject)>
 
 /// One row per offer seen in the window or the one before: received, viewed, completed,
 /// rates, rewards, and completions against the previous period.
-pub fn offer_performance(summaries: &[DailySummary], window: &Window) -> RowSet {
-    let subjects = tally(summaries, window, |s| s.offer_id.clone());
+pub fn offer_performance(periods: &Periods, window: &Window) -> RowSet {
+    let subjects = tally(periods, |s| s.offer_id.clone());
     let rows = by_completions(subjects)
         .into_iter()
         .map(|(offer, s)| {
@@ -200,8 +240,8 @@ pub fn offer_performance(summaries: &[DailySummary], window: &Window) -> RowSet 
 /// One row per channel seen in the window or the one before (`unknown` for interactions
 /// without one): offer funnel, transactions, revenue, and completions against the previous
 /// period.
-pub fn channel_effectiveness(summaries: &[DailySummary], window: &Window) -> RowSet {
-    let subjects = tally(summaries, window, |s| Some(s.channel.map_or("unknown", |c| c.as_str()).to_string()));
+pub fn channel_effectiveness(periods: &Periods, window: &Window) -> RowSet {
+    let subjects = tally(periods, |s| Some(s.channel.map_or("unknown", |c| c.as_str()).to_string()));
     let rows = by_completions(subjects)
         .into_iter()
         .map(|(channel, s)| {
@@ -256,6 +296,10 @@ mod tests {
         d.parse().unwrap()
     }
 
+    fn days(summaries: Vec<DailySummary>, window: &Window) -> Periods {
+        Periods::of_days(summaries, window)
+    }
+
     fn summary(d: &str, offer: Option<&str>, channel: Option<Channel>, counts: [i64; 6]) -> DailySummary {
         let [received, viewed, completed, transactions, amount_cents, reward_cents] = counts;
         DailySummary {
@@ -274,38 +318,41 @@ mod tests {
 
     #[test]
     fn a_window_is_the_days_ending_with_the_run_day_and_the_as_many_days_before() {
-        let w = Window::new(Period::Days7, day("2026-11-22"));
+        let w = Window::new(Period::Days7, day("2026-11-22"), Tz::UTC);
         assert_eq!((w.start, w.end), (day("2026-11-16"), day("2026-11-22")));
         assert_eq!((w.previous_start, w.previous_end), (day("2026-11-09"), day("2026-11-15")));
         assert_eq!(
             w.describe(),
             "7 days from 16 Nov 2026 to 22 Nov 2026 (UTC), against the 7 days before (9 Nov 2026 to 15 Nov 2026)"
         );
-        let today = Window::new(Period::Today, day("2026-03-01"));
+        let today = Window::new(Period::Today, day("2026-03-01"), Tz::UTC);
         assert_eq!(
             (today.start, today.end, today.previous_start),
             (day("2026-03-01"), day("2026-03-01"), day("2026-02-28"))
         );
         assert_eq!(today.describe(), "1 Mar 2026 (UTC), against the day before (28 Feb 2026)");
-        let quarter = Window::new(Period::Days90, day("2026-11-22"));
+        let quarter = Window::new(Period::Days90, day("2026-11-22"), Tz::UTC);
         assert_eq!((quarter.start, quarter.previous_start), (day("2026-08-25"), day("2026-05-27")));
     }
 
     #[test]
     fn offers_are_summed_per_window_and_sorted_by_completions() {
-        let w = Window::new(Period::Days7, day("2026-11-22"));
+        let w = Window::new(Period::Days7, day("2026-11-22"), Tz::UTC);
         let rows = offer_performance(
-            &[
-                // previous window
-                summary("2026-11-10", Some("a"), Some(Channel::Email), [10, 8, 4, 0, 0, 400]),
-                // current window, across two days and channels
-                summary("2026-11-16", Some("a"), Some(Channel::Email), [10, 5, 2, 0, 0, 200]),
-                summary("2026-11-22", Some("a"), Some(Channel::Web), [10, 5, 1, 0, 0, 150]),
-                summary("2026-11-20", Some("b"), Some(Channel::Web), [4, 4, 4, 0, 0, 0]),
-                // outside both windows, and an offer-less transaction
-                summary("2026-11-08", Some("a"), Some(Channel::Email), [99, 99, 99, 0, 0, 0]),
-                summary("2026-11-21", None, Some(Channel::Web), [0, 0, 0, 3, 4550, 0]),
-            ],
+            &days(
+                vec![
+                    // previous window
+                    summary("2026-11-10", Some("a"), Some(Channel::Email), [10, 8, 4, 0, 0, 400]),
+                    // current window, across two days and channels
+                    summary("2026-11-16", Some("a"), Some(Channel::Email), [10, 5, 2, 0, 0, 200]),
+                    summary("2026-11-22", Some("a"), Some(Channel::Web), [10, 5, 1, 0, 0, 150]),
+                    summary("2026-11-20", Some("b"), Some(Channel::Web), [4, 4, 4, 0, 0, 0]),
+                    // outside both windows, and an offer-less transaction
+                    summary("2026-11-08", Some("a"), Some(Channel::Email), [99, 99, 99, 0, 0, 0]),
+                    summary("2026-11-21", None, Some(Channel::Web), [0, 0, 0, 3, 4550, 0]),
+                ],
+                &w,
+            ),
             &w,
         );
         let names: Vec<&str> = rows.columns.iter().map(|c| c.name.as_str()).collect();
@@ -363,8 +410,9 @@ mod tests {
 
     #[test]
     fn an_offer_seen_only_last_period_shows_its_drop_to_zero() {
-        let w = Window::new(Period::Days7, day("2026-11-22"));
-        let rows = offer_performance(&[summary("2026-11-12", Some("gone"), None, [5, 5, 5, 0, 0, 0])], &w);
+        let w = Window::new(Period::Days7, day("2026-11-22"), Tz::UTC);
+        let rows =
+            offer_performance(&days(vec![summary("2026-11-12", Some("gone"), None, [5, 5, 5, 0, 0, 0])], &w), &w);
         assert_eq!(rows.rows[0][4], json!(0));
         assert_eq!(rows.rows[0][8], json!(5));
         assert_eq!(rows.rows[0][9], json!(-1.0));
@@ -373,14 +421,17 @@ mod tests {
 
     #[test]
     fn channels_count_offer_events_transactions_and_revenue() {
-        let w = Window::new(Period::Today, day("2026-11-22"));
+        let w = Window::new(Period::Today, day("2026-11-22"), Tz::UTC);
         let rows = channel_effectiveness(
-            &[
-                summary("2026-11-21", Some("a"), Some(Channel::Email), [4, 2, 2, 0, 0, 0]),
-                summary("2026-11-22", Some("a"), Some(Channel::Email), [4, 2, 1, 0, 0, 0]),
-                summary("2026-11-22", None, Some(Channel::Email), [0, 0, 0, 2, 1999, 0]),
-                summary("2026-11-22", None, None, [0, 0, 0, 1, 500, 0]),
-            ],
+            &days(
+                vec![
+                    summary("2026-11-21", Some("a"), Some(Channel::Email), [4, 2, 2, 0, 0, 0]),
+                    summary("2026-11-22", Some("a"), Some(Channel::Email), [4, 2, 1, 0, 0, 0]),
+                    summary("2026-11-22", None, Some(Channel::Email), [0, 0, 0, 2, 1999, 0]),
+                    summary("2026-11-22", None, None, [0, 0, 0, 1, 500, 0]),
+                ],
+                &w,
+            ),
             &w,
         );
         assert_eq!(rows.columns[7].name, "revenue");
@@ -417,8 +468,8 @@ mod tests {
 
     #[test]
     fn no_history_means_no_rows_but_still_the_columns_and_the_note() {
-        let w = Window::new(Period::Days30, day("2026-11-22"));
-        for rows in [offer_performance(&[], &w), channel_effectiveness(&[], &w)] {
+        let w = Window::new(Period::Days30, day("2026-11-22"), Tz::UTC);
+        for rows in [offer_performance(&Periods::default(), &w), channel_effectiveness(&Periods::default(), &w)] {
             assert!(rows.is_empty());
             assert_eq!(rows.columns.len(), 10);
             assert!(rows.note.is_some());

@@ -185,7 +185,7 @@ pub mod template;
 use chrono::NaiveDate;
 
 use crate::blob::Blobs;
-use crate::domain::{Code, Period, SourceKind, SourceSpec, Workspace};
+use crate::domain::{Code, Period, RunTime, SourceKind, SourceSpec, Workspace};
 use crate::net::{NetError, NetworkPolicy, OutboundHttp};
 use std::sync::Arc;
 
@@ -207,8 +207,9 @@ pub struct SourceContext<'a> {
     pub parameters: &'a Map<String, Value>,
     /// The run's free-form data payload (`{data.…}` in templates).
     pub data: &'a Value,
-    /// The day the run stands for ([`crate::domain::Run::day`]).
-    pub day: NaiveDate,
+    /// The instant the run stands for and its zone ([`crate::domain::Run::time`]): analytics
+    /// periods are days of that zone.
+    pub time: RunTime,
 }
 
 impl SourceContext<'_> {
@@ -222,8 +223,8 @@ impl SourceContext<'_> {
     /// a few hours against a whole day.
     pub fn last_day(&self, period: Period, include_today: bool) -> Result<NaiveDate, SourceError> {
         match self.parameters.get(AS_OF_PARAMETER) {
-            None | Some(Value::Null) if period == Period::Today || include_today => Ok(self.day),
-            None | Some(Value::Null) => Ok(self.day.pred_opt().unwrap_or(NaiveDate::MIN)),
+            None | Some(Value::Null) if period == Period::Today || include_today => Ok(self.time.day()),
+            None | Some(Value::Null) => Ok(self.time.day().pred_opt().unwrap_or(NaiveDate::MIN)),
             Some(Value::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| SourceError::Parameter {
                 name: AS_OF_PARAMETER,
                 message: format!("must be a date (YYYY-MM-DD), not `{s}`"),
@@ -293,14 +294,14 @@ async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet
     let ws = ctx.workspace.id;
     match &spec.kind {
         SourceKind::OfferPerformance { period, include_today } => {
-            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?);
-            let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
-            Ok(analytics::offer_performance(&summaries, &window))
+            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
+            let periods = analytics::Periods::read(ctx.store, ws, &window).await?;
+            Ok(analytics::offer_performance(&periods, &window))
         }
         SourceKind::ChannelEffectiveness { period, include_today } => {
-            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?);
-            let summaries = ctx.store.daily_summaries(ws, window.previous_start, window.end).await?;
-            Ok(analytics::channel_effectiveness(&summaries, &window))
+            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
+            let periods = analytics::Periods::read(ctx.store, ws, &window).await?;
+            Ok(analytics::channel_effectiveness(&periods, &window))
         }
         SourceKind::Dataset { dataset: code, filter } => {
             let rows = dataset_rows(ctx, code).await?;
@@ -410,6 +411,10 @@ mod fetch_tests {
         }
 
         async fn fetch(&self, spec: Value, parameters: Value) -> Result<RowSet, SourceError> {
+            self.fetch_at(spec, parameters, RunTime::new(now(), chrono_tz::Tz::UTC)).await
+        }
+
+        async fn fetch_at(&self, spec: Value, parameters: Value, time: RunTime) -> Result<RowSet, SourceError> {
             let spec: SourceSpec = serde_json::from_value(spec).unwrap();
             let parameters = parameters.as_object().cloned().unwrap_or_default();
             let data = json!({"customer": {"id": "c-7"}});
@@ -421,7 +426,7 @@ mod fetch_tests {
                 workspace: &self.workspace,
                 parameters: &parameters,
                 data: &data,
-                day: now().date_naive(),
+                time,
             };
             fetch(&ctx, &spec).await
         }
@@ -484,6 +489,42 @@ mod fetch_tests {
         let channels =
             f.fetch(json!({"name": "c", "type": "channel_effectiveness", "period": "14d"}), json!({})).await.unwrap();
         assert_eq!(channels.row_object(0).unwrap()["completed"], json!(2), "the 15th and 16th, not the 22nd");
+    }
+
+    #[tokio::test]
+    async fn periods_are_days_of_the_run_timezone_including_a_25_hour_day() {
+        let f = Fixture::new().await;
+        let event = |at: &str| json!({"customer_id": "c", "type": "completed", "offer_id": "o1", "channel": "email", "occurred_at": at});
+        let batch: Vec<Interaction> = [
+            "2026-11-01T03:30:00Z", // 31 Oct, 23:30 EDT: the day before
+            "2026-11-01T04:10:00Z", // 1 Nov, 00:10 EDT
+            "2026-11-02T04:30:00Z", // 1 Nov, 23:30 EST: the 25th hour of the day clocks went back
+            "2026-11-02T05:10:00Z", // 2 Nov, 00:10 EST: the run's own day, not complete yet
+        ]
+        .into_iter()
+        .map(|at| f.interaction(event(at)))
+        .collect();
+        f.store.ingest_interactions(&batch).await.unwrap();
+
+        let new_york = RunTime::new("2026-11-02T14:00:00Z".parse().unwrap(), chrono_tz::America::New_York);
+        let spec = json!({"name": "offers", "type": "offer_performance", "period": "today"});
+        let as_of = json!({"as_of": "2026-11-01"});
+        let rows = f.fetch_at(spec.clone(), as_of.clone(), new_york).await.unwrap();
+        assert_eq!(rows.note.as_deref(), Some("1 Nov 2026 (America/New_York), against the day before (31 Oct 2026)"));
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(1)));
+
+        // In UTC, 1 November holds the first two and the 31st nothing.
+        let rows =
+            f.fetch_at(spec.clone(), as_of.clone(), RunTime::new(new_york.at, chrono_tz::Tz::UTC)).await.unwrap();
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(0)));
+
+        // Kathmandu (+05:45): 1 Nov there is 31 Oct 18:15 to 1 Nov 18:15 UTC, so again the first two.
+        let kathmandu = RunTime::new("2026-11-02T03:00:00Z".parse().unwrap(), chrono_tz::Asia::Kathmandu);
+        let rows = f.fetch_at(spec, as_of, kathmandu).await.unwrap();
+        let row = rows.row_object(0).unwrap();
+        assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(0)));
     }
 
     #[tokio::test]

@@ -349,9 +349,29 @@ pub fn day_key(day: NaiveDate) -> String {
 }
 
 pub fn daily_summary_key(ws: WorkspaceId, summary: &DailySummary) -> Key {
+    Key::new(daily_summary_pk(ws), format!("{}#{}", day_key(summary.day), summary_subject(summary)))
+}
+
+/// The partition of a workspace's quarter-hour summaries (what days of other zones are cut from).
+pub fn quarter_summary_pk(ws: WorkspaceId) -> String {
+    format!("WS#{ws}#QUARTER")
+}
+
+/// Sort keys of quarter-hour summaries start with the UTC quarter-hour (`2026-12-07T13:45`),
+/// which sorts after its bare day, so a range of quarters is a key range.
+pub fn quarter_key(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M").to_string()
+}
+
+pub fn quarter_summary_key(ws: WorkspaceId, quarter: DateTime<Utc>, summary: &DailySummary) -> Key {
+    Key::new(quarter_summary_pk(ws), format!("{}#{}", quarter_key(quarter), summary_subject(summary)))
+}
+
+/// The channel and offer part of a summary's sort key.
+fn summary_subject(summary: &DailySummary) -> String {
     let channel = summary.channel.map_or("none", Channel::as_str);
     let offer = summary.offer_id.as_deref().map_or_else(|| "-".to_string(), |o| format!("={o}"));
-    Key::new(daily_summary_pk(ws), format!("{}#{channel}#{offer}", day_key(summary.day)))
+    format!("{channel}#{offer}")
 }
 
 impl Entity for Dataset {

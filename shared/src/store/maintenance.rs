@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::entities::{
     Entity, SUPPRESSIONS_INDEX_PK, daily_summary_pk, day_key, export_checkpoint_key, idempotency_key,
-    interactions_index_pk, suppression_key, time_key, workspace_pk,
+    interactions_index_pk, quarter_summary_pk, suppression_key, time_key, workspace_pk,
 };
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
 use super::runs::RunQuery;
@@ -129,16 +129,24 @@ impl Store {
         self.purge_page(&query, limit).await
     }
 
-    /// Deletes up to `limit` daily summaries of days before `first_kept`.
+    /// Deletes up to `limit` daily summaries, and as many quarter-hour ones, of days before
+    /// `first_kept`.
     pub async fn purge_daily_summaries(
         &self,
         ws: WorkspaceId,
         first_kept: NaiveDate,
         limit: usize,
     ) -> Result<Purged, StoreError> {
-        // Summary keys are `{day}#…`: every key of an earlier day sorts below the bare day.
-        let query = Query::table(daily_summary_pk(ws), SkRange::AtMost(day_key(first_kept))).limit(limit + 1);
-        self.purge_page(&query, limit).await
+        // Summary keys are `{day}#…` and `{day}T{hh:mm}#…`: every key of an earlier day sorts
+        // below the bare day.
+        let mut purged = Purged { items: 0, more: false };
+        for pk in [daily_summary_pk(ws), quarter_summary_pk(ws)] {
+            let query = Query::table(pk, SkRange::AtMost(day_key(first_kept))).limit(limit + 1);
+            let page = self.purge_page(&query, limit).await?;
+            purged.items += page.items;
+            purged.more |= page.more;
+        }
+        Ok(purged)
     }
 
     /// Deletes the items of one page of `query` (which asks for `limit + 1`).

@@ -620,6 +620,85 @@ pub async fn summaries_are_read_by_day_range_and_interactions_by_receipt_time(st
     assert!(everything.cursor.is_some());
 }
 
+/// Interactions every 37 minutes from 20 to 23 November 2026 (UTC), alternating offers,
+/// channels and kinds, so every quarter-hour summary and day summary has something different.
+fn spread_interactions(ws: &Workspace) -> Vec<Interaction> {
+    let start = "2026-11-20T00:05:00Z".parse::<DateTime<Utc>>().unwrap();
+    (0..3 * 24 * 60 / 37)
+        .map(|i| {
+            let kind = ["received", "viewed", "completed", "transaction"][i % 4];
+            let v = serde_json::json!({
+                "id": format!("spread-{i}"), "customer_id": "c", "type": kind, "amount": 1 + i % 3,
+                "offer_id": if i % 3 == 0 { "o-1" } else { "o-2" },
+                "channel": if i % 5 == 0 { "web" } else { "email" },
+                "occurred_at": start + Duration::minutes(37 * i as i64),
+            });
+            interaction(ws, v, now())
+        })
+        .collect()
+}
+
+pub async fn summaries_between_any_two_quarter_hours_add_up_to_the_interactions_between_them(
+    store: &Store,
+    code: &str,
+) {
+    let ws = new_workspace(store, code).await;
+    let interactions = spread_interactions(&ws);
+    store.ingest_interactions(&interactions).await.unwrap();
+    let at = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
+    // (per offer and channel: counts and cents) of a list of summaries, and of the interactions.
+    type Sums = std::collections::BTreeMap<(Option<String>, &'static str), [i64; 6]>;
+    let of_summaries = |summaries: &[crate::domain::DailySummary]| {
+        let mut sums = Sums::new();
+        for s in summaries {
+            let sum = sums.entry((s.offer_id.clone(), s.channel.map_or("none", |c| c.as_str()))).or_default();
+            let add = [s.received, s.viewed, s.completed, s.transactions, s.amount_cents, s.reward_cents];
+            sum.iter_mut().zip(add).for_each(|(a, b)| *a += b);
+        }
+        sums.retain(|_, sum| sum.iter().any(|n| *n != 0));
+        sums
+    };
+    let of_interactions = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        let mut summaries = Vec::new();
+        for i in interactions.iter().filter(|i| from <= i.occurred_at && i.occurred_at < to) {
+            let mut s = crate::domain::DailySummary::of(i);
+            for (name, delta) in i.increments() {
+                s.set_counter(name, delta);
+            }
+            summaries.push(s);
+        }
+        of_summaries(&summaries)
+    };
+    let spans = [
+        // Days of zones west and east of UTC, one with a quarter-hour offset (Kathmandu).
+        ("2026-11-21T05:00:00Z", "2026-11-22T05:00:00Z"),
+        ("2026-11-20T23:00:00Z", "2026-11-21T23:00:00Z"),
+        ("2026-11-20T18:15:00Z", "2026-11-21T18:15:00Z"),
+        // Whole UTC days, a week against nothing before it, and parts of one day.
+        ("2026-11-21T00:00:00Z", "2026-11-22T00:00:00Z"),
+        ("2026-11-19T00:00:00Z", "2026-11-23T00:00:00Z"),
+        ("2026-11-21T02:45:00Z", "2026-11-21T03:30:00Z"),
+        ("2026-11-21T01:00:00Z", "2026-11-21T22:00:00Z"),
+        ("2026-11-20T10:30:00Z", "2026-11-22T13:45:00Z"),
+        ("2026-11-22T00:00:00Z", "2026-11-22T13:00:00Z"),
+        ("2026-11-22T05:00:00Z", "2026-11-22T05:00:00Z"),
+    ];
+    for (from, to) in spans {
+        let read = store.summaries_between(ws.id, at(from), at(to)).await.unwrap();
+        assert_eq!(of_summaries(&read), of_interactions(at(from), at(to)), "{from} to {to}");
+    }
+    assert!(!of_interactions(at("2026-11-21T02:45:00Z"), at("2026-11-21T03:30:00Z")).is_empty());
+
+    // Purging keeps quarters and days alike from the first kept day on.
+    let first_kept = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    while store.purge_daily_summaries(ws.id, first_kept, 50).await.unwrap().more {}
+    let gone = store.summaries_between(ws.id, at("2026-11-19T00:00:00Z"), at("2026-11-21T23:00:00Z")).await.unwrap();
+    assert!(of_summaries(&gone).is_empty(), "{gone:?}");
+    let (from, to) = (at("2026-11-22T05:00:00Z"), at("2026-11-23T05:00:00Z"));
+    let kept = store.summaries_between(ws.id, from, to).await.unwrap();
+    assert_eq!(of_summaries(&kept), of_interactions(from, to));
+}
+
 fn dataset(ws: &Workspace, code: &str, rows: u64, at: DateTime<Utc>) -> Dataset {
     Dataset {
         workspace_id: ws.id,
@@ -723,6 +802,7 @@ macro_rules! store_contract {
             case!(a_repeated_id_within_one_batch_is_a_duplicate_and_ids_are_per_workspace);
             case!(shared concurrent_ingests_of_one_batch_count_it_once);
             case!(summaries_are_read_by_day_range_and_interactions_by_receipt_time);
+            case!(summaries_between_any_two_quarter_hours_add_up_to_the_interactions_between_them);
             case!(datasets_are_created_replaced_by_version_listed_and_deleted);
         }
     };

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::context::Context;
 use crate::domain::{
-    Access, Area, Code, Connection, ConnectionConfig, ConnectionId, DATASETS_CONNECTION, FieldError, Ident, SourceKind,
-    SourceRole, SourceSpec, ValidationErrors, check_connection_name,
+    Access, Area, Code, Connection, ConnectionConfig, ConnectionId, DATASETS_CONNECTION, FieldError, Ident, RunTime,
+    SourceKind, SourceRole, SourceSpec, ValidationErrors, check_connection_name,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -398,7 +398,7 @@ pub async fn run_query(
         workspace: &caller.workspace,
         parameters: &body.parameters,
         data: &body.data,
-        day: ctx.clock.now().date_naive(),
+        time: RunTime::new(ctx.clock.now(), caller.workspace.settings.zone()),
     };
     let started = Instant::now();
     let rows = match crate::source::fetch(&sources, &spec).await {
