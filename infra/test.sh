@@ -10,10 +10,11 @@
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
 # cargo clippy -D warnings, cargo test, schemathesis over the API (infra/fuzz.sh), the
 # console's browser tests (infra/browser.sh). The emulators (moto, the SMTP sink) and a private
-# PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*) and
-# a small language model server (infra/model.sh; HERALD_TEST_MODEL_URL), one each per run,
-# listen on free loopback ports only, and are stopped (and their temp dir removed) on any exit,
-# including failures and Ctrl-C.
+# PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*),
+# a small language model server (infra/model.sh; HERALD_TEST_MODEL_URL) and a local Google
+# Drive peer (infra/drive.sh; HERALD_TEST_DRIVE_URL), one each per run, listen on free loopback
+# ports only, and are stopped (and their temp dir removed) on any exit, including failures and
+# Ctrl-C.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --emulators-only) MODE=emulators; shift ;;
         --) shift; MODE=cmd; CMD=("$@"); break ;;
-        -h | --help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -43,8 +44,8 @@ banner() { printf '\n==> [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 info() { echo "[test] $*" >&2; }
 
 # ------------------------------------------------------------------ tools
-banner "tools: pinned venv and the test model server (infra/tools.sh --model)"
-bash "$ROOT/infra/tools.sh" --model
+banner "tools: pinned venv, the test model server and the Drive peer (infra/tools.sh --model --drive)"
+bash "$ROOT/infra/tools.sh" --model --drive
 VENV="${HERALD_TOOLS_VENV:-$ROOT/.tools/venv}"
 PY="$VENV/bin/python"
 
@@ -57,24 +58,15 @@ EMULATORS_READY=0
 source "$ROOT/infra/databases.sh" # functions only; started below
 # shellcheck source=infra/model.sh
 source "$ROOT/infra/model.sh" # functions only; started below
-
-stop_pid() {
-    local pid="$1"
-    [ -n "$pid" ] || return 0
-    kill "$pid" 2> /dev/null || return 0
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2> /dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2> /dev/null || true
-    wait "$pid" 2> /dev/null || true
-}
+# shellcheck source=infra/drive.sh
+source "$ROOT/infra/drive.sh" # functions only; started below
+# (stop_pid comes with them, from infra/loopback-server.sh.)
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [ "$rc" -ne 0 ] && [ "$EMULATORS_READY" = 0 ] && [ -d "$WORK" ]; then
-        for log in moto smtp postgres mariadb model; do
+        for log in moto smtp postgres mariadb model drive; do
             if [ -s "$WORK/$log.log" ]; then
                 info "last lines of the $log log:"
                 tail -n 15 "$WORK/$log.log" >&2 || true
@@ -85,6 +77,7 @@ cleanup() {
     stop_pid "$SMTP_PID"
     stop_databases
     stop_model_server
+    stop_drive_peer
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -159,6 +152,9 @@ banner "model: SmolLM2-135M on the CPU, OpenAI and Anthropic protocols (infra/mo
 # Strings without a maxLength are bounded, so the small model ends its answer.
 HERALD_MODEL_STRING_LIMIT="${HERALD_MODEL_STRING_LIMIT:-300}" start_model_server
 
+banner "drive: local Google Drive peer, token endpoint + Drive v3 (infra/drive.sh)"
+start_drive_peer
+
 # Nothing may leave loopback: drop profile/session settings and per-service endpoint overrides
 # from the caller's shell, then point every SDK at moto.
 unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ROLE_ARN \
@@ -190,16 +186,18 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABL
 export SMTP_HOST=127.0.0.1 SMTP_PORT=$SMTP_PORT SMTP_MAILDIR=$SMTP_MAILDIR
 $(database_exports)
 $(model_server_exports)
+$(drive_peer_exports)
 # Ctrl-C here stops them all and removes $WORK.
 EOF
         # `wait` on a background sleep returns as soon as a trapped signal arrives.
         while kill -0 "$MOTO_PID" 2> /dev/null && kill -0 "$SMTP_PID" 2> /dev/null && databases_alive \
-            && model_server_alive; do
+            && model_server_alive && drive_peer_alive; do
             sleep 1 &
             wait $! || true
         done
         info "an emulator or database exited on its own; logs:"
-        tail -n 20 "$WORK/moto.log" "$WORK/smtp.log" "$WORK/postgres.log" "$WORK/mariadb.log" >&2 || true
+        tail -n 20 "$WORK/moto.log" "$WORK/smtp.log" "$WORK/postgres.log" "$WORK/mariadb.log" \
+            "$WORK/model.log" "$WORK/drive.log" >&2 || true
         exit 1
         ;;
     cmd)

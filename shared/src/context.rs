@@ -118,11 +118,12 @@ impl Context {
         let outbound = Arc::new(OutboundHttp::new());
         let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone(), outbound.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone()));
+        let store = Store::new(table);
+        let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone(), store.clone()));
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
         Ok(Self {
             config: Arc::new(config),
-            store: Store::new(table),
+            store,
             blobs,
             render_queue,
             deliver_queue,

@@ -19,6 +19,7 @@ pub mod context;
 pub mod deliver;
 pub mod demo;
 pub mod domain;
+pub mod google;
 pub mod http;
 pub mod lambda;
 pub mod narrate;

@@ -755,3 +755,38 @@ pub fn model_server_url() -> Option<String> {
     );
     Some(url)
 }
+
+/// The local Google Drive peer `infra/test.sh` started (`HERALD_TEST_DRIVE_URL`: a token
+/// endpoint that verifies assertions and Drive v3 on loopback), or `None` (said on stderr) only
+/// when `HERALD_SKIP_AWS_TESTS=1`; panics when it is missing otherwise, like [`emulator`].
+pub fn drive_peer_url() -> Option<String> {
+    if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: Drive peer tests (HERALD_SKIP_AWS_TESTS=1)");
+        return None;
+    }
+    let url = std::env::var("HERALD_TEST_DRIVE_URL").unwrap_or_default();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "HERALD_TEST_DRIVE_URL must name the Drive peer on loopback (got `{url}`): run `make test`, \
+         or set HERALD_SKIP_AWS_TESTS=1 to skip the peer tests explicitly"
+    );
+    Some(url)
+}
+
+/// A service-account key file as Google Cloud writes one, with a 2048-bit RSA key made now
+/// (and a `token_uri` elsewhere, which Herald must never use).
+pub fn service_account_key_file(client_email: &str, key_id: &str) -> String {
+    use aws_lc_rs::encoding::AsDer;
+    use base64::Engine;
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("an RSA key");
+    let der = pair.as_der().expect("its PKCS#8 form");
+    let base64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let lines: Vec<&str> = base64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+    serde_json::json!({
+        "type": "service_account", "project_id": "herald-test", "private_key_id": key_id, "private_key": pem,
+        "client_email": client_email, "client_id": "100000000000000000001",
+        "auth_uri": "https://accounts.example/o/oauth2/auth", "token_uri": "https://elsewhere.example/token",
+    })
+    .to_string()
+}

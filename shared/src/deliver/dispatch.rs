@@ -1,11 +1,14 @@
 //! Which sender a destination uses: built once with the context, given the workspace (its
-//! network allow-list and SMTP settings) and the destination with each send.
+//! network allow-list and SMTP settings) and the destination with each send. A Drive
+//! destination's service account is read from the store at each send, so a replaced key is
+//! used from the next attempt on.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::archive::S3Archive;
+use super::drive::{DriveSender, DriveTarget};
 use super::email::{EmailRoute, EmailSender, OutboxSender, SesSender};
 use super::slack::SlackSender;
 use super::teams::TeamsSender;
@@ -13,8 +16,9 @@ use super::webhook::WebhookSender;
 use super::{Outgoing, Receipt, SendError};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Destination, DestinationConfig, Workspace};
+use crate::domain::{ConnectionConfig, Destination, DestinationConfig, Workspace};
 use crate::net::{NetworkPolicy, OutboundHttp};
+use crate::store::{Store, StoreError};
 
 /// The sender address when neither the destination, the workspace nor the deployment names one.
 pub const FALLBACK_SENDER: &str = "herald@localhost";
@@ -26,12 +30,21 @@ pub struct Senders {
     teams: TeamsSender,
     webhook: WebhookSender,
     archive: S3Archive,
+    drive: DriveSender,
+    /// Where Drive destinations find their service accounts.
+    store: Store,
     /// The SES configuration set of email destinations that name none.
     default_configuration_set: Option<String>,
 }
 
 impl Senders {
-    pub fn new(config: &Config, sdk: &aws_config::SdkConfig, http: Arc<OutboundHttp>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        config: &Config,
+        sdk: &aws_config::SdkConfig,
+        http: Arc<OutboundHttp>,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> Self {
         let email = EmailSender::new(config.email_sender.clone().unwrap_or_else(|| FALLBACK_SENDER.into()))
             .with_ses(SesSender::new(aws_sdk_sesv2::Client::new(sdk)))
             .with_outbox(OutboxSender::new(config.outbox_dir.clone(), clock))
@@ -43,8 +56,15 @@ impl Senders {
             teams: TeamsSender::new(),
             webhook: WebhookSender::new(),
             archive: S3Archive::new(crate::aws::s3_client(sdk)),
+            drive: DriveSender::new(config.google.clone()),
+            store,
             default_configuration_set: config.ses_configuration_set.clone(),
         }
+    }
+
+    /// The Drive sender (what tests a service account's key).
+    pub fn drive(&self) -> &DriveSender {
+        &self.drive
     }
 
     /// Sends `outgoing` to `destination` on behalf of `workspace`.
@@ -76,6 +96,25 @@ impl Senders {
                 self.webhook.send(&self.http, &policy, url, signing_secret.expose(), &outgoing, now).await
             }
             DestinationConfig::S3 { bucket, prefix } => self.archive.send(bucket, prefix, &outgoing).await,
+            DestinationConfig::GoogleDrive { service_account, folder, impersonate } => {
+                let connection = match self.store.resolve_connection(workspace.id, service_account).await {
+                    Ok(connection) => connection,
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(SendError::Permanent(format!(
+                            "the service account `{service_account}` is no longer among the workspace's connections"
+                        )));
+                    }
+                    Err(e) => return Err(SendError::Transient(format!("could not read the service account: {e}"))),
+                };
+                let ConnectionConfig::GoogleServiceAccount(account) = &connection.config else {
+                    return Err(SendError::Permanent(format!(
+                        "`{service_account}` is a {} connection, not a Google service account",
+                        connection.config.kind()
+                    )));
+                };
+                let target = DriveTarget { account, folder, impersonate: impersonate.as_deref() };
+                self.drive.send(&target, &outgoing, now).await
+            }
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Delivery: one rendered entry sent to one destination. The pipeline builds an [`Outgoing`]
 //! (the templated recipients, subject and message, the narrative, the stored artifacts and a
 //! deep link to the run) and a sender for the destination's kind sends it: email (SES, SMTP or
-//! the local outbox), Slack, Teams, a signed webhook, or an S3 archive. A sender says whether a
+//! the local outbox), Slack, Teams, a signed webhook, an S3 archive, or a Google Drive folder. A sender says whether a
 //! failure is worth retrying ([`SendError::Transient`]) or not ([`SendError::Permanent`]).
 
 pub mod archive;
 pub mod condition;
 pub mod dispatch;
+pub mod drive;
 pub mod email;
 pub mod slack;
 pub mod teams;

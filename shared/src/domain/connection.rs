@@ -1,9 +1,10 @@
 //! Connections: how a workspace reaches a database its reports read with `sql` sources
-//! (PostgreSQL, MySQL/MariaDB, Athena). A source names a connection by its `name` (a code, so
+//! (PostgreSQL, MySQL/MariaDB, Athena), and the Google Cloud service accounts its Drive
+//! deliveries upload as. A source or destination names a connection by its `name` (a code, so
 //! it reads well in a query's source and can never be mistaken for an id) or its id. The name
 //! `datasets` is the built-in connection to the workspace's uploaded datasets and cannot be
-//! taken. The password is a [`Secret`]: write-only, kept on a change only while the server and
-//! user it is sent to stay the same.
+//! taken. The password and the service-account key are [`Secret`]s: write-only; a password is
+//! kept on a change only while the server and user it is sent to stay the same.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,27 @@ pub enum ConnectionConfig {
     Mysql(DatabaseServer),
     /// Amazon Athena: SQL over data in S3.
     Athena(AthenaWorkgroup),
+    /// A Google Cloud service account (seed `003`'s Google Drive deliveries).
+    GoogleServiceAccount(ServiceAccount),
+}
+
+/// A Google Cloud service account, by the JSON key file Google Cloud issued for it. The key is
+/// checked when it is uploaded and never shown again; the account's email, the key's id and
+/// when it was uploaded are read from it, for people to tell keys apart. A new key replaces
+/// the old one in place, so deliveries that name the connection use it from then on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ServiceAccount {
+    /// The JSON key file (its whole text); write-only.
+    pub key: Secret,
+    /// The account's email, from the key (read-only).
+    #[serde(default)]
+    pub client_email: String,
+    /// The key's id, from the key (read-only).
+    #[serde(default)]
+    pub private_key_id: String,
+    /// When the key was uploaded (read-only).
+    #[serde(default)]
+    pub key_uploaded_at: Option<DateTime<Utc>>,
 }
 
 /// A database server reached over the network. (Unknown fields are refused by the API routes,
@@ -144,7 +166,13 @@ impl ConnectionConfig {
             ConnectionConfig::Postgres(_) => "postgres",
             ConnectionConfig::Mysql(_) => "mysql",
             ConnectionConfig::Athena(_) => "athena",
+            ConnectionConfig::GoogleServiceAccount(_) => "google_service_account",
         }
+    }
+
+    /// Whether `sql` sources can query it.
+    pub fn is_database(&self) -> bool {
+        !matches!(self, ConnectionConfig::GoogleServiceAccount(_))
     }
 
     /// The fields of `given` (a request body) this kind of connection does not have, besides
@@ -157,20 +185,49 @@ impl ConnectionConfig {
         given.into_iter().filter(|f| !known.contains_key(*f) && !also.contains(&f.as_str())).cloned().collect()
     }
 
-    pub fn options(&self) -> &QueryOptions {
+    /// The limits of queries on a database (none for a service account).
+    pub fn options(&self) -> Option<&QueryOptions> {
         match self {
-            ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) => &server.options,
-            ConnectionConfig::Athena(athena) => &athena.options,
+            ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) => Some(&server.options),
+            ConnectionConfig::Athena(athena) => Some(&athena.options),
+            ConnectionConfig::GoogleServiceAccount(_) => None,
         }
     }
 
-    /// Makes a configuration a client sent ready to store, reporting every problem at once: a
-    /// password sent as the mask (`********`) or left out keeps the stored one only while the
-    /// kind, host, port and user are unchanged (an empty one removes it); then every field is
-    /// checked.
-    pub fn resolve(&mut self, stored: Option<&ConnectionConfig>) -> Result<(), ValidationErrors> {
+    /// Makes a configuration a client sent ready to store at `now`, reporting every problem at
+    /// once: a password sent as the mask (`********`) or left out keeps the stored one only
+    /// while the kind, host, port and user are unchanged (an empty one removes it); a service
+    /// account's key sent as the mask keeps the stored one, and a new key is read (what it says
+    /// of itself replaces what the client sent); then every field is checked.
+    pub fn resolve(&mut self, stored: Option<&ConnectionConfig>, now: DateTime<Utc>) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         let kind = self.kind();
+        if let ConnectionConfig::GoogleServiceAccount(account) = self {
+            let was = match stored {
+                Some(ConnectionConfig::GoogleServiceAccount(was)) => Some(was),
+                _ => None,
+            };
+            let mut key = Some(account.key.clone());
+            match super::keep_masked("key", &mut key, was.map(|w| &w.key), was.is_some()) {
+                Err(error) => errors.push(error),
+                Ok(()) => match (was, key) {
+                    (Some(was), Some(key)) if key == was.key => *account = was.clone(),
+                    (_, Some(key)) => match crate::google::ServiceAccountKey::parse(key.expose()) {
+                        Ok(parsed) => {
+                            *account = ServiceAccount {
+                                key,
+                                client_email: parsed.client_email,
+                                private_key_id: parsed.private_key_id,
+                                key_uploaded_at: Some(now),
+                            }
+                        }
+                        Err(reason) => errors.push(FieldError::new("key", format!("the key file {reason}"))),
+                    },
+                    (_, None) => errors.push(FieldError::new("key", "upload the service account's JSON key file")),
+                },
+            }
+            return ValidationErrors::into_result(errors);
+        }
         if let ConnectionConfig::Postgres(server) | ConnectionConfig::Mysql(server) = self {
             let was = match stored {
                 Some(ConnectionConfig::Postgres(was) | ConnectionConfig::Mysql(was)) => Some(was),
@@ -233,6 +290,11 @@ impl ConnectionConfig {
                     errors.push(FieldError::new("region", "must be an AWS region (us-east-1)"));
                 }
                 athena.options.check(&mut errors);
+            }
+            ConnectionConfig::GoogleServiceAccount(account) => {
+                if account.key.expose().len() > 16 * 1024 {
+                    errors.push(FieldError::new("key", "must be at most 16 KiB (a key file is about 2.3 KiB)"));
+                }
             }
         }
         ValidationErrors::into_result(errors)

@@ -61,6 +61,32 @@ pub enum DestinationConfig {
         #[serde(default)]
         prefix: String,
     },
+    /// Seed `003`'s Google Drive delivery: each file of the entry uploaded into a folder, as a
+    /// service account of the workspace's connections.
+    GoogleDrive {
+        /// The `google_service_account` connection (its name or id) the files are uploaded as.
+        service_account: String,
+        /// The target folder: its id, or its link as Drive shows it (the id is kept).
+        folder: String,
+        /// A user of the Google Workspace domain the account acts as (domain-wide delegation),
+        /// who then owns the files: how files go into a folder of someone's My Drive.
+        #[serde(default)]
+        impersonate: Option<String>,
+    },
+}
+
+/// The id of a Drive folder given as its id or its link (`https://drive.google.com/drive/folders/<id>`,
+/// also under `/u/0/` and with `?usp=…`), or `None` when it is neither.
+pub fn drive_folder_id(given: &str) -> Option<String> {
+    let given = given.trim();
+    let id = match given.split_once("/folders/") {
+        Some((origin, rest)) if origin.starts_with("https://drive.google.com/") => {
+            rest.split(['?', '#', '/']).next().unwrap_or_default()
+        }
+        Some(_) => return None,
+        None => given,
+    };
+    crate::google::drive::is_folder_id(id).then(|| id.to_string())
 }
 
 impl DestinationConfig {
@@ -71,7 +97,9 @@ impl DestinationConfig {
                 Some(("webhook_url", webhook_url))
             }
             DestinationConfig::Webhook { signing_secret, .. } => Some(("signing_secret", signing_secret)),
-            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => None,
+            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } | DestinationConfig::GoogleDrive { .. } => {
+                None
+            }
         }
     }
 
@@ -81,7 +109,9 @@ impl DestinationConfig {
                 Some(("webhook_url", webhook_url))
             }
             DestinationConfig::Webhook { signing_secret, .. } => Some(("signing_secret", signing_secret)),
-            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } => None,
+            DestinationConfig::Email { .. } | DestinationConfig::S3 { .. } | DestinationConfig::GoogleDrive { .. } => {
+                None
+            }
         }
     }
 
@@ -109,6 +139,11 @@ impl DestinationConfig {
                 Err(error) => errors.push(error),
             }
         }
+        if let DestinationConfig::GoogleDrive { folder, .. } = self
+            && let Some(id) = drive_folder_id(folder)
+        {
+            *folder = id;
+        }
         super::add_unreported(&mut errors, self.validate().err().into_iter().flat_map(|e| e.0));
         ValidationErrors::into_result(errors)
     }
@@ -120,6 +155,7 @@ impl DestinationConfig {
             DestinationConfig::Teams { .. } => "teams",
             DestinationConfig::Webhook { .. } => "webhook",
             DestinationConfig::S3 { .. } => "s3",
+            DestinationConfig::GoogleDrive { .. } => "google_drive",
         }
     }
 
@@ -158,6 +194,23 @@ impl DestinationConfig {
                     errors.push(FieldError::new("config.prefix", "must not start with '/'"));
                 }
             }
+            DestinationConfig::GoogleDrive { service_account, folder, impersonate } => {
+                if service_account.trim().is_empty() || service_account.len() > 64 {
+                    errors.push(FieldError::new(
+                        "config.service_account",
+                        "must name a `google_service_account` connection (its name or id)",
+                    ));
+                }
+                if drive_folder_id(folder).is_none() {
+                    errors.push(FieldError::new(
+                        "config.folder",
+                        "must be a Drive folder's id or its link (https://drive.google.com/drive/folders/…)",
+                    ));
+                }
+                if impersonate.as_deref().is_some_and(|v| !looks_like_email(v)) {
+                    errors.push(FieldError::new("config.impersonate", "must be the email address of a user"));
+                }
+            }
         }
         ValidationErrors::into_result(errors)
     }
@@ -192,5 +245,41 @@ mod tests {
         assert_eq!(fields, ["config.url", "config.signing_secret"]);
         let s3 = DestinationConfig::S3 { bucket: "Bad_Bucket".into(), prefix: "/x".into() };
         assert_eq!(s3.validate().unwrap_err().0.len(), 2);
+        let drive = DestinationConfig::GoogleDrive {
+            service_account: "".into(),
+            folder: "https://evil.example/drive/folders/1AbCdEfGhIjKlMn".into(),
+            impersonate: Some("nobody".into()),
+        };
+        let fields: Vec<_> = drive.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["config.service_account", "config.folder", "config.impersonate"]);
+    }
+
+    #[test]
+    fn a_drive_folder_is_kept_as_its_id_whether_given_as_an_id_or_a_link() {
+        let id = "1AbCdEfGhIjKlMnOpQrStUv";
+        for given in [
+            id.to_string(),
+            format!("https://drive.google.com/drive/folders/{id}"),
+            format!("https://drive.google.com/drive/u/0/folders/{id}?usp=sharing"),
+            format!(" https://drive.google.com/drive/folders/{id}/ "),
+        ] {
+            let mut config = DestinationConfig::GoogleDrive {
+                service_account: "reports".into(),
+                folder: given.clone(),
+                impersonate: None,
+            };
+            config.resolve(None).unwrap();
+            assert_eq!(
+                config,
+                DestinationConfig::GoogleDrive {
+                    service_account: "reports".into(),
+                    folder: id.into(),
+                    impersonate: None
+                },
+                "{given}"
+            );
+        }
+        assert_eq!(drive_folder_id("https://drive.google.com/file/d/1AbCdEfGhIjKlMnOp/view"), None);
+        assert_eq!(drive_folder_id("1AbC' in parents or '"), None);
     }
 }

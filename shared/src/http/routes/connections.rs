@@ -1,9 +1,10 @@
-//! Connections of a workspace (PostgreSQL, MySQL/MariaDB, Athena): create, list, read,
-//! change, delete, test; and running a query on a connection (or the built-in `datasets`) for
-//! the editor's "Run query". Connections are workspace settings: admins (`settings:write`)
-//! manage them, anyone who can read settings sees them. The password is write-only: answers
-//! show `********`, and a change that sends it back keeps it only while the kind, host, port
-//! and user stay the same.
+//! Connections of a workspace (PostgreSQL, MySQL/MariaDB, Athena, Google service accounts):
+//! create, list, read, change, delete, test; and running a query on a connection (or the
+//! built-in `datasets`) for the editor's "Run query". Connections are workspace settings:
+//! admins (`settings:write`) manage them, anyone who can read settings sees them. The password
+//! and the service-account key are write-only: answers show `********`; a change that sends a
+//! password back keeps it only while the kind, host, port and user stay the same, and a new
+//! key replaces the old one in place. Testing a service account fetches a token with its key.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -113,7 +114,7 @@ pub async fn create(
     let CreateConnectionBody { name, mut config } = body.parse()?;
     let mut errors: Vec<FieldError> = check_connection_name(&name).err().into_iter().collect();
     errors.extend(unknown(&config, given.keys()));
-    errors.extend(config.resolve(None).err().into_iter().flat_map(|e| e.0));
+    errors.extend(config.resolve(None, ctx.clock.now()).err().into_iter().flat_map(|e| e.0));
     ValidationErrors::into_result(errors)?;
     let now = ctx.clock.now();
     let connection = Connection {
@@ -209,7 +210,7 @@ pub async fn update(
         let given: Vec<String> = body.fields.keys().cloned().collect();
         let mut config = merged(&connection.config, body.fields)?;
         ValidationErrors::into_result(unknown(&config, &given))?;
-        config.resolve(Some(&connection.config))?;
+        config.resolve(Some(&connection.config), ctx.clock.now())?;
         connection.config = config;
     }
     connection.updated_at = ctx.clock.now();
@@ -304,6 +305,15 @@ pub async fn test(
         latency_ms: None,
         error: None,
     };
+    if let ConnectionConfig::GoogleServiceAccount(account) = &connection.config {
+        let started = Instant::now();
+        let checked = ctx.senders.drive().check_key(account, ctx.clock.now()).await;
+        let latency_ms = Some(started.elapsed().as_millis() as u64);
+        return Ok(Json(match checked {
+            Ok(()) => ConnectionTestView { ok: true, user: Some(account.client_email.clone()), latency_ms, ..view },
+            Err(error) => ConnectionTestView { error: Some(error.to_string()), latency_ms, ..view },
+        }));
+    }
     Ok(Json(match ctx.databases.check(&connection, &policy).await {
         Ok(check) => ConnectionTestView {
             ok: true,

@@ -11,11 +11,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::context::Context;
-use crate::domain::{Access, Area, Destination, DestinationConfig, DestinationId, FieldError, Name, ValidationErrors};
+use crate::domain::{
+    Access, Area, ConnectionConfig, Destination, DestinationConfig, DestinationId, FieldError, Name, ValidationErrors,
+    WorkspaceId,
+};
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
+use crate::store::StoreError;
 
 /// The API shape of a destination (its secrets serialize as `********`, see [`crate::domain::Secret`]).
 pub fn view(destination: &Destination) -> Value {
@@ -69,6 +73,7 @@ pub async fn create(
         return Err(ValidationErrors(errors).into());
     };
     config.resolve(None)?;
+    known_service_account(&ctx, caller.workspace.id, &config).await?;
     let now = ctx.clock.now();
     let destination = Destination {
         id: DestinationId::generate(now),
@@ -160,6 +165,7 @@ pub async fn update(
     }
     if let Some(mut config) = body.config {
         config.resolve(Some(&destination.config))?;
+        known_service_account(&ctx, caller.workspace.id, &config).await?;
         destination.config = config;
     }
     destination.updated_at = ctx.clock.now();
@@ -238,4 +244,20 @@ pub async fn test(
     let mut v = object("destination_test", &answer);
     v["destination_id"] = Value::String(destination.id.to_string());
     Ok(Json(v))
+}
+
+/// A Drive destination must name a Google service account among the workspace's connections.
+async fn known_service_account(ctx: &Context, ws: WorkspaceId, config: &DestinationConfig) -> ApiResult<()> {
+    let DestinationConfig::GoogleDrive { service_account, .. } = config else { return Ok(()) };
+    let problem = match ctx.store.resolve_connection(ws, service_account).await {
+        Ok(found) if matches!(found.config, ConnectionConfig::GoogleServiceAccount(_)) => return Ok(()),
+        Ok(found) => {
+            format!("`{service_account}` is a {} connection, not a Google service account", found.config.kind())
+        }
+        Err(StoreError::NotFound { .. }) => {
+            format!("no connection `{service_account}`: upload the service account's key under connections first")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Err(ValidationErrors(vec![FieldError::new("config.service_account", problem)]).into())
 }

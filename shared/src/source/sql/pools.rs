@@ -66,7 +66,9 @@ impl Databases {
         query: &str,
         bindings: &Bindings<'_>,
     ) -> Result<RowSet, SourceError> {
-        let options = *connection.config.options();
+        let Some(options) = connection.config.options().copied() else {
+            return Err(not_a_database(connection));
+        };
         match self.pool(connection, policy).await? {
             Pool::Postgres(pool) => {
                 let bound = bind(query, bindings, Placeholder::Dollar)?;
@@ -110,6 +112,7 @@ impl Databases {
                 let sdk = self.aws.get_or_init(crate::aws::load_sdk_config).await;
                 Pool::Athena(athena::client(sdk, settings))
             }
+            ConnectionConfig::GoogleServiceAccount(_) => return Err(not_a_database(connection)),
         };
         let replaced = self.lock().insert(connection.id, Pooled { made_for, pool: pool.clone() });
         if let Some(Pooled { pool: Pool::Mysql(old), .. }) = replaced {
@@ -121,6 +124,10 @@ impl Databases {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Pooled>> {
         self.pools.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn not_a_database(connection: &Connection) -> SourceError {
+    SourceError::Sql(format!("`{}` is a {} connection, not a database", connection.name, connection.config.kind()))
 }
 
 fn athena_of(connection: &Connection) -> Result<&AthenaWorkgroup, SourceError> {
