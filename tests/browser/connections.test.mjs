@@ -5,22 +5,26 @@
 // deleted after a confirmation; in the report editor the connection picker, "Run query" over
 // an uploaded dataset with the preview's parameter value, and the database's own error for a
 // bad query; what an editor without settings access and a viewer see. With
-// HERALD_TEST_POSTGRES_* set (infra/test.sh starts a server), a real server is tested too.
+// HERALD_TEST_POSTGRES_* set (infra/test.sh starts a server), a real server is tested too; with
+// HERALD_TEST_DRIVE_URL (the local Drive peer), a Google service account's key is uploaded,
+// tested, and used by a Google Drive destination whose Test connection checks its folder.
 
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { after, before, test } from "node:test";
 import { openConsole, shot, startHerald } from "./lib.mjs";
 
 const PASSWORD = "pg-S3cret-pass!";
 const OTHER_PASSWORD = "pg-0ther-pass!";
 
+const DRIVE = process.env.HERALD_TEST_DRIVE_URL;
 let herald;
 let browser;
 let page;
 let errors;
 
 before(async () => {
-  herald = await startHerald();
+  herald = await startHerald({ env: DRIVE ? { HERALD_TEST_DRIVE_URL: DRIVE } : {} });
   const upload = await fetch(`${herald.url}/api/v1/ws/demo/datasets/regional-sales`, {
     method: "PUT",
     headers: { Authorization: `Bearer ${herald.token}`, "Content-Type": "text/csv" },
@@ -319,6 +323,45 @@ test("a real PostgreSQL server answers the test with its version and user, a sup
   const refusal = page.getByRole("alert").filter({ hasText: "The query did not run" });
   await refusal.waitFor();
   assert.match(await refusal.innerText(), /relation "nowhere" does not exist/);
+});
+
+test("a Google service account's key file is uploaded and tested, and a Drive destination on a folder link tests its folder", { skip: !DRIVE && "HERALD_TEST_DRIVE_URL not set" }, async () => {
+  const email = `console-${Date.now()}@herald-test.iam.gserviceaccount.com`;
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048, privateKeyEncoding: { type: "pkcs8", format: "pem" }, publicKeyEncoding: { type: "spki", format: "pem" } });
+  const keyFile = JSON.stringify({ type: "service_account", project_id: "herald-test", private_key_id: "console-key", private_key: privateKey, client_email: email, token_uri: "https://elsewhere.example/token" });
+  const peer = (path, body) => fetch(`${DRIVE}${path}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  assert.ok((await peer("/_peer/keys", JSON.parse(keyFile))).ok);
+  const folder = `consolefolder${Date.now()}`;
+  assert.ok((await peer("/_peer/folders", { id: folder, name: "Board packs", kind: "shared_drive", members: { [email]: "fileOrganizer" } })).ok);
+
+  await page.goto(`${herald.url}/console#/connections`);
+  await page.getByRole("button", { name: "New connection" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("board-drive");
+  await page.getByLabel("Kind", { exact: true }).selectOption("google_service_account");
+  await page.getByRole("button", { name: "Create connection" }).click();
+  assert.match(await fieldError(page.getByLabel("Key file contents")), /JSON key file/, "a key is required");
+  await page.getByLabel("JSON key file").setInputFiles({ name: "herald-test-key.json", mimeType: "application/json", buffer: Buffer.from(keyFile) });
+  await page.getByRole("button", { name: "Create connection" }).click();
+  await row("board-drive").waitFor();
+  assert.match(await row("board-drive").innerText(), new RegExp(`${email}[\\s\\S]*Key console-key`));
+  assert.ok(!(await everything()).includes("PRIVATE KEY"), "the key is never shown");
+  await page.getByRole("button", { name: "Test connection of board-drive" }).click();
+  await page.getByText(`Key OK: Google gave ${email} a token`).waitFor();
+  await shot(page, "connections-google-service-account");
+
+  await page.goto(`${herald.url}/console#/destinations`);
+  await page.getByRole("button", { name: "New destination" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("Board Drive");
+  await page.getByLabel("Kind", { exact: true }).selectOption("google_drive");
+  await page.getByLabel("Service account").fill("board-drive");
+  await page.getByLabel("Folder").fill(`https://drive.google.com/drive/folders/${folder}?usp=sharing`);
+  await page.getByRole("button", { name: "Create destination" }).click();
+  const listed = page.getByRole("row").filter({ has: page.getByText("Board Drive", { exact: true }) });
+  await listed.waitFor();
+  assert.match(await listed.innerText(), new RegExp(`${folder}[\\s\\S]*As board-drive`));
+  await page.getByRole("button", { name: "Test connection of Board Drive" }).click();
+  await page.getByText(/Connection OK: Board Drive accepted the test message \(id folder “Board packs” in a shared drive: a test file was written and removed\)/).waitFor();
+  await shot(page, "destinations-google-drive");
 });
 
 test("no page error or content-security-policy violation happened", () => {

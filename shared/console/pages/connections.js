@@ -1,10 +1,12 @@
 // The connections page: the databases report sources read with SQL (PostgreSQL, MySQL or
-// MariaDB, Amazon Athena), each with where it points and who it logs in as; a form to create
-// or change one with the fields of its kind and its query limits; "Test connection" with the
-// server's version, the user, the latency and any privilege beyond reading highlighted, or
-// the error; and delete. The password is write-only: the API shows it as `********`, the form
-// says one is set, and it is sent only when typed. Admins (`settings:write`) manage
-// connections; tokens that can read settings see them.
+// MariaDB, Amazon Athena), each with where it points and who it logs in as, and the Google
+// service accounts Drive deliveries upload as (uploaded as their JSON key file, shown by their
+// email and key id); a form to create or change one with the fields of its kind and its query
+// limits; "Test connection" with the server's version, the user, the latency and any privilege
+// beyond reading highlighted (for a service account: that Google gave its key a token), or the
+// error; and delete. The password and the key are write-only: the API shows them as
+// `********`, the form says one is set, and it is sent only when given. Admins
+// (`settings:write`) manage connections; tokens that can read settings see them.
 
 import { api } from "../api.js";
 import {
@@ -16,7 +18,9 @@ export const KINDS = [
   ["postgres", "PostgreSQL"],
   ["mysql", "MySQL / MariaDB"],
   ["athena", "Amazon Athena"],
+  ["google_service_account", "Google service account"],
 ];
+const GOOGLE = "google_service_account";
 export const kindLabel = (kind) => KINDS.find(([k]) => k === kind)?.[1] ?? kind;
 
 const DEFAULT_PORTS = { postgres: 5432, mysql: 3306 };
@@ -49,7 +53,7 @@ export async function render(ctx) {
     { class: "connections-page" },
     pageHeader("Connections", newButton),
     h("p", { class: "muted" },
-      "The databases report sources read with SQL. Every query runs read-only, under the connection's limits. ",
+      "The databases report sources read with SQL (every query runs read-only, under the connection's limits), and the Google service accounts Drive destinations upload as. ",
       "SQL over uploaded datasets needs no connection: sources name the built-in ", h("code", {}, "datasets"), ". ",
       h("a", { href: "#/settings" }, "Workspace settings"), " list the private addresses a connection may reach."),
     !canRead
@@ -97,8 +101,12 @@ function listView(page) {
   );
 }
 
-/** Where a connection points: `host:port/database`, or Athena's catalog, database and workgroup. */
+/** Where a connection points: `host:port/database`, Athena's catalog, database and workgroup, or a service account's key. */
 function target(c) {
+  if (c.kind === GOOGLE) {
+    return h("span", {}, h("code", { class: "conn-target" }, c.client_email),
+      h("p", { class: "muted small" }, `Key ${c.private_key_id}${c.key_uploaded_at ? ` · uploaded ${fmtTime(c.key_uploaded_at)}` : ""}`));
+  }
   if (c.kind === "athena") {
     return h("span", {}, h("code", { class: "conn-target" }, `${c.catalog}.${c.database}`),
       h("p", { class: "muted small" }, `Workgroup ${c.workgroup}${c.output_location ? ` · results in ${c.output_location}` : ""}`));
@@ -110,6 +118,7 @@ function target(c) {
 /** Who a connection logs in as; the password only as "set". */
 function login(c) {
   if (c.kind === "athena") return h("span", { class: "muted" }, "The deployment's AWS role");
+  if (c.kind === GOOGLE) return h("span", { class: "muted" }, "Its key file (hidden)");
   return h("span", {}, c.user, h("p", { class: "muted small" }, c.password ? "Password set (hidden)" : "No password"));
 }
 
@@ -144,7 +153,11 @@ async function testConnection(c, result) {
   replace(result, "Testing…");
   try {
     const answer = await api.post(api.ws(`/connections/${encodeURIComponent(c.id)}/test`));
-    if (answer.ok) {
+    if (answer.ok && c.kind === GOOGLE) {
+      result.className = "conn-test-result ok";
+      replace(result, h("p", { class: "conn-test-line" }, `Key OK: Google gave ${answer.user} a token`),
+        h("p", { class: "muted small" }, `${answer.latency_ms} ms · each Drive destination's Test connection also checks its folder`));
+    } else if (answer.ok) {
       const warnings = answer.warnings ?? [];
       result.className = `conn-test-result ${warnings.length ? "warn" : "ok"}`;
       replace(
@@ -215,6 +228,8 @@ function connectionForm(page, connection) {
   const workgroup = text(athena.workgroup, { placeholder: "primary" });
   const output = text(athena.output_location, { placeholder: "s3://acme-athena-results/herald/" });
   const limits = Object.fromEntries(LIMITS.map(([key, , fallback]) => [key, number(c.options?.[key] ?? fallback)]));
+  const keyFile = h("input", { type: "file", accept: ".json,application/json" });
+  const keyText = h("textarea", { class: "code", rows: "4", spellcheck: "false", autocomplete: "off", placeholder: "Or paste the key file's JSON here" });
 
   const serverFields = h(
     "div",
@@ -242,6 +257,15 @@ function connectionForm(page, connection) {
       field("Workgroup", workgroup, { hint: "primary when empty." }),
       field("Output location", output, { hint: "Optional: an s3:// location for query results." })),
   );
+  const accountFields = h(
+    "div",
+    {},
+    c.kind === GOOGLE && c.client_email
+      ? h("p", { class: "muted small" }, `Current key: ${c.private_key_id} of ${c.client_email}. Choose a new key file only to replace it; Drive destinations use the new key at once.`)
+      : h("p", { class: "muted small" }, "In the Google Cloud console: IAM & Admin → Service accounts → the account → Keys → Add key → JSON. Then share the Drive folder with the account's email (in a shared drive, as Content manager)."),
+    field("JSON key file", keyFile, { hint: "Checked when saved, then kept write-only: it is never shown again." }),
+    field("Key file contents", keyText),
+  );
   const limitFields = h(
     "details",
     { class: "conn-limits" },
@@ -250,8 +274,11 @@ function connectionForm(page, connection) {
   );
   const syncKind = () => {
     const isAthena = kind.value === "athena";
-    serverFields.hidden = isAthena;
+    const isGoogle = kind.value === GOOGLE;
+    serverFields.hidden = isAthena || isGoogle;
     athenaFields.hidden = !isAthena;
+    accountFields.hidden = !isGoogle;
+    limitFields.hidden = isGoogle;
     port.placeholder = String(DEFAULT_PORTS[kind.value] ?? "");
   };
   kind.addEventListener("change", syncKind);
@@ -281,6 +308,7 @@ function connectionForm(page, connection) {
       field("Kind", kind, { hint: editing ? "Another kind starts a fresh configuration: give its password again." : null })),
     serverFields,
     athenaFields,
+    accountFields,
     limitFields,
     formError,
     h("div", { class: "actions" }, save, button("Cancel", () => closeForm(page))),
@@ -292,12 +320,12 @@ function connectionForm(page, connection) {
     kind,
     ...(kind.value === "athena"
       ? { database: athenaDatabase, catalog, workgroup, output_location: output }
-      : { host, port, database, user, password, tls }),
+      : kind.value === GOOGLE ? { key: keyFile.files?.length ? keyFile : keyText } : { host, port, database, user, password, tls }),
     ...Object.fromEntries(LIMITS.map(([key]) => [`options.${key}`, limits[key]])),
   });
 
-  /** The body to send, or null after marking the fields the browser can already tell are wrong. */
-  function read() {
+  /** The body to send, and the problems the browser can already tell. */
+  async function read() {
     const problems = {};
     const nameValue = name.value.trim();
     if (!nameValue) problems.name = "Give the connection a name.";
@@ -314,6 +342,14 @@ function connectionForm(page, connection) {
     };
     const options = Object.fromEntries(LIMITS.map(([key, , , max]) => [key, whole(limits[key], `options.${key}`, max)]));
     const body = { name: nameValue, kind: kind.value };
+    if (kind.value === GOOGLE) {
+      // Write-only: sent only when chosen or pasted; left out, the stored key is kept.
+      const key = keyFile.files?.[0] ? await keyFile.files[0].text() : keyText.value.trim();
+      if (key) body.key = key;
+      else if (!(editing && connection.kind === GOOGLE)) problems.key = "Choose the service account's JSON key file, or paste it.";
+      if (editing) body.version = connection.version;
+      return { body, problems };
+    }
     if (kind.value === "athena") {
       Object.assign(body, {
         database: athenaDatabase.value.trim(),
@@ -343,7 +379,7 @@ function connectionForm(page, connection) {
     const all = inputs();
     Object.values(all).forEach((input) => setFieldError(input, null));
     formError.hidden = true;
-    const { body, problems } = read();
+    const { body, problems } = await read();
     if (Object.keys(problems).length) return showProblems(problems);
     try {
       const saved = editing

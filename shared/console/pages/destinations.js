@@ -1,5 +1,5 @@
 // The destinations page: every destination of the workspace (email, Slack, Teams, webhook,
-// S3) with what it points at, a form to create or change one with the fields of its kind,
+// S3, Google Drive) with what it points at, a form to create or change one with the fields of its kind,
 // "Test connection" with the provider's answer shown inline, and delete. Secrets (chat
 // webhook URLs, signing secrets) are write-only: the API shows them as `********`, the form
 // says a secret is set, and leaving the field empty sends the placeholder back to keep it.
@@ -19,6 +19,7 @@ const KINDS = [
   ["teams", "Microsoft Teams"],
   ["webhook", "Webhook"],
   ["s3", "Amazon S3"],
+  ["google_drive", "Google Drive"],
 ];
 const kindLabel = (kind) => KINDS.find(([k]) => k === kind)?.[1] ?? kind;
 
@@ -42,7 +43,7 @@ export async function render(ctx) {
     "section",
     { class: "destinations-page" },
     pageHeader("Destinations", newButton),
-    h("p", { class: "muted" }, "Where report runs deliver: email, chat channels, webhooks and S3 buckets. ",
+    h("p", { class: "muted" }, "Where report runs deliver: email, chat channels, webhooks, S3 buckets and Google Drive folders. ",
       h("a", { href: "#/settings" }, "Workspace settings"), " hold the SMTP server and the private addresses destinations may reach."),
     formHost,
     listHost,
@@ -65,7 +66,7 @@ function listView(page) {
   if (!page.items.length) {
     return emptyState(
       "No destinations yet",
-      "A destination is where reports go: an email sender, a Slack or Teams channel, a webhook or an S3 bucket.",
+      "A destination is where reports go: an email sender, a Slack or Teams channel, a webhook, an S3 bucket or a Google Drive folder.",
       page.canWrite ? button("Add your first destination", () => page.openForm(null), { kind: "primary" }) : null,
     );
   }
@@ -97,6 +98,10 @@ function target(config) {
       return h("span", {}, h("code", { class: "dest-url" }, config.url), h("p", { class: "muted small" }, "Signed; signing secret set (hidden)"));
     case "s3":
       return h("code", {}, `s3://${config.bucket}/${config.prefix ?? ""}`);
+    case "google_drive":
+      return h("span", {},
+        h("a", { href: `https://drive.google.com/drive/folders/${encodeURIComponent(config.folder)}`, target: "_blank", rel: "noopener" }, h("code", {}, config.folder)),
+        h("p", { class: "muted small" }, `As ${config.service_account}${config.impersonate ? ` acting as ${config.impersonate}` : ""}`));
     default:
       return "—";
   }
@@ -286,6 +291,26 @@ function kindInputs(kind, config, editing) {
         nodes: [h("div", { class: "grid-2" }, field("Bucket", bucket), field("Key prefix", prefix, { hint: "Optional; must not start with /." }))],
       };
     }
+    case "google_drive": {
+      const account = text(config.service_account, { list: "drive-accounts", placeholder: "reports-drive" });
+      const accounts = h("datalist", { id: "drive-accounts" });
+      // Service accounts are connections (settings:read); without that, the name is typed.
+      api.listAll(api.ws("/connections")).then(
+        (all) => replace(accounts, ...all.filter((c) => c.kind === "google_service_account").map((c) => h("option", { value: c.name }, c.client_email))),
+        () => {},
+      );
+      const folder = text(config.folder, { placeholder: "https://drive.google.com/drive/folders/…" });
+      const impersonate = text(config.impersonate, { type: "email", placeholder: "Optional: reports@example.com" });
+      return {
+        inputs: { service_account: account, folder, impersonate },
+        nodes: [
+          field("Service account", account, { hint: "The name of a Google service account connection (Connections → New connection → Google service account), whose key uploads the files." }),
+          accounts,
+          field("Folder", folder, { hint: "The folder's link or id. Put it in a shared drive where the service account is a Content manager: a service account has no storage of its own, so it cannot own files in someone's My Drive." }),
+          field("Act as user", impersonate, { hint: "Optional, with domain-wide delegation: the files are then that user's, so a folder in their My Drive works too." }),
+        ],
+      };
+    }
     default:
       return { inputs: {}, nodes: [] };
   }
@@ -330,6 +355,8 @@ function readConfig(kind, inputs, editing) {
       return { type: "webhook", url: value("url"), signing_secret: secret("signing_secret") };
     case "s3":
       return { type: "s3", bucket: value("bucket"), prefix: value("prefix") };
+    case "google_drive":
+      return { type: "google_drive", service_account: value("service_account"), folder: value("folder"), impersonate: optional("impersonate") };
     default:
       return { type: kind };
   }
