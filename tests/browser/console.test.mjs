@@ -103,6 +103,19 @@ test("run now shows a derived time as its wall clock in the workspace's zone and
   await page.reload();
 });
 
+test("run now is on the report's own page too: the editor (the saved version), its schedule and its runs", async () => {
+  const digest = (await herald.api("GET", "/api/v1/ws/demo/reports/weekly-digest")).body;
+  for (const [path, name] of [["", "Run now: Weekly digest (as saved)"], ["/schedule", "Run now: Weekly digest"], ["/runs", "Run now: Weekly digest"]]) {
+    await page.goto(`${herald.url}/console#/reports/${digest.id}${path}`);
+    const started = page.waitForResponse((r) => r.request().method() === "POST" && r.url().endsWith(`/reports/${digest.id}/runs`));
+    await page.getByRole("button", { name, exact: true }).click();
+    const run = await (await started).json();
+    await page.locator(".toast-success").filter({ hasText: run.id }).waitFor();
+    assert.equal(run.report_id, digest.id, path);
+  }
+  await page.goto(`${herald.url}/console#/reports`);
+});
+
 test("switching a report off in the list saves it, and on again", async () => {
   const toggle = page.getByRole("switch", { name: "Enabled: Weekly digest" });
   assert.equal(await toggle.isChecked(), true);

@@ -168,6 +168,65 @@ async fn a_scheduled_run_takes_derived_dates_from_its_slot_in_the_schedules_zone
     assert!(message.starts_with("must be an instant (RFC 3339"), "{message}");
 }
 
+async fn a_report_saved_with_its_first_schedule_is_created_with_it_or_not_at_all(backend: Backend) {
+    let monday = Utc.with_ymd_and_hms(2026, 12, 7, 9, 0, 0).unwrap();
+    let Some((s, _)) = server(backend, monday).await else { return };
+    let weekly = json!({"name": "Weekly Mon 8am", "rule": {"type": "cron", "expression": "0 8 * * 1"}, "timezone": "Europe/London"});
+
+    // A schedule that cannot be: nothing is created, and the error names the schedule's field.
+    let mut saved = report("exec-30d", true, false);
+    saved["schedule"] =
+        json!({"name": "Broken", "rule": {"type": "cron", "expression": "0 8 * * 9"}, "timezone": "Europe/London"});
+    let r = s.post(&s.ws("/reports")).json(&saved).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = body(r).await;
+    let field = error["error"]["details"]["errors"][0]["field"].as_str().unwrap().to_owned();
+    assert!(field.starts_with("schedule.rule"), "{error}");
+    let r = s.get(&s.ws("/reports/exec-30d")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no report without its schedule");
+    saved["schedule"] =
+        json!({"name": "Nowhere", "rule": weekly["rule"], "destinations": ["01M98AMPRTHD3SWJ8TDFG71SNF"]});
+    let r = s.post(&s.ws("/reports")).json(&saved).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body(r).await["error"]["details"]["errors"][0]["field"], "schedule.destinations[0]");
+    assert_eq!(s.get(&s.ws("/reports/exec-30d")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // A taken code: the schedule is not made either.
+    assert_eq!(
+        s.post(&s.ws("/reports")).json(&report("taken", true, false)).send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let mut again = report("taken", true, false);
+    again["schedule"] = weekly.clone();
+    assert_eq!(s.post(&s.ws("/reports")).json(&again).send().await.unwrap().status(), StatusCode::CONFLICT);
+    let schedules = body(s.get(&s.ws("/schedules")).send().await.unwrap()).await;
+    assert_eq!(schedules["data"].as_array().unwrap().len(), 0, "{schedules}");
+
+    // A good one: the report and its schedule, with its next run, in one answer.
+    saved["schedule"] = weekly;
+    let r = s.post(&s.ws("/reports")).json(&saved).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created = body(r).await;
+    assert_eq!((created["object"].as_str(), created["code"].as_str()), (Some("report"), Some("exec-30d")));
+    assert_eq!(created["schedule"]["next_run_at"], "2026-12-14T08:00:00Z", "{created}");
+    let listed = body(s.get(&s.ws("/reports/exec-30d/schedules")).send().await.unwrap()).await;
+    assert_eq!(listed["data"][0]["id"], created["schedule"]["id"]);
+
+    // A change or a preview takes no schedule.
+    let r = s.patch(&s.ws("/reports/exec-30d")).json(&json!({"schedule": {"name": "x"}})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_saved_with_its_first_schedule_is_created_with_it_or_not_at_all_on_sqlite() {
+    a_report_saved_with_its_first_schedule_is_created_with_it_or_not_at_all(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_saved_with_its_first_schedule_is_created_with_it_or_not_at_all_on_dynamodb() {
+    a_report_saved_with_its_first_schedule_is_created_with_it_or_not_at_all(Backend::DynamoDb).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_two_switches_give_the_four_behaviours_of_the_seed_on_sqlite() {
     the_two_switches_give_the_four_behaviours_of_the_seed(Backend::Sqlite).await;

@@ -7,6 +7,7 @@
 
 import { api, ApiError, request, workspaceZone } from "../api.js";
 import { daysAgo, derivedRules, derivedValue, isDerived, isWallClock } from "../dates.js";
+import { runNowButton, typedParam } from "./run-now.js";
 import {
   busy, button, checkbox, debounce, field, h, pageHeader, replace, reportTabs, select, setFieldError, table, toast,
 } from "../ui.js";
@@ -92,7 +93,8 @@ export async function render(ctx) {
   });
   redraw(ed);
   refreshPreview(ed);
-  const header = pageHeader(report ? report.name : "New report", ed.dirtyNote, ed.saveBtn);
+  const runNow = report ? runNowButton(report, { label: `Run now: ${report.name} (as saved)` }) : null;
+  const header = pageHeader(report ? report.name : "New report", ed.dirtyNote, runNow, ed.saveBtn);
   ed.heading = header.querySelector("h1");
 
   return h(
@@ -1293,12 +1295,6 @@ function previewValues(ed, { defaults = false } = {}) {
   return params;
 }
 
-/** A parameter's value typed in a text input, as the API takes it (a number that is not one is sent as typed, for the API to name). */
-export function typedParam(p, raw) {
-  if (p.type === "number") return Number.isFinite(Number(raw)) ? Number(raw) : raw;
-  if (p.type === "boolean") return raw === "true";
-  return raw;
-}
 
 /** The preview request's body for the current draft (the code is not needed to preview). */
 function previewBody(ed, format) {

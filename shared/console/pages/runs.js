@@ -4,6 +4,7 @@
 // deliver, in bulk too); the consolidated review document; and cancelling a running run.
 
 import { api } from "../api.js";
+import { runNowButton } from "./run-now.js";
 import {
   badge, busy, button, confirmDialog, emptyState, errorState, field, fmtBytes, fmtDuration, fmtTime, h, loading,
   pageHeader, promptDialog, replace, reportTabs, select, toast,
@@ -54,7 +55,7 @@ async function renderList(ctx, reportId) {
   const page = h(
     "section",
     {},
-    pageHeader(report ? `Runs of ${report.name}` : "Runs"),
+    pageHeader(report ? `Runs of ${report.name}` : "Runs", report ? runNowButton(report) : null),
     report ? reportTabs(report.id, "runs") : null,
     filterBar(ctx, base, filters, reports),
     body,

@@ -6,6 +6,7 @@
 // tick and a pane of the next fire times (local and UTC, DST-moved ones marked).
 
 import { ApiError, api } from "../api.js";
+import { runNowButton } from "./run-now.js";
 import {
   badge, busy, button, checkbox, confirmDialog, debounce, emptyState, field, fmtTime, fmtUtc, h, pageHeader,
   replace, reportTabs, select, setFieldError, table, toast,
@@ -61,7 +62,7 @@ export async function render(ctx) {
   return h(
     "section",
     {},
-    pageHeader(`Schedule · ${report.name}`),
+    pageHeader(`Schedule · ${report.name}`, runNowButton(report)),
     reportTabs(report.id, "schedule"),
     report.enabled ? null : h("p", { class: "callout warn" }, `${report.name} is disabled: its schedules do not fire until it is enabled again.`),
     scheduledSwitch(page, (on) => {

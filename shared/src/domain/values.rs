@@ -74,6 +74,12 @@ impl ValidationErrors {
     pub fn into_result(errors: Vec<FieldError>) -> Result<(), ValidationErrors> {
         if errors.is_empty() { Ok(()) } else { Err(ValidationErrors(errors)) }
     }
+
+    /// The same errors with their fields under `parent` (`rule` becomes `schedule.rule`).
+    pub fn prefixed(self, parent: &str) -> Self {
+        let under = |field: String| if field.is_empty() { parent.to_string() } else { format!("{parent}.{field}") };
+        ValidationErrors(self.0.into_iter().map(|e| FieldError { field: under(e.field), ..e }).collect())
+    }
 }
 
 macro_rules! string_value {

@@ -45,6 +45,7 @@ static ASSETS: &[Asset] = assets!(
     "ui.js",
     "dates.js",
     "pages/reports.js",
+    "pages/run-now.js",
     "pages/editor.js",
     "pages/schedule.js",
     "pages/runs.js",

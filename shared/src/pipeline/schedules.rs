@@ -195,6 +195,12 @@ async fn prepare(ctx: &Context, s: &mut Schedule, now: DateTime<Utc>) -> Result<
 }
 
 pub async fn create_schedule(ctx: &Context, report: &Report, input: ScheduleInput) -> Result<Schedule, PipelineError> {
+    let schedule = new_schedule(ctx, report, input).await?;
+    Ok(ctx.store.create_schedule(&schedule).await?)
+}
+
+/// A new schedule of `report` from `input`, checked and with its next run, not stored yet.
+pub async fn new_schedule(ctx: &Context, report: &Report, input: ScheduleInput) -> Result<Schedule, PipelineError> {
     let now = ctx.clock.now();
     let (Some(name), Some(_)) = (input.name.clone(), input.rule.as_ref()) else {
         let missing = [("name", input.name.is_none()), ("rule", input.rule.is_none())]
@@ -228,7 +234,7 @@ pub async fn create_schedule(ctx: &Context, report: &Report, input: ScheduleInpu
     };
     input.apply(&mut schedule)?;
     prepare(ctx, &mut schedule, now).await?;
-    Ok(ctx.store.create_schedule(&schedule).await?)
+    Ok(schedule)
 }
 
 pub async fn update_schedule(

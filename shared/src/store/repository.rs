@@ -444,6 +444,25 @@ impl Store {
         .await
     }
 
+    /// Creates a report and its first schedule in one transaction: both or neither.
+    pub async fn create_report_with_schedule(
+        &self,
+        r: &Report,
+        s: &Schedule,
+    ) -> Result<(Report, Schedule), StoreError> {
+        let guard = Item::new(report_code_key(r.workspace_id, r.code.as_str()), r.id.to_string());
+        let mut schedule = to_item(s)?;
+        schedule.version = 1;
+        let extra = vec![
+            Write::Put { item: guard, condition: Condition::NotExists },
+            Write::Put { item: schedule, condition: Condition::NotExists },
+        ];
+        let report = self.insert(r, extra, format!("report code `{}` is taken", r.code)).await?;
+        let mut stored = s.clone();
+        stored.set_version(1);
+        Ok((report, stored))
+    }
+
     pub async fn get_report(&self, ws: WorkspaceId, id: ReportId) -> Result<Report, StoreError> {
         self.fetch_or_404(&Key::new(workspace_pk(ws), format!("REPORT#{id}")), id).await
     }

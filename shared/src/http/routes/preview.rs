@@ -82,6 +82,7 @@ pub async fn preview(State(ctx): State<Arc<Context>>, caller: Caller, body: Json
     let report = match (body.report_id, body.report) {
         (Some(id), None) => ctx.store.resolve_report(caller.workspace.id, &id).await?,
         (None, Some(definition)) => {
+            definition.without_schedule("report.schedule")?;
             let code = Code::parse("preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.code", e)]))?;
             let name = Name::parse("Preview").map_err(|e| ValidationErrors(vec![FieldError::new("report.name", e)]))?;
             let mut report = Report::new(ReportId::generate(now), caller.workspace.id, code, name, now);

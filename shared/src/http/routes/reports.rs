@@ -18,6 +18,8 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
+use crate::pipeline::PipelineError;
+use crate::pipeline::schedules::{self, ScheduleInput};
 use crate::store::StoreError;
 
 /// The API shape of a report (header secrets serialize as `********`, see [`crate::domain::Secret`]).
@@ -47,6 +49,10 @@ pub struct ReportBody {
     pub hold_for_review: Option<bool>,
     /// Other saved reports each entry also runs, in order, with their parameters bound.
     pub includes: Option<Vec<IncludedReport>>,
+    /// Only when creating: the report's first schedule (`name` and `rule` required), created
+    /// with it in one step, both or neither (seed `001`'s Save as Report). A report's
+    /// schedules change under `/reports/{report}/schedules`.
+    pub schedule: Option<ScheduleInput>,
     /// The version the change is based on; a newer stored version is a conflict.
     #[serde(default, deserialize_with = "crate::http::extract::version")]
     #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
@@ -54,6 +60,18 @@ pub struct ReportBody {
 }
 
 impl ReportBody {
+    /// Refuses a `schedule` where only a report's own fields make sense (a change, a preview).
+    pub(crate) fn without_schedule(&self, field: &str) -> ApiResult<()> {
+        match self.schedule {
+            None => Ok(()),
+            Some(_) => Err(ValidationErrors(vec![FieldError::new(
+                field,
+                "only a new report takes its first schedule here; a report's schedules change under /reports/{report}/schedules",
+            )])
+            .into()),
+        }
+    }
+
     pub(crate) fn apply(self, r: &mut Report) {
         macro_rules! set {
             ($($field:ident),+) => {$( if let Some(v) = self.$field { r.$field = v; } )+};
@@ -246,11 +264,23 @@ pub async fn create(
         return Err(ValidationErrors(missing).into());
     };
     let now = ctx.clock.now();
+    let schedule = body.schedule.take();
     let mut report = Report::new(ReportId::generate(now), caller.workspace.id, code, name, now);
     body.apply(&mut report);
     check(&ctx, &report, secrets).await?;
-    let report = ctx.store.create_report(&report).await?;
-    Ok((StatusCode::CREATED, Json(view(&report))))
+    let Some(input) = schedule else {
+        let report = ctx.store.create_report(&report).await?;
+        return Ok((StatusCode::CREATED, Json(view(&report))));
+    };
+    caller.require(Area::Schedules, Access::Write)?;
+    let schedule = match schedules::new_schedule(&ctx, &report, input).await {
+        Err(PipelineError::Invalid(errors)) => return Err(errors.prefixed("schedule").into()),
+        other => other?,
+    };
+    let (report, schedule) = ctx.store.create_report_with_schedule(&report, &schedule).await?;
+    let mut answer = view(&report);
+    answer["schedule"] = super::schedules::view(&schedule);
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// Lists the reports of the workspace.
@@ -321,6 +351,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Reports, Access::Write)?;
     let mut body: ReportBody = body.parse()?;
+    body.without_schedule("schedule")?;
     let mut current = ctx.store.resolve_report(caller.workspace.id, &report).await?;
     if let Some(version) = body.version
         && version != current.version
