@@ -361,6 +361,36 @@ pub enum Period {
     Days90,
 }
 
+/// The part of the interactions an analytics source counts (seed `001`'s dashboard segment):
+/// one channel, one kind of offer, or both; everything when empty.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<super::Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer_kind: Option<super::OfferKind>,
+}
+
+impl Segment {
+    pub fn is_all(&self) -> bool {
+        self.channel.is_none() && self.offer_kind.is_none()
+    }
+
+    /// Whether a summary of `channel` and `offer_kind` is in the segment.
+    pub fn holds(&self, channel: Option<super::Channel>, offer_kind: Option<super::OfferKind>) -> bool {
+        self.channel.is_none_or(|c| channel == Some(c)) && self.offer_kind.is_none_or(|k| offer_kind == Some(k))
+    }
+
+    /// The segment in words, for a row set's note (`email, bogo offers`).
+    pub fn describe(&self) -> Option<String> {
+        let channel = self.channel.map(|c| format!("{} only", c.as_str()));
+        let kind = self.offer_kind.map(|k| format!("{} offers only", k.as_str()));
+        let parts: Vec<String> = channel.into_iter().chain(kind).collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceKind {
@@ -372,6 +402,8 @@ pub enum SourceKind {
         period: Period,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         include_today: bool,
+        #[serde(default, skip_serializing_if = "Segment::is_all")]
+        segment: Segment,
     },
     /// Channels over the period against the one before, counted as offers are.
     ChannelEffectiveness {
@@ -379,6 +411,8 @@ pub enum SourceKind {
         period: Period,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         include_today: bool,
+        #[serde(default, skip_serializing_if = "Segment::is_all")]
+        segment: Segment,
     },
     /// Rows the workspace uploaded, optionally only those whose columns equal the given values
     /// (`{"region": "{region}"}`: `{name}` is a run parameter).

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::{ColumnMeta, ColumnType, Comparison, RowSet};
-use crate::domain::{DailySummary, OfferKind, Period, WorkspaceId, relative_date};
+use crate::domain::{DailySummary, OfferKind, Period, Segment, WorkspaceId, relative_date};
 use crate::store::{Store, StoreError};
 
 /// Number of days a period covers.
@@ -26,7 +26,7 @@ pub fn period_days(period: Period) -> u32 {
 }
 
 /// The days of `zone` a source covers and the days it is compared with (all bounds inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     pub days: u32,
     pub start: NaiveDate,
@@ -34,6 +34,8 @@ pub struct Window {
     pub previous_start: NaiveDate,
     pub previous_end: NaiveDate,
     pub zone: Tz,
+    /// The segment counted, in words (said in the note).
+    pub segment: Option<String>,
 }
 
 impl Window {
@@ -43,7 +45,12 @@ impl Window {
         let back = |from: NaiveDate, n: u32| from.checked_sub_days(Days::new(u64::from(n))).unwrap_or(NaiveDate::MIN);
         let start = back(day, days - 1);
         let previous_end = back(start, 1);
-        Self { days, start, end: day, previous_start: back(previous_end, days - 1), previous_end, zone }
+        Self { days, start, end: day, previous_start: back(previous_end, days - 1), previous_end, zone, segment: None }
+    }
+
+    /// The same window, saying it counts only `segment`.
+    pub fn with_segment(self, segment: &Segment) -> Self {
+        Self { segment: segment.describe(), ..self }
     }
 
     /// The first instant of `day` in the window's zone.
@@ -55,7 +62,7 @@ impl Window {
     pub fn describe(&self) -> String {
         let date = |d: NaiveDate| d.format("%-d %b %Y").to_string();
         let zone = self.zone.name();
-        if self.days == 1 {
+        let said = if self.days == 1 {
             format!("{} ({zone}), against the day before ({})", date(self.end), date(self.previous_end))
         } else {
             format!(
@@ -66,6 +73,10 @@ impl Window {
                 date(self.previous_end),
                 n = self.days
             )
+        };
+        match &self.segment {
+            Some(segment) => format!("{said}; {segment}"),
+            None => said,
         }
     }
 }
@@ -89,6 +100,16 @@ impl Periods {
             }
         }
         Self { current, previous }
+    }
+
+    /// Only the summaries in `segment`.
+    pub fn only(self, segment: &Segment) -> Self {
+        if segment.is_all() {
+            return self;
+        }
+        let keep =
+            |list: Vec<DailySummary>| list.into_iter().filter(|s| segment.holds(s.channel, s.offer_kind)).collect();
+        Self { current: keep(self.current), previous: keep(self.previous) }
     }
 
     /// Reads the window's periods from the store: in UTC, one range of daily summaries; in

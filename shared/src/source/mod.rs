@@ -293,15 +293,15 @@ async fn dataset_rows(ctx: &SourceContext<'_>, code: &Code) -> Result<Arc<RowSet
 async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
     let ws = ctx.workspace.id;
     match &spec.kind {
-        SourceKind::OfferPerformance { period, include_today } => {
+        SourceKind::OfferPerformance { period, include_today, segment } => {
             let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
-            let periods = analytics::Periods::read(ctx.store, ws, &window).await?;
-            Ok(analytics::offer_performance(&periods, &window))
+            let periods = analytics::Periods::read(ctx.store, ws, &window).await?.only(segment);
+            Ok(analytics::offer_performance(&periods, &window.with_segment(segment)))
         }
-        SourceKind::ChannelEffectiveness { period, include_today } => {
+        SourceKind::ChannelEffectiveness { period, include_today, segment } => {
             let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
-            let periods = analytics::Periods::read(ctx.store, ws, &window).await?;
-            Ok(analytics::channel_effectiveness(&periods, &window))
+            let periods = analytics::Periods::read(ctx.store, ws, &window).await?.only(segment);
+            Ok(analytics::channel_effectiveness(&periods, &window.with_segment(segment)))
         }
         SourceKind::Dataset { dataset: code, filter } => {
             let rows = dataset_rows(ctx, code).await?;
@@ -525,6 +525,39 @@ mod fetch_tests {
         let rows = f.fetch_at(spec, as_of, kathmandu).await.unwrap();
         let row = rows.row_object(0).unwrap();
         assert_eq!((row["completed"].clone(), row["previous_completed"].clone()), (json!(2), json!(0)));
+    }
+
+    #[tokio::test]
+    async fn a_segment_counts_only_its_channel_or_kind_of_offer_and_says_so() {
+        let f = Fixture::new().await;
+        let event = |channel: &str, kind: &str| {
+            json!({"customer_id": "c", "type": "completed", "offer_id": format!("{kind}-1"), "offer_kind": kind,
+                   "channel": channel, "occurred_at": "2026-11-21T12:00:00Z"})
+        };
+        let batch: Vec<Interaction> = [event("email", "bogo"), event("email", "discount"), event("web", "bogo")]
+            .into_iter()
+            .map(|v| f.interaction(v))
+            .collect();
+        f.store.ingest_interactions(&batch).await.unwrap();
+        let completed = |rows: &RowSet| -> i64 {
+            (0..rows.len()).map(|i| rows.row_object(i).unwrap()["completed"].as_i64().unwrap()).sum()
+        };
+        let all = f.fetch(json!({"name": "o", "type": "offer_performance"}), json!({})).await.unwrap();
+        assert_eq!(completed(&all), 3);
+        let email = json!({"name": "o", "type": "offer_performance", "segment": {"channel": "email"}});
+        let rows = f.fetch(email, json!({})).await.unwrap();
+        assert_eq!(completed(&rows), 2);
+        assert!(rows.note.as_deref().unwrap().ends_with("; email only"), "{:?}", rows.note);
+        let bogo = json!({"name": "c", "type": "channel_effectiveness", "segment": {"offer_kind": "bogo"}});
+        let rows = f.fetch(bogo, json!({})).await.unwrap();
+        assert_eq!((rows.len(), completed(&rows)), (2, 2), "email and web, one bogo each");
+        let both =
+            json!({"name": "c", "type": "channel_effectiveness", "segment": {"channel": "web", "offer_kind": "bogo"}});
+        assert_eq!(completed(&f.fetch(both, json!({})).await.unwrap()), 1);
+        let wrong = serde_json::from_value::<SourceSpec>(
+            json!({"name": "c", "type": "channel_effectiveness", "segment": {"tier": "gold"}}),
+        );
+        assert!(wrong.is_err(), "an unknown segment field is refused");
     }
 
     #[tokio::test]
