@@ -4,6 +4,7 @@
 
 import { ApiError, currentSession, onUnauthorized, resume, signIn, signOut } from "./api.js";
 import { button, errorState, field, h, loading, replace, setFieldError, toast } from "./ui.js";
+import * as dashboards from "./pages/dashboards.js";
 import * as reports from "./pages/reports.js";
 import * as editor from "./pages/editor.js";
 import * as schedule from "./pages/schedule.js";
@@ -16,6 +17,8 @@ import * as settings from "./pages/settings.js";
 
 /** `[pattern, page, view]`: the first pattern matching the fragment's path wins. */
 const ROUTES = [
+  [/^\/dashboards$/, dashboards, "gallery"],
+  [/^\/dashboards\/([^/]+)$/, dashboards, "view"],
   [/^\/reports$/, reports, "list"],
   [/^\/reports\/new$/, editor, "create"],
   [/^\/reports\/([^/]+)$/, editor, "edit"],
@@ -33,6 +36,7 @@ const ROUTES = [
 ];
 
 const NAV = [
+  ["#/dashboards", "Dashboards"],
   ["#/reports", "Reports"],
   ["#/runs", "Runs"],
   ["#/alerts", "Alerts"],

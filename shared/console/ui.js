@@ -242,8 +242,8 @@ export function confirmDialog(message, { confirmLabel = "Confirm", danger = fals
 
 /**
  * A modal form: `title`, then `children` (fields), Cancel and `confirmLabel`. On submit
- * `read()` gives the value to resolve, or undefined to stay open (it showed why); Cancel or
- * Escape resolves null. `focus` is the input focused first.
+ * `read()` gives (or promises) the value to resolve, or undefined to stay open (it showed
+ * why); Cancel or Escape resolves null. `focus` is the input focused first.
  */
 export function formDialog(title, children, { confirmLabel = "OK", read, focus } = {}) {
   return new Promise((resolve) => {
@@ -257,9 +257,9 @@ export function formDialog(title, children, { confirmLabel = "OK", read, focus }
     const form = h(
       "form",
       {
-        onsubmit: (e) => {
+        onsubmit: async (e) => {
           e.preventDefault();
-          const value = read();
+          const value = await read();
           if (value !== undefined) done(value);
         },
       },

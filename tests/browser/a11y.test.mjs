@@ -191,6 +191,18 @@ async function walk({ width, height, dark }) {
     await page.getByRole("button", { name: `Approve all held (${heldRun.counts.review})` }).waitFor();
     await audit(page, "run detail with held entries");
 
+    await visit(page, "/dashboards", "Dashboards");
+    await audit(page, "dashboards gallery");
+    for (const [key, name] of [["executive", "Executive"], ["offers", "Offers"], ["channels", "Channels"], ["customers", "Customers"]]) {
+      await visit(page, `/dashboards/${key}`, `${name} dashboard`);
+      await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();
+      await audit(page, `${key} dashboard`);
+    }
+    await page.getByRole("button", { name: "Save as report" }).click();
+    await page.getByRole("dialog", { name: "Save as report" }).waitFor();
+    await audit(page, "save as report dialog");
+    await page.getByRole("dialog", { name: "Save as report" }).getByRole("button", { name: "Cancel" }).click();
+
     await visit(page, "/destinations", "Destinations");
     await audit(page, "destinations list");
     await page.getByRole("button", { name: "New destination" }).click();

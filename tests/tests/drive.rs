@@ -126,7 +126,9 @@ async fn statements_are_uploaded_to_a_shared_drive_folder_one_file_per_report_an
     .await;
 
     // Upload the key: the answer shows whose it is, never the key.
-    let connection = json!({"name": "reports-sa", "kind": "google_service_account", "key": key});
+    // What the key says of itself wins over what a client sends for the read-only fields.
+    let connection = json!({"name": "reports-sa", "kind": "google_service_account", "key": key,
+                            "client_email": "someone@else.example", "key_uploaded_at": "2000-01-01"});
     let r = s.post(&s.ws("/connections")).json(&connection).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let created = body(r).await;

@@ -5,8 +5,9 @@
 // built-in `datasets` or one of the workspace's) and "Run query" shows its first rows with the
 // preview's parameter values.
 
-import { api, ApiError, request, workspaceZone } from "../api.js";
+import { api, ApiError, workspaceZone } from "../api.js";
 import { daysAgo, derivedRules, derivedValue, isDerived, isWallClock } from "../dates.js";
+import { downloadPreview, fillHtmlFrame } from "../preview.js";
 import { runNowButton, typedParam } from "./run-now.js";
 import {
   busy, button, checkbox, debounce, field, h, pageHeader, replace, reportTabs, select, setFieldError, table, toast,
@@ -1395,53 +1396,10 @@ async function showDocument(ed, blob) {
   replace(pv.frameHost, h("iframe", { class: "preview-frame", src: pv.url, title: "Rendered PDF" }));
 }
 
-/**
- * Shows a rendered HTML document in an empty frame. The console's content security policy
- * (which a frame of this page inherits) refuses inline <style> and style attributes, so they
- * are renamed before parsing (the renderer escapes `<` and `"` in text, so only markup
- * matches) and applied through the CSS object model instead.
- */
-function fillHtmlFrame(frame, html) {
-  const doc = frame.contentDocument;
-  const win = frame.contentWindow;
-  if (!doc || !win) return;
-  const inert = html
-    .replace(/<style\b[^>]*>/gi, "<textarea data-preview-sheet>")
-    .replace(/<\/style>/gi, "</textarea>")
-    .replace(/(\s)style="/gi, '$1data-preview-style="');
-  const parsed = new DOMParser().parseFromString(inert, "text/html");
-  const sheets = [...parsed.querySelectorAll("textarea[data-preview-sheet]")].map((el) => {
-    const sheet = new win.CSSStyleSheet();
-    sheet.replaceSync(el.value);
-    el.remove();
-    return sheet;
-  });
-  parsed.querySelectorAll("script, link, meta").forEach((el) => el.remove());
-  for (const el of parsed.querySelectorAll("*")) {
-    for (const attr of [...el.attributes]) if (attr.name.startsWith("on")) el.removeAttribute(attr.name);
-  }
-  doc.adoptedStyleSheets = sheets;
-  doc.title = parsed.title;
-  doc.body.className = parsed.body.className;
-  doc.body.replaceChildren(...[...parsed.body.childNodes].map((n) => doc.importNode(n, true)));
-  for (const el of doc.querySelectorAll("[data-preview-style]")) {
-    el.style.cssText = el.getAttribute("data-preview-style");
-    el.removeAttribute("data-preview-style");
-  }
-}
-
 async function exportFile(ed, format) {
   if (Object.keys(ed.local).length) return toast("Fix the marked fields first.", "error");
   try {
-    const response = await request("POST", api.ws("/reports/preview"), { body: previewBody(ed, format), as: "response", signal: ed.ctx.signal });
-    const blob = await response.blob();
-    const name = response.headers.get("Content-Disposition")?.match(/filename="([^"]+)"/)?.[1] ?? `report.${format}`;
-    const url = URL.createObjectURL(blob);
-    const link = h("a", { href: url, download: name, class: "sr-only" }, name);
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    await downloadPreview(previewBody(ed, format), ed.ctx.signal);
   } catch (e) {
     if (e.name !== "AbortError") toast(problemsOf(e).map((p) => `${describe(p.field)}: ${p.message}`).join("; ") || e.message, "error");
   }

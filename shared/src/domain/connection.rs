@@ -52,15 +52,25 @@ pub enum ConnectionConfig {
 pub struct ServiceAccount {
     /// The JSON key file (its whole text); write-only.
     pub key: Secret,
-    /// The account's email, from the key (read-only).
+    /// The account's email, from the key (read-only: what a client sends is replaced).
     #[serde(default)]
+    #[schema(read_only)]
     pub client_email: String,
     /// The key's id, from the key (read-only).
     #[serde(default)]
+    #[schema(read_only)]
     pub private_key_id: String,
-    /// When the key was uploaded (read-only).
-    #[serde(default)]
+    /// When the key was uploaded (read-only; anything a client sends is ignored).
+    #[serde(default, deserialize_with = "ignored_unless_a_time")]
+    #[schema(read_only)]
     pub key_uploaded_at: Option<DateTime<Utc>>,
+}
+
+/// A read-only time as stored; what is not one (a client's guess) is dropped, not refused,
+/// since it is replaced anyway.
+fn ignored_unless_a_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(value.and_then(|v| serde_json::from_value(v).ok()))
 }
 
 /// A database server reached over the network. (Unknown fields are refused by the API routes,

@@ -44,6 +44,8 @@ static ASSETS: &[Asset] = assets!(
     "api.js",
     "ui.js",
     "dates.js",
+    "preview.js",
+    "pages/dashboards.js",
     "pages/reports.js",
     "pages/run-now.js",
     "pages/editor.js",
