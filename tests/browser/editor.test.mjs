@@ -164,7 +164,9 @@ test("the preview follows an edit with the rows and summary the server computes,
     });
     assert.notEqual(expected.narrative.summary, first.summary.narrative.summary, "the edit changes the summary");
 
+    const shownSrc = await frame.getAttribute("src");
     const previewed = nextPreview(page, "json");
+    const renderedAgain = nextPreview(page, "pdf");
     await page.getByLabel("Period").first().selectOption("today");
     const answer = await (await previewed).json();
     assert.deepEqual(answer.sections, expected.sections);
@@ -173,6 +175,9 @@ test("the preview follows an edit with the rows and summary the server computes,
     const pane = page.getByRole("complementary", { name: "Preview" });
     await pane.getByText(expected.narrative.summary, { exact: true }).waitFor();
     await pane.getByText(expected.subtitle, { exact: true }).waitFor();
+    // The edit's PDF replaces the frame: scroll to the new one, not the one being removed.
+    await renderedAgain;
+    await eventually(async () => (await frame.getAttribute("src")) !== shownSrc);
     await frame.scrollIntoViewIfNeeded();
     await shot(page, "editor-preview-pdf");
 
