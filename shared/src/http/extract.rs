@@ -40,10 +40,12 @@ impl JsonBody {
         self.object()
     }
 
-    /// For a body that may be left out: an empty body, or JSON `null`, is `T::default()`.
+    /// For a body that may be left out: no body (blank, when not declared JSON), or JSON
+    /// `null`, is `T::default()`; anything else must be a JSON object. A body declared JSON that
+    /// is only whitespace is not JSON, and is refused.
     pub fn parse_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
         let text = self.bytes.trim_ascii();
-        if text.is_empty() || text == b"null" {
+        if self.bytes.is_empty() || (text.is_empty() && !self.json) || text == b"null" {
             return Ok(T::default());
         }
         self.object()
@@ -211,6 +213,9 @@ mod tests {
         let read = body(Some("application/json"), r#"{"limit": 5}"#).await;
         assert_eq!(read.parse::<Options>().unwrap().limit, Some(5));
         assert_eq!(body(None, " \n").await.parse_or_default::<Options>().unwrap().limit, None);
+        assert_eq!(body(Some("application/json"), "").await.parse_or_default::<Options>().unwrap().limit, None);
+        let blank = body(Some("application/json"), "\t").await.parse_or_default::<Options>();
+        assert_eq!(blank.unwrap_err().status, StatusCode::BAD_REQUEST, "whitespace alone is not JSON");
         let unknown = body(Some("application/json"), r#"{"colour": "red"}"#).await.parse::<Options>();
         assert_eq!(unknown.unwrap_err().status, StatusCode::BAD_REQUEST);
     }
