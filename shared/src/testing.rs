@@ -743,14 +743,20 @@ enum Admin {
 /// speaking the OpenAI and Anthropic protocols on loopback), or `None` (said on stderr) only when
 /// `HERALD_SKIP_AWS_TESTS=1`; panics when it is missing otherwise, like [`emulator`].
 pub fn model_server_url() -> Option<String> {
+    loopback_server_url("HERALD_TEST_MODEL_URL", "the test model server")
+}
+
+/// The URL of a test server `infra/test.sh` started and exported in `variable`, or `None`
+/// (said on stderr) only when `HERALD_SKIP_AWS_TESTS=1`; panics when it is missing otherwise.
+fn loopback_server_url(variable: &str, what: &str) -> Option<String> {
     if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("SKIPPED: model server tests (HERALD_SKIP_AWS_TESTS=1)");
+        eprintln!("SKIPPED: tests of {what} (HERALD_SKIP_AWS_TESTS=1)");
         return None;
     }
-    let url = std::env::var("HERALD_TEST_MODEL_URL").unwrap_or_default();
+    let url = std::env::var(variable).unwrap_or_default();
     assert!(
         url.starts_with("http://127.0.0.1:"),
-        "HERALD_TEST_MODEL_URL must name the test model server on loopback (got `{url}`): run `make test`, \
+        "{variable} must name {what} on loopback (got `{url}`): run `make test`, \
          or set HERALD_SKIP_AWS_TESTS=1 to skip the server tests explicitly"
     );
     Some(url)
@@ -760,17 +766,7 @@ pub fn model_server_url() -> Option<String> {
 /// endpoint that verifies assertions and Drive v3 on loopback), or `None` (said on stderr) only
 /// when `HERALD_SKIP_AWS_TESTS=1`; panics when it is missing otherwise, like [`emulator`].
 pub fn drive_peer_url() -> Option<String> {
-    if std::env::var("HERALD_SKIP_AWS_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("SKIPPED: Drive peer tests (HERALD_SKIP_AWS_TESTS=1)");
-        return None;
-    }
-    let url = std::env::var("HERALD_TEST_DRIVE_URL").unwrap_or_default();
-    assert!(
-        url.starts_with("http://127.0.0.1:"),
-        "HERALD_TEST_DRIVE_URL must name the Drive peer on loopback (got `{url}`): run `make test`, \
-         or set HERALD_SKIP_AWS_TESTS=1 to skip the peer tests explicitly"
-    );
-    Some(url)
+    loopback_server_url("HERALD_TEST_DRIVE_URL", "the Drive peer")
 }
 
 /// A service-account key file as Google Cloud writes one, with a 2048-bit RSA key made now

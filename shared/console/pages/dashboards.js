@@ -8,6 +8,7 @@
 
 import { api, workspaceZone } from "../api.js";
 import { downloadPreview, fillHtmlFrame } from "../preview.js";
+import { suggestCode } from "./editor.js";
 import { typedParam } from "./run-now.js";
 import { busy, button, checkbox, debounce, emptyState, field, formDialog, h, loading, pageHeader, replace, select, setFieldError, toast } from "../ui.js";
 
@@ -273,10 +274,9 @@ function paramValues(asked, raw) {
   return params;
 }
 
-/** A report code from a name: lowercase letters, digits and dashes, with a short suffix. */
+/** A report code from a name (the editor's suggestion), with a short suffix so it is free. */
 function codeFrom(name) {
-  const stem = name.toLowerCase().normalize("NFKD").replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "report";
-  return `${stem}-${Math.random().toString(36).slice(2, 6)}`;
+  return `${suggestCode(name).slice(0, 58) || "report"}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 /** The filters in words, for the saved report's default name. */

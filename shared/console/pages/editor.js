@@ -163,7 +163,7 @@ function uniqueName(list, base) {
 }
 
 /** A code suggested from a name: `Weekly digest` → `weekly-digest`. */
-function suggestCode(name) {
+export function suggestCode(name) {
   return name
     .normalize("NFKD")
     .replace(/[\u0300-\u036f]/g, "")

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::archive::S3Archive;
-use super::drive::{DriveSender, DriveTarget};
+use super::drive::{DriveSender, DriveTarget, service_account};
 use super::email::{EmailRoute, EmailSender, OutboxSender, SesSender};
 use super::slack::SlackSender;
 use super::teams::TeamsSender;
@@ -16,9 +16,9 @@ use super::webhook::WebhookSender;
 use super::{Outgoing, Receipt, SendError};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{ConnectionConfig, Destination, DestinationConfig, Workspace};
+use crate::domain::{Destination, DestinationConfig, Workspace};
 use crate::net::{NetworkPolicy, OutboundHttp};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// The sender address when neither the destination, the workspace nor the deployment names one.
 pub const FALLBACK_SENDER: &str = "herald@localhost";
@@ -96,23 +96,12 @@ impl Senders {
                 self.webhook.send(&self.http, &policy, url, signing_secret.expose(), &outgoing, now).await
             }
             DestinationConfig::S3 { bucket, prefix } => self.archive.send(bucket, prefix, &outgoing).await,
-            DestinationConfig::GoogleDrive { service_account, folder, impersonate } => {
-                let connection = match self.store.resolve_connection(workspace.id, service_account).await {
-                    Ok(connection) => connection,
-                    Err(StoreError::NotFound { .. }) => {
-                        return Err(SendError::Permanent(format!(
-                            "the service account `{service_account}` is no longer among the workspace's connections"
-                        )));
-                    }
-                    Err(e) => return Err(SendError::Transient(format!("could not read the service account: {e}"))),
-                };
-                let ConnectionConfig::GoogleServiceAccount(account) = &connection.config else {
-                    return Err(SendError::Permanent(format!(
-                        "`{service_account}` is a {} connection, not a Google service account",
-                        connection.config.kind()
-                    )));
-                };
-                let target = DriveTarget { account, folder, impersonate: impersonate.as_deref() };
+            DestinationConfig::GoogleDrive { service_account: name, folder, impersonate } => {
+                let account = service_account(&self.store, workspace.id, name)
+                    .await
+                    .map_err(|e| SendError::Transient(format!("could not read the service account: {e}")))?
+                    .map_err(SendError::Permanent)?;
+                let target = DriveTarget { account: &account, folder, impersonate: impersonate.as_deref() };
                 self.drive.send(&target, &outgoing, now).await
             }
         }

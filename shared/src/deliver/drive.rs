@@ -10,9 +10,10 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::{Outgoing, Receipt, SendError};
-use crate::domain::ServiceAccount;
+use crate::domain::{ConnectionConfig, ServiceAccount, WorkspaceId};
 use crate::google::drive::{Drive, DriveFile};
 use crate::google::{Endpoints, GoogleError, ServiceAccountKey, Tokens};
+use crate::store::{Store, StoreError};
 
 /// The name of the probe file Test connection writes and removes.
 const PROBE_NAME: &str = "Herald connection test (safe to delete).txt";
@@ -24,6 +25,31 @@ impl From<GoogleError> for SendError {
             GoogleError::Permanent(message) | GoogleError::TokenRejected(message) => SendError::Permanent(message),
         }
     }
+}
+
+/// The service account `name` (a connection's name or id) of workspace `ws`; the inner error
+/// says why the name cannot be used (no such connection, or one of another kind).
+pub async fn service_account(
+    store: &Store,
+    ws: WorkspaceId,
+    name: &str,
+) -> Result<Result<ServiceAccount, String>, StoreError> {
+    match store.resolve_connection(ws, name).await {
+        Ok(connection) => Ok(match connection.config {
+            ConnectionConfig::GoogleServiceAccount(account) => Ok(account),
+            other => Err(format!("`{name}` is a {} connection, not a Google service account", other.kind())),
+        }),
+        Err(StoreError::NotFound { .. }) => Ok(Err(format!(
+            "no connection `{name}` in the workspace: upload the service account's key under connections"
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// The parsed key of `account`, or why it cannot sign.
+fn key_of(account: &ServiceAccount) -> Result<ServiceAccountKey, SendError> {
+    ServiceAccountKey::parse(account.key.expose())
+        .map_err(|e| SendError::Permanent(format!("the service account's key file {e}; upload its key again")))
 }
 
 /// Where and as whom a Drive delivery uploads.
@@ -49,8 +75,7 @@ impl DriveSender {
         outgoing: &Outgoing,
         now: DateTime<Utc>,
     ) -> Result<Receipt, SendError> {
-        let key = ServiceAccountKey::parse(target.account.key.expose())
-            .map_err(|e| SendError::Permanent(format!("the service account's key file {e}; upload its key again")))?;
+        let key = key_of(target.account)?;
         // A token Drive stops accepting is fetched again once.
         match self.attempt(&key, target, outgoing, now).await {
             Err(GoogleError::TokenRejected(_)) => {
@@ -64,8 +89,7 @@ impl DriveSender {
     /// Checks that `account`'s key parses and that Google gives it a token (Test connection of
     /// the service account; a destination's test also checks its folder).
     pub async fn check_key(&self, account: &ServiceAccount, now: DateTime<Utc>) -> Result<(), SendError> {
-        let key = ServiceAccountKey::parse(account.key.expose())
-            .map_err(|e| SendError::Permanent(format!("the service account's key file {e}; upload its key again")))?;
+        let key = key_of(account)?;
         self.tokens.forget(&key, None);
         self.tokens.token(&key, None, now).await?;
         Ok(())

@@ -180,11 +180,6 @@ impl ConnectionConfig {
         }
     }
 
-    /// Whether `sql` sources can query it.
-    pub fn is_database(&self) -> bool {
-        !matches!(self, ConnectionConfig::GoogleServiceAccount(_))
-    }
-
     /// The fields of `given` (a request body) this kind of connection does not have, besides
     /// `also` (`name`, `version`).
     pub fn unknown_fields<'a>(&self, given: impl IntoIterator<Item = &'a String>, also: &[&str]) -> Vec<String> {

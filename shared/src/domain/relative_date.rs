@@ -198,18 +198,17 @@ impl RunTime {
     pub fn format(&self, at: DateTime<Utc>) -> String {
         at.with_timezone(&self.zone).to_rfc3339_opts(SecondsFormat::Secs, true)
     }
+}
 
-    /// A wall-clock time of the run's zone pinned to an instant (a skipped time is read with
-    /// the offset before the gap, a repeated one is its first occurrence).
-    fn pin(&self, wall: NaiveDateTime) -> DateTime<Utc> {
-        zone::resolve(self.zone, wall).map_or_else(|| wall.and_utc(), |r| r.at)
-    }
+/// A wall-clock time of `zone` pinned to an instant (a skipped time is read with the offset
+/// before the gap, a repeated one is its first occurrence).
+fn pin(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    zone::resolve(zone, wall).map_or_else(|| wall.and_utc(), |r| r.at)
 }
 
 /// The first instant of `day` in `zone`: midnight, or the end of a DST gap that skips midnight.
 pub fn day_start(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let midnight = day.and_time(NaiveTime::MIN);
-    zone::resolve(zone, midnight).map_or_else(|| midnight.and_utc(), |r| r.at)
+    pin(zone, day.and_time(NaiveTime::MIN))
 }
 
 /// A derived instant for a datetime parameter: `now`, or a date rule read as the start of its
@@ -254,7 +253,7 @@ pub fn parse_instant(text: &str, time: RunTime) -> Option<DateTime<Utc>> {
     WALL_CLOCK_FORMATS
         .iter()
         .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-        .map(|wall| time.pin(wall))
+        .map(|wall| pin(time.zone, wall))
 }
 
 /// What a datetime parameter accepts, for its error message.

@@ -382,7 +382,7 @@ impl Segment {
         self.channel.is_none_or(|c| channel == Some(c)) && self.offer_kind.is_none_or(|k| offer_kind == Some(k))
     }
 
-    /// The segment in words, for a row set's note (`email, bogo offers`).
+    /// The segment in words, for a row set's note (`email only, bogo offers only`).
     pub fn describe(&self) -> Option<String> {
         let channel = self.channel.map(|c| format!("{} only", c.as_str()));
         let kind = self.offer_kind.map(|k| format!("{} offers only", k.as_str()));

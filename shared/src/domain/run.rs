@@ -163,11 +163,6 @@ pub struct Run {
 }
 
 impl Run {
-    /// The day the run stands for ([`RunInputs::day`]).
-    pub fn day(&self) -> NaiveDate {
-        self.inputs.day.unwrap_or_else(|| self.created_at.date_naive())
-    }
-
     /// The instant the run stands for (its slot, else when it started) in its zone.
     pub fn time(&self) -> RunTime {
         let zone = self.inputs.timezone.as_deref().and_then(|name| name.parse().ok()).unwrap_or(chrono_tz::Tz::UTC);

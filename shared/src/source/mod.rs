@@ -293,15 +293,15 @@ async fn dataset_rows(ctx: &SourceContext<'_>, code: &Code) -> Result<Arc<RowSet
 async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet, SourceError> {
     let ws = ctx.workspace.id;
     match &spec.kind {
-        SourceKind::OfferPerformance { period, include_today, segment } => {
+        SourceKind::OfferPerformance { period, include_today, segment }
+        | SourceKind::ChannelEffectiveness { period, include_today, segment } => {
             let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
             let periods = analytics::Periods::read(ctx.store, ws, &window).await?.only(segment);
-            Ok(analytics::offer_performance(&periods, &window.with_segment(segment)))
-        }
-        SourceKind::ChannelEffectiveness { period, include_today, segment } => {
-            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
-            let periods = analytics::Periods::read(ctx.store, ws, &window).await?.only(segment);
-            Ok(analytics::channel_effectiveness(&periods, &window.with_segment(segment)))
+            let window = window.with_segment(segment);
+            Ok(match spec.kind {
+                SourceKind::OfferPerformance { .. } => analytics::offer_performance(&periods, &window),
+                _ => analytics::channel_effectiveness(&periods, &window),
+            })
         }
         SourceKind::Dataset { dataset: code, filter } => {
             let rows = dataset_rows(ctx, code).await?;

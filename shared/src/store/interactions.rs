@@ -306,13 +306,14 @@ fn group_by_summary(interactions: &[&Interaction]) -> BTreeMap<Key, SummaryWrite
         let summary = DailySummary::of(interaction);
         let ws = interaction.workspace_id;
         let keys = [daily_summary_key(ws, &summary), quarter_summary_key(ws, interaction.quarter(), &summary)];
+        let increments = interaction.increments();
         for key in keys {
             let group =
                 groups.entry(key).or_insert_with(|| SummaryWrite { summary: summary.clone(), add: BTreeMap::new() });
             if group.summary.offer_kind.is_none() {
                 group.summary.offer_kind = interaction.offer_kind;
             }
-            for (name, delta) in interaction.increments() {
+            for &(name, delta) in &increments {
                 *group.add.entry(name).or_insert(0) += delta;
             }
         }

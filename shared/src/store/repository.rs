@@ -435,13 +435,7 @@ impl Store {
 
     /// Creates a report; its code must be free in the workspace.
     pub async fn create_report(&self, r: &Report) -> Result<Report, StoreError> {
-        let guard = Item::new(report_code_key(r.workspace_id, r.code.as_str()), r.id.to_string());
-        self.insert(
-            r,
-            vec![Write::Put { item: guard, condition: Condition::NotExists }],
-            format!("report code `{}` is taken", r.code),
-        )
-        .await
+        self.insert_report(r, vec![]).await
     }
 
     /// Creates a report and its first schedule in one transaction: both or neither.
@@ -450,17 +444,21 @@ impl Store {
         r: &Report,
         s: &Schedule,
     ) -> Result<(Report, Schedule), StoreError> {
-        let guard = Item::new(report_code_key(r.workspace_id, r.code.as_str()), r.id.to_string());
         let mut schedule = to_item(s)?;
         schedule.version = 1;
-        let extra = vec![
-            Write::Put { item: guard, condition: Condition::NotExists },
-            Write::Put { item: schedule, condition: Condition::NotExists },
-        ];
-        let report = self.insert(r, extra, format!("report code `{}` is taken", r.code)).await?;
+        let report =
+            self.insert_report(r, vec![Write::Put { item: schedule, condition: Condition::NotExists }]).await?;
         let mut stored = s.clone();
         stored.set_version(1);
         Ok((report, stored))
+    }
+
+    /// Inserts a report with its code's uniqueness guard and `extra` writes, all in one transaction.
+    async fn insert_report(&self, r: &Report, extra: Vec<Write>) -> Result<Report, StoreError> {
+        let guard = Item::new(report_code_key(r.workspace_id, r.code.as_str()), r.id.to_string());
+        let mut writes = vec![Write::Put { item: guard, condition: Condition::NotExists }];
+        writes.extend(extra);
+        self.insert(r, writes, format!("report code `{}` is taken", r.code)).await
     }
 
     pub async fn get_report(&self, ws: WorkspaceId, id: ReportId) -> Result<Report, StoreError> {

@@ -11,15 +11,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::context::Context;
+use crate::deliver::drive::service_account;
 use crate::domain::{
-    Access, Area, ConnectionConfig, Destination, DestinationConfig, DestinationId, FieldError, Name, ValidationErrors,
-    WorkspaceId,
+    Access, Area, Destination, DestinationConfig, DestinationId, FieldError, Name, ValidationErrors, WorkspaceId,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiQuery, JsonBody, PageParams, list, object};
 use crate::http::openapi::{ConflictErrors, ReadErrors, WorkspacePath, WriteErrors, views};
-use crate::store::StoreError;
 
 /// The API shape of a destination (its secrets serialize as `********`, see [`crate::domain::Secret`]).
 pub fn view(destination: &Destination) -> Value {
@@ -248,16 +247,9 @@ pub async fn test(
 
 /// A Drive destination must name a Google service account among the workspace's connections.
 async fn known_service_account(ctx: &Context, ws: WorkspaceId, config: &DestinationConfig) -> ApiResult<()> {
-    let DestinationConfig::GoogleDrive { service_account, .. } = config else { return Ok(()) };
-    let problem = match ctx.store.resolve_connection(ws, service_account).await {
-        Ok(found) if matches!(found.config, ConnectionConfig::GoogleServiceAccount(_)) => return Ok(()),
-        Ok(found) => {
-            format!("`{service_account}` is a {} connection, not a Google service account", found.config.kind())
-        }
-        Err(StoreError::NotFound { .. }) => {
-            format!("no connection `{service_account}`: upload the service account's key under connections first")
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Err(ValidationErrors(vec![FieldError::new("config.service_account", problem)]).into())
+    let DestinationConfig::GoogleDrive { service_account: name, .. } = config else { return Ok(()) };
+    match service_account(&ctx.store, ws, name).await? {
+        Ok(_) => Ok(()),
+        Err(problem) => Err(ValidationErrors(vec![FieldError::new("config.service_account", problem)]).into()),
+    }
 }
