@@ -62,11 +62,10 @@ impl JsonBody {
         match axum::Json::<T>::from_bytes(&self.bytes) {
             Ok(axum::Json(parsed)) => Ok(parsed),
             Err(rejection) => {
-                let mut integral = value;
-                if !integral_numbers(&mut integral) {
+                let Some(integral) = integral_numbers(&self.bytes) else {
                     return Err(rejection.into());
-                }
-                serde_json::from_value(integral).map_err(|e| {
+                };
+                serde_json::from_slice(&integral).map_err(|e| {
                     body_error(axum::http::StatusCode::BAD_REQUEST, format!("Failed to deserialize the JSON body: {e}"))
                 })
             }
@@ -101,20 +100,66 @@ pub fn version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
     }
 }
 
-/// Rewrites every number with a zero fraction (`3.0`) as an integer; whether any was.
-fn integral_numbers(value: &mut Value) -> bool {
-    match value {
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                *value = Value::from(f as i64);
-                true
+/// The body with every number whose value is whole (`3.0`, `1.5e3`) written as an integer, or
+/// `None` when it has none. It works on the text, so no digit is lost to a float on the way.
+fn integral_numbers(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let (mut changed, mut in_string, mut i) = (false, false, 0);
+    while let Some(&b) = text.get(i) {
+        if in_string || b == b'"' {
+            out.push(b);
+            if b == b'\\' && in_string {
+                out.extend(text.get(i + 1));
+                i += 1;
+            } else if b == b'"' {
+                in_string = !in_string;
             }
-            _ => false,
-        },
-        Value::Array(items) => items.iter_mut().fold(false, |any, v| integral_numbers(v) | any),
-        Value::Object(map) => map.values_mut().fold(false, |any, v| integral_numbers(v) | any),
-        _ => false,
+            i += 1;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let len =
+                text[i..].iter().take_while(|c| matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')).count();
+            let token = &text[i..i + len];
+            match whole_number(token) {
+                Some(digits) => {
+                    out.extend_from_slice(digits.as_bytes());
+                    changed = true;
+                }
+                None => out.extend_from_slice(token),
+            }
+            i += len;
+        } else {
+            out.push(b);
+            i += 1;
+        }
     }
+    changed.then_some(out)
+}
+
+/// A JSON number with a fraction or an exponent, as an integer when its value is whole and has
+/// at most 20 digits (every integer field fits in that).
+fn whole_number(token: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(token).ok()?;
+    let (sign, text) = text.strip_prefix('-').map_or(("", text), |rest| ("-", rest));
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if fraction.is_empty() && exponent == 0 {
+        return None;
+    }
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    if significant.is_empty() {
+        return Some("0".to_owned());
+    }
+    // The value is `digits` × 10^scale; trimming trailing zeros raised the scale.
+    let trailing = digits.trim_end_matches('0').len();
+    let scale = exponent - fraction.len() as i64 + (digits.len() - trailing) as i64;
+    if scale < 0 || significant.len() as i64 + scale > 20 {
+        return None;
+    }
+    Some(format!("{sign}{significant}{}", "0".repeat(scale as usize)))
 }
 
 /// Query parameters; bad ones are `validation_error`.
@@ -225,5 +270,36 @@ mod tests {
         let read = body(Some("text/plain"), "{}").await;
         assert_eq!(read.parse::<Options>().unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         assert!(body(Some("application/merge-patch+json; charset=utf-8"), "{}").await.parse::<Options>().is_ok());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Change {
+        #[serde(default, deserialize_with = "version")]
+        version: Option<u64>,
+    }
+
+    #[tokio::test]
+    async fn a_whole_number_written_with_a_zero_fraction_is_read_exactly() {
+        let cases = [
+            ("4098491436866898.0", 4098491436866898),
+            ("3.0", 3),
+            ("0.0", 0),
+            ("9007199254740993.0", (1 << 53) + 1),
+            ("1.2345678901234567e+18", 1234567890123456700),
+            ("250E-1", 25),
+            ("2.50e1", 25),
+        ];
+        for (text, expected) in cases {
+            let read = body(Some("application/json"), &format!(r#"{{"version": {text}}}"#)).await;
+            assert_eq!(read.parse::<Change>().unwrap().version, Some(expected), "{text}");
+        }
+        for text in ["3.5", "1e-1", "-2.0", "1e400", "\"3.0\""] {
+            let read = body(Some("application/json"), &format!(r#"{{"version": {text}}}"#)).await;
+            assert_eq!(read.parse::<Change>().unwrap_err().status, StatusCode::BAD_REQUEST, "{text}");
+        }
+        assert_eq!(
+            integral_numbers(br#"{"a": "1.0 \" 2.0", "b": [1.0, -0.0, 1.5]}"#).unwrap(),
+            br#"{"a": "1.0 \" 2.0", "b": [1, 0, 1.5]}"#
+        );
     }
 }
