@@ -193,7 +193,7 @@ async function walk({ width, height, dark }) {
 
     await visit(page, "/dashboards", "Dashboards");
     await audit(page, "dashboards gallery");
-    for (const [key, name] of [["executive", "Executive"], ["offers", "Offers"], ["channels", "Channels"], ["customers", "Customers"]]) {
+    for (const [key, name] of [["executive", "Executive"], ["offers", "Offers"], ["channels", "Channels"], ["customers", "Customers"], ["data-health", "Data health"]]) {
       await visit(page, `/dashboards/${key}`, `${name} dashboard`);
       await page.getByRole("status").filter({ hasText: /^Updated/ }).waitFor();
       await audit(page, `${key} dashboard`);

@@ -36,9 +36,9 @@ async function settled() {
 test("the gallery lists the built-in dashboards, and each one shows its view", async () => {
   await page.goto(`${herald.url}/console#/dashboards`);
   await page.getByRole("heading", { level: 1, name: "Dashboards" }).waitFor();
-  for (const name of ["Executive", "Offers", "Channels", "Customers"]) await page.getByRole("link", { name, exact: true }).waitFor();
+  for (const name of ["Executive", "Offers", "Channels", "Customers", "Data health"]) await page.getByRole("link", { name, exact: true }).waitFor();
   await shot(page, "dashboards");
-  for (const [key, heading] of [["executive", "Headline"], ["offers", "Offer performance"], ["channels", "Channel effectiveness"], ["customers", "By tier"]]) {
+  for (const [key, heading] of [["executive", "Headline"], ["offers", "Offer performance"], ["channels", "Channel effectiveness"], ["customers", "By tier"], ["data-health", "By day"]]) {
     await page.goto(`${herald.url}/console#/dashboards/${key}`);
     const view = await settled();
     await view.getByRole("heading", { name: heading }).first().waitFor();
@@ -116,6 +116,26 @@ test("the Executive dashboard filtered to 30 days of email exports what it shows
   assert.match(mail, /^To: board@example\.com/m);
   assert.match(mail, /Executive \(last 30 days, email\)/);
   assert.match(mail, /application\/pdf/);
+});
+
+test("the Data health dashboard shows the demo's hourly feed by day and counts a batch the API refused", async () => {
+  const refused = await herald.api("POST", "/api/v1/ws/demo/interactions", []);
+  assert.equal(refused.status, 400);
+  await page.goto(`${herald.url}/console#/dashboards/data-health`);
+  let view = await settled();
+  const tile = (label) => view.locator("td.tile").filter({ hasText: label });
+  assert.match(await tile("Refused batches").innerText(), /Refused batches\s+1\b/);
+  const received = Number((await tile("Interactions received").innerText()).replace(/\D/g, ""));
+  assert.ok(received > 1000, `the demo's fortnight of interactions: ${received}`);
+  // 14 days by default (with today), 7 when the period says so.
+  // The innermost table with a Duplicates heading (the page's layout tables hold it too).
+  const days = () => view.locator("table").filter({ has: view.locator("th", { hasText: "Duplicates" }) }).last().locator("tbody tr").count();
+  assert.equal(await days(), 14, "14 days, with today");
+  await page.getByLabel("Period").selectOption("7d");
+  view = await settled();
+  await view.getByText(/to .* \(UTC\); a batch is late/).first().waitFor();
+  assert.equal(await days(), 7);
+  await view.getByRole("cell", { name: "never run" }).waitFor();
 });
 
 test("a schedule the server refuses keeps the modal open with the reason, and nothing is saved", async () => {

@@ -46,20 +46,20 @@ async fn interactions_are_ingested_as_json_or_ndjson_and_a_resent_one_counts_onc
         json!([offer_event("e1", "received", 20), offer_event("e2", "viewed", 20), offer_event("e3", "completed", 21)]);
     let r = s.post(&s.ws("/interactions")).json(&batch).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 3, "duplicates": 0}));
+    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 3, "duplicates": 0, "late": 3}));
 
     // The same events again inside the wrapper object, plus a transaction.
     let mut again = batch.as_array().unwrap().clone();
     again.push(json!({"id": "t1", "customer_id": "c1", "type": "transaction", "amount": 12.5, "channel": "web",
                       "occurred_at": "2026-11-21T10:00:00Z"}));
     let r = s.post(&s.ws("/interactions")).json(&json!({"interactions": again})).send().await.unwrap();
-    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 1, "duplicates": 3}));
+    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 1, "duplicates": 3, "late": 1}));
 
     let lines = [offer_event("e3", "completed", 21), offer_event("e4", "completed", 22)];
     let text = lines.iter().map(Value::to_string).collect::<Vec<_>>().join("\n\n") + "\n";
     let r = post_ndjson(&s, text).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 1, "duplicates": 1}));
+    assert_eq!(body(r).await, json!({"object": "interaction_ingest", "accepted": 1, "duplicates": 1, "late": 1}));
 
     assert_eq!(totals(&s).await, (1, 1, 2, 1, 1250));
     let received =
@@ -100,6 +100,38 @@ async fn an_oversized_or_malformed_batch_is_refused_clearly(s: TestServer) {
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(body(r).await["error"]["code"], "body_validation_error");
     }
+}
+
+async fn data_health_counts_batches_refused_and_late_and_says_when_data_last_arrived(s: TestServer) {
+    let now = chrono::Utc::now();
+    let event = |id: &str, minutes_ago: i64| {
+        json!({"id": id, "customer_id": "c1", "type": "transaction", "amount": 4,
+               "occurred_at": (now - chrono::Duration::minutes(minutes_ago)).to_rfc3339()})
+    };
+    let r = s.post(&s.ws("/interactions")).json(&json!([event("h1", 5), event("h2", 6)])).send().await.unwrap();
+    assert_eq!(body(r).await["late"], 0);
+    let r = s.post(&s.ws("/interactions")).json(&json!([event("h3", 5), event("h4", 300)])).send().await.unwrap();
+    assert_eq!(body(r).await["late"], 1, "five hours after it occurred");
+    let r = post_ndjson(&s, "{not json\n".into()).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = s.post(&s.ws("/interactions")).json(&json!([event("h1", 5)])).send().await.unwrap();
+    assert_eq!(body(r).await["duplicates"], 1);
+
+    let url = format!("{}/api/v1/reports/preview", s.url);
+    let report = json!({
+        "sources": [{"name": "ingest", "type": "ingest_health", "period": "today"},
+                    {"name": "fresh", "type": "data_freshness"}],
+        "sections": [{"type": "table", "source": "ingest"}, {"type": "table", "source": "fresh"}]
+    });
+    let r = s.post(&url).json(&json!({"report": report, "format": "markdown"})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    let today = now.format("%Y-%m-%d").to_string();
+    let row = text.lines().find(|l| l.starts_with(&format!("| {today}"))).unwrap_or_else(|| panic!("{text}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).filter(|c| !c.is_empty()).collect();
+    // Day, batches, refused, late batches, received, duplicates, late, late batch rate.
+    assert_eq!(&cells[1..7], ["4", "1", "1", "4", "1", "1"], "{text}");
+    assert!(text.contains("| 0 | ") && text.contains("| never run |"), "just received, never exported: {text}");
 }
 
 const CUSTOMERS: &str =
@@ -293,6 +325,7 @@ herald_tests::on_every_store!(
     interactions_are_ingested_as_json_or_ndjson_and_a_resent_one_counts_once,
     a_batch_with_a_bad_line_is_refused_naming_every_problem_and_nothing_is_stored,
     an_oversized_or_malformed_batch_is_refused_clearly,
+    data_health_counts_batches_refused_and_late_and_says_when_data_last_arrived,
     a_csv_dataset_is_uploaded_read_back_page_by_page_replaced_and_deleted,
     a_bad_upload_names_the_lines_at_fault_and_changes_nothing,
     another_workspaces_dataset_is_not_found,

@@ -16,6 +16,8 @@ const PERIODS = [["today", "Today"], ["7d", "Last 7 days"], ["14d", "Last 14 day
 const CHANNELS = [["", "All channels"], ["email", "Email"], ["mobile", "Mobile"], ["social", "Social"], ["web", "Web"]];
 const OFFER_KINDS = [["", "All offers"], ["bogo", "BOGO"], ["discount", "Discount"], ["informational", "Informational"]];
 const ANALYTICS = new Set(["offer_performance", "channel_effectiveness"]);
+/** Sources the Period filter applies to. */
+const PERIODIC = new Set([...ANALYTICS, "ingest_health"]);
 const FORMATS = [["pdf", "PDF"], ["csv", "CSV"], ["markdown", "Markdown"], ["html", "HTML"]];
 /** Seed `001`'s schedule presets, as cron expressions. */
 export const PRESETS = [
@@ -126,6 +128,43 @@ function builtIns(named) {
         narrative: { enabled: false },
       },
     },
+    {
+      key: "data-health",
+      name: "Data health",
+      description: "Whether the data is arriving: interactions received per day, refused and late batches, how fresh the summaries are and how far the export is behind.",
+      report: {
+        name: "Data health",
+        sources: [
+          { name: "ingest", type: "ingest_health", period: "14d", include_today: true },
+          { name: "freshness", type: "data_freshness" },
+        ],
+        sections: [
+          { type: "kpi", title: "Freshness", source: "freshness", tiles: [
+            { label: "Minutes since data arrived", column: "minutes_since_received", aggregate: "first", format: NUM },
+            { label: "Summary age (minutes)", column: "summary_age_minutes", aggregate: "first", format: NUM },
+            { label: "Export behind by (minutes)", column: "export_lag_minutes", aggregate: "first", format: NUM },
+          ] },
+          { type: "kpi", title: "Ingest over the period", source: "ingest", tiles: [
+            { label: "Interactions received", column: "received", format: NUM },
+            { label: "Batches", column: "batches", format: NUM },
+            { label: "Refused batches", column: "refused_batches", format: NUM },
+            { label: "Late batches", column: "late_batches", format: NUM },
+          ] },
+          { type: "chart", title: "Interactions received per day", source: "ingest", chart: "line", x: "day", y: ["received"] },
+          { type: "chart", title: "Refused and late batches per day", source: "ingest", chart: "bar", x: "day", y: ["refused_batches", "late_batches"] },
+          { type: "table", title: "By day", source: "ingest", totals: true, columns: [
+            { key: "day", format: { kind: "date" } }, { key: "batches", format: NUM }, { key: "refused_batches", label: "Refused", format: NUM },
+            { key: "late_batches", label: "Late", format: NUM }, { key: "received", format: NUM }, { key: "duplicates", format: NUM },
+            { key: "late", label: "Late interactions", format: NUM },
+          ] },
+          { type: "table", title: "Freshness", source: "freshness", columns: [
+            { key: "last_received_at", label: "Last received" }, { key: "summaries_through", label: "Summaries through" },
+            { key: "exported_through", label: "Exported through" }, { key: "export_status", label: "Export" }, { key: "export_error", label: "Export error" },
+          ] },
+        ],
+        narrative: { enabled: false },
+      },
+    },
   ];
 }
 
@@ -173,8 +212,9 @@ function filtered(report, filters) {
   if (filters.channel) segment.channel = filters.channel;
   if (filters.offer_kind) segment.offer_kind = filters.offer_kind;
   for (const source of copy.sources ?? []) {
-    if (!ANALYTICS.has(source.type)) continue;
+    if (!PERIODIC.has(source.type)) continue;
     source.period = filters.period;
+    if (!ANALYTICS.has(source.type)) continue;
     if (Object.keys(segment).length) source.segment = segment;
     else delete source.segment;
   }
@@ -190,7 +230,8 @@ function definition(report) {
 function view(ctx, dashboard) {
   const report = dashboard.report;
   const analytics = (report.sources ?? []).some((s) => ANALYTICS.has(s.type));
-  const firstPeriod = (report.sources ?? []).find((s) => ANALYTICS.has(s.type))?.period ?? "7d";
+  const periodic = (report.sources ?? []).find((s) => PERIODIC.has(s.type));
+  const firstPeriod = periodic?.period ?? "7d";
   const filters = { period: firstPeriod, channel: "", offer_kind: "", params: {} };
   const status = h("p", { class: "muted small", role: "status", "aria-live": "polite" });
   const frameHost = h("div", { class: "dashboard-frame" }, loading("Loading…"));
@@ -224,9 +265,11 @@ function view(ctx, dashboard) {
   const soon = debounce(refresh, 400);
 
   const controls = [];
+  if (periodic) {
+    controls.push(field("Period", select(PERIODS, filters.period, { onchange: (e) => { filters.period = e.target.value; refresh(); } })));
+  }
   if (analytics) {
     controls.push(
-      field("Period", select(PERIODS, filters.period, { onchange: (e) => { filters.period = e.target.value; refresh(); } })),
       field("Channel", select(CHANNELS, "", { onchange: (e) => { filters.channel = e.target.value; refresh(); } })),
       field("Offers", select(OFFER_KINDS, "", { onchange: (e) => { filters.offer_kind = e.target.value; refresh(); } })),
     );

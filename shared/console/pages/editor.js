@@ -16,17 +16,21 @@ import {
 export const SOURCE_KINDS = [
   ["offer_performance", "Offer performance"],
   ["channel_effectiveness", "Channel effectiveness"],
+  ["ingest_health", "Data health: ingest by day"],
+  ["data_freshness", "Data health: freshness"],
   ["dataset", "Uploaded dataset"],
   ["http", "HTTP/JSON endpoint"],
   ["inline", "Inline rows"],
   ["sql", "SQL"],
 ];
-export const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
+export const SOURCE_NAMES = { offer_performance: "offers", channel_effectiveness: "channels", ingest_health: "ingest", data_freshness: "freshness", dataset: "data", http: "endpoint", inline: "rows", sql: "query" };
 export const PERIODS = [["today", "Today"], ["7d", "7 days"], ["14d", "14 days"], ["30d", "30 days"], ["90d", "90 days"]];
 const ANALYTICS = ["received", "viewed", "completed", "view_rate", "completion_rate"];
 export const KNOWN_COLUMNS = {
   offer_performance: ["offer_id", "offer_kind", ...ANALYTICS, "rewards", "previous_completed", "completed_change"],
   channel_effectiveness: ["channel", ...ANALYTICS, "transactions", "revenue", "previous_completed", "completed_change"],
+  ingest_health: ["day", "batches", "refused_batches", "late_batches", "received", "duplicates", "late", "late_batch_rate"],
+  data_freshness: ["last_received_at", "minutes_since_received", "summaries_through", "summary_age_minutes", "exported_through", "export_lag_minutes", "export_status", "export_error"],
 };
 const SECTION_KINDS = [["kpi", "KPI tiles"], ["table", "Table"], ["chart", "Chart"], ["text", "Text"]];
 const AGGREGATES = [["sum", "Sum"], ["avg", "Average"], ["min", "Minimum"], ["max", "Maximum"], ["count", "Count"], ["first", "First row"]];
@@ -413,6 +417,8 @@ function sourceDefaults(ed, type) {
       return { type, rows: [] };
     case "sql":
       return { type, connection: DATASETS_CONNECTION, query: `SELECT * FROM ${(ed.datasets[0]?.code ?? "customers").replaceAll("-", "_")}` };
+    case "data_freshness":
+      return { type };
     default:
       return { type, period: "7d" };
   }
@@ -472,6 +478,20 @@ function sourceFields(ed, s, p) {
           else delete s.include_today;
         }, { hint: "A run in the morning then compares a few hours against whole days." }),
       );
+    case "ingest_health":
+      return h(
+        "div",
+        {},
+        labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), {
+          hint: "One row per day, in the run's timezone. Periods of days end with yesterday unless today is included.",
+        }),
+        boolInput(ed, `${p}.include_today`, "Include today so far", s.include_today === true, (v) => {
+          if (v) s.include_today = true;
+          else delete s.include_today;
+        }),
+      );
+    case "data_freshness":
+      return h("p", { class: "muted" }, "One row: when data last arrived, how old the summaries are, and how far the export is behind.");
     case "dataset":
       return datasetFields(ed, s, p);
     case "http":

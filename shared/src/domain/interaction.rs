@@ -5,7 +5,7 @@
 //! every problem with its path. Each stored interaction adds to one [`DailySummary`] (per UTC
 //! day, offer and channel), which is what the analytics sources read.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -138,6 +138,11 @@ impl Interaction {
         self.occurred_at.date_naive()
     }
 
+    /// Whether it arrived more than [`LATE_AFTER`] after it occurred.
+    pub fn is_late(&self) -> bool {
+        self.created_at - self.occurred_at > LATE_AFTER
+    }
+
     /// The UTC quarter-hour it belongs to (its start).
     pub fn quarter(&self) -> DateTime<Utc> {
         quarter_of(self.occurred_at)
@@ -159,6 +164,76 @@ impl Interaction {
             _ => {}
         }
         add
+    }
+}
+
+/// How long after it occurred an interaction may arrive before it counts as late: past this,
+/// a report of its day may already have been read without it.
+pub const LATE_AFTER: Duration = Duration::hours(1);
+
+/// What ingest took in over one UTC quarter-hour of a workspace (the Data health figures).
+/// Batches are counted when they arrive: a refused batch stored nothing, a late one held at
+/// least one interaction that arrived more than [`LATE_AFTER`] after it occurred.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestTally {
+    pub batches: i64,
+    pub refused_batches: i64,
+    pub late_batches: i64,
+    /// Interactions newly stored.
+    pub received: i64,
+    /// Interactions already stored, not counted again.
+    pub duplicates: i64,
+    /// Interactions stored late.
+    pub late: i64,
+}
+
+impl IngestTally {
+    pub const COUNTERS: [&'static str; 6] =
+        ["batches", "refused_batches", "late_batches", "received", "duplicates", "late"];
+
+    /// A batch that was refused whole.
+    pub fn refused() -> Self {
+        Self { batches: 1, refused_batches: 1, ..Self::default() }
+    }
+
+    /// A batch that stored `received` interactions (`late` of them late) and found
+    /// `duplicates` already stored.
+    pub fn stored(received: usize, duplicates: usize, late: usize) -> Self {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        Self {
+            batches: 1,
+            refused_batches: 0,
+            late_batches: i64::from(late > 0),
+            received: count(received),
+            duplicates: count(duplicates),
+            late: count(late),
+        }
+    }
+
+    pub fn counters(&self) -> [(&'static str, i64); 6] {
+        let values = [self.batches, self.refused_batches, self.late_batches, self.received, self.duplicates, self.late];
+        std::array::from_fn(|i| (Self::COUNTERS[i], values[i]))
+    }
+
+    pub fn set_counter(&mut self, name: &str, value: i64) {
+        match name {
+            "batches" => self.batches = value,
+            "refused_batches" => self.refused_batches = value,
+            "late_batches" => self.late_batches = value,
+            "received" => self.received = value,
+            "duplicates" => self.duplicates = value,
+            "late" => self.late = value,
+            _ => {}
+        }
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.batches += other.batches;
+        self.refused_batches += other.refused_batches;
+        self.late_batches += other.late_batches;
+        self.received += other.received;
+        self.duplicates += other.duplicates;
+        self.late += other.late;
     }
 }
 

@@ -414,6 +414,19 @@ pub enum SourceKind {
         #[serde(default, skip_serializing_if = "Segment::is_all")]
         segment: Segment,
     },
+    /// What ingest took in by day of the run's timezone over the period (Data health):
+    /// batches, refused and late ones, interactions received, duplicates and late ones. Every
+    /// day of the period has a row, so a day nothing arrived shows as zeros.
+    IngestHealth {
+        #[serde(default)]
+        period: Period,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        include_today: bool,
+    },
+    /// One row on how fresh the stored data is (Data health): when an interaction last
+    /// arrived, the latest quarter-hour the summaries count, and how far the interaction
+    /// export is behind.
+    DataFreshness {},
     /// Rows the workspace uploaded, optionally only those whose columns equal the given values
     /// (`{"region": "{region}"}`: `{name}` is a run parameter).
     Dataset {

@@ -1,9 +1,13 @@
 //! Loads the demo data of [`crate::demo`] into a workspace: the interaction history (once —
-//! a workspace that already has history keeps it), the `customers`, `transactions` and
+//! a workspace that already has history keeps it — as an hourly feed would have sent it), the `customers`, `transactions` and
 //! `offers` datasets (replaced), the example reports (created when missing) and, for the
 //! statements job, an email destination writing to the local outbox (created when missing).
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -12,7 +16,7 @@ use crate::context::Context;
 use crate::demo;
 use crate::domain::{
     AlertRule, AlertRuleId, Code, DatasetFormat, Destination, DestinationConfig, DestinationId, EmailTransport,
-    FieldError, Name, Report, ReportId, ValidationErrors, Workspace, parse_interaction,
+    FieldError, IngestTally, Interaction, Name, Report, ReportId, ValidationErrors, Workspace, parse_interaction,
 };
 use crate::source::RowSet;
 use crate::source::dataset::{self, DatasetError, Upload};
@@ -32,6 +36,28 @@ pub struct DemoLoad {
     pub reports_created: Vec<String>,
     /// Alert rules created now (the example rule, disabled).
     pub alert_rules_created: usize,
+}
+
+/// Every how many demo interactions one arrives a day late.
+const LATE_EVERY: usize = 400;
+
+/// Gives the demo's history the receipt times of a feed sending each hour's interactions at
+/// the end of the hour, one in [`LATE_EVERY`] a day late, none after `now`; returns the
+/// batches that feed sent, for the ingest log.
+fn arrive_in_hourly_batches(
+    interactions: &mut [Interaction],
+    now: DateTime<Utc>,
+) -> BTreeMap<DateTime<Utc>, IngestTally> {
+    let mut batches: BTreeMap<DateTime<Utc>, (usize, usize)> = BTreeMap::new();
+    for (i, interaction) in interactions.iter_mut().enumerate() {
+        let hour = interaction.occurred_at.duration_trunc(Duration::hours(1)).unwrap_or(interaction.occurred_at);
+        let delay = if i % LATE_EVERY == LATE_EVERY - 1 { Duration::hours(25) } else { Duration::hours(1) };
+        interaction.created_at = (hour + delay).min(now);
+        let (received, late) = batches.entry(interaction.created_at).or_default();
+        *received += 1;
+        *late += usize::from(interaction.is_late());
+    }
+    batches.into_iter().map(|(at, (received, late))| (at, IngestTally::stored(received, 0, late))).collect()
 }
 
 /// Loads `customers` customers and `days` days of history ending now into `workspace`.
@@ -59,9 +85,15 @@ pub async fn load(
                 batch.push(interaction);
             }
         }
+        let log = arrive_in_hourly_batches(&mut batch, now);
         for chunk in batch.chunks(2_000) {
             load.interactions += ctx.store.ingest_interactions(chunk).await?.accepted;
         }
+        futures::stream::iter(log)
+            .map(|(at, tally)| async move { ctx.store.log_ingest(workspace.id, at, &tally).await })
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await?;
     }
 
     save_dataset(ctx, workspace, "customers", people.clone()).await?;
@@ -169,4 +201,42 @@ fn report(workspace: &Workspace, body: Value, now: chrono::DateTime<chrono::Utc>
         .map_err(|e| PipelineError::Invalid(ValidationErrors(vec![FieldError::new("report", e.to_string())])))?;
     report.validate()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::WorkspaceId;
+
+    #[test]
+    fn the_demo_feed_sends_each_hour_at_its_end_and_a_few_interactions_a_day_late() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 7, 10, 20, 0).unwrap();
+        let ws = WorkspaceId::generate(now);
+        let history = demo::history(&demo::customers(200, SEED), now.date_naive(), 14, SEED);
+        let mut interactions: Vec<Interaction> = history
+            .interactions
+            .iter()
+            .map(|event| parse_interaction(event, "demo", ws, now).unwrap())
+            .filter(|i| i.occurred_at <= now)
+            .collect();
+        let log = arrive_in_hourly_batches(&mut interactions, now);
+
+        let late = interactions.iter().filter(|i| i.is_late()).count();
+        assert_eq!(late, interactions.len() / LATE_EVERY, "only the chosen ones are late");
+        assert!(late > 0, "{} interactions", interactions.len());
+        for i in &interactions {
+            assert!(i.occurred_at <= i.created_at && i.created_at <= now, "{i:?}");
+        }
+        let mut total = IngestTally::default();
+        for (at, tally) in &log {
+            assert!(*at == now || (at.timestamp() % 3600 == 0), "batches go at the end of an hour: {at}");
+            total.add(tally);
+        }
+        assert_eq!(total.received as usize, interactions.len());
+        assert_eq!(total.late as usize, late);
+        assert_eq!(total.batches as usize, log.len());
+        assert!(total.late_batches > 0 && total.late_batches <= total.late);
+    }
 }

@@ -189,7 +189,11 @@ fn kpis(
             name: source.to_owned(),
             column: tile.column.clone(),
         })?;
-        let value = aggregate(set, j, tile.aggregate);
+        // An average, extreme or first value of no number at all is no value, shown as a dash.
+        let Some(value) = aggregate(set, j, tile.aggregate) else {
+            out.push(Tile { label: tile.label.clone(), value: "—".into(), change: None });
+            continue;
+        };
         let display = format::display(&number_value(value), &tile.format);
         figures.facts.push(Fact {
             label: tile.label.clone(),
@@ -203,7 +207,7 @@ fn kpis(
             .iter()
             .find(|c| c.current_column == tile.column)
             .and_then(|c| set.column(&c.previous_column))
-            .map(|pj| aggregate(set, pj, tile.aggregate));
+            .and_then(|pj| aggregate(set, pj, tile.aggregate));
         let change = previous.and_then(|previous| {
             figures.facts.push(Fact {
                 label: format!("{}{PREVIOUS}", tile.label),
@@ -226,18 +230,21 @@ fn kpis(
     Ok(KpiBlock { title, tiles: out })
 }
 
-fn aggregate(set: &RowSet, j: usize, how: Aggregate) -> f64 {
+/// A column's figure for a tile: `None` when an average, minimum, maximum or first value has
+/// no number to be taken from (a sum or count of nothing is 0).
+fn aggregate(set: &RowSet, j: usize, how: Aggregate) -> Option<f64> {
     let mut numbers = set.numbers(j);
     match how {
-        Aggregate::Sum => numbers.sum(),
-        Aggregate::Count => set.rows.iter().filter(|r| !r[j].is_null()).count() as f64,
+        // Folded from 0.0: `Sum` of no floats is -0.0, which would show as "-0".
+        Aggregate::Sum => Some(numbers.fold(0.0, |sum, v| sum + v)),
+        Aggregate::Count => Some(set.rows.iter().filter(|r| !r[j].is_null()).count() as f64),
         Aggregate::Avg => {
             let (sum, n) = numbers.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
-            if n == 0 { 0.0 } else { sum / n as f64 }
+            (n > 0).then(|| sum / n as f64)
         }
-        Aggregate::Min => numbers.reduce(f64::min).unwrap_or(0.0),
-        Aggregate::Max => numbers.reduce(f64::max).unwrap_or(0.0),
-        Aggregate::First => numbers.next().unwrap_or(0.0),
+        Aggregate::Min => numbers.reduce(f64::min),
+        Aggregate::Max => numbers.reduce(f64::max),
+        Aggregate::First => set.rows.first().filter(|row| !row[j].is_null()).and_then(|_| numbers.next()),
     }
 }
 
@@ -312,7 +319,7 @@ fn table(
                 ValueFormat::Number { .. } | ValueFormat::Currency { .. }
                     if matches!(set.columns[*j].kind, ColumnType::Number | ColumnType::Decimal) =>
                 {
-                    let sum: f64 = set.numbers(*j).sum();
+                    let sum = set.numbers(*j).fold(0.0, |sum, v| sum + v);
                     figures.facts.push(Fact {
                         label: format!("Total {}", column.label.to_lowercase()),
                         value: sum,

@@ -58,6 +58,11 @@ impl Window {
         relative_date::day_start(self.zone, day)
     }
 
+    /// The current period as a span of time: from its first day's start to its last day's end.
+    pub fn current_span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (self.instant(self.start), self.instant(self.end.succ_opt().unwrap_or(NaiveDate::MAX)))
+    }
+
     /// The window in words, for the row set's note.
     pub fn describe(&self) -> String {
         let date = |d: NaiveDate| d.format("%-d %b %Y").to_string();
@@ -119,9 +124,8 @@ impl Periods {
             let summaries = store.daily_summaries(ws, window.previous_start, window.end).await?;
             return Ok(Self::of_days(summaries, window));
         }
-        let after = |day: NaiveDate| day.succ_opt().unwrap_or(NaiveDate::MAX);
-        let (from, middle, until) =
-            (window.instant(window.previous_start), window.instant(window.start), window.instant(after(window.end)));
+        let from = window.instant(window.previous_start);
+        let (middle, until) = window.current_span();
         let (previous, current) =
             futures::try_join!(store.summaries_between(ws, from, middle), store.summaries_between(ws, middle, until))?;
         Ok(Self { current, previous })
@@ -176,7 +180,7 @@ fn money(cents: i64) -> Value {
     json!(cents as f64 / 100.0)
 }
 
-fn columns(spec: &[(&str, ColumnType)]) -> Vec<ColumnMeta> {
+pub(super) fn columns(spec: &[(&str, ColumnType)]) -> Vec<ColumnMeta> {
     spec.iter().map(|(name, kind)| ColumnMeta { name: name.to_string(), kind: *kind }).collect()
 }
 

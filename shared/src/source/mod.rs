@@ -177,6 +177,7 @@ mod tests {
 
 pub mod analytics;
 pub mod dataset;
+pub mod health;
 pub mod http;
 pub mod label;
 pub mod sql;
@@ -303,6 +304,27 @@ async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet
                 _ => analytics::channel_effectiveness(&periods, &window),
             })
         }
+        SourceKind::IngestHealth { period, include_today } => {
+            let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
+            let (from, to) = window.current_span();
+            let log = ctx.store.ingest_log_between(ws, from, to).await?;
+            Ok(health::ingest_by_day(&log, &window))
+        }
+        SourceKind::DataFreshness {} => {
+            let (last_received_at, summaries_through, export) = futures::try_join!(
+                ctx.store.last_received_at(ws),
+                ctx.store.summaries_through(ws),
+                ctx.store.export_checkpoint(ws)
+            )?;
+            let freshness = health::Freshness {
+                now: ctx.time.at,
+                zone: ctx.time.zone,
+                last_received_at,
+                summaries_through,
+                export,
+            };
+            Ok(freshness.row_set())
+        }
         SourceKind::Dataset { dataset: code, filter } => {
             let rows = dataset_rows(ctx, code).await?;
             dataset::filter(&rows, filter, &ctx.bindings())
@@ -384,7 +406,7 @@ mod fetch_tests {
 
     use super::*;
     use crate::blob::FsBlobs;
-    use crate::domain::{Code, DatasetFormat, FieldError, Interaction, parse_interaction};
+    use crate::domain::{Code, DatasetFormat, FieldError, IngestTally, Interaction, parse_interaction};
     use crate::store::sqlite::SqliteTable;
     use crate::testing::fixtures;
 
@@ -558,6 +580,71 @@ mod fetch_tests {
             json!({"name": "c", "type": "channel_effectiveness", "segment": {"tier": "gold"}}),
         );
         assert!(wrong.is_err(), "an unknown segment field is refused");
+    }
+
+    #[tokio::test]
+    async fn ingest_health_counts_batches_by_day_of_the_run_zone_with_a_row_for_every_day() {
+        let f = Fixture::new().await;
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let ws = f.workspace.id;
+        // 21 Nov 23:30 UTC is 22 Nov 05:15 in Kathmandu (+05:45); 22 Nov 18:30 UTC is 23 Nov there.
+        f.store.log_ingest(ws, at("2026-11-21T23:30:00Z"), &IngestTally::stored(4, 0, 1)).await.unwrap();
+        f.store.log_ingest(ws, at("2026-11-21T23:40:00Z"), &IngestTally::refused()).await.unwrap();
+        f.store.log_ingest(ws, at("2026-11-20T09:00:00Z"), &IngestTally::stored(7, 2, 0)).await.unwrap();
+        f.store.log_ingest(ws, at("2026-11-22T18:30:00Z"), &IngestTally::stored(1, 0, 0)).await.unwrap();
+
+        let spec = json!({"name": "h", "type": "ingest_health", "period": "7d", "include_today": true});
+        let kathmandu = RunTime::new(now(), "Asia/Kathmandu".parse().unwrap());
+        let rows = f.fetch_at(spec.clone(), json!({}), kathmandu).await.unwrap();
+        let days: Vec<Value> = rows.rows.iter().map(|r| r[0].clone()).collect();
+        assert_eq!(days.len(), 7, "every day of the period: {days:?}");
+        assert_eq!((days[0].clone(), days[6].clone()), (json!("2026-11-16"), json!("2026-11-22")));
+        let row = |day: &str| rows.rows.iter().position(|r| r[0] == json!(day)).map(|i| rows.row_object(i).unwrap());
+        let the_22nd = row("2026-11-22").unwrap();
+        assert_eq!(
+            [&the_22nd["batches"], &the_22nd["refused_batches"], &the_22nd["late_batches"], &the_22nd["received"]],
+            [&json!(2), &json!(1), &json!(1), &json!(4)]
+        );
+        assert_eq!(the_22nd["late_batch_rate"], json!(1.0));
+        let the_20th = row("2026-11-20").unwrap();
+        assert_eq!((&the_20th["received"], &the_20th["duplicates"]), (&json!(7), &json!(2)));
+        assert_eq!(row("2026-11-18").unwrap()["batches"], json!(0), "a quiet day shows as zeros");
+        assert_eq!(row("2026-11-18").unwrap()["late_batch_rate"], Value::Null);
+        assert!(rows.note.as_deref().unwrap().contains("16 Nov 2026 to 22 Nov 2026 (Asia/Kathmandu)"));
+
+        // In UTC the refused batch and the late one fall on the 21st, and the 22nd is not complete yet.
+        let utc = f.fetch(json!({"name": "h", "type": "ingest_health"}), json!({})).await.unwrap();
+        assert_eq!(utc.rows.last().unwrap()[0], json!("2026-11-21"));
+        assert_eq!(utc.row_object(utc.len() - 1).unwrap()["refused_batches"], json!(1));
+    }
+
+    #[tokio::test]
+    async fn data_freshness_says_when_data_last_arrived_and_how_far_the_export_is_behind() {
+        let f = Fixture::new().await;
+        let spec = json!({"name": "f", "type": "data_freshness"});
+        let empty = f.fetch(spec.clone(), json!({})).await.unwrap();
+        let nothing = empty.row_object(0).unwrap();
+        assert_eq!((&nothing["last_received_at"], &nothing["export_status"]), (&Value::Null, &json!("caught up")));
+
+        let received = now() - chrono::Duration::minutes(50);
+        let event =
+            json!({"customer_id": "c", "type": "transaction", "amount": 3, "occurred_at": "2026-11-22T06:10:00Z"});
+        let interaction = parse_interaction(&event, "i", f.workspace.id, received).unwrap();
+        f.store.ingest_interactions(&[interaction]).await.unwrap();
+        let row = f.fetch(spec.clone(), json!({})).await.unwrap().row_object(0).unwrap();
+        assert_eq!(row["last_received_at"], json!("2026-11-22T07:10:00Z"));
+        assert_eq!(row["minutes_since_received"], json!(50));
+        assert_eq!(row["summaries_through"], json!("2026-11-22T06:15:00Z"));
+        assert_eq!(row["summary_age_minutes"], json!(105));
+        assert_eq!((&row["export_status"], &row["export_lag_minutes"]), (&json!("never run"), &Value::Null));
+
+        let mut checkpoint = crate::domain::ExportCheckpoint::start(f.workspace.id);
+        checkpoint.position = Some("2026-11-22T06:40:00.000Z#ix".into());
+        f.store.save_export_checkpoint(&checkpoint).await.unwrap();
+        let paris = RunTime::new(now(), "Europe/Paris".parse().unwrap());
+        let row = f.fetch_at(spec, json!({}), paris).await.unwrap().row_object(0).unwrap();
+        assert_eq!((&row["export_status"], &row["export_lag_minutes"]), (&json!("behind"), &json!(30)));
+        assert_eq!(row["exported_through"], json!("2026-11-22T07:40:00+01:00"), "in the run's zone");
     }
 
     #[tokio::test]

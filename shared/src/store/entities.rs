@@ -367,6 +367,15 @@ pub fn quarter_summary_key(ws: WorkspaceId, quarter: DateTime<Utc>, summary: &Da
     Key::new(quarter_summary_pk(ws), format!("{}#{}", quarter_key(quarter), summary_subject(summary)))
 }
 
+/// The partition of a workspace's ingest log, one item per UTC quarter-hour that saw a batch.
+pub fn ingest_log_pk(ws: WorkspaceId) -> String {
+    format!("WS#{ws}#INGESTLOG")
+}
+
+pub fn ingest_log_key(ws: WorkspaceId, quarter: DateTime<Utc>) -> Key {
+    Key::new(ingest_log_pk(ws), quarter_key(quarter))
+}
+
 /// The channel and offer part of a summary's sort key.
 fn summary_subject(summary: &DailySummary) -> String {
     let channel = summary.channel.map_or("none", Channel::as_str);

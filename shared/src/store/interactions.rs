@@ -1,6 +1,7 @@
 //! Interactions in the store: idempotent ingest that moves the summary counters in the same
 //! transaction as it stores each interaction, summaries over any span of time (what the
-//! analytics sources read), and the receipt-order listing exports page through.
+//! analytics sources read), the receipt-order listing exports page through, and the ingest
+//! log the Data health figures read (batches per UTC quarter-hour, refused and late ones).
 //!
 //! Every interaction counts in two summaries of its offer and channel: its UTC day's and its
 //! UTC quarter-hour's. A day of any zone (offsets are whole quarter-hours) is then whole UTC
@@ -19,12 +20,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 use super::entities::{
-    Entity, daily_summary_key, daily_summary_pk, day_key, interactions_index_pk, quarter_key, quarter_summary_key,
-    quarter_summary_pk, time_key,
+    Entity, daily_summary_key, daily_summary_pk, day_key, ingest_log_key, ingest_log_pk, interactions_index_pk,
+    quarter_key, quarter_summary_key, quarter_summary_pk, time_key,
 };
-use super::repository::{Listing, PageRequest, Store, StoreError, to_item};
+use super::repository::{Listing, PageRequest, Store, StoreError, from_item, to_item};
 use super::table::{Condition, Index, Item, Key, Query, SkRange, TableError, Update, Write};
-use crate::domain::{DailySummary, Interaction, OfferKind, QUARTER_MINUTES, WorkspaceId, quarter_of};
+use crate::domain::{DailySummary, IngestTally, Interaction, OfferKind, QUARTER_MINUTES, WorkspaceId, quarter_of};
 
 /// Interactions per transaction (each may touch two more summaries, within the 100-write cap).
 const CHUNK: usize = 32;
@@ -39,6 +40,16 @@ pub struct IngestOutcome {
     pub accepted: usize,
     /// Interactions whose id was already stored (or repeated within the batch); not counted.
     pub duplicates: usize,
+    /// Accepted interactions that arrived late ([`Interaction::is_late`]).
+    pub late: usize,
+}
+
+impl IngestOutcome {
+    fn add(&mut self, other: Self) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.late += other.late;
+    }
 }
 
 /// What ingest knows about a stored summary.
@@ -68,7 +79,7 @@ fn summary_from_item(item: &Item) -> Result<DailySummary, StoreError> {
 }
 
 impl Store {
-    /// Stores interactions (already validated) and adds them to their daily summaries. An
+    /// Stores interactions (already validated) and adds them to their summaries. An
     /// interaction whose client id is already stored in its workspace, or repeats an earlier
     /// one of the batch, is a duplicate and changes nothing.
     ///
@@ -87,26 +98,91 @@ impl Store {
         }
         let mut known = HashMap::new();
         for chunk in fresh.chunks(CHUNK) {
-            let (accepted, duplicates) = self.ingest_chunk(chunk, &mut known).await?;
-            outcome.accepted += accepted;
-            outcome.duplicates += duplicates;
+            outcome.add(self.ingest_chunk(chunk, &mut known).await?);
         }
         Ok(outcome)
     }
 
-    /// Writes one chunk in one transaction, dropping the duplicates it finds; returns
-    /// `(accepted, duplicates)`.
+    /// Adds `tally` (what batches received at `at` did) to the ingest log's quarter-hour
+    /// holding `at`. Written apart from the interactions: a crash between the two leaves a
+    /// batch stored but not logged.
+    pub async fn log_ingest(&self, ws: WorkspaceId, at: DateTime<Utc>, tally: &IngestTally) -> Result<(), StoreError> {
+        let key = ingest_log_key(ws, quarter_of(at));
+        let add: Vec<(String, i64)> =
+            tally.counters().iter().filter(|(_, n)| *n != 0).map(|(name, n)| (name.to_string(), *n)).collect();
+        // Add to the quarter's item, or create it; whichever a concurrent batch did not do first.
+        for _ in 0..8 {
+            let update = Update { add: add.clone(), ..Default::default() };
+            match self.write(vec![Write::Update { key: key.clone(), condition: Condition::Exists, update }]).await {
+                Err(TableError::ConditionFailed { .. }) => {}
+                done => return Ok(done?),
+            }
+            let mut item = Item::new(key.clone(), "{}".into());
+            item.counters = add.iter().cloned().collect();
+            match self.write(vec![Write::Put { item, condition: Condition::NotExists }]).await {
+                Err(TableError::ConditionFailed { .. }) => {}
+                done => return Ok(done?),
+            }
+        }
+        Err(StoreError::Conflict("the ingest log is changing too fast; retry".into()))
+    }
+
+    /// The ingest log's quarter-hours starting in `[from, to)` that saw a batch, in time order.
+    pub async fn ingest_log_between(
+        &self,
+        ws: WorkspaceId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, IngestTally)>, StoreError> {
+        let (from, to) = (quarter_of(from), quarter_of(to));
+        if from >= to {
+            return Ok(vec![]);
+        }
+        let range = SkRange::Between(quarter_key(from), quarter_key(to - Duration::minutes(QUARTER_MINUTES)));
+        let mut query = Query::table(ingest_log_pk(ws), range).limit(SUMMARY_PAGE);
+        let mut log = Vec::new();
+        loop {
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                let mut tally = IngestTally::default();
+                for name in IngestTally::COUNTERS {
+                    tally.set_counter(name, item.counter(name));
+                }
+                log.push((quarter_from_key(&item.key.sk)?, tally));
+            }
+            match page.cursor {
+                Some(cursor) => query = query.after(Some(cursor)),
+                None => return Ok(log),
+            }
+        }
+    }
+
+    /// When the workspace last received an interaction (that is still stored).
+    pub async fn last_received_at(&self, ws: WorkspaceId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let query = Query::index(Index::Gsi1, interactions_index_pk(ws), SkRange::All).descending().limit(1);
+        let page = self.table.query(&query).await?;
+        page.items.first().map(|item| from_item::<Interaction>(item).map(|i| i.created_at)).transpose()
+    }
+
+    /// The start of the latest quarter-hour any summary counts interactions of.
+    pub async fn summaries_through(&self, ws: WorkspaceId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let query = Query::table(quarter_summary_pk(ws), SkRange::All).descending().limit(1);
+        let page = self.table.query(&query).await?;
+        page.items.first().map(|item| quarter_from_key(&item.key.sk)).transpose()
+    }
+
+    /// Writes one chunk in one transaction, dropping the duplicates it finds.
     async fn ingest_chunk(
         &self,
         chunk: &[&Interaction],
         known: &mut HashMap<Key, Known>,
-    ) -> Result<(usize, usize), StoreError> {
+    ) -> Result<IngestOutcome, StoreError> {
         let mut pending: Vec<&Interaction> = chunk.to_vec();
         let mut duplicates = 0;
         // Each failed attempt removes a duplicate or corrects one summary's state.
         for _ in 0..(2 * chunk.len() + 8) {
             if pending.is_empty() {
-                return Ok((0, duplicates));
+                return Ok(IngestOutcome { duplicates, ..IngestOutcome::default() });
             }
             let groups = group_by_summary(&pending);
             self.learn_summaries(groups.keys(), known).await?;
@@ -136,6 +212,7 @@ impl Store {
 
             match self.write(writes).await {
                 Ok(()) => {
+                    let late = pending.iter().filter(|i| i.is_late()).count();
                     for (key, group) in &groups {
                         let stored = match known.get(key) {
                             Some(Known::Stored { offer_kind }) => offer_kind.or(group.summary.offer_kind),
@@ -143,7 +220,7 @@ impl Store {
                         };
                         known.insert(key.clone(), Known::Stored { offer_kind: stored });
                     }
-                    return Ok((pending.len(), duplicates));
+                    return Ok(IngestOutcome { accepted: pending.len(), duplicates, late });
                 }
                 Err(TableError::ConditionFailed { index }) if index < pending.len() => {
                     // At least one interaction is stored already: find every such one at once.
@@ -319,6 +396,14 @@ fn group_by_summary(interactions: &[&Interaction]) -> BTreeMap<Key, SummaryWrite
         }
     }
     groups
+}
+
+/// The quarter-hour a sort key starts with (`2026-12-07T13:45…`).
+fn quarter_from_key(sk: &str) -> Result<DateTime<Utc>, StoreError> {
+    sk.get(..16)
+        .and_then(|text| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").ok())
+        .map(|at| at.and_utc())
+        .ok_or_else(|| StoreError::Corrupt { kind: "quarter-hour key", message: sk.to_string() })
 }
 
 /// The first instant of the UTC day `day`.

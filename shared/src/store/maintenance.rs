@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::entities::{
-    Entity, SUPPRESSIONS_INDEX_PK, daily_summary_pk, day_key, export_checkpoint_key, idempotency_key,
+    Entity, SUPPRESSIONS_INDEX_PK, daily_summary_pk, day_key, export_checkpoint_key, idempotency_key, ingest_log_pk,
     interactions_index_pk, quarter_summary_pk, suppression_key, time_key, workspace_pk,
 };
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
@@ -129,8 +129,8 @@ impl Store {
         self.purge_page(&query, limit).await
     }
 
-    /// Deletes up to `limit` daily summaries, and as many quarter-hour ones, of days before
-    /// `first_kept`.
+    /// Deletes up to `limit` daily summaries, and as many quarter-hour summaries and ingest
+    /// log quarters, of days before `first_kept`.
     pub async fn purge_daily_summaries(
         &self,
         ws: WorkspaceId,
@@ -140,7 +140,7 @@ impl Store {
         // Summary keys are `{day}#…` and `{day}T{hh:mm}#…`: every key of an earlier day sorts
         // below the bare day.
         let mut purged = Purged { items: 0, more: false };
-        for pk in [daily_summary_pk(ws), quarter_summary_pk(ws)] {
+        for pk in [daily_summary_pk(ws), quarter_summary_pk(ws), ingest_log_pk(ws)] {
             let query = Query::table(pk, SkRange::AtMost(day_key(first_kept))).limit(limit + 1);
             let page = self.purge_page(&query, limit).await?;
             purged.items += page.items;

@@ -1,7 +1,7 @@
 //! The contract of the typed `Store`, run on every `Table` adapter: uniqueness, versions,
 //! run creation (single and chunked), counters, transitions with one winner, due schedules
 //! and slot claims, stale work, entries held for review, temporary files, deliveries and newest-first listings; idempotent interaction
-//! ingest with exact daily summaries, and dataset metadata replaced, listed and deleted by
+//! ingest with exact daily summaries and its ingest log, and dataset metadata replaced, listed and deleted by
 //! version.
 
 use std::sync::Arc;
@@ -699,6 +699,52 @@ pub async fn summaries_between_any_two_quarter_hours_add_up_to_the_interactions_
     assert_eq!(of_summaries(&kept), of_interactions(from, to));
 }
 
+pub async fn the_ingest_log_adds_up_concurrent_batches_by_quarter_hour_and_says_what_is_newest(
+    store: Arc<Store>,
+    code: &str,
+) {
+    let ws = new_workspace(&store, code).await;
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(store.last_received_at(ws.id).await.unwrap(), None);
+    assert_eq!(store.summaries_through(ws.id).await.unwrap(), None);
+
+    // Twelve batches at once into one quarter-hour: none is lost to a race creating its item.
+    let quarter = at("2026-11-21T10:15:00Z");
+    let writes = (0..12i64).map(|i| {
+        let store = store.clone();
+        let tally = if i % 4 == 0 { IngestTally::refused() } else { IngestTally::stored(10, 1, (i % 2) as usize) };
+        async move { store.log_ingest(ws.id, quarter + Duration::seconds(i), &tally).await }
+    });
+    for done in futures::future::join_all(writes).await {
+        done.unwrap();
+    }
+    store.log_ingest(ws.id, at("2026-11-21T23:59:00Z"), &IngestTally::stored(3, 0, 3)).await.unwrap();
+    store.log_ingest(ws.id, at("2026-11-22T00:00:00Z"), &IngestTally::stored(5, 0, 0)).await.unwrap();
+
+    let day = store.ingest_log_between(ws.id, at("2026-11-21T00:00:00Z"), at("2026-11-22T00:00:00Z")).await.unwrap();
+    let quarters: Vec<DateTime<Utc>> = day.iter().map(|(q, _)| *q).collect();
+    assert_eq!(quarters, [quarter, at("2026-11-21T23:45:00Z")]);
+    let expected =
+        IngestTally { batches: 12, refused_batches: 3, late_batches: 6, received: 90, duplicates: 9, late: 6 };
+    assert_eq!(day[0].1, expected);
+    assert_eq!(day[1].1, IngestTally::stored(3, 0, 3));
+    let edge = store.ingest_log_between(ws.id, at("2026-11-21T10:30:00Z"), at("2026-11-22T00:15:00Z")).await.unwrap();
+    assert_eq!(edge.iter().map(|(_, t)| t.received).collect::<Vec<_>>(), [3, 5], "quarters starting in the span");
+
+    let event = |occurred: &str| serde_json::json!({"customer_id": "c", "type": "transaction", "amount": 2, "occurred_at": occurred});
+    let (early, late) = (at("2026-11-22T09:00:00Z"), at("2026-11-22T09:05:00Z"));
+    store.ingest_interactions(&[interaction(&ws, event("2026-11-22T08:50:00Z"), early)]).await.unwrap();
+    let outcome = store.ingest_interactions(&[interaction(&ws, event("2026-11-20T07:31:00Z"), late)]).await.unwrap();
+    assert_eq!(outcome.late, 1, "it arrived two days after it occurred");
+    assert_eq!(store.last_received_at(ws.id).await.unwrap(), Some(late));
+    assert_eq!(store.summaries_through(ws.id).await.unwrap(), Some(at("2026-11-22T08:45:00Z")));
+
+    // Retention takes the log's quarters with the summaries of the same days.
+    while store.purge_daily_summaries(ws.id, at("2026-11-22T00:00:00Z").date_naive(), 50).await.unwrap().more {}
+    let kept = store.ingest_log_between(ws.id, at("2026-11-20T00:00:00Z"), at("2026-11-23T00:00:00Z")).await.unwrap();
+    assert_eq!(kept.iter().map(|(q, _)| *q).collect::<Vec<_>>(), [at("2026-11-22T00:00:00Z")]);
+}
+
 fn dataset(ws: &Workspace, code: &str, rows: u64, at: DateTime<Utc>) -> Dataset {
     Dataset {
         workspace_id: ws.id,
@@ -803,6 +849,7 @@ macro_rules! store_contract {
             case!(shared concurrent_ingests_of_one_batch_count_it_once);
             case!(summaries_are_read_by_day_range_and_interactions_by_receipt_time);
             case!(summaries_between_any_two_quarter_hours_add_up_to_the_interactions_between_them);
+            case!(shared the_ingest_log_adds_up_concurrent_batches_by_quarter_hour_and_says_what_is_newest);
             case!(datasets_are_created_replaced_by_version_listed_and_deleted);
         }
     };

@@ -327,6 +327,9 @@ pub struct InteractionIngestView {
     pub accepted: u64,
     /// Interactions already stored before (by `id`).
     pub duplicates: u64,
+    /// Stored interactions that arrived more than an hour after they occurred (counted on the
+    /// Data health dashboard).
+    pub late: u64,
 }
 
 /// A dataset's metadata.

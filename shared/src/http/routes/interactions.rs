@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::context::Context;
 use crate::domain::{
-    Access, Area, FieldError, Interaction, MAX_INGEST_BATCH, ValidationErrors, WorkspaceId, parse_interaction,
+    Access, Area, FieldError, IngestTally, Interaction, MAX_INGEST_BATCH, ValidationErrors, WorkspaceId,
+    parse_interaction,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, ErrorCode};
@@ -149,6 +150,25 @@ fn read_ndjson(body: &[u8], batch: &mut Batch) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The interactions of a batch, or why it is refused whole.
+fn read_batch(
+    workspace: WorkspaceId,
+    now: DateTime<Utc>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Vec<Interaction>, ApiError> {
+    let body = body.map_err(body_rejection)?;
+    let mut batch = Batch::new(workspace, now);
+    match media_type(headers).as_str() {
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
+            read_ndjson(&body, &mut batch)?
+        }
+        "" | "application/json" => read_json(&body, &mut batch)?,
+        _ => return Err(unsupported_media_type("application/json or application/x-ndjson")),
+    }
+    batch.finish()
+}
+
 /// Ingest a batch of interactions.
 ///
 /// Ingests a batch of interactions (JSON array, `{"interactions": [...]}`, or NDJSON); any
@@ -179,26 +199,32 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Area::Interactions, Access::Write)?;
-    let body = body.map_err(body_rejection)?;
-    let mut batch = Batch::new(caller.workspace.id, ctx.clock.now());
-    match media_type(&headers).as_str() {
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
-            read_ndjson(&body, &mut batch)?
+    let now = ctx.clock.now();
+    let interactions = match read_batch(caller.workspace.id, now, &headers, body) {
+        Ok(interactions) => interactions,
+        Err(refused) => {
+            if let Err(e) = ctx.store.log_ingest(caller.workspace.id, now, &IngestTally::refused()).await {
+                tracing::warn!(error = %e, "cannot count a refused batch in the ingest log");
+            }
+            return Err(refused);
         }
-        "" | "application/json" => read_json(&body, &mut batch)?,
-        _ => return Err(unsupported_media_type("application/json or application/x-ndjson")),
-    }
-    let interactions = batch.finish()?;
+    };
     let outcome = ctx.store.ingest_interactions(&interactions).await?;
+    let tally = IngestTally::stored(outcome.accepted, outcome.duplicates, outcome.late);
+    if let Err(e) = ctx.store.log_ingest(caller.workspace.id, now, &tally).await {
+        tracing::warn!(error = %e, "cannot count a batch in the ingest log");
+    }
     tracing::info!(
         workspace = %caller.workspace.id,
         accepted = outcome.accepted,
         duplicates = outcome.duplicates,
+        late = outcome.late,
         "interactions ingested"
     );
     Ok(Json(json!({
         "object": "interaction_ingest",
         "accepted": outcome.accepted,
         "duplicates": outcome.duplicates,
+        "late": outcome.late,
     })))
 }

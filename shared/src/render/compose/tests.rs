@@ -79,6 +79,33 @@ fn kpi_tiles_aggregate_and_show_the_change_against_the_previous_period() {
 }
 
 #[test]
+fn a_tile_with_no_number_to_take_shows_a_dash_where_a_sum_of_nothing_is_zero() {
+    let r = report(json!({"sections": [{"type": "kpi", "source": "offers", "tiles": [
+        {"label": "Rewards of the first offer", "column": "rewards", "aggregate": "first"},
+        {"label": "Lowest rewards", "column": "rewards", "aggregate": "min"},
+    ]}]}));
+    let mut first_is_null = offers();
+    first_is_null.rows.swap(0, 1);
+    let composed = compose(&r, &BTreeMap::from([("offers".to_owned(), first_is_null)]), &Value::Null, at()).unwrap();
+    let Block::Kpis(kpis) = &composed.document.blocks[0] else { panic!() };
+    assert_eq!((kpis.tiles[0].value.as_str(), kpis.tiles[1].value.as_str()), ("—", "10"));
+
+    let mut empty = offers();
+    empty.rows.clear();
+    let r = report(json!({"sections": [{"type": "kpi", "source": "offers", "tiles": [
+        {"label": "Completions", "column": "completed"},
+        {"label": "Average rate", "column": "completion_rate", "aggregate": "avg"},
+        {"label": "Best", "column": "completed", "aggregate": "max"},
+    ]}]}));
+    let composed = compose(&r, &BTreeMap::from([("offers".to_owned(), empty)]), &Value::Null, at()).unwrap();
+    let Block::Kpis(kpis) = &composed.document.blocks[0] else { panic!() };
+    let shown: Vec<&str> = kpis.tiles.iter().map(|t| t.value.as_str()).collect();
+    assert_eq!(shown, ["0", "—", "—"]);
+    let facts = &composed.figures.facts;
+    assert!(!facts.iter().any(|f| f.label == "Average rate" || f.label == "Best"), "a dash is no fact: {facts:?}");
+}
+
+#[test]
 fn tables_sort_with_nulls_last_and_total_their_number_columns() {
     let r = report(json!({"sections": [{"type": "table", "title": "Offers", "source": "offers", "totals": true,
         "sort": {"column": "rewards", "descending": true},
