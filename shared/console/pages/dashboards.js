@@ -1,6 +1,7 @@
 // Dashboards (seed `001`): live, read-only views of report definitions — the built-in ones over
-// the interaction analytics and the demo's customers, and any saved report — with filters (the
-// period and segment of the analytics, and the report's parameters) that redraw the view as
+// the interaction analytics, the demo's customers and the data's health, and any saved report —
+// with filters (the period and segment of the analytics: channel, kind of offer, customer tier;
+// and the report's parameters) that redraw the view as
 // they change; Export of exactly what is on screen (PDF, CSV, Markdown, HTML through the
 // transient preview: nothing is recorded); and Save as report: the definition with the filters
 // baked in and, when a schedule is picked, its first schedule, created in one call (both or
@@ -205,12 +206,29 @@ function gallery(dashboards, reports) {
   );
 }
 
+/** The dataset and column customer segments pick by (the demo's customers and their tier). */
+const TIER = { dataset: "customers", key: "id", column: "tier" };
+
+/**
+ * The customer tiers a tier filter offers: the distinct values of the `customers` dataset's
+ * `tier` column (through a transient SQL preview), or none when there is no such column.
+ */
+async function customerTiers(signal) {
+  const meta = await api.get(api.ws(`/datasets/${TIER.dataset}`), { signal }).catch(() => null);
+  if (!meta?.columns?.some((c) => c.name === TIER.column)) return [];
+  const query = `SELECT DISTINCT ${TIER.column} FROM ${TIER.dataset} WHERE ${TIER.column} IS NOT NULL ORDER BY 1 LIMIT 100`;
+  const request = { report: { sources: [{ name: "tiers", type: "sql", connection: "datasets", query }], sections: [{ type: "table", source: "tiers" }] }, format: "csv" };
+  const csv = await api.post(api.ws("/reports/preview"), request, { signal, as: "blob" }).then((b) => b.text()).catch(() => "");
+  return csv.replace(/^\uFEFF/, "").split(/\r?\n/).slice(1).map((line) => line.replace(/^"|"$/g, "").replaceAll('""', '"')).filter(Boolean);
+}
+
 /** The definition as the filters have it: the period and segment in every analytics source. */
 function filtered(report, filters) {
   const copy = structuredClone(report);
   const segment = {};
   if (filters.channel) segment.channel = filters.channel;
   if (filters.offer_kind) segment.offer_kind = filters.offer_kind;
+  if (filters.tier) segment.customers = { ...TIER, equals: filters.tier };
   for (const source of copy.sources ?? []) {
     if (!PERIODIC.has(source.type)) continue;
     source.period = filters.period;
@@ -232,7 +250,7 @@ function view(ctx, dashboard) {
   const analytics = (report.sources ?? []).some((s) => ANALYTICS.has(s.type));
   const periodic = (report.sources ?? []).find((s) => PERIODIC.has(s.type));
   const firstPeriod = periodic?.period ?? "7d";
-  const filters = { period: firstPeriod, channel: "", offer_kind: "", params: {} };
+  const filters = { period: firstPeriod, channel: "", offer_kind: "", tier: "", params: {} };
   const status = h("p", { class: "muted small", role: "status", "aria-live": "polite" });
   const frameHost = h("div", { class: "dashboard-frame" }, loading("Loading…"));
   const asked = (report.parameters ?? []).filter((p) => !p.from_row);
@@ -269,7 +287,16 @@ function view(ctx, dashboard) {
     controls.push(field("Period", select(PERIODS, filters.period, { onchange: (e) => { filters.period = e.target.value; refresh(); } })));
   }
   if (analytics) {
+    const tierField = field("Customer tier", select([["", "All tiers"]], "", { onchange: (e) => { filters.tier = e.target.value; refresh(); } }));
+    tierField.hidden = true;
+    customerTiers(ctx.signal).then((tiers) => {
+      if (!tiers.length) return;
+      const pick = tierField.querySelector("select");
+      for (const tier of tiers) pick.append(h("option", { value: tier }, tier));
+      tierField.hidden = false;
+    });
     controls.push(
+      tierField,
       field("Channel", select(CHANNELS, "", { onchange: (e) => { filters.channel = e.target.value; refresh(); } })),
       field("Offers", select(OFFER_KINDS, "", { onchange: (e) => { filters.offer_kind = e.target.value; refresh(); } })),
     );
@@ -327,6 +354,7 @@ function filterWords(filters) {
   const words = [PERIODS.find(([p]) => p === filters.period)?.[1]?.toLowerCase()];
   if (filters.channel) words.push(filters.channel);
   if (filters.offer_kind) words.push(`${filters.offer_kind} offers`);
+  if (filters.tier) words.push(`${filters.tier} customers`);
   return words.filter(Boolean).join(", ");
 }
 

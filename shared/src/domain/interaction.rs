@@ -291,6 +291,21 @@ impl DailySummary {
         }
     }
 
+    /// Adds what `interaction` counts to the summary's counters.
+    pub fn count(&mut self, interaction: &Interaction) {
+        for (name, delta) in interaction.increments() {
+            match name {
+                "received" => self.received += delta,
+                "viewed" => self.viewed += delta,
+                "completed" => self.completed += delta,
+                "transactions" => self.transactions += delta,
+                Self::AMOUNT_CENTS => self.amount_cents += delta,
+                Self::REWARD_CENTS => self.reward_cents += delta,
+                _ => {}
+            }
+        }
+    }
+
     /// The same summary with its counters negated: what taking it away from a sum adds.
     pub fn negated(self) -> Self {
         Self {

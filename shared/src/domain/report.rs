@@ -362,32 +362,78 @@ pub enum Period {
 }
 
 /// The part of the interactions an analytics source counts (seed `001`'s dashboard segment):
-/// one channel, one kind of offer, or both; everything when empty.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// one channel, one kind of offer, the customers a dataset picks, or any of them together;
+/// everything when empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Segment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<super::Channel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer_kind: Option<super::OfferKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customers: Option<CustomerSegment>,
+}
+
+/// Customers picked by a column of a dataset joined on their id: `{"dataset": "customers",
+/// "column": "tier", "equals": "gold"}`. `equals` may be a `{param}`; when it is empty or null
+/// after filling, every customer counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerSegment {
+    pub dataset: Code,
+    /// The dataset's column holding the customer ids interactions carry (`id` unless said).
+    #[serde(default = "default_label_key")]
+    pub key: String,
+    pub column: String,
+    /// A string, number or boolean (or `{param}`).
+    pub equals: Value,
 }
 
 impl Segment {
     pub fn is_all(&self) -> bool {
-        self.channel.is_none() && self.offer_kind.is_none()
+        self.channel.is_none() && self.offer_kind.is_none() && self.customers.is_none()
     }
 
-    /// Whether a summary of `channel` and `offer_kind` is in the segment.
+    /// Whether a summary of `channel` and `offer_kind` is in the segment (its customers are
+    /// chosen when the interactions are read).
     pub fn holds(&self, channel: Option<super::Channel>, offer_kind: Option<super::OfferKind>) -> bool {
         self.channel.is_none_or(|c| channel == Some(c)) && self.offer_kind.is_none_or(|k| offer_kind == Some(k))
     }
 
-    /// The segment in words, for a row set's note (`email only, bogo offers only`).
+    /// The segment in words, for a row set's note (`email only, bogo offers only, customers
+    /// whose tier is gold`).
     pub fn describe(&self) -> Option<String> {
         let channel = self.channel.map(|c| format!("{} only", c.as_str()));
         let kind = self.offer_kind.map(|k| format!("{} offers only", k.as_str()));
-        let parts: Vec<String> = channel.into_iter().chain(kind).collect();
+        let customers = self.customers.as_ref().map(|c| {
+            let value = match &c.equals {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!("customers whose {} is {value}", c.column)
+        });
+        let parts: Vec<String> = channel.into_iter().chain(kind).chain(customers).collect();
         (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    fn check(&self, field: &str, errors: &mut Vec<FieldError>) {
+        let Some(customers) = &self.customers else { return };
+        let is_column = |c: &str| !c.trim().is_empty() && c.len() <= 128;
+        for (name, column) in [("key", &customers.key), ("column", &customers.column)] {
+            if !is_column(column) {
+                errors.push(FieldError::new(
+                    format!("{field}.customers.{name}"),
+                    "must name a column (1 to 128 characters)",
+                ));
+            }
+        }
+        if customers.equals.is_array() || customers.equals.is_object() {
+            errors.push(FieldError::new(
+                format!("{field}.customers.equals"),
+                "must be a string, number, boolean or null",
+            ));
+        }
     }
 }
 
@@ -531,6 +577,9 @@ impl SourceKind {
                 if query.trim().is_empty() || query.chars().count() > 100_000 {
                     errors.push(FieldError::new(format!("{field}.query"), "must be 1 to 100000 characters"));
                 }
+            }
+            SourceKind::OfferPerformance { segment, .. } | SourceKind::ChannelEffectiveness { segment, .. } => {
+                segment.check(&format!("{field}.segment"), errors);
             }
             SourceKind::Inline { rows } if rows.len() > 10_000 => {
                 errors.push(FieldError::new(format!("{field}.rows"), "at most 10000 inline rows"));
@@ -834,6 +883,21 @@ mod tests {
         r.validate().unwrap();
         assert!(r.repeating_source().is_none());
         assert_eq!(r.narrative.prompt_addendum.as_deref(), Some("Flag any offer with >15% week-over-week drop."));
+    }
+
+    #[test]
+    fn a_customer_segment_names_its_columns_and_takes_only_a_plain_value() {
+        let r = report(json!({
+            "sources": [
+                {"name": "offers", "type": "offer_performance",
+                 "segment": {"customers": {"dataset": "customers", "column": " ", "equals": ["gold"]}}},
+                {"name": "channels", "type": "channel_effectiveness",
+                 "segment": {"customers": {"dataset": "customers", "key": "customer_id", "column": "tier", "equals": "{tier}"}}}
+            ],
+            "parameters": [{"name": "tier", "type": "string"}]
+        }));
+        let fields: Vec<String> = r.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["sources[0].segment.customers.column", "sources[0].segment.customers.equals"]);
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! The built-in interaction analytics of seeds `000`/`001`: offer performance and channel
 //! effectiveness over a period (today, 7, 14, 30 or 90 days of the run's timezone ending with
 //! the period's last day), each against the previous period of the same length for
-//! week-over-week change. They read the summaries, never raw interactions: UTC days whole, and
-//! days of other zones as whole UTC days plus the quarter-hours at their edges.
+//! week-over-week change. They read the summaries: UTC days whole, and days of other zones as
+//! whole UTC days plus the quarter-hours at their edges. A segment of customers (summaries
+//! have no customer dimension) is read from the raw interactions instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::{ColumnMeta, ColumnType, Comparison, RowSet};
-use crate::domain::{DailySummary, OfferKind, Period, Segment, WorkspaceId, relative_date};
+use crate::domain::{Channel, DailySummary, OfferKind, Period, Segment, WorkspaceId, relative_date};
 use crate::store::{Store, StoreError};
 
 /// Number of days a period covers.
@@ -129,6 +130,40 @@ impl Periods {
         let (previous, current) =
             futures::try_join!(store.summaries_between(ws, from, middle), store.summaries_between(ws, middle, until))?;
         Ok(Self { current, previous })
+    }
+}
+
+impl Periods {
+    /// Reads the window's periods for `customers` only, from the stored interactions
+    /// themselves (summaries have no customer dimension): every one received since the window
+    /// began, as none that occurred in it arrived before. Raw interactions are kept for the
+    /// workspace's history retention, summaries longer.
+    pub async fn read_customers(
+        store: &Store,
+        ws: WorkspaceId,
+        window: &Window,
+        customers: &HashSet<String>,
+    ) -> Result<Self, StoreError> {
+        let from = window.instant(window.previous_start);
+        let (middle, until) = window.current_span();
+        let mut subjects: BTreeMap<(bool, Option<String>, Option<Channel>), DailySummary> = BTreeMap::new();
+        store
+            .scan_interactions_received(ws, from, |interaction| {
+                let at = interaction.occurred_at;
+                if at < from || at >= until || !customers.contains(&interaction.customer_id) {
+                    return;
+                }
+                let key = (at >= middle, interaction.offer_id.clone(), interaction.channel);
+                let summary = subjects.entry(key).or_insert_with(|| DailySummary::of(&interaction));
+                summary.offer_kind = summary.offer_kind.or(interaction.offer_kind);
+                summary.count(&interaction);
+            })
+            .await?;
+        let mut periods = Self::default();
+        for ((current, ..), summary) in subjects {
+            if current { periods.current.push(summary) } else { periods.previous.push(summary) }
+        }
+        Ok(periods)
     }
 }
 

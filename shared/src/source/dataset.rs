@@ -407,7 +407,8 @@ pub fn filter(rows: &RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_
     })
 }
 
-fn loosely_equal(cell: &Value, wanted: &Value) -> bool {
+/// Whether a cell holds the value a filter wants, numbers and booleans also matching their text.
+pub(super) fn loosely_equal(cell: &Value, wanted: &Value) -> bool {
     match (cell, wanted) {
         (Value::Null, Value::Null) => true,
         (Value::Null, _) | (_, Value::Null) => false,

@@ -186,8 +186,9 @@ pub mod template;
 use chrono::NaiveDate;
 
 use crate::blob::Blobs;
-use crate::domain::{Code, Period, RunTime, SourceKind, SourceSpec, Workspace};
+use crate::domain::{Code, CustomerSegment, Period, RunTime, Segment, SourceKind, SourceSpec, Workspace};
 use crate::net::{NetError, NetworkPolicy, OutboundHttp};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::store::{PageRequest, Store, StoreError};
@@ -281,6 +282,44 @@ pub async fn fetch(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet,
     }
 }
 
+/// The segment with its customers' value filled from the run's parameters; without customers
+/// when that value is empty (a dashboard's "all tiers").
+fn filled_segment(ctx: &SourceContext<'_>, segment: &Segment) -> Result<Segment, SourceError> {
+    let mut filled = segment.clone();
+    if let Some(customers) = &mut filled.customers {
+        let bindings = ctx.bindings();
+        customers.equals = bindings
+            .expand_value(&customers.equals)
+            .map_err(|e| SourceError::Template { field: "segment", source: e })?;
+        if customers.equals.is_null() || customers.equals.as_str().is_some_and(|s| s.trim().is_empty()) {
+            filled.customers = None;
+        }
+    }
+    Ok(filled)
+}
+
+/// The ids (as text) of the customers a segment's dataset picks.
+async fn customer_ids(ctx: &SourceContext<'_>, customers: &CustomerSegment) -> Result<HashSet<String>, SourceError> {
+    let rows = dataset_rows(ctx, &customers.dataset).await?;
+    let column = |name: &str| {
+        rows.column(name).ok_or_else(|| SourceError::UnknownColumn {
+            column: name.to_owned(),
+            columns: rows.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", "),
+        })
+    };
+    let (key, picked) = (column(&customers.key)?, column(&customers.column)?);
+    Ok(rows
+        .rows
+        .iter()
+        .filter(|row| dataset::loosely_equal(&row[picked], &customers.equals))
+        .filter_map(|row| match &row[key] {
+            Value::Null => None,
+            Value::String(id) => Some(id.clone()),
+            other => Some(other.to_string()),
+        })
+        .collect())
+}
+
 /// Every row of the workspace's dataset `code` (shared: loaded once while in use).
 async fn dataset_rows(ctx: &SourceContext<'_>, code: &Code) -> Result<Arc<RowSet>, SourceError> {
     let meta = match ctx.store.get_dataset(ctx.workspace.id, code).await {
@@ -297,8 +336,16 @@ async fn fetch_rows(ctx: &SourceContext<'_>, spec: &SourceSpec) -> Result<RowSet
         SourceKind::OfferPerformance { period, include_today, segment }
         | SourceKind::ChannelEffectiveness { period, include_today, segment } => {
             let window = analytics::Window::new(*period, ctx.last_day(*period, *include_today)?, ctx.time.zone);
-            let periods = analytics::Periods::read(ctx.store, ws, &window).await?.only(segment);
-            let window = window.with_segment(segment);
+            let segment = filled_segment(ctx, segment)?;
+            let periods = match &segment.customers {
+                None => analytics::Periods::read(ctx.store, ws, &window).await?,
+                Some(customers) => {
+                    let ids = customer_ids(ctx, customers).await?;
+                    analytics::Periods::read_customers(ctx.store, ws, &window, &ids).await?
+                }
+            };
+            let periods = periods.only(&segment);
+            let window = window.with_segment(&segment);
             Ok(match spec.kind {
                 SourceKind::OfferPerformance { .. } => analytics::offer_performance(&periods, &window),
                 _ => analytics::channel_effectiveness(&periods, &window),
@@ -645,6 +692,62 @@ mod fetch_tests {
         let row = f.fetch_at(spec, json!({}), paris).await.unwrap().row_object(0).unwrap();
         assert_eq!((&row["export_status"], &row["export_lag_minutes"]), (&json!("behind"), &json!(30)));
         assert_eq!(row["exported_through"], json!("2026-11-22T07:40:00+01:00"), "in the run's zone");
+    }
+
+    #[tokio::test]
+    async fn a_customer_segment_counts_only_the_customers_a_dataset_column_picks() {
+        let f = Fixture::new().await;
+        let body = "id,tier\nc1,gold\nc2,green\n3,gold\n";
+        let upload = dataset::Upload {
+            rows: dataset::parse_csv(body.as_bytes()).unwrap(),
+            format: DatasetFormat::Csv,
+            body: Bytes::from_static(body.as_bytes()),
+        };
+        dataset::save(&f.store, &f.blobs, f.workspace.id, &Code::parse("customers").unwrap(), upload, now())
+            .await
+            .unwrap();
+        let event = |customer: &str, day: &str, channel: &str| {
+            json!({"customer_id": customer, "type": "completed", "offer_id": "o1", "offer_kind": "bogo",
+                   "channel": channel, "occurred_at": format!("{day}T12:00:00Z")})
+        };
+        let batch: Vec<Interaction> = [
+            event("c1", "2026-11-20", "email"),
+            event("c1", "2026-11-21", "web"),
+            event("c1", "2026-11-10", "email"),
+            event("c2", "2026-11-20", "email"),
+            event("3", "2026-11-19", "email"),
+            event("c9", "2026-11-19", "email"),
+        ]
+        .into_iter()
+        .map(|v| f.interaction(v))
+        .collect();
+        f.store.ingest_interactions(&batch).await.unwrap();
+        let completed = |rows: &RowSet| -> (i64, i64) {
+            let row = rows.row_object(0).unwrap();
+            (row["completed"].as_i64().unwrap(), row["previous_completed"].as_i64().unwrap())
+        };
+        let spec = |segment: Value| json!({"name": "o", "type": "offer_performance", "segment": segment});
+        let gold = json!({"customers": {"dataset": "customers", "column": "tier", "equals": "{tier}"}});
+
+        let rows = f.fetch(spec(gold.clone()), json!({"tier": "gold"})).await.unwrap();
+        assert_eq!(completed(&rows), (3, 1), "c1 twice and customer 3 this week, c1 the week before");
+        assert!(rows.note.as_deref().unwrap().ends_with("; customers whose tier is gold"), "{:?}", rows.note);
+        let green = f.fetch(spec(gold.clone()), json!({"tier": "green"})).await.unwrap();
+        assert_eq!(completed(&green), (1, 0));
+        let all = f.fetch(spec(gold.clone()), json!({"tier": ""})).await.unwrap();
+        assert_eq!(completed(&all), (5, 1), "an empty value counts every customer, from the summaries");
+        let mut gold_email = gold.clone();
+        gold_email["channel"] = json!("email");
+        assert_eq!(completed(&f.fetch(spec(gold_email), json!({"tier": "gold"})).await.unwrap()), (2, 1));
+        let kathmandu = RunTime::new(now(), "Asia/Kathmandu".parse().unwrap());
+        let rows = f.fetch_at(spec(gold.clone()), json!({"tier": "gold"}), kathmandu).await.unwrap();
+        assert_eq!(completed(&rows), (3, 1), "the same days in another zone");
+
+        let wrong = json!({"customers": {"dataset": "customers", "column": "level", "equals": "gold"}});
+        let err = f.fetch(spec(wrong), json!({})).await.unwrap_err();
+        assert_eq!(err.to_string(), "the dataset has no column `level` (its columns: id, tier)");
+        let missing = json!({"customers": {"dataset": "people", "column": "tier", "equals": "gold"}});
+        assert!(matches!(f.fetch(spec(missing), json!({})).await, Err(SourceError::DatasetNotFound(_))));
     }
 
     #[tokio::test]

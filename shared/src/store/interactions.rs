@@ -157,6 +157,28 @@ impl Store {
         }
     }
 
+    /// Calls `each` with every stored interaction received at or after `since`, in receipt
+    /// order, holding one page of them at a time.
+    pub async fn scan_interactions_received(
+        &self,
+        ws: WorkspaceId,
+        since: DateTime<Utc>,
+        mut each: impl FnMut(Interaction),
+    ) -> Result<(), StoreError> {
+        let mut query =
+            Query::index(Index::Gsi1, interactions_index_pk(ws), SkRange::AtLeast(time_key(since))).limit(SUMMARY_PAGE);
+        loop {
+            let page = self.table.query(&query).await?;
+            for item in &page.items {
+                each(from_item(item)?);
+            }
+            match page.cursor {
+                Some(cursor) => query = query.after(Some(cursor)),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// When the workspace last received an interaction (that is still stored).
     pub async fn last_received_at(&self, ws: WorkspaceId) -> Result<Option<DateTime<Utc>>, StoreError> {
         let query = Query::index(Index::Gsi1, interactions_index_pk(ws), SkRange::All).descending().limit(1);
