@@ -42,11 +42,7 @@ pub enum RenderOutcome {
 /// Renders entry `entry_id` of run `run_id`.
 pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Result<RenderOutcome, PipelineError> {
     let now = ctx.clock.now();
-    match ctx.store.get_entry(run_id, entry_id).await {
-        Ok(entry) if entry.status == EntryStatus::Queued => {}
-        Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(RenderOutcome::Skipped),
-        Err(e) => return Err(e.into()),
-    };
+    // The claim reads the entry: one that is not queued (or gone) is someone else's or done.
     let claimed = ctx
         .store
         .transition_entry(run_id, entry_id, EntryStatus::Queued, EntryStatus::InProgress, now, |e| {
@@ -56,7 +52,7 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
         .await;
     let entry = match claimed {
         Ok(entry) => entry,
-        Err(StoreError::Conflict(_)) => return Ok(RenderOutcome::Skipped),
+        Err(StoreError::Conflict(_) | StoreError::NotFound { .. }) => return Ok(RenderOutcome::Skipped),
         Err(e) => return Err(e.into()),
     };
     let run = ctx.store.get_run(run_id).await?;

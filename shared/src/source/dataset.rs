@@ -382,7 +382,9 @@ pub async fn load_shared(blobs: &dyn Blobs, dataset: &Dataset) -> Result<Arc<Row
 
 /// The rows whose columns equal the filter's values (placeholders filled from the run).
 /// Values compare loosely: `"5"` matches the number 5, `"true"` the boolean, null only null.
-pub fn filter(rows: &RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_>) -> Result<RowSet, SourceError> {
+/// A shared upload is looked up in an index of the first filtered column (built once, see
+/// [`super::column_index`]) rather than scanned.
+pub fn filter(rows: &Arc<RowSet>, filter: &Map<String, Value>, bindings: &Bindings<'_>) -> Result<RowSet, SourceError> {
     let mut wanted = Vec::with_capacity(filter.len());
     for (column, value) in filter {
         let j = rows.column(column).ok_or_else(|| SourceError::UnknownColumn {
@@ -392,12 +394,15 @@ pub fn filter(rows: &RowSet, filter: &Map<String, Value>, bindings: &Bindings<'_
         let value = bindings.expand_value(value).map_err(|e| SourceError::Template { field: "filter", source: e })?;
         wanted.push((j, value));
     }
-    let kept = rows
-        .rows
-        .iter()
-        .filter(|row| wanted.iter().all(|(j, value)| loosely_equal(row.get(*j).unwrap_or(&Value::Null), value)))
-        .cloned()
-        .collect();
+    let holds =
+        |row: &Vec<Value>| wanted.iter().all(|(j, value)| loosely_equal(row.get(*j).unwrap_or(&Value::Null), value));
+    let found = wanted.first().and_then(|(j, value)| Option::as_ref(&super::column_index::of(rows, *j))?.lookup(value));
+    let kept = match found {
+        Some(found) => {
+            found.into_iter().filter_map(|i| rows.rows.get(i as usize)).filter(|r| holds(r)).cloned().collect()
+        }
+        None => rows.rows.iter().filter(|r| holds(r)).cloned().collect(),
+    };
     Ok(RowSet {
         columns: rows.columns.clone(),
         rows: kept,
@@ -492,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_filter_keeps_equal_rows_with_values_from_the_run() {
-        let rows = parse_csv(b"region,n,active\nEU,1,true\nUS,2,false\nEU,3,false\n").unwrap();
+        let rows = Arc::new(parse_csv(b"region,n,active\nEU,1,true\nUS,2,false\nEU,3,false\n").unwrap());
         let parameters: Map<String, Value> = serde_json::from_value(json!({"region": "EU"})).unwrap();
         let bindings = Bindings { parameters: &parameters, data: &Value::Null };
         let wanted: Map<String, Value> =

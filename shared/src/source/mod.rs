@@ -176,6 +176,7 @@ mod tests {
 // ----- fetching -----
 
 pub mod analytics;
+mod column_index;
 pub mod dataset;
 pub mod health;
 pub mod http;
