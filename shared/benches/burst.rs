@@ -5,6 +5,10 @@
 //! resident memory of the process (VmHWM), which must stay flat: PDFs go to the blob store
 //! and are never held together in memory.
 //!
+//! With `AWS_ENDPOINT_URL` (as `make bench` sets) the same job also runs over 300 customers on
+//! DynamoDB in the emulator, counting the store requests per entry and per email sent:
+//! requests are what cost time and money on AWS (the emulator's own speed says nothing).
+//!
 //! `cargo bench -p herald-core --bench burst` (or `make bench`).
 
 use std::sync::Arc;
@@ -15,10 +19,12 @@ use herald_core::context::Context;
 use herald_core::lambda::Worker;
 use herald_core::pipeline::start_run::{RunRequest, start_run};
 use herald_core::pipeline::{admin, demo_data, workers};
-use herald_core::store::RunCreation;
+use herald_core::store::counting::CountingTable;
+use herald_core::store::{RunCreation, Store};
 
-/// Rows of the customers dataset, so entries of the run.
+/// Rows of the customers dataset, so entries of the run (on the emulator, fewer).
 const CUSTOMERS: usize = 10_000;
+const EMULATED_CUSTOMERS: usize = 300;
 
 /// Deliveries sent at once, as the local server does.
 const DELIVER_WORKERS: usize = 8;
@@ -37,7 +43,19 @@ fn eml_files(dir: &std::path::Path) -> usize {
     })
 }
 
-async fn burst() {
+/// For `dynamodb`, a fresh table in the emulator, counted; `None` keeps the embedded store.
+async fn counted_store(backend: &str) -> Option<Arc<CountingTable>> {
+    if backend == "sqlite" {
+        return None;
+    }
+    let sdk = herald_core::aws::load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let name = herald_core::testing::unique_name("herald-bench");
+    herald_core::store::dynamodb::create_table(&client, &name).await.expect("table");
+    Some(Arc::new(CountingTable::new(Arc::new(herald_core::store::dynamodb::DynamoTable::new(client, name)))))
+}
+
+async fn burst(backend: &str, customers: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = [
         ("HERALD_STORE", format!("sqlite:{}", dir.path().join("herald.db").display())),
@@ -46,10 +64,15 @@ async fn burst() {
     ];
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).expect("config");
-    let ctx = Arc::new(Context::from_config(config).await.expect("context"));
+    let mut ctx = Context::from_config(config).await.expect("context");
+    let counting = counted_store(backend).await;
+    if let Some(counting) = &counting {
+        ctx.store = Store::new(counting.clone());
+    }
+    let ctx = Arc::new(ctx);
     let access = admin::create_workspace(&ctx, "bench", "Bench").await.expect("workspace");
     let seeding = Instant::now();
-    demo_data::load(&ctx, &access.workspace, CUSTOMERS, 1).await.expect("demo data");
+    demo_data::load(&ctx, &access.workspace, customers, 1).await.expect("demo data");
     let seeded = seeding.elapsed();
     let report = ctx.store.resolve_report(access.workspace.id, "monthly-statements").await.expect("statements job");
 
@@ -59,6 +82,9 @@ async fn burst() {
     let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, concurrency, stopping.clone()));
     let deliver = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping));
 
+    if let Some(counting) = &counting {
+        counting.take();
+    }
     let started = Instant::now();
     let request = RunRequest::now(report, herald_core::domain::RunTrigger::Manual, serde_json::Map::new());
     let run_id = match start_run(&ctx, request).await.expect("start run") {
@@ -83,15 +109,28 @@ async fn burst() {
     let _ = tokio::join!(render, deliver);
 
     let emails = eml_files(&ctx.config.outbox_dir);
-    assert_eq!(run.counts.total as usize, CUSTOMERS, "{:?}", run.counts);
-    assert_eq!(run.counts.completed as usize, CUSTOMERS, "every entry completes: {:?}", run.counts);
+    assert_eq!(run.counts.total as usize, customers, "{:?}", run.counts);
+    assert_eq!(run.counts.completed as usize, customers, "every entry completes: {:?}", run.counts);
+    if let Some(counting) = counting {
+        // The workers' last polls may add a request or two after the run ended.
+        let traffic = counting.take();
+        println!(
+            "burst {backend} {customers} entries ({emails} emails): {:.1} store requests per entry, {:.1} per email \
+             | items read {:.1}, written {:.1} per entry",
+            traffic.requests as f64 / customers as f64,
+            traffic.requests as f64 / emails.max(1) as f64,
+            traffic.items_read as f64 / customers as f64,
+            traffic.items_written as f64 / customers as f64,
+        );
+        return;
+    }
     println!(
-        "burst sqlite  {CUSTOMERS} entries ({emails} emails, {} skipped by condition): {:>6.1} s end to end \
+        "burst {backend}  {customers} entries ({emails} emails, {} skipped by condition): {:>6.1} s end to end \
          ({:.1} s to create the run) | {:>6.0} entries/s | peak RSS {} | {cores} cores, seeded in {:.1} s",
-        CUSTOMERS - emails,
+        customers - emails,
         elapsed.as_secs_f64(),
         created.as_secs_f64(),
-        CUSTOMERS as f64 / elapsed.as_secs_f64(),
+        customers as f64 / elapsed.as_secs_f64(),
         peak_rss_mib().map_or_else(|| "n/a".to_owned(), |m| format!("{m:.0} MiB")),
         seeded.as_secs_f64(),
     );
@@ -100,5 +139,10 @@ async fn burst() {
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     println!("burst benchmark: one run of the statements job over {CUSTOMERS} customers, to the outbox");
-    runtime.block_on(burst());
+    runtime.block_on(burst("sqlite", CUSTOMERS));
+    if std::env::var("AWS_ENDPOINT_URL").is_ok() {
+        runtime.block_on(burst("dynamodb", EMULATED_CUSTOMERS));
+    } else {
+        println!("(DynamoDB skipped: AWS_ENDPOINT_URL is unset; `make bench` starts the emulator)");
+    }
 }
