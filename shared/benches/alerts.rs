@@ -15,8 +15,8 @@ use herald_core::config::{BlobConfig, Config};
 use herald_core::context::Context;
 use herald_core::domain::{AlertRule, AlertRuleId, Workspace};
 use herald_core::pipeline::tick::{TickReport, tick};
+use herald_core::store::Store;
 use herald_core::store::counting::{CountingTable, Traffic};
-use herald_core::store::{Store, Table};
 use herald_core::testing::fixtures;
 use serde_json::json;
 
@@ -24,19 +24,6 @@ const TOTAL: usize = 10_000;
 const DUE: usize = 100;
 /// Rules created at the same time (each is one conditional put).
 const SEED_CONCURRENCY: usize = 32;
-
-async fn table(backend: &str, dir: &std::path::Path) -> Arc<dyn Table> {
-    match backend {
-        "sqlite" => Arc::new(herald_core::store::sqlite::SqliteTable::open(&dir.join("bench.db")).expect("sqlite")),
-        _ => {
-            let sdk = herald_core::aws::load_sdk_config().await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
-            let name = herald_core::testing::unique_name("herald-bench");
-            herald_core::store::dynamodb::create_table(&client, &name).await.expect("table");
-            Arc::new(herald_core::store::dynamodb::DynamoTable::new(client, name))
-        }
-    }
-}
 
 /// A rule over an inline source of one row (`sum(v)` = 1, never above 10), no destinations.
 fn rule(ws: &Workspace, next: DateTime<Utc>, now: DateTime<Utc>) -> AlertRule {
@@ -76,7 +63,7 @@ async fn measure(backend: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 30).unwrap();
     let slot = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
-    let counting = Arc::new(CountingTable::new(table(backend, dir.path()).await));
+    let counting = Arc::new(CountingTable::new(herald_core::testing::bench_table(backend, dir.path()).await));
     let mut config = Config::from_lookup(|_| None).expect("config");
     config.blobs = BlobConfig::Fs(dir.path().join("blobs"));
     let mut ctx = Context::from_config(config).await.expect("context");

@@ -43,18 +43,6 @@ fn eml_files(dir: &std::path::Path) -> usize {
     })
 }
 
-/// For `dynamodb`, a fresh table in the emulator, counted; `None` keeps the embedded store.
-async fn counted_store(backend: &str) -> Option<Arc<CountingTable>> {
-    if backend == "sqlite" {
-        return None;
-    }
-    let sdk = herald_core::aws::load_sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let name = herald_core::testing::unique_name("herald-bench");
-    herald_core::store::dynamodb::create_table(&client, &name).await.expect("table");
-    Some(Arc::new(CountingTable::new(Arc::new(herald_core::store::dynamodb::DynamoTable::new(client, name)))))
-}
-
 async fn burst(backend: &str, customers: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let vars = [
@@ -65,7 +53,11 @@ async fn burst(backend: &str, customers: usize) {
     let config =
         Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).expect("config");
     let mut ctx = Context::from_config(config).await.expect("context");
-    let counting = counted_store(backend).await;
+    // On DynamoDB, a fresh table in the emulator, counted; otherwise the embedded store above.
+    let counting = match backend {
+        "sqlite" => None,
+        _ => Some(Arc::new(CountingTable::new(herald_core::testing::bench_table(backend, dir.path()).await))),
+    };
     if let Some(counting) = &counting {
         ctx.store = Store::new(counting.clone());
     }

@@ -15,8 +15,8 @@ use herald_core::context::Context;
 use herald_core::domain::{Format, Report, Workspace};
 use herald_core::pipeline::demo_data;
 use herald_core::pipeline::preview::{PreviewRequest, preview};
+use herald_core::store::Store;
 use herald_core::store::counting::{CountingTable, Traffic};
-use herald_core::store::{Store, Table};
 use herald_core::testing::fixtures;
 use serde_json::{Value, json};
 
@@ -25,19 +25,6 @@ fn plan(backend: &str) -> (usize, &'static [&'static str]) {
     match backend {
         "sqlite" => (15, &["today", "7d", "14d", "30d", "90d"]),
         _ => (3, &["7d", "90d"]),
-    }
-}
-
-async fn table(backend: &str, dir: &std::path::Path) -> Arc<dyn Table> {
-    match backend {
-        "sqlite" => Arc::new(herald_core::store::sqlite::SqliteTable::open(&dir.join("bench.db")).expect("sqlite")),
-        _ => {
-            let sdk = herald_core::aws::load_sdk_config().await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
-            let name = herald_core::testing::unique_name("herald-bench");
-            herald_core::store::dynamodb::create_table(&client, &name).await.expect("table");
-            Arc::new(herald_core::store::dynamodb::DynamoTable::new(client, name))
-        }
     }
 }
 
@@ -98,7 +85,7 @@ async fn redraw(ctx: &Context, ws: &Workspace, report: &Report) -> usize {
 
 async fn measure(backend: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let counting = Arc::new(CountingTable::new(table(backend, dir.path()).await));
+    let counting = Arc::new(CountingTable::new(herald_core::testing::bench_table(backend, dir.path()).await));
     let mut config = Config::from_lookup(|_| None).expect("config");
     config.blobs = BlobConfig::Fs(dir.path().join("blobs"));
     let mut ctx = Context::from_config(config).await.expect("context");

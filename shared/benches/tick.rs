@@ -11,30 +11,17 @@ use herald_core::config::{BlobConfig, Config};
 use herald_core::context::Context;
 use herald_core::domain::ScheduleRule;
 use herald_core::pipeline::tick::tick;
+use herald_core::store::Store;
 use herald_core::store::counting::CountingTable;
-use herald_core::store::{Store, Table};
 use herald_core::testing::fixtures;
 
 const DUE: usize = 1_000;
-
-async fn table(backend: &str, dir: &std::path::Path) -> Arc<dyn Table> {
-    match backend {
-        "sqlite" => Arc::new(herald_core::store::sqlite::SqliteTable::open(&dir.join("bench.db")).expect("sqlite")),
-        _ => {
-            let sdk = herald_core::aws::load_sdk_config().await;
-            let client = aws_sdk_dynamodb::Client::new(&sdk);
-            let name = herald_core::testing::unique_name("herald-bench");
-            herald_core::store::dynamodb::create_table(&client, &name).await.expect("table");
-            Arc::new(herald_core::store::dynamodb::DynamoTable::new(client, name))
-        }
-    }
-}
 
 async fn measure(backend: &str, total: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 30).unwrap();
     let slot = Utc.with_ymd_and_hms(2026, 11, 23, 8, 0, 0).unwrap();
-    let counting = Arc::new(CountingTable::new(table(backend, dir.path()).await));
+    let counting = Arc::new(CountingTable::new(herald_core::testing::bench_table(backend, dir.path()).await));
     let mut config = Config::from_lookup(|_| None).expect("config");
     config.blobs = BlobConfig::Fs(dir.path().join("blobs"));
     let mut ctx = Context::from_config(config).await.expect("context");

@@ -22,6 +22,21 @@ pub async fn emulator() -> Option<SdkConfig> {
     Some(crate::aws::load_sdk_config().await)
 }
 
+/// The table a benchmark measures: the embedded store in `dir` (`sqlite`), or a fresh table in
+/// the emulator (anything else; needs `AWS_ENDPOINT_URL`).
+pub async fn bench_table(backend: &str, dir: &std::path::Path) -> std::sync::Arc<dyn crate::store::Table> {
+    use crate::store::{dynamodb, sqlite};
+    match backend {
+        "sqlite" => std::sync::Arc::new(sqlite::SqliteTable::open(&dir.join("bench.db")).expect("sqlite")),
+        _ => {
+            let client = aws_sdk_dynamodb::Client::new(&crate::aws::load_sdk_config().await);
+            let name = unique_name("herald-bench");
+            dynamodb::create_table(&client, &name).await.expect("table");
+            std::sync::Arc::new(dynamodb::DynamoTable::new(client, name))
+        }
+    }
+}
+
 /// A resource name unique to this test process and call, for tests sharing one emulator.
 pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
