@@ -139,22 +139,17 @@ impl Store {
             return Ok(vec![]);
         }
         let range = SkRange::Between(quarter_key(from), quarter_key(to - Duration::minutes(QUARTER_MINUTES)));
-        let mut query = Query::table(ingest_log_pk(ws), range).limit(SUMMARY_PAGE);
         let mut log = Vec::new();
-        loop {
-            let page = self.table.query(&query).await?;
-            for item in &page.items {
-                let mut tally = IngestTally::default();
-                for name in IngestTally::COUNTERS {
-                    tally.set_counter(name, item.counter(name));
-                }
-                log.push((quarter_from_key(&item.key.sk)?, tally));
+        self.each_item(Query::table(ingest_log_pk(ws), range), |item| {
+            let mut tally = IngestTally::default();
+            for name in IngestTally::COUNTERS {
+                tally.set_counter(name, item.counter(name));
             }
-            match page.cursor {
-                Some(cursor) => query = query.after(Some(cursor)),
-                None => return Ok(log),
-            }
-        }
+            log.push((quarter_from_key(&item.key.sk)?, tally));
+            Ok(())
+        })
+        .await?;
+        Ok(log)
     }
 
     /// Calls `each` with every stored interaction received at or after `since`, in receipt
@@ -165,18 +160,12 @@ impl Store {
         since: DateTime<Utc>,
         mut each: impl FnMut(Interaction),
     ) -> Result<(), StoreError> {
-        let mut query =
-            Query::index(Index::Gsi1, interactions_index_pk(ws), SkRange::AtLeast(time_key(since))).limit(SUMMARY_PAGE);
-        loop {
-            let page = self.table.query(&query).await?;
-            for item in &page.items {
-                each(from_item(item)?);
-            }
-            match page.cursor {
-                Some(cursor) => query = query.after(Some(cursor)),
-                None => return Ok(()),
-            }
-        }
+        let query = Query::index(Index::Gsi1, interactions_index_pk(ws), SkRange::AtLeast(time_key(since)));
+        self.each_item(query, |item| {
+            each(from_item(item)?);
+            Ok(())
+        })
+        .await
     }
 
     /// When the workspace last received an interaction (that is still stored).
@@ -371,16 +360,30 @@ impl Store {
 
     /// Every summary `query` finds, page after page.
     async fn summaries_in(&self, query: Query) -> Result<Vec<DailySummary>, StoreError> {
-        let mut query = query.limit(SUMMARY_PAGE);
         let mut summaries = Vec::new();
+        self.each_item(query, |item| {
+            summaries.push(summary_from_item(item)?);
+            Ok(())
+        })
+        .await?;
+        Ok(summaries)
+    }
+
+    /// Calls `each` with every item `query` finds, a page of [`SUMMARY_PAGE`] at a time.
+    async fn each_item(
+        &self,
+        query: Query,
+        mut each: impl FnMut(&Item) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut query = query.limit(SUMMARY_PAGE);
         loop {
             let page = self.table.query(&query).await?;
             for item in &page.items {
-                summaries.push(summary_from_item(item)?);
+                each(item)?;
             }
             match page.cursor {
                 Some(cursor) => query = query.after(Some(cursor)),
-                None => return Ok(summaries),
+                None => return Ok(()),
             }
         }
     }
