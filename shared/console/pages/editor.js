@@ -467,29 +467,10 @@ function sourceFields(ed, s, p) {
   switch (s.type) {
     case "offer_performance":
     case "channel_effectiveness":
-      return h(
-        "div",
-        {},
-        labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), {
-          hint: "Compared with the period before it. Periods of days end with yesterday, the last complete day.",
-        }),
-        boolInput(ed, `${p}.include_today`, "Include today so far", s.include_today === true, (v) => {
-          if (v) s.include_today = true;
-          else delete s.include_today;
-        }, { hint: "A run in the morning then compares a few hours against whole days." }),
-      );
+      return periodFields(ed, s, p, "Compared with the period before it. Periods of days end with yesterday, the last complete day.",
+        { hint: "A run in the morning then compares a few hours against whole days." });
     case "ingest_health":
-      return h(
-        "div",
-        {},
-        labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), {
-          hint: "One row per day, in the run's timezone. Periods of days end with yesterday unless today is included.",
-        }),
-        boolInput(ed, `${p}.include_today`, "Include today so far", s.include_today === true, (v) => {
-          if (v) s.include_today = true;
-          else delete s.include_today;
-        }),
-      );
+      return periodFields(ed, s, p, "One row per day, in the run's timezone. Periods of days end with yesterday unless today is included.");
     case "data_freshness":
       return h("p", { class: "muted" }, "One row: when data last arrived, how old the summaries are, and how far the export is behind.");
     case "dataset":
@@ -503,6 +484,19 @@ function sourceFields(ed, s, p) {
     default:
       return h("p", { class: "muted" }, `Kind ${s.type}: edit it as JSON.`);
   }
+}
+
+/** A periodic source's period and its "include today" switch. */
+function periodFields(ed, s, p, periodHint, todayOptions = {}) {
+  return h(
+    "div",
+    {},
+    labelled(ed, "Period", selectInput(ed, `${p}.period`, PERIODS, s.period ?? "7d", (v) => (s.period = v)), { hint: periodHint }),
+    boolInput(ed, `${p}.include_today`, "Include today so far", s.include_today === true, (v) => {
+      if (v) s.include_today = true;
+      else delete s.include_today;
+    }, todayOptions),
+  );
 }
 
 function datasetFields(ed, s, p) {
