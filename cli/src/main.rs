@@ -191,9 +191,6 @@ enum Admin {
     },
 }
 
-/// Deliveries sent at once by the local server (they wait on the network, not the CPU).
-pub(crate) const DELIVER_WORKERS: usize = 8;
-
 /// Size of the demo data `make run` loads.
 const DEMO_CUSTOMERS: usize = 300;
 const DEMO_DAYS: i64 = 90;
@@ -256,8 +253,12 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
             workers::render_concurrency(),
             stopping.clone(),
         ));
-        let deliver =
-            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping.clone()));
+        let deliver = tokio::spawn(workers::run_workers(
+            ctx.clone(),
+            Worker::Deliver,
+            workers::DELIVER_CONCURRENCY,
+            stopping.clone(),
+        ));
         (render, deliver)
     });
     herald_core::http::serve::serve(listener, herald_core::http::router(ctx), shutdown_signal()).await?;

@@ -38,7 +38,7 @@ pub async fn run(ctx: Arc<Context>, workspace: &str, report: &str, params: &[Str
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         (
             tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone())),
-            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, crate::DELIVER_WORKERS, stopping)),
+            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, workers::DELIVER_CONCURRENCY, stopping)),
         )
     });
     let mut progress = Progress::new();

@@ -26,15 +26,22 @@ use herald_core::store::{RunCreation, Store};
 const CUSTOMERS: usize = 10_000;
 const EMULATED_CUSTOMERS: usize = 300;
 
-/// Deliveries sent at once, as the local server does.
-const DELIVER_WORKERS: usize = 8;
-
 /// The process's peak resident set size in MiB, from `/proc/self/status` (Linux).
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// CPU seconds (user, system) the process has used so far, from `/proc/self/stat` (Linux).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second on Linux).
+    Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
 }
 
 fn eml_files(dir: &std::path::Path) -> usize {
@@ -72,12 +79,14 @@ async fn burst(backend: &str, customers: usize) {
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     let concurrency = workers::render_concurrency();
     let render = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, concurrency, stopping.clone()));
-    let deliver = tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, DELIVER_WORKERS, stopping));
+    let deliver =
+        tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, workers::DELIVER_CONCURRENCY, stopping));
 
     if let Some(counting) = &counting {
         counting.take();
     }
     let started = Instant::now();
+    let cpu_before = cpu_seconds();
     let request = RunRequest::now(report, herald_core::domain::RunTrigger::Manual, serde_json::Map::new());
     let run_id = match start_run(&ctx, request).await.expect("start run") {
         RunCreation::Created(run) => run.id,
@@ -97,6 +106,7 @@ async fn burst(backend: &str, customers: usize) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let elapsed = started.elapsed();
+    let cpu = cpu_seconds().zip(cpu_before).map(|((user, system), (u0, s0))| (user - u0, system - s0));
     let _ = stop.send(true);
     let _ = tokio::join!(render, deliver);
 
@@ -118,11 +128,12 @@ async fn burst(backend: &str, customers: usize) {
     }
     println!(
         "burst {backend}  {customers} entries ({emails} emails, {} skipped by condition): {:>6.1} s end to end \
-         ({:.1} s to create the run) | {:>6.0} entries/s | peak RSS {} | {cores} cores, seeded in {:.1} s",
+         ({:.1} s to create the run) | {:>6.0} entries/s | CPU {} | peak RSS {} | {cores} cores, seeded in {:.1} s",
         customers - emails,
         elapsed.as_secs_f64(),
         created.as_secs_f64(),
         customers as f64 / elapsed.as_secs_f64(),
+        cpu.map_or_else(|| "n/a".to_owned(), |(user, system)| format!("{user:.1} s user + {system:.1} s system")),
         peak_rss_mib().map_or_else(|| "n/a".to_owned(), |m| format!("{m:.0} MiB")),
         seeded.as_secs_f64(),
     );

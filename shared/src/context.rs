@@ -14,6 +14,7 @@ use crate::deliver::Senders;
 use crate::http::rate_limit::RateLimiter;
 use crate::narrate::Narrators;
 use crate::net::OutboundHttp;
+use crate::pipeline::workers::Handoff;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
@@ -29,6 +30,7 @@ pub const LOCAL_URL: &str = "http://127.0.0.1:8080";
 /// How long a locally received job stays invisible before it is offered again.
 const LOCAL_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(300);
 
+#[derive(Clone)]
 pub struct Context {
     pub config: Arc<Config>,
     pub store: Store,
@@ -51,6 +53,9 @@ pub struct Context {
     pub senders: Arc<Senders>,
     /// Requests per token and minute.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Where render jobs hand their entries' deliveries when this process delivers too (the
+    /// local queues); `None` sends them through the deliver queue.
+    pub handoff: Option<Handoff>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +120,7 @@ impl Context {
             }
         };
         let config_tick = config.tick_schedule.clone();
+        let handoff = (config.queue == QueueConfig::Local).then(Handoff::default);
         let outbound = Arc::new(OutboundHttp::new());
         let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone(), outbound.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -138,6 +144,7 @@ impl Context {
             databases: Arc::new(Databases::new()),
             senders,
             rate_limiter,
+            handoff,
         })
     }
 }

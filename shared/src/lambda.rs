@@ -49,9 +49,9 @@ pub enum Worker {
 /// Runs one job of a worker.
 pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), PipelineError> {
     match (worker, job) {
-        (Worker::Render, Job::Render { run_id, entry_id, .. }) => {
+        (Worker::Render, Job::Render { workspace_id, run_id, entry_id }) => {
             // Boxed: the pipeline futures are large, and the handler stays small to lay out.
-            Box::pin(render_entry::render_entry(ctx, *run_id, *entry_id)).await.map(|_| ())
+            Box::pin(render_entry::render_entry(ctx, *workspace_id, *run_id, *entry_id)).await.map(|_| ())
         }
         (Worker::Render, Job::ReviewDocument { workspace_id, file_id }) => {
             Box::pin(review_document::make_review_document(ctx, *workspace_id, *file_id)).await
@@ -59,8 +59,9 @@ pub async fn run_job(ctx: &Context, worker: Worker, job: &Job) -> Result<(), Pip
         (Worker::Render, Job::EvaluateAlert { workspace_id, rule_id, slot }) => {
             Box::pin(crate::pipeline::alerts::evaluate_claimed(ctx, *workspace_id, *rule_id, *slot)).await.map(|_| ())
         }
-        (Worker::Deliver, Job::Deliver { run_id, entry_id, delivery_id, .. }) => {
-            Box::pin(deliver_entry::deliver_entry(ctx, *run_id, *entry_id, *delivery_id)).await.map(|_| ())
+        (Worker::Deliver, Job::Deliver { workspace_id, run_id, entry_id, delivery_id }) => {
+            let job = deliver_entry::deliver_entry(ctx, *workspace_id, (*run_id, *entry_id), *delivery_id);
+            Box::pin(job).await.map(|_| ())
         }
         _ => Err(PipelineError::Queue(crate::queue::QueueError::Malformed(format!(
             "a {worker:?} worker cannot run {job:?}"

@@ -352,15 +352,19 @@ async fn the_same_delivery_job_processed_twice_sends_once() {
     report(&s, json!([{"destination_id": webhook}])).await;
     let id: herald_core::domain::RunId = run_now(&s).await.parse().unwrap();
     let entries = s.ctx.store.list_entries(id, &herald_core::store::PageRequest::first(1)).await.unwrap().items;
-    let entry = entries[0].id;
-    herald_core::pipeline::render_entry::render_entry(&s.ctx, id, entry).await.unwrap();
+    let (ws, entry) = (s.access.workspace.id, entries[0].id);
+    // The render hands the entry to a delivery of its own; two more jobs race it, and a third
+    // comes after.
+    herald_core::pipeline::render_entry::render_entry(&s.ctx, ws, id, entry).await.unwrap();
     let (a, b) = tokio::join!(
-        herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, id, entry, None),
-        herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, id, entry, None)
+        herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, ws, (id, entry), None),
+        herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, ws, (id, entry), None)
     );
     a.unwrap();
     b.unwrap();
-    herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, id, entry, None).await.unwrap();
+    let run = s.settled_run(&id.to_string()).await;
+    assert_eq!(run["finished"], true, "{run}");
+    herald_core::pipeline::deliver_entry::deliver_entry(&s.ctx, ws, (id, entry), None).await.unwrap();
     assert_eq!(hook.requests().len(), 1);
     let run = run_detail(&s, &id.to_string()).await;
     assert_eq!(statuses(&run), ["sent"]);

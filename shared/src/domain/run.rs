@@ -575,6 +575,15 @@ impl Delivery {
     pub fn send_key(&self) -> String {
         format!("{}-{}-{}", self.run_id, self.entry_id, self.index)
     }
+
+    /// Claims the delivery for one send, held until `until`: counts the attempt and records
+    /// the idempotency key before anything is sent.
+    pub fn claim(&mut self, now: DateTime<Utc>, until: DateTime<Utc>) {
+        self.attempts += 1;
+        self.idempotency_key = Some(self.send_key());
+        self.sending_until = Some(until);
+        self.updated_at = now;
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 
 use std::time::Duration as StdDuration;
 
+use bytes::Bytes;
+
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use tracing::Instrument;
@@ -43,68 +45,88 @@ pub enum DeliverOutcome {
     Skipped,
 }
 
-/// Delivers entry `entry_id` of run `run_id` (only delivery `only`, when given).
+/// Delivers entry `entry_id` of run `run_id` of workspace `workspace_id` (only delivery
+/// `only`, when given).
 pub async fn deliver_entry(
     ctx: &Context,
-    run_id: RunId,
-    entry_id: EntryId,
+    workspace_id: WorkspaceId,
+    (run_id, entry_id): (RunId, EntryId),
     only: Option<DeliveryId>,
 ) -> Result<DeliverOutcome, PipelineError> {
     let now = ctx.clock.now();
-    let entry = match ctx.store.get_entry(run_id, entry_id).await {
-        Ok(entry) if entry.status == EntryStatus::InProgress && !entry.artifacts.is_empty() => entry,
+    let (entry, run, workspace) = match ctx.store.entry_with_context(workspace_id, run_id, entry_id).await {
+        Ok(found) if found.0.status == EntryStatus::InProgress && !found.0.artifacts.is_empty() => found,
         Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(DeliverOutcome::Skipped),
         Err(e) => return Err(e.into()),
     };
-    let run = ctx.store.get_run(run_id).await?;
-    let workspace = ctx.store.get_workspace(run.workspace_id).await?;
     let span = tracing::info_span!("deliver", run = %run_id, entry = %entry_id, tenant = %workspace.code);
-    deliver_rendered(ctx, &workspace, &run, &entry, only, now).instrument(span).await
+    deliver_rendered(ctx, &workspace, &run, &entry, (only, None), now).instrument(span).await
 }
 
-/// Sends an entry's open deliveries (only `only`, when given) and settles the entry.
-async fn deliver_rendered(
+/// Sends an entry's open deliveries (only `only`, when given) and settles the entry. The
+/// entry's first delivery job creates every delivery record already claimed, in one write,
+/// and settles the entry from what it sent; a repeated job finds the records and claims the
+/// open ones one by one.
+pub(crate) async fn deliver_rendered(
     ctx: &Context,
     workspace: &Workspace,
     run: &Run,
     entry: &Entry,
-    only: Option<DeliveryId>,
+    (only, stored): (Option<DeliveryId>, Option<Vec<Bytes>>),
     now: DateTime<Utc>,
 ) -> Result<DeliverOutcome, PipelineError> {
-    let (run_id, entry_id) = (run.id, entry.id);
     let report = &run.inputs.report;
-    let records: Vec<Delivery> = report
-        .deliveries
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| Delivery::new(entry, spec.destination_id, i as u32, now))
-        .collect();
-    ctx.store.create_deliveries(&records).await?;
-    let deliveries = ctx.store.list_deliveries(run_id, Some(entry_id), &PageRequest::first(200)).await?.items;
+    let records = || -> Vec<Delivery> {
+        let specs = report.deliveries.iter().enumerate();
+        specs.map(|(i, spec)| Delivery::new(entry, spec.destination_id, i as u32, now)).collect()
+    };
+    let mut claimed_here = records();
+    claimed_here.iter_mut().for_each(|d| d.claim(now, now + SEND_LEASE));
+    let first = only.is_none() && ctx.store.create_all_deliveries(&mut claimed_here).await?;
+    let deliveries = if first {
+        claimed_here
+    } else {
+        ctx.store.create_deliveries(&records()).await?;
+        ctx.store.list_deliveries(run.id, Some(entry.id), &PageRequest::first(200)).await?.items
+    };
 
     let scope =
         scope(report, &entry.parameters, (entry.row.as_ref(), entry.configuration.as_ref()), &run.inputs.data, run);
-    let mut files: Option<Vec<OutgoingFile>> = None;
+    // The artifacts' bytes, read once (when the render did not hand them over) for every delivery.
+    let mut stored = stored.filter(|bytes| bytes.len() == entry.artifacts.len());
+    // What this job settled, while it settles every delivery of the entry.
+    let mut settled = first.then(|| Vec::with_capacity(report.deliveries.len()));
     for delivery in deliveries {
-        let open = !delivery.status.is_settled() && delivery.next_attempt_at.is_none_or(|at| at <= now);
-        if only.is_some_and(|id| id != delivery.id) || !open {
+        let claimed = if first {
+            delivery
+        } else {
+            let open = !delivery.status.is_settled() && delivery.next_attempt_at.is_none_or(|at| at <= now);
+            if only.is_some_and(|id| id != delivery.id) || !open {
+                continue;
+            }
+            match ctx.store.claim_delivery(&delivery, now, now + SEND_LEASE).await {
+                Ok(claimed) => claimed,
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let Some(spec) = report.deliveries.get(claimed.index as usize) else {
+            settled = None;
             continue;
-        }
-        let Some(spec) = report.deliveries.get(delivery.index as usize) else { continue };
-        let claimed = match ctx.store.claim_delivery(&delivery, now, now + SEND_LEASE).await {
-            Ok(claimed) => claimed,
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
         };
         // A panic while preparing or sending one message fails that delivery alone.
-        let sent = super::isolated(attempt(ctx, workspace, run, entry, spec, &claimed, &scope, &mut files, now));
+        let sent = super::isolated(attempt(ctx, workspace, run, entry, spec, &claimed, &scope, &mut stored, now));
         let result = match sent.await {
             Ok(result) => result?,
             Err(panicked) => Attempt::Failed(SendError::Permanent(format!("the delivery {panicked}"))),
         };
-        settle(ctx, &claimed, result, now).await?;
+        match (settle(ctx, &claimed, result, now).await?, &mut settled) {
+            (Some(done), Some(settled)) => settled.push(done),
+            (None, _) => settled = None,
+            (Some(_), None) => {}
+        }
     }
-    finish(ctx, entry, now).await
+    finish(ctx, entry, settled, now).await
 }
 
 enum Attempt {
@@ -123,7 +145,7 @@ async fn attempt(
     spec: &DeliverySpec,
     delivery: &Delivery,
     scope: &Value,
-    files: &mut Option<Vec<OutgoingFile>>,
+    stored: &mut Option<Vec<Bytes>>,
     now: DateTime<Utc>,
 ) -> Result<Attempt, PipelineError> {
     if let Some(text) = spec.condition.as_deref() {
@@ -152,9 +174,10 @@ async fn attempt(
             return Ok(Attempt::Skipped(Some(note)));
         }
     }
-    if files.is_none() {
-        *files = Some(load_files(ctx, entry, spec, scope, now).await?);
+    if stored.is_none() {
+        *stored = Some(load_bytes(ctx, entry).await?);
     }
+    let files = outgoing_files(ctx, entry, spec, scope, stored.as_deref().unwrap_or_default(), now).await?;
     let report = &run.inputs.report;
     let subject = spec.subject.as_deref().map(|s| template::expand(s, scope)).filter(|s| !s.trim().is_empty());
     let outgoing = Outgoing {
@@ -181,7 +204,7 @@ async fn attempt(
         run_url: format!("{}/api/v1/reports/runs/{}", ctx.config.public_base_url(), run.id),
         view_url: (!spec.addressed_from_data())
             .then(|| format!("{}/console#/runs/{}", ctx.config.public_base_url(), run.id)),
-        files: files.clone().unwrap_or_default(),
+        files,
     };
     Ok(match ctx.senders.send(workspace, &destination, outgoing, now).await {
         Ok(receipt) => Attempt::Sent(receipt),
@@ -212,25 +235,34 @@ async fn drop_suppressed(
     Ok(suppressed)
 }
 
-/// The entry's stored artifacts, named by the delivery's naming pattern when it has one.
-async fn load_files(
+/// The bytes of the entry's stored artifacts, in order.
+async fn load_bytes(ctx: &Context, entry: &Entry) -> Result<Vec<Bytes>, PipelineError> {
+    let mut bytes = Vec::with_capacity(entry.artifacts.len());
+    for artifact in &entry.artifacts {
+        bytes.push(ctx.blobs.get(&artifact.key).await?);
+    }
+    Ok(bytes)
+}
+
+/// The entry's artifacts as one delivery sends them: named by its naming pattern when it has
+/// one, with a download link each.
+async fn outgoing_files(
     ctx: &Context,
     entry: &Entry,
     spec: &DeliverySpec,
     scope: &Value,
+    bytes: &[Bytes],
     now: DateTime<Utc>,
 ) -> Result<Vec<OutgoingFile>, PipelineError> {
     let mut files = Vec::with_capacity(entry.artifacts.len());
-    for artifact in &entry.artifacts {
-        let bytes = ctx.blobs.get(&artifact.key).await?;
-        let download_url = ctx.blobs.signed_url(&artifact.key, LINK_TTL, now).await?;
+    for (artifact, bytes) in entry.artifacts.iter().zip(bytes) {
         files.push(OutgoingFile {
             file_name: file_name(spec.naming_pattern.as_deref(), &artifact.file_name, scope),
             content_type: artifact.content_type.clone(),
             size: bytes.len() as u64,
             sha256: artifact.sha256.clone(),
-            bytes,
-            download_url,
+            bytes: bytes.clone(),
+            download_url: ctx.blobs.signed_url(&artifact.key, LINK_TTL, now).await?,
         });
     }
     Ok(files)
@@ -262,7 +294,14 @@ fn file_name(pattern: Option<&str>, original: &str, scope: &Value) -> String {
     }
 }
 
-async fn settle(ctx: &Context, delivery: &Delivery, result: Attempt, now: DateTime<Utc>) -> Result<(), PipelineError> {
+/// Records what became of a claimed delivery: the delivery as written, or `None` when it
+/// moved on meanwhile (its claim lapsed and another sender has it).
+async fn settle(
+    ctx: &Context,
+    delivery: &Delivery,
+    result: Attempt,
+    now: DateTime<Utc>,
+) -> Result<Option<Delivery>, PipelineError> {
     let from = delivery.status;
     let outcome = match result {
         Attempt::Sent(receipt) => {
@@ -313,16 +352,27 @@ async fn settle(ctx: &Context, delivery: &Delivery, result: Attempt, now: DateTi
         }
     };
     match outcome {
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Ok(written) => Ok(Some(written)),
+        Err(StoreError::Conflict(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Settles the entry once every delivery has, or leases it until the next retry is due.
-async fn finish(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<DeliverOutcome, PipelineError> {
-    let deliveries = ctx.store.list_deliveries(entry.run_id, Some(entry.id), &PageRequest::first(200)).await?.items;
+/// `known` holds every delivery of the entry when this job wrote each one last; otherwise
+/// they are read.
+async fn finish(
+    ctx: &Context,
+    entry: &Entry,
+    known: Option<Vec<Delivery>>,
+    now: DateTime<Utc>,
+) -> Result<DeliverOutcome, PipelineError> {
+    let deliveries = match known {
+        Some(deliveries) => deliveries,
+        None => ctx.store.list_deliveries(entry.run_id, Some(entry.id), &PageRequest::first(200)).await?.items,
+    };
     if let Some(next) = deliveries.iter().filter(|d| !d.status.is_settled()).filter_map(|d| d.next_attempt_at).min() {
-        ctx.store.extend_entry_lease(entry.run_id, entry.id, EntryStatus::InProgress, next).await?;
+        ctx.store.update_held_entry(entry, |e| e.lease_until = Some(next)).await?;
         return Ok(DeliverOutcome::Waiting(next));
     }
     if deliveries.iter().any(|d| !d.status.is_settled()) {
@@ -345,9 +395,9 @@ async fn finish(ctx: &Context, entry: &Entry, now: DateTime<Utc>) -> Result<Deli
     let error = (!reasons.is_empty()).then(|| reasons.join("; "));
     match ctx
         .store
-        .transition_entry(entry.run_id, entry.id, EntryStatus::InProgress, next, now, |e| {
+        .transition_held_entry(entry, next, now, |e| {
             e.lease_until = None;
-            e.error = error;
+            e.error = error.clone();
         })
         .await
     {

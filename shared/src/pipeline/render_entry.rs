@@ -8,16 +8,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value, json};
 use tracing::Instrument;
 
 use super::PipelineError;
+use super::deliver_entry::deliver_rendered;
 use super::recovery::PICKUP_DEADLINE;
 use crate::context::Context;
 use crate::domain::{
     Artifact, Entry, EntryConfiguration, EntryId, EntryStatus, NarrativeOutput, Report, Run, RunId, RunStatus, RunTime,
-    SourceRole, Workspace,
+    SourceRole, Workspace, WorkspaceId,
 };
 use crate::queue::Job;
 use crate::render::compose::{Composed, compose};
@@ -39,13 +41,27 @@ pub enum RenderOutcome {
     Skipped,
 }
 
-/// Renders entry `entry_id` of run `run_id`.
-pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Result<RenderOutcome, PipelineError> {
+/// Renders entry `entry_id` of run `run_id` (of workspace `workspace_id`).
+pub async fn render_entry(
+    ctx: &Context,
+    workspace_id: WorkspaceId,
+    run_id: RunId,
+    entry_id: EntryId,
+) -> Result<RenderOutcome, PipelineError> {
     let now = ctx.clock.now();
-    // The claim reads the entry: one that is not queued (or gone) is someone else's or done.
+    // One read for the entry, its run and its workspace; the claim is conditioned on the entry
+    // as read. One that is not queued (or gone) is someone else's or done.
+    let (entry, run, workspace) = match ctx.store.entry_with_context(workspace_id, run_id, entry_id).await {
+        Ok(found) => found,
+        Err(StoreError::NotFound { .. }) => return Ok(RenderOutcome::Skipped),
+        Err(e) => return Err(e.into()),
+    };
+    if entry.status != EntryStatus::Queued {
+        return Ok(RenderOutcome::Skipped);
+    }
     let claimed = ctx
         .store
-        .transition_entry(run_id, entry_id, EntryStatus::Queued, EntryStatus::InProgress, now, |e| {
+        .transition_held_entry(&entry, EntryStatus::InProgress, now, |e| {
             e.lease_until = Some(now + RENDER_LEASE);
             e.attempts += 1;
         })
@@ -55,40 +71,36 @@ pub async fn render_entry(ctx: &Context, run_id: RunId, entry_id: EntryId) -> Re
         Err(StoreError::Conflict(_) | StoreError::NotFound { .. }) => return Ok(RenderOutcome::Skipped),
         Err(e) => return Err(e.into()),
     };
-    let run = ctx.store.get_run(run_id).await?;
     if run.status == RunStatus::Cancelled {
-        ctx.store
-            .transition_entry(run_id, entry_id, EntryStatus::InProgress, EntryStatus::Cancelled, now, |e| {
-                e.lease_until = None
-            })
-            .await?;
+        ctx.store.transition_held_entry(&entry, EntryStatus::Cancelled, now, |e| e.lease_until = None).await?;
         return Ok(RenderOutcome::Skipped);
     }
-    let workspace = ctx.store.get_workspace(run.workspace_id).await?;
     let span = tracing::info_span!("render", run = %run_id, entry = %entry_id, tenant = %workspace.code);
-    render_claimed(ctx, &workspace, &run, &entry, now).instrument(span).await
+    render_claimed(ctx, &Arc::new(workspace), &Arc::new(run), &entry, now).instrument(span).await
 }
 
 /// Renders an entry this worker has claimed, and records what became of it.
 async fn render_claimed(
     ctx: &Context,
-    workspace: &Workspace,
-    run: &Run,
+    workspace: &Arc<Workspace>,
+    run: &Arc<Run>,
     entry: &Entry,
     now: DateTime<Utc>,
 ) -> Result<RenderOutcome, PipelineError> {
-    let (run_id, entry_id) = (run.id, entry.id);
+    let run_id = run.id;
     // A panic on this entry's content fails this entry alone.
     let produced = match super::isolated(produce(ctx, workspace, run, entry, now)).await {
         Ok(produced) => produced?,
         Err(panicked) => Err(panicked),
     };
     match produced {
-        Ok(Generated { artifacts, narrative, failures }) => {
+        Ok(Generated { files: StoredFiles { artifacts, bytes }, narrative, failures }) => {
+            // The run as its deliveries see it: with the narrative this entry wrote, if any.
+            let mut run = run.clone();
             if let Some(narrative) = &narrative
                 && entry.seq == 0
             {
-                ctx.store.record_narrative(run_id, narrative).await?;
+                run = Arc::new(ctx.store.record_narrative(run_id, narrative).await?);
             }
             let report = &run.inputs.report;
             let next = if report.hold_for_review {
@@ -102,20 +114,18 @@ async fn render_claimed(
             };
             if next == EntryStatus::InProgress {
                 // Delivering: the stored artifacts mark the entry as rendered for recovery.
-                ctx.store
-                    .update_entry_in(run_id, entry_id, EntryStatus::InProgress, |e| {
+                let rendered = ctx
+                    .store
+                    .update_held_entry(entry, |e| {
                         e.artifacts = artifacts.clone();
                         e.generation_errors = failures.clone();
                         e.lease_until = Some(now + PICKUP_DEADLINE);
                     })
                     .await?;
-                let job = Job::Deliver { workspace_id: run.workspace_id, run_id, entry_id, delivery_id: None };
-                if let Err(error) = ctx.deliver_queue.send(&[job]).await {
-                    tracing::warn!(%error, "could not enqueue the deliveries; recovery will");
-                }
+                hand_over(ctx, workspace, &run, rendered, bytes).await;
             } else {
                 ctx.store
-                    .transition_entry(run_id, entry_id, EntryStatus::InProgress, next, now, |e| {
+                    .transition_held_entry(entry, next, now, |e| {
                         e.artifacts = artifacts.clone();
                         e.generation_errors = failures.clone();
                         e.error = (!failures.is_empty()).then(|| failures.join("; "));
@@ -129,7 +139,7 @@ async fn render_claimed(
         Err(reason) => {
             tracing::warn!(%reason, "entry generation failed");
             ctx.store
-                .transition_entry(run_id, entry_id, EntryStatus::InProgress, EntryStatus::GenerationFailed, now, |e| {
+                .transition_held_entry(entry, EntryStatus::GenerationFailed, now, |e| {
                     e.error = Some(reason.clone());
                     e.lease_until = None;
                 })
@@ -139,12 +149,55 @@ async fn render_claimed(
     }
 }
 
+/// Passes a rendered entry on to its deliveries: to a task of this process when it delivers
+/// too (falling back to the deliver queue, which retries, when that fails), else through the
+/// deliver queue. A job that is lost on the way is the recovery sweep's.
+async fn hand_over(ctx: &Context, workspace: &Arc<Workspace>, run: &Arc<Run>, entry: Entry, bytes: Vec<Bytes>) {
+    let Some(handoff) = &ctx.handoff else { return enqueue_delivery(ctx, run, entry.id).await };
+    let (ctx, workspace, run) = (ctx.clone(), workspace.clone(), run.clone());
+    let span = tracing::info_span!("deliver", run = %run.id, entry = %entry.id, tenant = %workspace.code);
+    let delivering = async move {
+        let now = ctx.clock.now();
+        if let Err(error) = deliver_rendered(&ctx, &workspace, &run, &entry, (None, Some(bytes)), now).await {
+            tracing::warn!(%error, "delivering failed; the deliver queue will try again");
+            enqueue_delivery(&ctx, &run, entry.id).await;
+        }
+    };
+    handoff.spawn(delivering.instrument(span)).await;
+}
+
+async fn enqueue_delivery(ctx: &Context, run: &Run, entry_id: EntryId) {
+    let job = Job::Deliver { workspace_id: run.workspace_id, run_id: run.id, entry_id, delivery_id: None };
+    if let Err(error) = ctx.deliver_queue.send(&[job]).await {
+        tracing::warn!(%error, "could not enqueue the deliveries; recovery will");
+    }
+}
+
 /// What rendering an entry made: its files, the run's narrative (first entry), and the
 /// reports that failed while others did not.
 struct Generated {
-    artifacts: Vec<Artifact>,
+    files: StoredFiles,
     narrative: Option<NarrativeOutput>,
     failures: Vec<String>,
+}
+
+/// Files stored for an entry: their records, and their bytes for the deliveries that follow.
+#[derive(Default)]
+struct StoredFiles {
+    artifacts: Vec<Artifact>,
+    bytes: Vec<Bytes>,
+}
+
+impl StoredFiles {
+    fn push(&mut self, artifact: Artifact, bytes: Bytes) {
+        self.artifacts.push(artifact);
+        self.bytes.push(bytes);
+    }
+
+    fn append(&mut self, mut other: StoredFiles) {
+        self.artifacts.append(&mut other.artifacts);
+        self.bytes.append(&mut other.bytes);
+    }
 }
 
 /// The generated files, or why nothing could be generated (the outer error is infrastructure
@@ -172,13 +225,13 @@ async fn produce(
         }
         None => &run.inputs.report,
     };
-    let mut generated = Generated { artifacts: Vec::new(), narrative: None, failures: Vec::new() };
+    let mut generated = Generated { files: StoredFiles::default(), narrative: None, failures: Vec::new() };
     if !report.sections.is_empty() || included.is_empty() {
         // Narrate once per run: the first entry speaks for the run's shared figures.
         let narrate_here = entry.seq == 0 || report.repeating_source().is_none();
         match document(ctx, workspace, run, entry, report, &entry.parameters, narrate_here, now).await? {
-            Ok((artifacts, narrative)) => {
-                generated.artifacts = artifacts;
+            Ok((files, narrative)) => {
+                generated.files = files;
                 generated.narrative = narrative;
             }
             Err(reason) if included.is_empty() => return Ok(Err(reason)),
@@ -204,11 +257,11 @@ async fn produce(
             }
         };
         match document(ctx, workspace, run, entry, other, &parameters, false, now).await? {
-            Ok((artifacts, _)) => generated.artifacts.extend(artifacts),
+            Ok((files, _)) => generated.files.append(files),
             Err(reason) => generated.failures.push(format!("report `{}`: {reason}", other.code)),
         }
     }
-    if generated.artifacts.is_empty() && !generated.failures.is_empty() {
+    if generated.files.artifacts.is_empty() && !generated.failures.is_empty() {
         return Ok(Err(generated.failures.join("; ")));
     }
     Ok(Ok(generated))
@@ -226,7 +279,7 @@ async fn document(
     parameters: &Map<String, Value>,
     narrate_here: bool,
     now: DateTime<Utc>,
-) -> Result<Result<(Vec<Artifact>, Option<NarrativeOutput>), String>, PipelineError> {
+) -> Result<Result<(StoredFiles, Option<NarrativeOutput>), String>, PipelineError> {
     let scope = scope(report, parameters, (entry.row.as_ref(), entry.configuration.as_ref()), &run.inputs.data, run);
     let composed = match build(
         ctx,
@@ -250,11 +303,12 @@ async fn document(
     };
     // The report's own files sit beside the entry; included reports' in a folder of their code.
     let folder = if report.id == run.inputs.report.id { String::new() } else { format!("{}/", report.code) };
-    let mut artifacts = Vec::with_capacity(files.len());
+    let mut stored = StoredFiles::default();
     for (format, file) in files {
         let key = format!("ws/{}/runs/{}/{}/{folder}{}", run.workspace_id, run.id, entry.id, file.file_name);
-        let meta = ctx.blobs.put(&key, file.bytes.into(), file.content_type).await?;
-        artifacts.push(Artifact {
+        let bytes = Bytes::from(file.bytes);
+        let meta = ctx.blobs.put(&key, bytes.clone(), file.content_type).await?;
+        let artifact = Artifact {
             report_id: report.id,
             format,
             key,
@@ -262,9 +316,10 @@ async fn document(
             content_type: file.content_type.to_owned(),
             size: meta.size,
             sha256: meta.sha256,
-        });
+        };
+        stored.push(artifact, bytes);
     }
-    Ok(Ok((artifacts, narrative)))
+    Ok(Ok((stored, narrative)))
 }
 
 /// Fetches the report's sources and composes its document. The repeating source of an

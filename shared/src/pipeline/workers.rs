@@ -4,6 +4,7 @@
 //! let the running ones finish (anything cut short is still in the store, and the start-up
 //! recovery sweep hands it out again).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +18,48 @@ use crate::queue::Queue;
 /// How long a failed job waits before it is offered again (times the attempt, capped).
 const RETRY_DELAY: Duration = Duration::from_secs(5);
 
+/// Deliveries the local server sends at once (they wait on the network, not the CPU).
+pub const DELIVER_CONCURRENCY: usize = 8;
+
 /// Render jobs the local server runs at once: two per core, so one entry's waits on the
 /// store and the files overlap another's rendering.
 pub fn render_concurrency() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from) * 2
+}
+
+/// Deliveries handed by a render job straight to a task of the same process (the local
+/// server), instead of through the deliver queue: the entry, its run and its workspace are
+/// still in hand, so nothing is read again. At most [`DELIVER_CONCURRENCY`] run at once; a
+/// render job waits for a free slot, so rendering slows to the pace of delivering. A
+/// hand-off cut short by a crash is in the store like any delivery: the recovery sweep
+/// hands the entry out again.
+#[derive(Clone)]
+pub struct Handoff {
+    slots: Arc<Semaphore>,
+}
+
+impl Default for Handoff {
+    fn default() -> Self {
+        Self { slots: Arc::new(Semaphore::new(DELIVER_CONCURRENCY)) }
+    }
+}
+
+impl Handoff {
+    /// Waits for a free slot, then runs `work` on a task of its own.
+    pub async fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
+        // The semaphore is never closed, so a slot always comes.
+        if let Ok(slot) = self.slots.clone().acquire_owned().await {
+            tokio::spawn(async move {
+                work.await;
+                drop(slot);
+            });
+        }
+    }
+
+    /// Waits until every delivery handed off has finished.
+    pub async fn drain(&self) {
+        let _all = self.slots.acquire_many(DELIVER_CONCURRENCY as u32).await;
+    }
 }
 
 /// Runs `worker` jobs from its queue until `shutdown` turns true, at most `concurrency` at a
@@ -78,4 +117,7 @@ pub async fn run_workers(ctx: Arc<Context>, worker: Worker, concurrency: usize, 
         while running.try_join_next().is_some() {}
     }
     while running.join_next().await.is_some() {}
+    if let (Worker::Render, Some(handoff)) = (worker, &ctx.handoff) {
+        handoff.drain().await;
+    }
 }

@@ -265,6 +265,23 @@ pub async fn bulk_puts_write_many_items_and_replace_existing_ones(table: &dyn Ta
     assert!(all.iter().all(|i| i.state.as_deref() == Some("ParametersPrepared")));
 }
 
+pub async fn batched_reads_return_items_in_the_order_asked_for(table: &dyn Table, p: &str) {
+    let items: Vec<Item> = (0..150).map(|i| item(p, &format!("{i:03}"))).collect();
+    table.put_all(items).await.unwrap();
+    let mut keys: Vec<Key> = (0..150).rev().map(|i| Key::new(p, format!("{i:03}"))).collect();
+    keys.insert(3, Key::new(p, "missing"));
+    keys.push(Key::new(p, "007"));
+    let got = table.get_many(&keys).await.unwrap();
+    assert_eq!(got.len(), keys.len());
+    for (key, item) in keys.iter().zip(&got) {
+        match item {
+            Some(item) => assert_eq!(&item.key, key),
+            None => assert_eq!(key.sk, "missing"),
+        }
+    }
+    assert!(table.get_many(&[]).await.unwrap().is_empty());
+}
+
 /// Many workers race to move one item from `Queued` to `InProgress`: exactly one may win.
 pub async fn concurrent_conditional_transitions_have_exactly_one_winner(table: Arc<dyn Table>, p: &str) {
     let mut it = item(p, "entry");
@@ -351,6 +368,7 @@ macro_rules! table_contract {
             case!(a_cursor_from_another_partition_is_refused);
             case!(bulk_puts_write_many_items_and_replace_existing_ones);
             case!(bulk_deletes_remove_many_items_and_ignore_missing_ones);
+            case!(batched_reads_return_items_in_the_order_asked_for);
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_conditional_transitions_have_exactly_one_winner() {

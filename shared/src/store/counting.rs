@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use super::table::{Item, Key, Page, Query, Table, TableError, Write};
+use super::table::{Item, Key, MAX_BATCH_READ, Page, Query, Table, TableError, Write};
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Traffic {
@@ -50,6 +50,14 @@ impl Table for CountingTable {
         let item = self.inner.get(key).await?;
         self.count(usize::from(item.is_some()), 0);
         Ok(item)
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        let items = self.inner.get_many(keys).await?;
+        // One request per batch, as DynamoDB's BatchGetItem.
+        self.requests.fetch_add(keys.len().div_ceil(MAX_BATCH_READ) as u64, Ordering::Relaxed);
+        self.items_read.fetch_add(items.iter().flatten().count() as u64, Ordering::Relaxed);
+        Ok(items)
     }
 
     async fn query(&self, query: &Query) -> Result<Page, TableError> {

@@ -26,7 +26,7 @@
 //! are refused as `InvalidWrite`, and reads of empty keys or ranges that only an empty sort key
 //! could match return nothing without asking DynamoDB.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -36,13 +36,13 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
+    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
     TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, WriteRequest,
 };
 
 use super::table::{
-    Condition, INDEX_COUNT, Index, Item, Key, Page, Position, Query, SkRange, Table, TableError, Update, Write,
-    check_transaction,
+    Condition, INDEX_COUNT, Index, Item, Key, MAX_BATCH_READ, Page, Position, Query, SkRange, Table, TableError,
+    Update, Write, check_transaction,
 };
 
 type Attrs = HashMap<String, AttributeValue>;
@@ -694,6 +694,26 @@ impl Table for DynamoTable {
         out.item().map(from_attrs).transpose()
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        // A batch may not name one key twice; keys no item can have are not asked for.
+        let unique: BTreeSet<&Key> = keys.iter().filter(|k| !k.pk.is_empty() && !k.sk.is_empty()).collect();
+        let unique: Vec<&Key> = unique.into_iter().collect();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(MAX_BATCH_READ) {
+            let keys = chunk.iter().map(|key| key_attrs(key)).collect();
+            let wanted = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| backend_msg(format!("BatchGetItem: {e}")))?;
+            for attrs in self.batch_get(wanted).await? {
+                let item = from_attrs(&attrs)?;
+                found.insert(item.key.clone(), item);
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
+    }
+
     async fn query(&self, query: &Query) -> Result<Page, TableError> {
         let start = query.cursor.as_deref().map(|c| Position::decode(c, query)).transpose()?;
         let start = start.map(|position| start_key(&position, query.index)).transpose()?;
@@ -882,6 +902,37 @@ impl DynamoTable {
 
     /// Sends one batch, retrying unprocessed items (and throttled calls) with exponential
     /// backoff and jitter, up to `BATCH_ATTEMPTS` calls.
+    /// Reads `wanted` with `BatchGetItem`, asking again (with back-off) for the keys DynamoDB
+    /// left unprocessed.
+    async fn batch_get(&self, mut wanted: KeysAndAttributes) -> Result<Vec<Attrs>, TableError> {
+        let mut items = Vec::new();
+        let mut delay_ms: u64 = 50;
+        for attempt in 1..=BATCH_ATTEMPTS {
+            let result =
+                self.client.batch_get_item().request_items(self.table_name.clone(), wanted.clone()).send().await;
+            match result {
+                Ok(out) => {
+                    items.extend(out.responses().and_then(|r| r.get(&self.table_name)).cloned().unwrap_or_default());
+                    match out.unprocessed_keys().and_then(|u| u.get(&self.table_name)) {
+                        Some(rest) if !rest.keys().is_empty() => wanted = rest.clone(),
+                        _ => return Ok(items),
+                    }
+                }
+                Err(e) if is_contention_code(e.code()) => {}
+                Err(e) => return Err(sdk_backend("BatchGetItem", &e)),
+            }
+            if attempt < BATCH_ATTEMPTS {
+                let jitter = rand::random_range(0..=delay_ms / 2);
+                tokio::time::sleep(Duration::from_millis(delay_ms + jitter)).await;
+                delay_ms = (delay_ms * 2).min(5_000);
+            }
+        }
+        Err(backend_msg(format!(
+            "BatchGetItem: {} keys still unprocessed after {BATCH_ATTEMPTS} attempts",
+            wanted.keys().len()
+        )))
+    }
+
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
         let mut delay_ms: u64 = 50;
         for attempt in 1..=BATCH_ATTEMPTS {

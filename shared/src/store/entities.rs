@@ -69,6 +69,10 @@ pub fn time_key(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+pub fn workspace_key(ws: WorkspaceId) -> Key {
+    Key::new(workspace_pk(ws), "WS")
+}
+
 pub fn workspace_pk(ws: WorkspaceId) -> String {
     format!("WS#{ws}")
 }
@@ -102,7 +106,7 @@ macro_rules! versioned {
 impl Entity for Workspace {
     const KIND: &'static str = "workspace";
     fn key(&self) -> Key {
-        Key::new(workspace_pk(self.id), "WS")
+        workspace_key(self.id)
     }
     fn indexes(&self) -> [Option<Key>; INDEX_COUNT] {
         [None, Some(Key::new("WORKSPACES", self.id.to_string())), None]

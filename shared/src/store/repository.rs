@@ -8,7 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::entities::{
-    Entity, connection_name_key, report_code_key, schedule_key, time_key, workspace_code_key, workspace_pk,
+    Entity, connection_name_key, report_code_key, schedule_key, time_key, workspace_code_key, workspace_key,
+    workspace_pk,
 };
 use super::table::{Condition, Index, Item, Key, Query, SkRange, Table, TableError, Update, Write};
 use crate::domain::{
@@ -225,19 +226,41 @@ impl Store {
         &self,
         key: &Key,
         id: impl ToString,
+        change: impl FnMut(&mut T) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        self.modify_from(None, key, id, change).await
+    }
+
+    /// [`Store::modify`] starting from `held`, the entity as this caller last read or wrote
+    /// it, so an entity nobody else touched meanwhile is written without being read again.
+    pub(crate) async fn modify_from<T: Entity>(
+        &self,
+        mut held: Option<T>,
+        key: &Key,
+        id: impl ToString,
         mut change: impl FnMut(&mut T) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
         for _ in 0..5 {
-            let item = self.table.get(key).await?.ok_or_else(|| StoreError::not_found(T::KIND, id.to_string()))?;
-            let mut value: T = from_item(&item)?;
+            // An entity that keeps no version of its own (`version()` is 0) is always read.
+            let (mut value, version) = match held.take().filter(|held| held.version() > 0) {
+                Some(value) => {
+                    let version = value.version();
+                    (value, version)
+                }
+                None => {
+                    let item =
+                        self.table.get(key).await?.ok_or_else(|| StoreError::not_found(T::KIND, id.to_string()))?;
+                    (from_item(&item)?, item.version)
+                }
+            };
             change(&mut value)?;
             let update = rewrite(&value)?;
             match self
-                .write(vec![Write::Update { key: key.clone(), condition: Condition::Version(item.version), update }])
+                .write(vec![Write::Update { key: key.clone(), condition: Condition::Version(version), update }])
                 .await
             {
                 Ok(()) => {
-                    value.set_version(item.version + 1);
+                    value.set_version(version + 1);
                     return Ok(value);
                 }
                 Err(TableError::ConditionFailed { .. }) => continue,
@@ -270,7 +293,7 @@ impl Store {
     }
 
     pub async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace, StoreError> {
-        self.fetch_or_404(&Key::new(workspace_pk(id), "WS"), id).await
+        self.fetch_or_404(&workspace_key(id), id).await
     }
 
     pub async fn workspace_by_code(&self, code: &Code) -> Result<Option<Workspace>, StoreError> {
@@ -279,13 +302,13 @@ impl Store {
             kind: "workspace code guard",
             message: format!("`{}` is not an id", guard.data),
         })?;
-        self.fetch(&Key::new(workspace_pk(id), "WS")).await
+        self.fetch(&workspace_key(id)).await
     }
 
     /// A workspace by id or code (API paths accept either).
     pub async fn resolve_workspace(&self, id_or_code: &str) -> Result<Workspace, StoreError> {
         let found = if let Ok(id) = id_or_code.parse::<WorkspaceId>() {
-            self.fetch(&Key::new(workspace_pk(id), "WS")).await?
+            self.fetch(&workspace_key(id)).await?
         } else if let Ok(code) = Code::parse(id_or_code) {
             self.workspace_by_code(&code).await?
         } else {

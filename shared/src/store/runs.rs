@@ -6,12 +6,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::entities::{Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_key, run_key, schedule_key, time_key};
+use super::entities::{
+    Entity, WORK_SHARDS, delivery_key, entry_key, idempotency_key, run_key, schedule_key, time_key, workspace_key,
+};
 use super::repository::{Listing, PageRequest, Store, StoreError, from_item, rewrite, to_item};
 use super::table::{Condition, Index, Item, MAX_TRANSACTION_WRITES, Query, SkRange, TableError, Update, Write};
 use crate::domain::{
     Bucket, Delivery, DeliveryStatus, Entry, EntryCounts, EntryId, EntryStatus, NarrativeOutput, ReportId, Run, RunId,
-    RunStatus, RunTrigger, Schedule, WorkspaceId,
+    RunStatus, RunTrigger, Schedule, Workspace, WorkspaceId,
 };
 
 /// How long an idempotency key keeps pointing at its run.
@@ -64,6 +66,19 @@ fn counters(counts: &EntryCounts) -> Vec<(String, i64)> {
     let mut list = vec![("total".to_string(), counts.total as i64)];
     list.extend(Bucket::ALL.iter().map(|&b| (b.as_str().to_string(), counts.get(b) as i64)));
     list
+}
+
+/// The counter changes of one entry leaving bucket `was` for `becomes`.
+fn bucket_move(was: Bucket, becomes: Bucket) -> Vec<(String, i64)> {
+    vec![(was.as_str().into(), -1), (becomes.as_str().into(), 1)]
+}
+
+/// Refuses a move the entry's life cycle does not allow.
+fn check_entry_move(from: EntryStatus, to: EntryStatus) -> Result<(), StoreError> {
+    if from.can_transition_to(to) {
+        return Ok(());
+    }
+    Err(StoreError::InvalidTransition { kind: "entry", from: from.as_str().into(), to: to.as_str().into() })
 }
 
 fn run_from_item(item: &Item) -> Result<Run, StoreError> {
@@ -267,6 +282,26 @@ impl Store {
         Err(StoreError::Conflict(format!("run {id} kept changing; try again")))
     }
 
+    /// An entry with its run and the run's workspace (`ws`, the one the caller expects it in),
+    /// read in one request where the backend batches reads.
+    pub async fn entry_with_context(
+        &self,
+        ws: WorkspaceId,
+        run_id: RunId,
+        id: EntryId,
+    ) -> Result<(Entry, Run, Workspace), StoreError> {
+        let keys = [entry_key(run_id, id), run_key(run_id), workspace_key(ws)];
+        let mut items = self.table.get_many(&keys).await?.into_iter();
+        let (entry, run, workspace) = (items.next().flatten(), items.next().flatten(), items.next().flatten());
+        let entry: Entry = from_item(&entry.ok_or_else(|| StoreError::not_found("entry", id))?)?;
+        let run = run_from_item(&run.ok_or_else(|| StoreError::not_found("run", run_id))?)?;
+        let workspace = match workspace {
+            Some(item) if run.workspace_id == ws => from_item(&item)?,
+            _ => self.get_workspace(run.workspace_id).await?,
+        };
+        Ok((entry, run, workspace))
+    }
+
     pub async fn get_entry(&self, run: RunId, id: EntryId) -> Result<Entry, StoreError> {
         self.fetch_or_404(&entry_key(run, id), id).await
     }
@@ -288,13 +323,7 @@ impl Store {
         now: DateTime<Utc>,
         change: impl FnOnce(&mut Entry),
     ) -> Result<Entry, StoreError> {
-        if !from.can_transition_to(to) {
-            return Err(StoreError::InvalidTransition {
-                kind: "entry",
-                from: from.as_str().into(),
-                to: to.as_str().into(),
-            });
-        }
+        check_entry_move(from, to)?;
         let key = entry_key(run_id, id);
         let item = self.table.get(&key).await?.ok_or_else(|| StoreError::not_found("entry", id))?;
         let mut entry: Entry = from_item(&item)?;
@@ -308,14 +337,68 @@ impl Store {
         change(&mut entry);
         entry.status = to;
         entry.updated_at = now;
-        let entry_write =
-            Write::Update { key, condition: Condition::State(from.as_str().into()), update: rewrite(&entry)? };
+        self.commit_entry_move(entry, from, Condition::State(from.as_str().into()), now).await
+    }
+
+    /// [`Store::transition_entry`] for an entry this worker holds as it last wrote it: moves
+    /// it from its status to `to` without reading it again, on the condition that nobody has
+    /// written it since (its version). If somebody has, it is read again and moved the usual
+    /// way.
+    pub async fn transition_held_entry(
+        &self,
+        held: &Entry,
+        to: EntryStatus,
+        now: DateTime<Utc>,
+        mut change: impl FnMut(&mut Entry),
+    ) -> Result<Entry, StoreError> {
+        let from = held.status;
+        check_entry_move(from, to)?;
+        let mut entry = held.clone();
+        change(&mut entry);
+        entry.status = to;
+        entry.updated_at = now;
+        match self.commit_entry_move(entry, from, Condition::Version(held.version), now).await {
+            Err(StoreError::Conflict(_)) => {
+                self.transition_entry(held.run_id, held.id, from, to, now, &mut change).await
+            }
+            moved => moved,
+        }
+    }
+
+    /// Writes `entry` (already moved out of `from`) on `condition`, together with the run's
+    /// counters. While the entry leaves the queue for a bucket that is not an error, the run
+    /// is first assumed to stay running with work left, which needs no read of the run: the
+    /// write only adds to its counters, on that condition. When the assumption fails (the
+    /// last entries, a cancelled run) or the move needs more, the run is read and the write
+    /// says everything the move means.
+    async fn commit_entry_move(
+        &self,
+        mut entry: Entry,
+        from: EntryStatus,
+        condition: Condition,
+        now: DateTime<Utc>,
+    ) -> Result<Entry, StoreError> {
+        let (run_id, id, to) = (entry.run_id, entry.id, entry.status);
+        let key = entry_key(run_id, id);
+        let version = entry.version;
+        let entry_write = Write::Update { key, condition, update: rewrite(&entry)? };
         let (was, becomes) = (from.bucket(), to.bucket());
+        let mut assume_running = was == Bucket::Queued && !matches!(becomes, Bucket::Queued | Bucket::Errors);
         let mut attempts = 0;
         loop {
             let mut writes = vec![entry_write.clone()];
             let mut ended = None;
-            if was != becomes {
+            if was != becomes && assume_running {
+                writes.push(Write::Update {
+                    key: run_key(run_id),
+                    condition: Condition::StateAndCounterAtLeast {
+                        state: RunStatus::Running.as_str().into(),
+                        counter: Bucket::Queued.as_str().into(),
+                        min: 2,
+                    },
+                    update: Update { add: bucket_move(was, becomes), ..Default::default() },
+                });
+            } else if was != becomes {
                 let (write, ends) = self.run_counts_moved(run_id, &entry, was, becomes, now).await?;
                 writes.push(write);
                 ended = ends;
@@ -330,6 +413,8 @@ impl Store {
                 Err(TableError::ConditionFailed { index: 0 }) => {
                     return Err(StoreError::Conflict(format!("entry {id} moved on concurrently")));
                 }
+                // The run is not running with work left: read it and say what the move means.
+                Err(TableError::ConditionFailed { .. }) if assume_running => assume_running = false,
                 // The run changed between reading and writing it: read it again.
                 Err(TableError::ConditionFailed { .. }) if attempts < RUN_WRITE_ATTEMPTS => attempts += 1,
                 Err(TableError::ConditionFailed { .. }) => {
@@ -338,7 +423,7 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        entry.version = item.version + 1;
+        entry.version = version + 1;
         Ok(entry)
     }
 
@@ -360,7 +445,7 @@ impl Store {
         let key = run_key(run_id);
         let item = self.table.get(&key).await?.ok_or_else(|| StoreError::not_found("run", run_id))?;
         let mut run = run_from_item(&item)?;
-        let add = vec![(was.as_str().into(), -1), (becomes.as_str().into(), 1)];
+        let add = bucket_move(was, becomes);
         let mut counts = run.counts;
         counts.set(was, counts.get(was).saturating_sub(1));
         counts.set(becomes, counts.get(becomes) + 1);
@@ -449,9 +534,26 @@ impl Store {
         run: RunId,
         id: EntryId,
         status: EntryStatus,
+        change: impl FnMut(&mut Entry),
+    ) -> Result<Entry, StoreError> {
+        self.change_entry_in(None, run, id, status, change).await
+    }
+
+    /// [`Store::update_entry_in`] for an entry this worker holds as it last wrote it (read
+    /// again only if somebody wrote it since).
+    pub async fn update_held_entry(&self, held: &Entry, change: impl FnMut(&mut Entry)) -> Result<Entry, StoreError> {
+        self.change_entry_in(Some(held.clone()), held.run_id, held.id, held.status, change).await
+    }
+
+    async fn change_entry_in(
+        &self,
+        held: Option<Entry>,
+        run: RunId,
+        id: EntryId,
+        status: EntryStatus,
         mut change: impl FnMut(&mut Entry),
     ) -> Result<Entry, StoreError> {
-        self.modify(&entry_key(run, id), id, |e: &mut Entry| {
+        self.modify_from(held, &entry_key(run, id), id, |e: &mut Entry| {
             if e.status != status {
                 return Err(StoreError::Conflict(format!(
                     "entry {id} is {}, not {}",
@@ -523,6 +625,29 @@ impl Store {
         Ok(())
     }
 
+    /// Creates every one of `deliveries` in one transaction, or none (`false`) when any of
+    /// them exists already or they are more than a transaction holds. The records come back
+    /// as stored (their version).
+    pub async fn create_all_deliveries(&self, deliveries: &mut [Delivery]) -> Result<bool, StoreError> {
+        if deliveries.len() > MAX_TRANSACTION_WRITES {
+            return Ok(false);
+        }
+        let items = deliveries.iter().map(to_item).collect::<Result<Vec<Item>, StoreError>>()?;
+        let versions: Vec<u64> = items.iter().map(|item| item.version).collect();
+        match self
+            .write(items.into_iter().map(|item| Write::Put { item, condition: Condition::NotExists }).collect())
+            .await
+        {
+            Ok(()) => {}
+            Err(TableError::ConditionFailed { .. }) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        for (delivery, version) in deliveries.iter_mut().zip(versions) {
+            delivery.version = version;
+        }
+        Ok(true)
+    }
+
     pub async fn get_delivery(&self, run: RunId, entry: EntryId, index: u32) -> Result<Delivery, StoreError> {
         self.fetch_or_404(&delivery_key(run, entry, index), format!("{entry}/{index}")).await
     }
@@ -553,10 +678,7 @@ impl Store {
             if !open || d.sending_until.is_some_and(|t| t > now) {
                 return Err(StoreError::Conflict(format!("delivery {id} is {} or being sent", d.status.as_str())));
             }
-            d.attempts += 1;
-            d.idempotency_key = Some(d.send_key());
-            d.sending_until = Some(until);
-            d.updated_at = now;
+            d.claim(now, until);
             Ok(())
         })
         .await
@@ -579,6 +701,7 @@ impl Store {
     }
 
     /// Moves a delivery from `from` to `to` if it is still in `from`, applying `change`.
+    /// Returns the delivery as written, its version one past the caller's copy.
     pub async fn transition_delivery(
         &self,
         delivery: &Delivery,
@@ -610,6 +733,7 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
-        self.get_delivery(next.run_id, next.entry_id, next.index).await
+        next.version = delivery.version.max(1) + 1;
+        Ok(next)
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
@@ -87,6 +87,32 @@ impl SqliteTable {
         .await
         .map_err(backend)?
     }
+
+    /// Runs a short `f` (one item, or a small transaction) right here when the connection is
+    /// free, since handing it to the blocking pool costs more than such a statement; when the
+    /// connection is busy, `f` waits for it on the blocking pool, so an async thread never
+    /// blocks on the lock.
+    async fn with_free_conn<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, TableError> + Send + 'static,
+    ) -> Result<T, TableError> {
+        let f = match self.conn.try_lock() {
+            Ok(mut guard) => return f(&mut guard),
+            Err(TryLockError::Poisoned(poisoned)) => return f(&mut poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => f,
+        };
+        self.with_conn(f).await
+    }
+}
+
+/// Reads and writes of up to this many items count as short (see
+/// [`SqliteTable::with_free_conn`]).
+const SHORT: usize = 4;
+
+fn transact(conn: &mut Connection, writes: &[Write]) -> Result<(), TableError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    apply(&tx, writes)?;
+    tx.commit().map_err(backend)
 }
 
 fn read_item(row: &Row<'_>) -> rusqlite::Result<Item> {
@@ -174,7 +200,16 @@ fn apply(conn: &Connection, writes: &[Write]) -> Result<(), TableError> {
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         let key = key.clone();
-        self.with_conn(move |conn| load(conn, &key)).await
+        self.with_free_conn(move |conn| load(conn, &key)).await
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError> {
+        let (keys, short) = (keys.to_vec(), keys.len() <= SHORT);
+        let read = move |conn: &mut Connection| keys.iter().map(|key| load(conn, key)).collect();
+        if short {
+            return self.with_free_conn(read).await;
+        }
+        self.with_conn(read).await
     }
 
     async fn query(&self, query: &Query) -> Result<Page, TableError> {
@@ -185,12 +220,10 @@ impl Table for SqliteTable {
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), TableError> {
         check_transaction(&writes)?;
-        self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            apply(&tx, &writes)?;
-            tx.commit().map_err(backend)
-        })
-        .await
+        if writes.len() <= SHORT {
+            return self.with_free_conn(move |conn| transact(conn, &writes)).await;
+        }
+        self.with_conn(move |conn| transact(conn, &writes)).await
     }
 
     async fn put_all(&self, items: Vec<Item>) -> Result<(), TableError> {

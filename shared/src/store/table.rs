@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 /// Most writes one transaction may hold (DynamoDB's limit, enforced by every adapter).
 pub const MAX_TRANSACTION_WRITES: usize = 100;
 
+/// Keys one batched read (`get_many`) asks for per request.
+pub const MAX_BATCH_READ: usize = 100;
+
 /// The largest item: DynamoDB's 400 KB, counted in thousands (DynamoDB itself refuses a little
 /// above 409,600 bytes), so what one store keeps every store keeps. Enforced by every adapter.
 pub const MAX_ITEM_BYTES: usize = 400_000;
@@ -387,6 +390,10 @@ pub fn check_transaction(writes: &[Write]) -> Result<(), TableError> {
 #[async_trait]
 pub trait Table: Send + Sync {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError>;
+    /// Several items at once, in the order of `keys` (`None` where there is none; a key may
+    /// be named twice): one request per hundred keys where the backend batches reads. Each
+    /// item is read as strongly as by `get`, though not all at one instant.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, TableError>;
     /// Items of one partition in sort-key order (then by table key within an index).
     async fn query(&self, query: &Query) -> Result<Page, TableError>;
     /// Applies all writes atomically, or none.
