@@ -35,15 +35,9 @@ fn every_aws_setting_of_the_environment_is_named_with_the_rebuild_command() {
         return;
     }
     let problems = result.expect_err("AWS settings in a build without AWS").0;
-    let settings = [
-        "HERALD_TICK_SCHEDULE",
-        "HERALD_BEDROCK_MODEL_ID",
-        "HERALD_SES_CONFIGURATION_SET",
-        "HERALD_STORE=dynamodb",
-        "HERALD_BLOBS=s3",
-        "HERALD_QUEUE=sqs",
-    ];
-    assert_eq!(problems, settings.map(|setting| format!("{setting}: {WITHOUT_AWS}")));
+    let settings = "HERALD_TICK_SCHEDULE, HERALD_BEDROCK_MODEL_ID, HERALD_SES_CONFIGURATION_SET, \
+                    HERALD_STORE=dynamodb, HERALD_BLOBS=s3, HERALD_QUEUE=sqs";
+    assert_eq!(problems, [format!("{settings}: {WITHOUT_AWS}")]);
     assert!(WITHOUT_AWS.contains("cargo build --release -p herald-cli --features aws"));
 }
 

@@ -121,8 +121,8 @@ impl fmt::Display for ConfigError {
 }
 
 /// Notes that `setting` needs a build with the `aws` feature; there is no value to use.
-fn without_aws<T>(problems: &mut Vec<String>, setting: &str) -> Option<T> {
-    problems.push(format!("{setting}: {WITHOUT_AWS}"));
+fn without_aws<T>(needs_aws: &mut Vec<&'static str>, setting: &'static str) -> Option<T> {
+    needs_aws.push(setting);
     None
 }
 
@@ -141,16 +141,18 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut problems = Vec::new();
+        // The settings that need AWS in a build without it, reported together.
+        let mut needs_aws = Vec::new();
         let aws_only = ["HERALD_TICK_SCHEDULE", "HERALD_BEDROCK_MODEL_ID", "HERALD_SES_CONFIGURATION_SET"];
         for name in aws_only.into_iter().filter(|name| !AWS && var(name).is_some()) {
-            without_aws::<()>(&mut problems, name);
+            without_aws::<()>(&mut needs_aws, name);
         }
 
         let store = match var("HERALD_STORE").as_deref().unwrap_or("sqlite:./data/herald.db").split_once(':') {
             Some(("sqlite", path)) if !path.is_empty() => Some(StoreConfig::Sqlite(PathBuf::from(path))),
             #[cfg(feature = "aws")]
             Some(("dynamodb", table)) if !table.is_empty() => Some(StoreConfig::DynamoDb { table: table.into() }),
-            Some(("dynamodb", _)) if !AWS => without_aws(&mut problems, "HERALD_STORE=dynamodb"),
+            Some(("dynamodb", _)) if !AWS => without_aws(&mut needs_aws, "HERALD_STORE=dynamodb"),
             _ => {
                 problems.push("HERALD_STORE must be `sqlite:PATH` or `dynamodb:TABLE`".to_string());
                 None
@@ -160,7 +162,7 @@ impl Config {
             Some(("fs", dir)) if !dir.is_empty() => Some(BlobConfig::Fs(PathBuf::from(dir))),
             #[cfg(feature = "aws")]
             Some(("s3", bucket)) if !bucket.is_empty() => Some(BlobConfig::S3 { bucket: bucket.into() }),
-            Some(("s3", _)) if !AWS => without_aws(&mut problems, "HERALD_BLOBS=s3"),
+            Some(("s3", _)) if !AWS => without_aws(&mut needs_aws, "HERALD_BLOBS=s3"),
             _ => {
                 problems.push("HERALD_BLOBS must be `fs:DIR` or `s3:BUCKET`".to_string());
                 None
@@ -168,7 +170,7 @@ impl Config {
         };
         let queue = match var("HERALD_QUEUE").as_deref().unwrap_or("local") {
             "local" => Some(QueueConfig::Local),
-            "sqs" if !AWS => without_aws(&mut problems, "HERALD_QUEUE=sqs"),
+            "sqs" if !AWS => without_aws(&mut needs_aws, "HERALD_QUEUE=sqs"),
             #[cfg(feature = "aws")]
             "sqs" => {
                 let render = var("HERALD_RENDER_QUEUE_URL");
@@ -243,6 +245,10 @@ impl Config {
                 DEFAULT_ATTACHMENT_LIMIT_BYTES
             }
         };
+
+        if !needs_aws.is_empty() {
+            problems.push(format!("{}: {WITHOUT_AWS}", needs_aws.join(", ")));
+        }
 
         match (store, blobs, queue) {
             (Some(store), Some(blobs), Some(queue)) if problems.is_empty() => Ok(Config {
