@@ -8,7 +8,8 @@
 # HERALD_TEST_CMD='...' (a bash command line) is the same as `-- bash -c '...'`.
 #
 # Steps (default): cfn-lint template.yaml, sam validate --lint, cargo fmt --check,
-# cargo clippy -D warnings, cargo test, schemathesis over the API (infra/fuzz.sh), the
+# cargo clippy -D warnings (with and without the `aws` feature), cargo test (the workspace, which
+# turns `aws` on, then herald-cli without it), schemathesis over the API (infra/fuzz.sh), the
 # console's browser tests (infra/browser.sh). The emulators (moto, the SMTP sink) and a private
 # PostgreSQL and MariaDB (infra/databases.sh; HERALD_TEST_POSTGRES_*, HERALD_TEST_MYSQL_*),
 # a small language model server (infra/model.sh; HERALD_TEST_MODEL_URL) and a local Google
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --emulators-only) MODE=emulators; shift ;;
         --) shift; MODE=cmd; CMD=("$@"); break ;;
-        -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -220,11 +221,14 @@ sam validate --lint
 banner "3/7 cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
-banner "4/7 cargo clippy --workspace --all-targets --locked -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+banner "4/7 cargo clippy -D warnings: the workspace with every feature, herald-cli without AWS"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo clippy -p herald-cli --all-targets --locked -- -D warnings
 
-banner "5/7 cargo test --workspace --locked"
+banner "5/7 cargo test --workspace --locked, then herald-cli without AWS"
 cargo test --workspace --locked
+# The `herald` binary as `make run` and infra/fuzz.sh build it: herald-core without `aws`.
+cargo test -p herald-cli --locked
 
 banner "6/7 schemathesis over the whole API of herald serve (infra/fuzz.sh)"
 bash "$ROOT/infra/fuzz.sh"

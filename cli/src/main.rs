@@ -106,6 +106,7 @@ enum Command {
     },
     /// Run one function's real handler on a sample event (as `sam local invoke` would, without
     /// Docker) against the configured store, blobs and queues; prints the function's answer.
+    /// Needs a build with the `aws` feature.
     Invoke {
         /// api, tick, render or deliver.
         function: String,
@@ -185,6 +186,7 @@ enum Admin {
         data_dir: PathBuf,
     },
     /// Create the DynamoDB table (same layout as template.yaml) for a deployment without SAM.
+    /// Needs a build with the `aws` feature.
     CreateTable {
         #[arg(long)]
         table: String,
@@ -439,6 +441,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&tick::tick(&ctx).await?)?);
             Ok(())
         }
+        #[cfg(not(feature = "aws"))]
+        Command::Invoke { .. } | Command::Admin(Admin::CreateTable { .. }) => {
+            anyhow::bail!(herald_core::config::WITHOUT_AWS)
+        }
+        #[cfg(feature = "aws")]
         Command::Invoke { function, event, data_dir } => {
             let function: herald_core::lambda::Function = function.parse()?;
             let text = if event == Path::new("-") {
@@ -479,6 +486,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Admin token (shown once, store it safely): {}", access.secret);
             Ok(())
         }
+        #[cfg(feature = "aws")]
         Command::Admin(Admin::CreateTable { table }) => {
             let sdk = herald_core::aws::load_sdk_config().await;
             herald_core::store::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await?;

@@ -20,28 +20,48 @@
 //! | `HERALD_TICK_SCHEDULE` | EventBridge Scheduler schedule of the tick, `[group/]name` (for its status) | |
 //! | `APPROVAL_MAX_AGE_HOURS` | age at which pending approvals expire; invalid values fall back | 168 |
 //! | `HERALD_TEMPORARY_FILE_HOURS` | how long temporary files (review documents) stay downloadable | 24 |
+//!
+//! DynamoDB, S3, SQS, the tick schedule, the Bedrock model and the SES configuration set need a
+//! build with the `aws` feature; a build without it refuses them with [`WITHOUT_AWS`].
 
 use std::fmt;
 use std::path::PathBuf;
 
 use crate::domain::Secret;
 
+/// What a build without the `aws` feature answers when asked for an AWS service.
+pub const WITHOUT_AWS: &str =
+    "this herald was built without AWS support; rebuild with `cargo build --release -p herald-cli --features aws`";
+
+/// Whether this build has the AWS adapters.
+pub const AWS: bool = cfg!(feature = "aws");
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Sqlite(PathBuf),
-    DynamoDb { table: String },
+    #[cfg(feature = "aws")]
+    DynamoDb {
+        table: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobConfig {
     Fs(PathBuf),
-    S3 { bucket: String },
+    #[cfg(feature = "aws")]
+    S3 {
+        bucket: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueConfig {
     Local,
-    Sqs { render_url: String, deliver_url: String },
+    #[cfg(feature = "aws")]
+    Sqs {
+        render_url: String,
+        deliver_url: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +120,12 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// Notes that `setting` needs a build with the `aws` feature; there is no value to use.
+fn without_aws<T>(needs_aws: &mut Vec<&'static str>, setting: &'static str) -> Option<T> {
+    needs_aws.push(setting);
+    None
+}
+
 impl Config {
     /// The base of the links Herald hands out: `HERALD_PUBLIC_URL`, or the local server's
     /// default address.
@@ -115,10 +141,18 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut problems = Vec::new();
+        // The settings that need AWS in a build without it, reported together.
+        let mut needs_aws = Vec::new();
+        let aws_only = ["HERALD_TICK_SCHEDULE", "HERALD_BEDROCK_MODEL_ID", "HERALD_SES_CONFIGURATION_SET"];
+        for name in aws_only.into_iter().filter(|name| !AWS && var(name).is_some()) {
+            without_aws::<()>(&mut needs_aws, name);
+        }
 
         let store = match var("HERALD_STORE").as_deref().unwrap_or("sqlite:./data/herald.db").split_once(':') {
             Some(("sqlite", path)) if !path.is_empty() => Some(StoreConfig::Sqlite(PathBuf::from(path))),
+            #[cfg(feature = "aws")]
             Some(("dynamodb", table)) if !table.is_empty() => Some(StoreConfig::DynamoDb { table: table.into() }),
+            Some(("dynamodb", _)) if !AWS => without_aws(&mut needs_aws, "HERALD_STORE=dynamodb"),
             _ => {
                 problems.push("HERALD_STORE must be `sqlite:PATH` or `dynamodb:TABLE`".to_string());
                 None
@@ -126,7 +160,9 @@ impl Config {
         };
         let blobs = match var("HERALD_BLOBS").as_deref().unwrap_or("fs:./data/blobs").split_once(':') {
             Some(("fs", dir)) if !dir.is_empty() => Some(BlobConfig::Fs(PathBuf::from(dir))),
+            #[cfg(feature = "aws")]
             Some(("s3", bucket)) if !bucket.is_empty() => Some(BlobConfig::S3 { bucket: bucket.into() }),
+            Some(("s3", _)) if !AWS => without_aws(&mut needs_aws, "HERALD_BLOBS=s3"),
             _ => {
                 problems.push("HERALD_BLOBS must be `fs:DIR` or `s3:BUCKET`".to_string());
                 None
@@ -134,6 +170,8 @@ impl Config {
         };
         let queue = match var("HERALD_QUEUE").as_deref().unwrap_or("local") {
             "local" => Some(QueueConfig::Local),
+            "sqs" if !AWS => without_aws(&mut needs_aws, "HERALD_QUEUE=sqs"),
+            #[cfg(feature = "aws")]
             "sqs" => {
                 let render = var("HERALD_RENDER_QUEUE_URL");
                 let deliver = var("HERALD_DELIVER_QUEUE_URL");
@@ -208,6 +246,10 @@ impl Config {
             }
         };
 
+        if !needs_aws.is_empty() {
+            problems.push(format!("{}: {WITHOUT_AWS}", needs_aws.join(", ")));
+        }
+
         match (store, blobs, queue) {
             (Some(store), Some(blobs), Some(queue)) if problems.is_empty() => Ok(Config {
                 store,
@@ -237,6 +279,7 @@ impl Config {
     }
 
     /// Whether any adapter talks to AWS (and so needs the SDK configuration).
+    #[cfg(feature = "aws")]
     pub fn uses_aws(&self) -> bool {
         self.tick_schedule.is_some()
             || matches!(self.store, StoreConfig::DynamoDb { .. })

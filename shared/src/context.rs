@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blob::fs::FsBlobs;
-use crate::blob::s3::S3Blobs;
 use crate::blob::{Blobs, LinkSigner};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{BlobConfig, Config, QueueConfig, StoreConfig};
@@ -17,12 +16,10 @@ use crate::net::OutboundHttp;
 use crate::pipeline::workers::Handoff;
 use crate::queue::Queue;
 use crate::queue::memory::MemoryQueue;
-use crate::queue::sqs::SqsQueue;
 use crate::source::sql::Databases;
-use crate::store::dynamodb::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{Store, Table};
-use crate::wiring::{EventBridgeTick, NoTick, TickSource};
+use crate::wiring::{NoTick, TickSource};
 
 /// Where the local server listens unless told otherwise.
 pub const LOCAL_URL: &str = "http://127.0.0.1:8080";
@@ -69,17 +66,21 @@ pub enum ContextError {
 impl Context {
     /// Builds every adapter the configuration names.
     pub async fn from_config(config: Config) -> Result<Self, ContextError> {
-        let aws = if config.uses_aws() { Some(crate::aws::load_sdk_config().await) } else { None };
-        let aws = || {
-            aws.as_ref().cloned().unwrap_or_else(|| {
-                aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
-            })
+        #[cfg(feature = "aws")]
+        let aws = {
+            let loaded = if config.uses_aws() { Some(crate::aws::load_sdk_config().await) } else { None };
+            move || {
+                loaded.clone().unwrap_or_else(|| {
+                    aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build()
+                })
+            }
         };
 
         let table: Arc<dyn Table> = match &config.store {
             StoreConfig::Sqlite(path) => Arc::new(SqliteTable::open(path)?),
+            #[cfg(feature = "aws")]
             StoreConfig::DynamoDb { table } => {
-                Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(&aws()), table.clone()))
+                Arc::new(crate::store::dynamodb::DynamoTable::new(aws_sdk_dynamodb::Client::new(&aws()), table.clone()))
             }
         };
         let (blobs, links): (Arc<dyn Blobs>, _) = match &config.blobs {
@@ -92,6 +93,7 @@ impl Context {
                 let links = fs.links().clone();
                 (Arc::new(fs), Some(links))
             }
+            #[cfg(feature = "aws")]
             BlobConfig::S3 { bucket } => {
                 // Links that outlive the function's temporary credentials need Herald's own
                 // signature; without a public URL (the API function) it only checks them.
@@ -99,7 +101,7 @@ impl Context {
                     .signing_key
                     .as_ref()
                     .map(|key| LinkSigner::new(key.expose().as_bytes().to_vec(), config.public_url.clone()));
-                let mut s3 = S3Blobs::new(crate::aws::s3_client(&aws()), bucket.clone());
+                let mut s3 = crate::blob::S3Blobs::new(crate::aws::s3_client(&aws()), bucket.clone());
                 if let Some(links) = &links {
                     s3 = s3.with_links(links.clone());
                 }
@@ -111,21 +113,33 @@ impl Context {
                 Arc::new(MemoryQueue::new(LOCAL_VISIBILITY_TIMEOUT)),
                 Arc::new(MemoryQueue::new(LOCAL_VISIBILITY_TIMEOUT)),
             ),
+            #[cfg(feature = "aws")]
             QueueConfig::Sqs { render_url, deliver_url } => {
                 let sqs = aws_sdk_sqs::Client::new(&aws());
                 (
-                    Arc::new(SqsQueue::new(sqs.clone(), render_url.clone())),
-                    Arc::new(SqsQueue::new(sqs, deliver_url.clone())),
+                    Arc::new(crate::queue::SqsQueue::new(sqs.clone(), render_url.clone())),
+                    Arc::new(crate::queue::SqsQueue::new(sqs, deliver_url.clone())),
                 )
             }
         };
-        let config_tick = config.tick_schedule.clone();
         let handoff = (config.queue == QueueConfig::Local).then(Handoff::default);
+        let tick_source: Arc<dyn TickSource> = Arc::new(NoTick);
+        #[cfg(feature = "aws")]
+        let tick_source: Arc<dyn TickSource> = match &config.tick_schedule {
+            Some(schedule) => {
+                Arc::new(crate::wiring::EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule))
+            }
+            None => tick_source,
+        };
         let outbound = Arc::new(OutboundHttp::new());
-        let narrators = Arc::new(Narrators::new(&aws(), config.bedrock_model_id.clone(), outbound.clone()));
+        let narrators = Narrators::new(outbound.clone());
+        #[cfg(feature = "aws")]
+        let narrators = narrators.with_bedrock(&aws(), config.bedrock_model_id.clone());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = Store::new(table);
-        let senders = Arc::new(Senders::new(&config, &aws(), outbound.clone(), clock.clone(), store.clone()));
+        let senders = Senders::new(&config, outbound.clone(), clock.clone(), store.clone());
+        #[cfg(feature = "aws")]
+        let senders = senders.with_aws(&aws());
         let rate_limiter = Arc::new(RateLimiter::new(config.rate_limit_per_minute));
         Ok(Self {
             config: Arc::new(config),
@@ -135,14 +149,11 @@ impl Context {
             deliver_queue,
             clock,
             links,
-            tick_source: match &config_tick {
-                Some(schedule) => Arc::new(EventBridgeTick::new(aws_sdk_scheduler::Client::new(&aws()), schedule)),
-                None => Arc::new(NoTick),
-            },
-            narrators,
+            tick_source,
+            narrators: Arc::new(narrators),
             outbound,
             databases: Arc::new(Databases::new()),
-            senders,
+            senders: Arc::new(senders),
             rate_limiter,
             handoff,
         })

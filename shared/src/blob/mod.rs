@@ -8,6 +8,7 @@
 
 pub mod fs;
 pub mod link;
+#[cfg(feature = "aws")]
 pub mod s3;
 
 #[cfg(test)]
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub use fs::FsBlobs;
 pub use link::LinkSigner;
+#[cfg(feature = "aws")]
 pub use s3::S3Blobs;
 
 /// What the store knows about a stored object.

@@ -1,15 +1,15 @@
 //! Which sender a destination uses: built once with the context, given the workspace (its
 //! network allow-list and SMTP settings) and the destination with each send. A Drive
 //! destination's service account is read from the store at each send, so a replaced key is
-//! used from the next attempt on.
+//! used from the next attempt on. SES email and the S3 archive exist in builds with the `aws`
+//! feature; without it, a delivery to them fails permanently with the reason.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::archive::S3Archive;
 use super::drive::{DriveSender, DriveTarget, service_account};
-use super::email::{EmailRoute, EmailSender, OutboxSender, SesSender};
+use super::email::{EmailRoute, EmailSender, OutboxSender};
 use super::slack::SlackSender;
 use super::teams::TeamsSender;
 use super::webhook::WebhookSender;
@@ -29,8 +29,9 @@ pub struct Senders {
     slack: SlackSender,
     teams: TeamsSender,
     webhook: WebhookSender,
-    archive: S3Archive,
     drive: DriveSender,
+    #[cfg(feature = "aws")]
+    archive: Option<super::archive::S3Archive>,
     /// Where Drive destinations find their service accounts.
     store: Store,
     /// The SES configuration set of email destinations that name none.
@@ -38,15 +39,9 @@ pub struct Senders {
 }
 
 impl Senders {
-    pub fn new(
-        config: &Config,
-        sdk: &aws_config::SdkConfig,
-        http: Arc<OutboundHttp>,
-        clock: Arc<dyn Clock>,
-        store: Store,
-    ) -> Self {
+    /// Every sender that needs no AWS client.
+    pub fn new(config: &Config, http: Arc<OutboundHttp>, clock: Arc<dyn Clock>, store: Store) -> Self {
         let email = EmailSender::new(config.email_sender.clone().unwrap_or_else(|| FALLBACK_SENDER.into()))
-            .with_ses(SesSender::new(aws_sdk_sesv2::Client::new(sdk)))
             .with_outbox(OutboxSender::new(config.outbox_dir.clone(), clock))
             .with_attachment_limit(config.attachment_limit_bytes);
         Self {
@@ -55,11 +50,20 @@ impl Senders {
             slack: SlackSender::new(),
             teams: TeamsSender::new(),
             webhook: WebhookSender::new(),
-            archive: S3Archive::new(crate::aws::s3_client(sdk)),
             drive: DriveSender::new(config.google.clone()),
+            #[cfg(feature = "aws")]
+            archive: None,
             store,
             default_configuration_set: config.ses_configuration_set.clone(),
         }
+    }
+
+    /// Adds SES email and the S3 archive.
+    #[cfg(feature = "aws")]
+    pub fn with_aws(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.email = self.email.with_ses(super::email::SesSender::new(aws_sdk_sesv2::Client::new(sdk)));
+        self.archive = Some(super::archive::S3Archive::new(crate::aws::s3_client(sdk)));
+        self
     }
 
     /// The Drive sender (what tests a service account's key).
@@ -95,7 +99,13 @@ impl Senders {
             DestinationConfig::Webhook { url, signing_secret } => {
                 self.webhook.send(&self.http, &policy, url, signing_secret.expose(), &outgoing, now).await
             }
-            DestinationConfig::S3 { bucket, prefix } => self.archive.send(bucket, prefix, &outgoing).await,
+            #[cfg(feature = "aws")]
+            DestinationConfig::S3 { bucket, prefix } => match &self.archive {
+                Some(archive) => archive.send(bucket, prefix, &outgoing).await,
+                None => Err(SendError::Permanent("S3 is not configured".into())),
+            },
+            #[cfg(not(feature = "aws"))]
+            DestinationConfig::S3 { .. } => Err(SendError::Permanent(crate::config::WITHOUT_AWS.into())),
             DestinationConfig::GoogleDrive { service_account: name, folder, impersonate } => {
                 let account = service_account(&self.store, workspace.id, name)
                     .await

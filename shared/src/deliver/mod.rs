@@ -4,6 +4,7 @@
 //! the local outbox), Slack, Teams, a signed webhook, an S3 archive, or a Google Drive folder. A sender says whether a
 //! failure is worth retrying ([`SendError::Transient`]) or not ([`SendError::Permanent`]).
 
+#[cfg(feature = "aws")]
 pub mod archive;
 pub mod condition;
 pub mod dispatch;

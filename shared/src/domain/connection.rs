@@ -282,6 +282,9 @@ impl ConnectionConfig {
                 text("database", &athena.database, 255);
                 text("catalog", &athena.catalog, 255);
                 text("workgroup", &athena.workgroup, 128);
+                if !crate::config::AWS {
+                    errors.push(FieldError::new("kind", crate::config::WITHOUT_AWS));
+                }
                 if let Some(location) = &athena.output_location
                     && !(location.starts_with("s3://") && location.len() > 5 && !location.chars().any(char::is_control))
                 {

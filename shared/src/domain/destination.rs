@@ -168,7 +168,10 @@ impl DestinationConfig {
             }
         };
         match self {
-            DestinationConfig::Email { from, reply_to, .. } => {
+            DestinationConfig::Email { transport, from, reply_to, .. } => {
+                if *transport == EmailTransport::Ses && !crate::config::AWS {
+                    errors.push(FieldError::new("config.transport", crate::config::WITHOUT_AWS));
+                }
                 for (field, value) in [("from", from), ("reply_to", reply_to)] {
                     if value.as_deref().is_some_and(|v| !looks_like_email(v)) {
                         errors.push(FieldError::new(format!("config.{field}"), "must be an email address"));
@@ -185,6 +188,9 @@ impl DestinationConfig {
                 }
             }
             DestinationConfig::S3 { bucket, prefix } => {
+                if !crate::config::AWS {
+                    errors.push(FieldError::new("config.type", crate::config::WITHOUT_AWS));
+                }
                 let valid = (3..=63).contains(&bucket.len())
                     && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
                 if !valid {

@@ -1,7 +1,8 @@
 //! Which narrator a workspace gets: none when its AI settings are off, the built-in one by
 //! default, Bedrock with the workspace's model (or the deployment's `HERALD_BEDROCK_MODEL_ID`),
 //! or a model server speaking the OpenAI or Anthropic protocol, reached through the outbound
-//! client under the workspace's network policy.
+//! client under the workspace's network policy. A build without the `aws` feature has no
+//! Bedrock: a workspace that chose it gets narrations that fail with the reason.
 
 use std::sync::Arc;
 
@@ -12,26 +13,63 @@ use std::time::Duration;
 use super::anthropic::{API_VERSION, AnthropicNarrator};
 use super::http::{ModelServer, Retry};
 use super::openai::OpenAiNarrator;
-use super::{BedrockNarrator, BuiltinNarrator, Figures, NarrateError, Narration, Narrator};
+use super::{BuiltinNarrator, Figures, NarrateError, Narration, Narrator};
 use crate::domain::{NarratorKind, Workspace};
 use crate::net::{NetworkPolicy, OutboundHttp};
 
 /// The narrators a process can hand out, built once with the context.
 pub struct Narrators {
     builtin: Arc<dyn Narrator>,
-    bedrock: aws_sdk_bedrockruntime::Client,
-    default_model: Option<String>,
     http: Arc<OutboundHttp>,
+    #[cfg(feature = "aws")]
+    bedrock: Option<Bedrock>,
+}
+
+/// Bedrock's client and the deployment's default model (`HERALD_BEDROCK_MODEL_ID`).
+#[cfg(feature = "aws")]
+struct Bedrock {
+    client: aws_sdk_bedrockruntime::Client,
+    default_model: Option<String>,
 }
 
 impl Narrators {
-    pub fn new(sdk: &aws_config::SdkConfig, default_model: Option<String>, http: Arc<OutboundHttp>) -> Self {
+    /// The built-in narrator and the HTTP model servers, called through `http`.
+    pub fn new(http: Arc<OutboundHttp>) -> Self {
         Self {
             builtin: Arc::new(BuiltinNarrator::new()),
-            bedrock: aws_sdk_bedrockruntime::Client::new(sdk),
-            default_model: default_model.filter(|m| !m.trim().is_empty()),
             http,
+            #[cfg(feature = "aws")]
+            bedrock: None,
         }
+    }
+
+    /// Adds Bedrock, with the deployment's default model.
+    #[cfg(feature = "aws")]
+    pub fn with_bedrock(mut self, sdk: &aws_config::SdkConfig, default_model: Option<String>) -> Self {
+        self.bedrock = Some(Bedrock {
+            client: aws_sdk_bedrockruntime::Client::new(sdk),
+            default_model: default_model.filter(|m| !m.trim().is_empty()),
+        });
+        self
+    }
+
+    /// The Bedrock narrator of `workspace`, or one that fails with the reason there is none.
+    fn bedrock(&self, workspace: &Workspace) -> Arc<dyn Narrator> {
+        #[cfg(feature = "aws")]
+        if let Some(bedrock) = &self.bedrock {
+            let ai = &workspace.settings.ai;
+            return match ai.model_id.clone().or_else(|| bedrock.default_model.clone()) {
+                Some(model) => Arc::new(
+                    super::BedrockNarrator::new(bedrock.client.clone(), model)
+                        .with_timeout(Duration::from_secs(ai.timeout_seconds.into())),
+                ),
+                None => Arc::new(Unusable(
+                    "no Bedrock model is configured (set the workspace's AI model or HERALD_BEDROCK_MODEL_ID)",
+                )),
+            };
+        }
+        let _ = workspace;
+        Arc::new(Unusable(if crate::config::AWS { "Bedrock is not configured" } else { crate::config::WITHOUT_AWS }))
     }
 
     /// The built-in narrator (what a failed model falls back to).
@@ -61,13 +99,7 @@ impl Narrators {
         }
         Some(match ai.narrator {
             NarratorKind::Builtin => self.builtin.clone(),
-            NarratorKind::Bedrock => match ai.model_id.clone().or_else(|| self.default_model.clone()) {
-                Some(model) => Arc::new(
-                    BedrockNarrator::new(self.bedrock.clone(), model)
-                        .with_timeout(Duration::from_secs(ai.timeout_seconds.into())),
-                ),
-                None => Arc::new(Unconfigured),
-            },
+            NarratorKind::Bedrock => self.bedrock(workspace),
             NarratorKind::OpenaiCompatible => {
                 let key = ai.api_key.as_ref().filter(|k| !k.is_empty());
                 let headers = key.map(|k| ("authorization", format!("Bearer {}", k.expose()))).into_iter().collect();
@@ -92,19 +124,17 @@ impl Narrators {
     }
 }
 
-/// Bedrock chosen without a model to call: every narration fails with the reason, which the
-/// run records (its artifacts are still produced).
-struct Unconfigured;
+/// Bedrock chosen where it cannot be called (no model, or a build without AWS): every
+/// narration fails with the reason, which the run records (its artifacts are still produced).
+struct Unusable(&'static str);
 
 #[async_trait]
-impl Narrator for Unconfigured {
+impl Narrator for Unusable {
     fn name(&self) -> &'static str {
         "bedrock"
     }
 
     async fn narrate(&self, _: &Figures, _: Option<&str>) -> Result<Narration, NarrateError> {
-        Err(NarrateError::Unavailable(
-            "no Bedrock model is configured (set the workspace's AI model or HERALD_BEDROCK_MODEL_ID)".into(),
-        ))
+        Err(NarrateError::Unavailable(self.0.into()))
     }
 }

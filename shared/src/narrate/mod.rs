@@ -5,6 +5,7 @@
 //! narrative empty with the reason; the run still renders.
 
 pub mod anthropic;
+#[cfg(feature = "aws")]
 pub mod bedrock;
 pub mod builtin;
 pub mod choice;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use serde::Serialize;
 
+#[cfg(feature = "aws")]
 pub use bedrock::BedrockNarrator;
 pub use builtin::BuiltinNarrator;
 pub use choice::Narrators;

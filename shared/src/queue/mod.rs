@@ -5,12 +5,14 @@
 //! `queue::tests::memory::…` and `queue::tests::sqs::…`.
 
 pub mod memory;
+#[cfg(feature = "aws")]
 pub mod sqs;
 
 #[cfg(test)]
 mod contract;
 
 pub use memory::MemoryQueue;
+#[cfg(feature = "aws")]
 pub use sqs::SqsQueue;
 
 use std::time::Duration;

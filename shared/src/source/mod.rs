@@ -272,6 +272,9 @@ pub enum SourceError {
     /// The query failed or was refused; the database engine's own words.
     #[error("the query: {0}")]
     Sql(String),
+    /// The source needs something this build or deployment does not have.
+    #[error("{0}")]
+    Unavailable(&'static str),
 }
 
 /// The rows of one source of a report, for one run, named as the source's label says.

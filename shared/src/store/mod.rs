@@ -5,6 +5,7 @@
 mod alerts;
 pub mod counting;
 mod datasets;
+#[cfg(feature = "aws")]
 pub mod dynamodb;
 pub mod entities;
 mod interactions;

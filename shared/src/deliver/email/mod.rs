@@ -4,10 +4,12 @@
 //!
 //! [`EmailSender`] holds what is shared by every delivery (the SES client, the outbox folder,
 //! the deployment's sender address and the attachment size limit); the workspace's SMTP settings
-//! come with each send, because they belong to the workspace.
+//! come with each send, because they belong to the workspace. SES exists in builds with the
+//! `aws` feature only.
 
 pub mod mime;
 pub mod outbox;
+#[cfg(feature = "aws")]
 pub mod ses;
 pub mod smtp;
 
@@ -15,6 +17,7 @@ use std::time::Duration;
 
 pub use mime::{BuiltEmail, DEFAULT_ATTACHMENT_LIMIT, build};
 pub use outbox::OutboxSender;
+#[cfg(feature = "aws")]
 pub use ses::SesSender;
 pub use smtp::{DEFAULT_SMTP_TIMEOUT, SmtpSender};
 
@@ -35,6 +38,7 @@ pub struct EmailRoute<'a> {
 #[derive(Debug, Clone)]
 pub struct EmailSender {
     default_from: String,
+    #[cfg(feature = "aws")]
     ses: Option<SesSender>,
     outbox: Option<OutboxSender>,
     attachment_limit: usize,
@@ -47,6 +51,7 @@ impl EmailSender {
     pub fn new(default_from: impl Into<String>) -> Self {
         Self {
             default_from: default_from.into(),
+            #[cfg(feature = "aws")]
             ses: None,
             outbox: None,
             attachment_limit: DEFAULT_ATTACHMENT_LIMIT,
@@ -54,6 +59,7 @@ impl EmailSender {
         }
     }
 
+    #[cfg(feature = "aws")]
     pub fn with_ses(mut self, ses: SesSender) -> Self {
         self.ses = Some(ses);
         self
@@ -82,6 +88,9 @@ impl EmailSender {
     /// workspace settings, SES without a client, the outbox without a folder.
     pub async fn send(&self, route: EmailRoute<'_>, outgoing: &Outgoing) -> Result<Receipt, SendError> {
         match route.transport {
+            #[cfg(not(feature = "aws"))]
+            EmailTransport::Ses => Err(unavailable(crate::config::WITHOUT_AWS)),
+            #[cfg(feature = "aws")]
             EmailTransport::Ses => {
                 let ses = self.ses.as_ref().ok_or_else(|| unavailable("SES is not configured"))?;
                 let email = build(outgoing, &self.default_from, self.attachment_limit)?;

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::domain::{
-    Access, AiSettings, Area, NetworkSettings, SmtpSettings, ValidationErrors, Workspace, WorkspaceSettings,
-    keep_masked,
+    Access, AiSettings, Area, FieldError, NarratorKind, NetworkSettings, SmtpSettings, ValidationErrors, Workspace,
+    WorkspaceSettings, keep_masked,
 };
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult};
@@ -159,6 +159,11 @@ impl SettingsBody {
             };
         }
         if let Some(mut ai) = self.ai {
+            // Checked here rather than with the settings, so that a workspace that chose
+            // Bedrock in another build can still change its other settings.
+            if ai.narrator == NarratorKind::Bedrock && !crate::config::AWS {
+                errors.push(FieldError::new("settings.ai.narrator", crate::config::WITHOUT_AWS));
+            }
             if ai.narrator.is_http() {
                 // The key goes only where it went: the same provider at the same origin.
                 let stored = &current.ai;

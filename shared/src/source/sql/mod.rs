@@ -23,6 +23,7 @@
 //!
 //! [`Connection`]: crate::domain::Connection
 
+#[cfg(feature = "aws")]
 pub mod athena;
 #[cfg(test)]
 mod contract;

@@ -2,7 +2,8 @@
 //! process (a warm Lambda, or `herald serve`). A pool is made on first use, after the host is
 //! resolved and every address is vetted against the workspace's network policy; it connects
 //! only to the vetted address. A changed connection (a new version) or a changed network
-//! policy gets a new pool, and the old one is closed.
+//! policy gets a new pool, and the old one is closed. Athena is there in builds with the `aws`
+//! feature; without it, an Athena connection fails with the reason.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -11,8 +12,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{Bound, Placeholder, athena, bind, mysql, postgres};
-use crate::domain::{AthenaWorkgroup, Connection, ConnectionConfig, ConnectionId, DatabaseServer};
+use super::{Bound, Placeholder, bind, mysql, postgres};
+use crate::domain::{Connection, ConnectionConfig, ConnectionId, DatabaseServer};
 use crate::net::{NetError, NetworkPolicy};
 use crate::source::template::Bindings;
 use crate::source::{RowSet, SourceError};
@@ -22,6 +23,7 @@ enum Pool {
     Postgres(deadpool_postgres::Pool),
     Mysql(mysql_async::Pool),
     /// Athena needs no connections: a client of its HTTP API.
+    #[cfg(feature = "aws")]
     Athena(aws_sdk_athena::Client),
 }
 
@@ -37,6 +39,7 @@ pub struct Databases {
     pools: Mutex<HashMap<ConnectionId, Pooled>>,
     /// The AWS configuration, loaded from the environment when an Athena connection is first
     /// used (a local server without AWS never loads it).
+    #[cfg(feature = "aws")]
     aws: tokio::sync::OnceCell<aws_config::SdkConfig>,
 }
 
@@ -78,9 +81,10 @@ impl Databases {
                 let bound: Bound = bind(query, bindings, Placeholder::Question)?;
                 mysql::query(&pool, &bound, &options).await
             }
+            #[cfg(feature = "aws")]
             Pool::Athena(client) => {
                 let bound = bind(query, bindings, Placeholder::Question)?;
-                athena::query(&client, athena_of(connection)?, &bound, &options).await
+                super::athena::query(&client, athena_of(connection)?, &bound, &options).await
             }
         }
     }
@@ -91,7 +95,8 @@ impl Databases {
         let (server_version, user, warnings) = match self.pool(connection, policy).await? {
             Pool::Postgres(pool) => postgres::check(&pool).await?,
             Pool::Mysql(pool) => mysql::check(&pool).await?,
-            Pool::Athena(client) => athena::check(&client, athena_of(connection)?).await?,
+            #[cfg(feature = "aws")]
+            Pool::Athena(client) => super::athena::check(&client, athena_of(connection)?).await?,
         };
         let latency_ms = started.elapsed().as_millis() as u64;
         Ok(ConnectionCheck { server_version, user, warnings, latency_ms })
@@ -108,10 +113,13 @@ impl Databases {
         let pool = match &connection.config {
             ConnectionConfig::Postgres(server) => Pool::Postgres(postgres::pool(server, vet(server, policy).await?)?),
             ConnectionConfig::Mysql(server) => Pool::Mysql(mysql::pool(server, vet(server, policy).await?)),
+            #[cfg(feature = "aws")]
             ConnectionConfig::Athena(settings) => {
                 let sdk = self.aws.get_or_init(crate::aws::load_sdk_config).await;
-                Pool::Athena(athena::client(sdk, settings))
+                Pool::Athena(super::athena::client(sdk, settings))
             }
+            #[cfg(not(feature = "aws"))]
+            ConnectionConfig::Athena(_) => return Err(SourceError::Unavailable(crate::config::WITHOUT_AWS)),
             ConnectionConfig::GoogleServiceAccount(_) => return Err(not_a_database(connection)),
         };
         let replaced = self.lock().insert(connection.id, Pooled { made_for, pool: pool.clone() });
@@ -130,7 +138,8 @@ fn not_a_database(connection: &Connection) -> SourceError {
     SourceError::Sql(format!("`{}` is a {} connection, not a database", connection.name, connection.config.kind()))
 }
 
-fn athena_of(connection: &Connection) -> Result<&AthenaWorkgroup, SourceError> {
+#[cfg(feature = "aws")]
+fn athena_of(connection: &Connection) -> Result<&crate::domain::AthenaWorkgroup, SourceError> {
     match &connection.config {
         ConnectionConfig::Athena(settings) => Ok(settings),
         _ => Err(SourceError::Sql("the connection is not an Athena connection".into())),
