@@ -229,8 +229,7 @@ async fn serve(bind: SocketAddr, data_dir: &Path, demo: bool) -> anyhow::Result<
 
     if ctx.config.queue == QueueConfig::Local {
         // The in-process queue starts empty: hand out all unfinished work again.
-        let far_future = ctx.clock.now() + chrono::Duration::days(36_500);
-        let report = recovery::recover_stale_work(&ctx, far_future).await?;
+        let report = recovery::recover_at_start(&ctx).await?;
         tracing::info!(?report, "start-up recovery");
     }
     println!("Herald is running at {url}");

@@ -17,6 +17,9 @@ use herald_core::store::{PageRequest, RunCreation};
 /// How often the progress is read while a run works.
 const POLL: Duration = Duration::from_millis(200);
 
+/// Entries the closing summary of `herald run` lists (`herald runs show` lists every one).
+const SUMMARY_ENTRIES: usize = 10;
+
 /// Width of the progress bar, in characters.
 const BAR: usize = 30;
 
@@ -35,9 +38,9 @@ pub async fn run(ctx: Arc<Context>, workspace: &str, report: &str, params: &[Str
 
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let workers = (ctx.config.queue == QueueConfig::Local).then(|| {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let concurrency = workers::render_concurrency();
         (
-            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, cores, stopping.clone())),
+            tokio::spawn(workers::run_workers(ctx.clone(), Worker::Render, concurrency, stopping.clone())),
             tokio::spawn(workers::run_workers(ctx.clone(), Worker::Deliver, workers::DELIVER_CONCURRENCY, stopping)),
         )
     });
@@ -54,7 +57,7 @@ pub async fn run(ctx: Arc<Context>, workspace: &str, report: &str, params: &[Str
     if interrupted {
         eprintln!("Stopped following; the run goes on and `herald serve` picks up what is left.");
     }
-    show_run(&ctx, &ctx.store.get_run(run.id).await?).await
+    show_run(&ctx, &ctx.store.get_run(run.id).await?, Some(SUMMARY_ENTRIES)).await
 }
 
 async fn follow(ctx: &Context, id: RunId, progress: &mut Progress) -> anyhow::Result<()> {
@@ -74,7 +77,7 @@ pub async fn show(ctx: &Context, workspace: &str, id: &str) -> anyhow::Result<()
     let workspace = resolve_workspace(ctx, workspace).await?;
     let run_id: RunId = id.parse().map_err(|_| anyhow::anyhow!("`{id}` is not a run id"))?;
     let run = ctx.store.get_run_in(workspace.id, run_id).await.with_context(|| format!("run `{id}`"))?;
-    show_run(ctx, &run).await
+    show_run(ctx, &run, None).await
 }
 
 /// `herald runs list`: newest first.
@@ -109,8 +112,9 @@ fn trigger(trigger: RunTrigger) -> &'static str {
     }
 }
 
-/// Prints a run, its entries and their deliveries.
-async fn show_run(ctx: &Context, run: &Run) -> anyhow::Result<()> {
+/// Prints a run, its entries and their deliveries: the first `limit` entries when given (so
+/// the store is read a bounded number of times however large the run), else every one.
+async fn show_run(ctx: &Context, run: &Run, limit: Option<usize>) -> anyhow::Result<()> {
     let c = &run.counts;
     println!("Run {}  ({}, {})", run.id, run.inputs.report.name, run.inputs.report.code);
     println!("  status    {}{}", run.status.as_str(), if run.is_finished() { " (finished)" } else { "" });
@@ -129,7 +133,7 @@ async fn show_run(ctx: &Context, run: &Run) -> anyhow::Result<()> {
     if let Some(narrative) = run.narrative.as_ref().filter(|n| !n.summary.is_empty()) {
         println!("  summary   {}", narrative.summary);
     }
-    let mut page = PageRequest::first(200);
+    let mut page = PageRequest::first(limit.unwrap_or(200).clamp(1, 200));
     loop {
         let entries = ctx.store.list_entries(run.id, &page).await?;
         for entry in &entries.items {
@@ -144,9 +148,14 @@ async fn show_run(ctx: &Context, run: &Run) -> anyhow::Result<()> {
                 println!("         → {:<18} {} {detail}", d.status.as_str(), d.destination_id);
             }
         }
-        match entries.cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
+        match (entries.cursor, limit) {
+            (Some(cursor), None) => page.cursor = Some(cursor),
+            (Some(_), Some(shown)) => {
+                let more = c.total.saturating_sub(shown as u64);
+                println!("  … and {more} more entries (`herald runs show {}` lists them all)", run.id);
+                break;
+            }
+            (None, _) => break,
         }
     }
     Ok(())

@@ -1,8 +1,9 @@
 //! A crash in the middle of a burst: the real `herald serve` is killed with SIGKILL while a
-//! 1,000-entry run renders and emails, then started again on the same data folder. The run
-//! must complete with every entry accounted for, and no customer may get their statement
-//! twice: the outbox holds exactly one email per recipient, because a delivery cut short is
-//! sent again under the same idempotency key and the outbox keeps one file per key.
+//! 1,000-entry (and a 10,000-entry) run renders and emails, then started again on the same
+//! data folder. The run must complete with every entry accounted for, and no customer may
+//! get their statement twice: the outbox holds exactly one email per recipient, because a
+//! delivery cut short is sent again under the same idempotency key and the outbox keeps one
+//! file per key.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -13,8 +14,6 @@ use std::time::{Duration, Instant};
 use herald_core::testing::mail;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-const CUSTOMERS: usize = 1_000;
 
 /// The `herald` binary of this build, built now (a no-op when it is up to date): it sits in
 /// the same target folder as this test, one level above `deps/`.
@@ -151,6 +150,17 @@ fn recipients(outbox: &Path) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_burst_completes_after_a_restart_and_emails_nobody_twice() {
+    killed_mid_burst(1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_thousand_entry_run_killed_mid_burst_completes_and_emails_nobody_twice() {
+    killed_mid_burst(10_000).await;
+}
+
+/// Kills the server while a run over `customers` renders and emails, starts it again, and
+/// checks that every entry completed and every customer got exactly one email.
+async fn killed_mid_burst(customers: usize) {
     let binary = herald_binary();
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path();
@@ -159,7 +169,7 @@ async fn a_run_killed_mid_burst_completes_after_a_restart_and_emails_nobody_twic
     let api = Api { client: reqwest::Client::new(), base: format!("{}/api/v1/ws/crash", server.url), token };
 
     let mut csv = String::from("id,name,email\n");
-    for i in 0..CUSTOMERS {
+    for i in 0..customers {
         csv.push_str(&format!("c{i:04},Customer {i:04},{}\n", address(i)));
     }
     let r = api
@@ -202,7 +212,7 @@ async fn a_run_killed_mid_burst_completes_after_a_restart_and_emails_nobody_twic
     }
     server.kill();
     let before = recipients(&outbox).len();
-    assert!(before < CUSTOMERS, "everything was sent before the crash");
+    assert!(before < customers, "everything was sent before the crash");
 
     // Start again on the same data folder: the start-up recovery hands out what was unfinished.
     let server = Server::start(&binary, data);
@@ -216,8 +226,8 @@ async fn a_run_killed_mid_burst_completes_after_a_restart_and_emails_nobody_twic
         assert!(started.elapsed() < Duration::from_secs(600), "the run did not finish after the restart: {status}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(status["entries"], CUSTOMERS, "{status}");
-    assert_eq!(status["status"], json!({"queued": 0, "completed": CUSTOMERS, "errors": 0, "review": 0}), "{status}");
+    assert_eq!(status["entries"], customers, "{status}");
+    assert_eq!(status["status"], json!({"queued": 0, "completed": customers, "errors": 0, "review": 0}), "{status}");
 
     // Every entry has a terminal status and its one delivery sent.
     let mut cursor: Option<String> = None;
@@ -236,14 +246,14 @@ async fn a_run_killed_mid_burst_completes_after_a_restart_and_emails_nobody_twic
             None => break,
         }
     }
-    assert_eq!(seen, CUSTOMERS);
+    assert_eq!(seen, customers);
 
     // Exactly one email per customer, however the crash cut the sends.
     let sent = recipients(&outbox);
-    assert_eq!(sent.len(), CUSTOMERS, "{} recipients", sent.len());
+    assert_eq!(sent.len(), customers, "{} recipients", sent.len());
     let twice: Vec<_> = sent.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "emailed more than once: {twice:?}");
-    for i in 0..CUSTOMERS {
+    for i in 0..customers {
         assert_eq!(sent.get(&address(i)), Some(&1), "{}", address(i));
     }
     drop(server);

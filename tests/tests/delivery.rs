@@ -371,6 +371,35 @@ async fn the_same_delivery_job_processed_twice_sends_once() {
     assert_eq!(run["entry_list"]["data"][0]["deliveries"][0]["attempts"], 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_delivery_names_the_files_with_its_own_pattern() {
+    let s = TestServer::start(Backend::Sqlite).await.unwrap();
+    s.run_workers();
+    let email = destination(&s, "Outbox", json!({"type": "email", "transport": "outbox"})).await;
+    report(
+        &s,
+        json!([
+            {"destination_id": email, "to": ["a@acme.test"], "naming_pattern": "first-{file}"},
+            {"destination_id": email, "to": ["b@acme.test"], "naming_pattern": "second-{file}"}
+        ]),
+    )
+    .await;
+    let run = s.settled_run(&run_now(&s).await).await;
+    assert_eq!(statuses(&run), ["sent", "sent"]);
+    let mut names = std::collections::BTreeMap::new();
+    for file in std::fs::read_dir(&s.ctx.config.outbox_dir).unwrap().flatten() {
+        if !file.file_name().to_string_lossy().ends_with(".eml") {
+            continue;
+        }
+        let message = mail::parse(&std::fs::read(file.path()).unwrap());
+        let mut files: Vec<String> = message.leaves().iter().filter_map(|part| part.file_name()).collect();
+        files.sort();
+        names.insert(message.header("to").unwrap().to_owned(), files);
+    }
+    assert_eq!(names["a@acme.test"], ["first-sales.csv", "first-weekly-digest.pdf"], "{names:?}");
+    assert_eq!(names["b@acme.test"], ["second-sales.csv", "second-weekly-digest.pdf"], "{names:?}");
+}
+
 async fn a_report_whose_condition_does_not_parse_is_refused_with_the_position(s: TestServer) {
     let email = destination(&s, "Ops email", json!({"type": "email"})).await;
     let report = json!({

@@ -35,9 +35,14 @@ pub struct RecoveryReport {
 /// a cutoff far in the future at start-up: its in-process queue is empty then, so all
 /// unfinished work must be handed out again.
 pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<RecoveryReport, PipelineError> {
+    sweep(ctx, cutoff, SWEEP_BATCH).await
+}
+
+/// One sweep of at most `batch` stale entries per shard.
+async fn sweep(ctx: &Context, cutoff: DateTime<Utc>, batch: usize) -> Result<RecoveryReport, PipelineError> {
     let now = ctx.clock.now();
     let mut report = RecoveryReport::default();
-    for entry in ctx.store.stale_entries(cutoff, SWEEP_BATCH).await? {
+    for entry in ctx.store.stale_entries(cutoff, batch).await? {
         match requeue(ctx, &entry, now, cutoff).await {
             Ok(Some(job @ (Job::Render { .. } | Job::ReviewDocument { .. } | Job::EvaluateAlert { .. }))) => {
                 ctx.render_queue.send(&[job]).await?;
@@ -55,6 +60,32 @@ pub async fn recover_stale_work(ctx: &Context, cutoff: DateTime<Utc>) -> Result<
         tracing::info!(?report, "recovered stale work");
     }
     Ok(report)
+}
+
+/// Hands out all unfinished work again when the local server starts (its in-process queue
+/// is empty then): every entry whose lease ends before any lease this sweep sets, however
+/// many (a sweep takes [`SWEEP_BATCH`] per shard, so it sweeps until one finds nothing).
+/// Entries waiting for a retry later than that are left to the periodic sweep, which hands
+/// them out when it is due. Call it before the workers start: an entry a worker claimed
+/// meanwhile would look stale to it.
+pub async fn recover_at_start(ctx: &Context) -> Result<RecoveryReport, PipelineError> {
+    sweep_until_done(ctx, SWEEP_BATCH).await
+}
+
+async fn sweep_until_done(ctx: &Context, batch: usize) -> Result<RecoveryReport, PipelineError> {
+    let before_new_leases = ctx.clock.now() + PICKUP_DEADLINE - Duration::milliseconds(1);
+    let mut total = RecoveryReport::default();
+    loop {
+        let report = sweep(ctx, before_new_leases, batch).await?;
+        let handed_out = report.rendering + report.delivering;
+        total.rendering += report.rendering;
+        total.delivering += report.delivering;
+        total.skipped += report.skipped;
+        total.errors.extend(report.errors);
+        if handed_out == 0 {
+            return Ok(total);
+        }
+    }
 }
 
 /// Records the new lease first (the store is the source of truth), then says which job to
@@ -178,5 +209,33 @@ mod tests {
         // Leases moved forward: an immediate second sweep at the real time finds nothing.
         let again = recover_stale_work(&ctx, now).await.unwrap();
         assert_eq!(again, RecoveryReport::default());
+    }
+
+    #[tokio::test]
+    async fn a_start_hands_out_every_unfinished_entry_however_many_sweeps_it_takes() {
+        let created = crate::store::store_contract::now();
+        // The server starts again a minute after the run was created.
+        let ctx = crate::testing::local_context(created + Duration::minutes(1)).await;
+        let ws = ctx.store.create_workspace(&fixtures::workspace("restart", created)).await.unwrap();
+        let report = ctx.store.create_report(&fixtures::report(&ws, "r", created)).await.unwrap();
+        let run = fixtures::run(&report, created);
+        let entries = fixtures::entries(&run, 60, created);
+        ctx.store.create_run(&run, &entries, created).await.unwrap();
+
+        // One entry per shard and sweep, so sixty entries over sixteen shards take several.
+        let outcome = sweep_until_done(&ctx, 1).await.unwrap();
+        assert_eq!((outcome.rendering, outcome.delivering, outcome.skipped), (60, 0, 0), "{outcome:?}");
+        let jobs = ctx.render_queue.receive(100, StdDuration::ZERO).await.unwrap();
+        let mut ids: Vec<_> = jobs
+            .iter()
+            .map(|r| match r.job {
+                Job::Render { entry_id, .. } => entry_id,
+                _ => panic!("render job expected"),
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!((jobs.len(), ids.len()), (60, 60), "each entry handed out once");
+        assert_eq!(sweep_until_done(&ctx, 1).await.unwrap(), RecoveryReport::default());
     }
 }

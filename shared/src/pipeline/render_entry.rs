@@ -301,11 +301,13 @@ async fn document(
         Ok(files) => files,
         Err(reason) => return Ok(Err(reason)),
     };
-    // The report's own files sit beside the entry; included reports' in a folder of their code.
+    // The report's own files are named after the entry, in the run's folder (no folder per
+    // entry: creating ten thousand folders costs a run more than writing its files);
+    // included reports' go in a folder of the entry and their code.
     let folder = if report.id == run.inputs.report.id { String::new() } else { format!("{}/", report.code) };
     let mut stored = StoredFiles::default();
     for (format, file) in files {
-        let key = format!("ws/{}/runs/{}/{}/{folder}{}", run.workspace_id, run.id, entry.id, file.file_name);
+        let key = format!("ws/{}/runs/{}/{}-{folder}{}", run.workspace_id, run.id, entry.id, file.file_name);
         let bytes = Bytes::from(file.bytes);
         let meta = ctx.blobs.put(&key, bytes.clone(), file.content_type).await?;
         let artifact = Artifact {
