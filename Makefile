@@ -21,7 +21,7 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 run: ## build the CLI (the `quick` release profile, no AWS SDKs) and start the local all-in-one server with demo data
-	@[ -x target/quick/herald ] || echo "Building herald (the first build takes 5 to 7 minutes on 2 cores; later ones are quick)…"
+	@[ -x target/quick/herald ] || echo "Building herald (the first build takes about 5 minutes on 2 cores; later ones are quick)…"
 	cargo build --profile quick -p herald-cli $(if $(FEATURES),--features $(FEATURES))
 	./target/quick/herald serve --demo $(ARGS)
 
