@@ -155,7 +155,8 @@ async fn render_claimed(
 async fn hand_over(ctx: &Context, workspace: &Arc<Workspace>, run: &Arc<Run>, entry: Entry, bytes: Vec<Bytes>) {
     let Some(handoff) = &ctx.handoff else { return enqueue_delivery(ctx, run, entry.id).await };
     let (ctx, workspace, run) = (ctx.clone(), workspace.clone(), run.clone());
-    let span = tracing::info_span!("deliver", run = %run.id, entry = %entry.id, tenant = %workspace.code);
+    // Its own task, so its own root span (not inside the render's).
+    let span = tracing::info_span!(parent: None, "deliver", run = %run.id, entry = %entry.id, tenant = %workspace.code);
     let delivering = async move {
         let now = ctx.clock.now();
         if let Err(error) = deliver_rendered(&ctx, &workspace, &run, &entry, (None, Some(bytes)), now).await {
