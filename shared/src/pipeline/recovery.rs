@@ -190,15 +190,7 @@ mod tests {
         assert_eq!((outcome.rendering, outcome.delivering, outcome.skipped), (2, 1, 0), "{outcome:?}");
         assert!(outcome.errors.is_empty());
 
-        let rendered: Vec<_> = ctx.render_queue.receive(10, StdDuration::ZERO).await.unwrap();
-        let mut ids: Vec<_> = rendered
-            .iter()
-            .map(|r| match r.job {
-                Job::Render { entry_id, .. } => entry_id,
-                _ => panic!("render job expected"),
-            })
-            .collect();
-        ids.sort();
+        let ids = rendered_entries(&ctx).await;
         assert_eq!(ids, [entries[0].id, entries[1].id]);
         let delivering = ctx.deliver_queue.receive(10, StdDuration::ZERO).await.unwrap();
         assert_eq!(delivering.len(), 1);
@@ -209,6 +201,20 @@ mod tests {
         // Leases moved forward: an immediate second sweep at the real time finds nothing.
         let again = recover_stale_work(&ctx, now).await.unwrap();
         assert_eq!(again, RecoveryReport::default());
+    }
+
+    /// The entries of the render jobs waiting in the queue, sorted.
+    async fn rendered_entries(ctx: &Context) -> Vec<crate::domain::EntryId> {
+        let jobs = ctx.render_queue.receive(100, StdDuration::ZERO).await.unwrap();
+        let mut ids: Vec<_> = jobs
+            .iter()
+            .map(|r| match r.job {
+                Job::Render { entry_id, .. } => entry_id,
+                _ => panic!("render job expected"),
+            })
+            .collect();
+        ids.sort();
+        ids
     }
 
     #[tokio::test]
@@ -225,17 +231,10 @@ mod tests {
         // One entry per shard and sweep, so sixty entries over sixteen shards take several.
         let outcome = sweep_until_done(&ctx, 1).await.unwrap();
         assert_eq!((outcome.rendering, outcome.delivering, outcome.skipped), (60, 0, 0), "{outcome:?}");
-        let jobs = ctx.render_queue.receive(100, StdDuration::ZERO).await.unwrap();
-        let mut ids: Vec<_> = jobs
-            .iter()
-            .map(|r| match r.job {
-                Job::Render { entry_id, .. } => entry_id,
-                _ => panic!("render job expected"),
-            })
-            .collect();
-        ids.sort();
+        let mut ids = rendered_entries(&ctx).await;
+        let jobs = ids.len();
         ids.dedup();
-        assert_eq!((jobs.len(), ids.len()), (60, 60), "each entry handed out once");
+        assert_eq!((jobs, ids.len()), (60, 60), "each entry handed out once");
         assert_eq!(sweep_until_done(&ctx, 1).await.unwrap(), RecoveryReport::default());
     }
 }

@@ -906,7 +906,7 @@ impl DynamoTable {
     /// left unprocessed.
     async fn batch_get(&self, mut wanted: KeysAndAttributes) -> Result<Vec<Attrs>, TableError> {
         let mut items = Vec::new();
-        let mut delay_ms: u64 = 50;
+        let mut backoff = Backoff::default();
         for attempt in 1..=BATCH_ATTEMPTS {
             let result =
                 self.client.batch_get_item().request_items(self.table_name.clone(), wanted.clone()).send().await;
@@ -922,9 +922,7 @@ impl DynamoTable {
                 Err(e) => return Err(sdk_backend("BatchGetItem", &e)),
             }
             if attempt < BATCH_ATTEMPTS {
-                let jitter = rand::random_range(0..=delay_ms / 2);
-                tokio::time::sleep(Duration::from_millis(delay_ms + jitter)).await;
-                delay_ms = (delay_ms * 2).min(5_000);
+                backoff.wait().await;
             }
         }
         Err(backend_msg(format!(
@@ -934,7 +932,7 @@ impl DynamoTable {
     }
 
     async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
-        let mut delay_ms: u64 = 50;
+        let mut backoff = Backoff::default();
         for attempt in 1..=BATCH_ATTEMPTS {
             let result =
                 self.client.batch_write_item().request_items(self.table_name.clone(), requests.clone()).send().await;
@@ -953,15 +951,33 @@ impl DynamoTable {
                 Err(e) => return Err(sdk_backend("BatchWriteItem", &e)),
             }
             if attempt < BATCH_ATTEMPTS {
-                let jitter = rand::random_range(0..=delay_ms / 2);
-                tokio::time::sleep(Duration::from_millis(delay_ms + jitter)).await;
-                delay_ms = (delay_ms * 2).min(5_000);
+                backoff.wait().await;
             }
         }
         Err(backend_msg(format!(
             "BatchWriteItem: {} items still unprocessed after {BATCH_ATTEMPTS} attempts",
             requests.len()
         )))
+    }
+}
+
+/// The wait before a batch asks again for what DynamoDB left unprocessed: from 50 ms,
+/// doubling up to 5 s, with up to half again of jitter.
+struct Backoff {
+    delay_ms: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { delay_ms: 50 }
+    }
+}
+
+impl Backoff {
+    async fn wait(&mut self) {
+        let jitter = rand::random_range(0..=self.delay_ms / 2);
+        tokio::time::sleep(Duration::from_millis(self.delay_ms + jitter)).await;
+        self.delay_ms = (self.delay_ms * 2).min(5_000);
     }
 }
 
